@@ -1,0 +1,7 @@
+//! One module per page.
+
+mod console;
+mod sign_in;
+
+pub use console::Console;
+pub use sign_in::SignIn;

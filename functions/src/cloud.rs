@@ -1,0 +1,90 @@
+//! Start-up of a deployed function: configuration from the environment, the table
+//! client and the token verifier built once, before `lambda_http::run`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use jsonwebtoken::Algorithm;
+use jsonwebtoken::jwk::JwkSet;
+
+use crate::auth::Authenticator;
+use crate::http::{AppState, no_such_endpoint, with_common_layers};
+use crate::store::dynamodb::DynamoTable;
+
+/// Why a function could not start. It fails its init, so nothing is served half-configured.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn required(name: &'static str) -> Result<String, StartError> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.is_empty())
+        .ok_or(StartError::Missing(name))
+}
+
+/// A 32-byte secret given as 64 hex digits.
+fn secret(name: &'static str) -> Result<[u8; 32], StartError> {
+    let hex = required(name)?;
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+        .filter(|bytes| bytes.len() == 32 && hex.len() == 64);
+    bytes
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| StartError::Invalid(format!("{name} must be 64 hex digits (32 bytes)")))
+}
+
+/// The user-token verifier: the OIDC issuer's JWKS (`JWT_JWKS_URL`, RS256) in the
+/// cloud; an HS256 secret (`JWT_HS256_SECRET`) under `cargo lambda watch`.
+async fn authenticator() -> Result<Authenticator, StartError> {
+    let issuer = required("JWT_ISSUER")?;
+    let audience = required("JWT_AUDIENCE")?;
+    if let Ok(url) = required("JWT_JWKS_URL") {
+        let jwks: JwkSet = reqwest::get(&url)
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| StartError::Invalid(format!("fetching the JWKS at {url}: {e}")))?
+            .json()
+            .await
+            .map_err(|e| StartError::Invalid(format!("the JWKS at {url} is unreadable: {e}")))?;
+        return Authenticator::from_jwks(&jwks, Algorithm::RS256, &issuer, &audience)
+            .map_err(|e| StartError::Invalid(e.to_string()));
+    }
+    let secret = secret("JWT_HS256_SECRET")?;
+    Ok(Authenticator::hs256(&secret, &issuer, &audience))
+}
+
+/// Everything a function needs, from its environment: `TABLE_NAME`, `CURSOR_SECRET`,
+/// the JWT settings above, and the standard AWS settings for the client.
+pub async fn state() -> Result<AppState, StartError> {
+    let table_name = required("TABLE_NAME")?;
+    let cursor_key = secret("CURSOR_SECRET")?;
+    let table = DynamoTable::from_env(&table_name, cursor_key).await;
+    Ok(AppState {
+        table: Arc::new(table),
+        auth: Arc::new(authenticator().await?),
+    })
+}
+
+/// Runs one area's routes as a Lambda function behind the HTTP API.
+pub async fn run(routes: Router<AppState>) -> Result<(), lambda_http::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .without_time()
+        .init();
+    let state = state().await?;
+    let app = with_common_layers(routes.fallback(no_such_endpoint).with_state(state));
+    lambda_http::run(app).await
+}

@@ -1,0 +1,270 @@
+//! Who the caller is, and the subscriptions they belong to:
+//! `POST /auth/dev-login`, `GET /me`, `POST /subscriptions`, `GET /subscriptions`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use shared::api::{
+    AuditActor, CreateSubscription, DevLoginRequest, Me, MyAssignment, MySubscription, Page,
+    PageRequest, Subscription, TokenResponse,
+};
+use shared::authz::{BuiltInRole, Principal, PrincipalRef, RoleAssignment, RoleRef, Scope};
+use shared::model::{AssignmentId, DisplayName, SubscriptionId};
+use time::OffsetDateTime;
+
+use crate::access::{directory, site_tags_for, tags_of};
+use crate::audit;
+use crate::auth::Authenticator;
+use crate::http::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json::{Body, json};
+use crate::http::principal::Caller;
+use crate::ids;
+use crate::keys;
+use crate::records::{self, MembershipRecord, SubscriptionRecord};
+use crate::store::{
+    Condition, Query as TableQuery, SortKeyRange, StoreError, Table, TableRead, Write,
+};
+
+/// The identity routes. `dev_login` mounts the password-less sign-in of the local binary.
+pub fn router(dev_login: bool) -> Router<AppState> {
+    let routes = Router::new().route("/api/me", get(me)).route(
+        "/api/subscriptions",
+        post(create_subscription_handler).get(list_subscriptions),
+    );
+    if dev_login {
+        routes.route("/api/auth/dev-login", post(dev_login_handler))
+    } else {
+        routes
+    }
+}
+
+async fn dev_login_handler(
+    State(auth): State<Arc<Authenticator>>,
+    body: Body,
+) -> ApiResult<Response> {
+    let request: DevLoginRequest = body.parse()?;
+    let token = auth
+        .issue(&request.email)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(json(StatusCode::OK, &TokenResponse { token }))
+}
+
+async fn me(State(table): State<Arc<dyn Table>>, Caller(principal): Caller) -> ApiResult<Response> {
+    let mut subscriptions = Vec::new();
+    for membership in all_memberships(table.as_ref(), &principal).await? {
+        let Some(item) = table
+            .get(&keys::subscription(&membership.subscription_id))
+            .await?
+        else {
+            continue;
+        };
+        let subscription: SubscriptionRecord = records::decode(&item)?;
+        subscriptions.push(my_subscription(table.as_ref(), &principal, &subscription).await?);
+    }
+    Ok(json(
+        StatusCode::OK,
+        &Me {
+            email: principal.email,
+            subscriptions,
+        },
+    ))
+}
+
+/// The caller's assignments in one subscription, resolved so that the SPA can build
+/// the same `Access` as the server.
+async fn my_subscription(
+    table: &dyn TableRead,
+    principal: &Principal,
+    subscription: &SubscriptionRecord,
+) -> ApiResult<MySubscription> {
+    let site_tags = site_tags_for(table, principal, subscription).await?;
+    let sites = tags_of(&site_tags);
+    let directory = directory(subscription, &sites);
+    let assignments = subscription
+        .assignments
+        .iter()
+        .filter(|assignment| principal.is_named_by(&assignment.principal))
+        .map(|assignment| {
+            let grant = directory.grant(assignment);
+            MyAssignment {
+                id: assignment.id.clone(),
+                role: assignment.role.clone(),
+                site_id: assignment.scope.site_id().cloned(),
+                device_group_id: assignment.scope.device_group_id().cloned(),
+                permissions: grant.permissions,
+                reach: grant.reach,
+            }
+        })
+        .collect();
+    Ok(MySubscription {
+        id: subscription.id.clone(),
+        name: subscription.name.clone(),
+        assignments,
+    })
+}
+
+/// Every subscription the caller belongs to, as a user or through a group.
+async fn all_memberships(
+    table: &dyn TableRead,
+    principal: &Principal,
+) -> ApiResult<Vec<MembershipRecord>> {
+    let mut memberships = Vec::new();
+    let principals = std::iter::once(PrincipalRef::User(principal.email.clone()))
+        .chain(principal.groups.iter().cloned().map(PrincipalRef::Group));
+    for member in principals {
+        let mut cursor = None;
+        loop {
+            let page = table.query(&membership_query(&member, 500, cursor)).await?;
+            for item in &page.items {
+                memberships.push(records::decode::<MembershipRecord>(item)?);
+            }
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+    }
+    memberships.sort_by(|a, b| a.subscription_id.cmp(&b.subscription_id));
+    memberships.dedup_by(|a, b| a.subscription_id == b.subscription_id);
+    Ok(memberships)
+}
+
+async fn list_subscriptions(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    page: Result<Query<PageRequest>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(page) = page.map_err(|e| ApiError::Invalid(e.body_text()))?;
+    let limit = page
+        .limit()
+        .map_err(|e| ApiError::invalid_field("limit", e))?;
+    let user = PrincipalRef::User(principal.email.clone());
+    let found = if principal.groups.is_empty() {
+        table
+            .query(&membership_query(&user, limit, page.cursor))
+            .await?
+    } else {
+        // Through groups, a subscription may be reached more than once: list the
+        // merged set in one page (a user belongs to few subscriptions).
+        let items = all_memberships(table.as_ref(), &principal).await?;
+        return Ok(json(
+            StatusCode::OK,
+            &Page {
+                items: items.into_iter().map(subscription_of).collect(),
+                next_cursor: None,
+            },
+        ));
+    };
+    let items = found
+        .items
+        .iter()
+        .map(|item| records::decode(item).map(subscription_of))
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(json(
+        StatusCode::OK,
+        &Page {
+            items,
+            next_cursor: found.next_cursor,
+        },
+    ))
+}
+
+fn subscription_of(membership: MembershipRecord) -> Subscription {
+    Subscription {
+        id: membership.subscription_id,
+        name: membership.subscription_name,
+    }
+}
+
+fn membership_query(principal: &PrincipalRef, limit: u32, cursor: Option<String>) -> TableQuery {
+    TableQuery {
+        range: SortKeyRange::BeginsWith(keys::MEMBERSHIP_PREFIX.to_owned()),
+        limit,
+        cursor,
+        ..TableQuery::partition(keys::principal_partition(principal))
+    }
+}
+
+async fn create_subscription_handler(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    body: Body,
+) -> ApiResult<Response> {
+    let request: CreateSubscription = body.parse()?;
+    let id = SubscriptionId::parse(ids::new()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let created = create_subscription(table.as_ref(), &principal, id, request.name).await?;
+    Ok(json(StatusCode::CREATED, &created))
+}
+
+/// Creates a subscription whose creator becomes its `owner` at subscription scope:
+/// the subscription, the creator's membership and the audit entry in one
+/// transaction. `Conflict` if `id` is taken.
+pub async fn create_subscription(
+    table: &dyn Table,
+    creator: &Principal,
+    id: SubscriptionId,
+    name: DisplayName,
+) -> ApiResult<Subscription> {
+    let now = OffsetDateTime::now_utc();
+    let owner = PrincipalRef::User(creator.email.clone());
+    let subscription = SubscriptionRecord {
+        id,
+        name,
+        created_at: now,
+        created_by: creator.email.clone(),
+        assignments: vec![RoleAssignment {
+            id: AssignmentId::parse(ids::new()).map_err(|e| ApiError::Internal(e.to_string()))?,
+            principal: owner.clone(),
+            role: RoleRef::BuiltIn(BuiltInRole::Owner),
+            scope: Scope::Subscription,
+        }],
+        custom_roles: Vec::new(),
+        device_groups: Vec::new(),
+    };
+    let created = Subscription {
+        id: subscription.id.clone(),
+        name: subscription.name.clone(),
+    };
+    let membership = MembershipRecord {
+        subscription_id: subscription.id.clone(),
+        subscription_name: subscription.name.clone(),
+    };
+    let new = |item| Write::Put {
+        item,
+        condition: Condition::MustNotExist,
+    };
+    let writes = vec![
+        new(records::item(
+            keys::subscription(&subscription.id),
+            &subscription,
+        )?),
+        new(records::item(
+            keys::membership(&owner, &subscription.id),
+            &membership,
+        )?),
+        audit::Change {
+            actor: AuditActor::User {
+                email: creator.email.clone(),
+            },
+            action: "subscription.create",
+            subscription: &subscription.id,
+            site: None,
+            target: subscription.id.as_str(),
+        }
+        .write(now, None, audit::snapshot(&created))?,
+    ];
+    table.transact(writes).await.map_err(|error| match error {
+        StoreError::ConditionFailed { .. } => ApiError::Conflict(format!(
+            "a subscription with id {} already exists",
+            created.id
+        )),
+        other => other.into(),
+    })?;
+    Ok(created)
+}

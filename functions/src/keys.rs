@@ -1,0 +1,48 @@
+//! Where each kind of item lives in the one table (see `docs/data-model.md`).
+//! Key formats are written here and nowhere else.
+
+use shared::authz::PrincipalRef;
+use shared::model::{SiteId, SubscriptionId};
+
+use crate::store::Key;
+
+/// A subscription and its authorization policy (assignments, custom roles, device
+/// groups): one item, so a request is authorized with one read and every policy
+/// change is one conditional write.
+pub fn subscription(id: &SubscriptionId) -> Key {
+    Key::new(subscription_partition(id), "META")
+}
+
+pub fn subscription_partition(id: &SubscriptionId) -> String {
+    format!("SUB#{id}")
+}
+
+/// Marks that a principal (user or group) holds an assignment in a subscription;
+/// listing the principal's partition lists their subscriptions.
+pub fn membership(principal: &PrincipalRef, subscription: &SubscriptionId) -> Key {
+    Key::new(
+        principal_partition(principal),
+        format!("{MEMBERSHIP_PREFIX}{subscription}"),
+    )
+}
+
+pub fn principal_partition(principal: &PrincipalRef) -> String {
+    format!("PRINCIPAL#{principal}")
+}
+
+pub const MEMBERSHIP_PREFIX: &str = "SUB#";
+
+/// Audit entries of a subscription, sorted by a time-ordered id.
+pub fn audit_partition(subscription: &SubscriptionId) -> String {
+    format!("AUDIT#{subscription}")
+}
+
+/// Sites of a subscription, in its partition.
+pub fn site(subscription: &SubscriptionId, site: &SiteId) -> Key {
+    Key::new(
+        subscription_partition(subscription),
+        format!("{SITE_PREFIX}{site}"),
+    )
+}
+
+pub const SITE_PREFIX: &str = "SITE#";

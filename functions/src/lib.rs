@@ -1,0 +1,17 @@
+//! Vigil's HTTP functions: thin handlers over `shared`'s rules and the store.
+//!
+//! Each area is an axum router; the lambda binaries serve one each, and the local
+//! `vigil` binary mounts them all in one process.
+
+pub mod access;
+pub mod audit;
+pub mod auth;
+pub mod cloud;
+pub mod demo;
+pub mod http;
+pub mod identity;
+pub mod ids;
+pub mod keys;
+pub mod local;
+pub mod records;
+pub mod store;

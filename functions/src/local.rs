@@ -1,0 +1,192 @@
+//! `vigil serve`: every function's routes and the built SPA in one process, on the
+//! embedded store by default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::any;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::auth::{Authenticator, LOCAL_AUDIENCE, LOCAL_ISSUER};
+use crate::http::{AppState, no_such_endpoint, with_common_layers};
+use crate::store::Table;
+use crate::store::dynamodb::DynamoTable;
+use crate::store::embedded::EmbeddedTable;
+use crate::{demo, identity};
+
+/// Which table `vigil serve` keeps its state in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// A durable embedded database under `--data`.
+    Embedded,
+    /// The DynamoDB table named by `TABLE_NAME`, at the standard AWS endpoint settings.
+    Dynamodb,
+}
+
+/// Whether `POST /auth/dev-login` (password-less sign-in) is mounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DevLogin {
+    /// On when listening on a loopback address only.
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Folder for the embedded store and the signing key.
+    #[arg(long, default_value = "vigil-data")]
+    pub data: PathBuf,
+    #[arg(long, value_enum, default_value_t = StoreKind::Embedded)]
+    pub store: StoreKind,
+    /// The built SPA (trunk's output).
+    #[arg(long, default_value = "dist")]
+    pub dist: PathBuf,
+    #[arg(long, value_enum, default_value_t = DevLogin::Auto)]
+    pub dev_login: DevLogin,
+    /// Seed demo data (idempotent) so the console has something to show.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// Secrets kept under `--data` so tokens and cursors survive a restart.
+#[derive(Debug)]
+pub struct Secrets {
+    pub token_key: [u8; 32],
+    pub cursor_key: [u8; 32],
+}
+
+const SECRET_FILE: &str = "vigil.key";
+
+impl Secrets {
+    /// Loads the master secret, creating it on first start, and derives one key per use
+    /// so that a leaked cursor key can never sign tokens.
+    pub fn load_or_create(data: &Path) -> std::io::Result<Self> {
+        let path = data.join(SECRET_FILE);
+        let master = match std::fs::read(&path) {
+            Ok(bytes) if bytes.len() == 32 => bytes,
+            Ok(_) => {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a 32-byte key; remove it to start over",
+                    path.display()
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_secret(&path)?,
+            Err(e) => return Err(e),
+        };
+        Ok(Self {
+            token_key: derive(&master, b"vigil token signing"),
+            cursor_key: derive(&master, b"vigil cursor signing"),
+        })
+    }
+}
+
+fn create_secret(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut secret = vec![0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let temporary = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&temporary)?;
+    file.write_all(&secret)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)?;
+    Ok(secret)
+}
+
+fn derive(master: &[u8], purpose: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(master).expect("HMAC takes any key length");
+    mac.update(purpose);
+    mac.finalize().into_bytes().into()
+}
+
+/// Opens the store, builds every router, and serves until Ctrl-C or SIGTERM.
+pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(&args.data)?;
+    let secrets = Secrets::load_or_create(&args.data)?;
+    let table: Arc<dyn Table> = match args.store {
+        StoreKind::Embedded => Arc::new(EmbeddedTable::open(
+            &args.data.join("vigil.redb"),
+            secrets.cursor_key,
+        )?),
+        StoreKind::Dynamodb => {
+            let name =
+                std::env::var("TABLE_NAME").map_err(|_| "--store dynamodb needs TABLE_NAME")?;
+            let table = DynamoTable::from_env(&name, secrets.cursor_key).await;
+            table.ensure_table().await?;
+            Arc::new(table)
+        }
+    };
+    if args.demo {
+        demo::seed(table.as_ref()).await?;
+    }
+    let dev_login = match args.dev_login {
+        DevLogin::On => {
+            if !args.addr.ip().is_loopback() {
+                tracing::warn!(
+                    addr = %args.addr,
+                    "DEV LOGIN IS ON AT A NON-LOOPBACK ADDRESS: anyone who can reach it can sign in as anyone"
+                );
+            }
+            true
+        }
+        DevLogin::Off => false,
+        DevLogin::Auto => args.addr.ip().is_loopback(),
+    };
+    let state = AppState {
+        table,
+        auth: Arc::new(Authenticator::hs256(
+            &secrets.token_key,
+            LOCAL_ISSUER,
+            LOCAL_AUDIENCE,
+        )),
+    };
+    let app = app(state, dev_login, &args.dist);
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    println!("Vigil is running at http://{}", listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// Every area's routes, and the SPA for every other path.
+pub fn app(state: AppState, dev_login: bool, dist: &Path) -> Router {
+    // The SPA routes on the client: unknown paths outside /api get index.html.
+    let spa = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
+    let routes = identity::router(dev_login)
+        .route("/api/{*rest}", any(no_such_endpoint))
+        .with_state(state)
+        .fallback_service(spa);
+    with_common_layers(routes)
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,51 @@
+//! Items as stored: the JSON bodies behind the keys of `keys.rs`.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use shared::authz::{CustomRole, RoleAssignment};
+use shared::model::{DeviceGroup, DisplayName, Email, SubscriptionId};
+use time::OffsetDateTime;
+
+use crate::http::error::ApiError;
+use crate::store::{Item, Key};
+
+/// A subscription with its whole authorization policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubscriptionRecord {
+    pub id: SubscriptionId,
+    pub name: DisplayName,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub created_by: Email,
+    pub assignments: Vec<RoleAssignment>,
+    #[serde(default)]
+    pub custom_roles: Vec<CustomRole>,
+    #[serde(default)]
+    pub device_groups: Vec<DeviceGroup>,
+}
+
+/// A principal's membership in a subscription (see `keys::membership`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MembershipRecord {
+    pub subscription_id: SubscriptionId,
+    /// Copied so that listing subscriptions reads nothing else; subscriptions are
+    /// never renamed.
+    pub subscription_name: DisplayName,
+}
+
+/// Serializes a record into an item at `key`.
+pub fn item<T: Serialize>(key: Key, record: &T) -> Result<Item, ApiError> {
+    let body = serde_json::to_vec(record)
+        .map_err(|e| ApiError::Internal(format!("serializing {}: {e}", key.sk)))?;
+    Ok(Item::new(key, body))
+}
+
+/// Reads a stored record; a body that no longer parses is our bug, not the caller's.
+pub fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, ApiError> {
+    serde_json::from_slice(&item.body).map_err(|e| {
+        ApiError::Internal(format!(
+            "stored item {}/{} is unreadable: {e}",
+            item.key.pk, item.key.sk
+        ))
+    })
+}

@@ -1,0 +1,987 @@
+//! The HTTP contract's bodies, shared by the functions and the SPA.
+//!
+//! Request types hold validated domain types, so a body that deserializes is a
+//! body that is valid; the serde error names the offending field. Requests refuse
+//! unknown fields; `PATCH` bodies have only optional fields.
+//!
+//! The contract checks permission (`403`) before validation (`400`), so a function
+//! authorizes first and deserializes the body after. Where the permission depends on
+//! the body (the kind of a plan), [`RequestedPlanKind`] reads just that field.
+//!
+//! List endpoints take their filters and [`PageRequest`] as two query extractors
+//! (serde's `flatten` breaks numbers in query strings).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+
+use crate::authz::{
+    BuiltInRole, CustomRole, Grant, PermissionSet, PrincipalRef, Reach, RoleRef, Scope,
+};
+use crate::model::{
+    AlertStatus, AssignmentId, AuditEntryId, Commitment, CommittedDevices, DetectedAlert,
+    DeviceGroupId, DisplayName, Email, HealthFinding, ObservedDevice, PendingAction, PlanId,
+    PlanKind, PlanStatus, PlanTermsError, SensorHealth, SensorId, SensorIssue, SensorType,
+    Severity, SiteId, SiteOwners, SitePlacement, SitePlacementError, SoftwareVersion,
+    SubscriptionId, Tags, TiMode, TiUpdateStatus, TiVersion, ZoneId, committed_devices_for,
+};
+
+pub use crate::authz::RoleAssignment;
+pub use crate::model::{Alert, CommittedDevicesEstimate, Device};
+
+/// Largest JSON body accepted by any endpoint.
+pub const MAX_JSON_BODY_BYTES: usize = 1024 * 1024;
+
+/// Default and largest page sizes of every list.
+pub const DEFAULT_PAGE_LIMIT: u32 = 50;
+pub const MAX_PAGE_LIMIT: u32 = 500;
+
+/// The contract's error codes; each has exactly one HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    Invalid,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Conflict,
+    PreconditionFailed,
+    TooLarge,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::Invalid => 400,
+            ErrorCode::Unauthenticated => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict => 409,
+            ErrorCode::PreconditionFailed => 412,
+            ErrorCode::TooLarge => 413,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+/// `{"error": {"code", "message"}}`: the body of every failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            error: ErrorDetail {
+                code,
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// One page of any collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// `limit` and `cursor` of every list request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("limit must be between 1 and {MAX_PAGE_LIMIT}")]
+pub struct InvalidLimit;
+
+impl PageRequest {
+    /// The page size to use, or why the requested one is refused.
+    pub fn limit(&self) -> Result<u32, InvalidLimit> {
+        match self.limit {
+            None => Ok(DEFAULT_PAGE_LIMIT),
+            Some(n) if (1..=MAX_PAGE_LIMIT).contains(&n) => Ok(n),
+            Some(_) => Err(InvalidLimit),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevLoginRequest {
+    pub email: Email,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub token: String,
+}
+
+/// `GET /me`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub email: Email,
+    pub subscriptions: Vec<MySubscription>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MySubscription {
+    pub id: SubscriptionId,
+    pub name: DisplayName,
+    pub assignments: Vec<MyAssignment>,
+}
+
+/// One of the caller's assignments, resolved by the server so that the SPA can build
+/// the same [`crate::authz::Access`] as the functions:
+/// `Access::from_grants(assignments.iter().map(MyAssignment::grant))`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyAssignment {
+    pub id: AssignmentId,
+    pub role: RoleRef,
+    pub site_id: Option<SiteId>,
+    #[serde(default)]
+    pub device_group_id: Option<DeviceGroupId>,
+    /// The role's permissions.
+    pub permissions: PermissionSet,
+    /// The sites the assignment's scope covers today.
+    pub reach: Reach,
+}
+
+impl MyAssignment {
+    pub fn grant(&self) -> Grant {
+        Grant {
+            permissions: self.permissions,
+            reach: self.reach.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSubscription {
+    pub name: DisplayName,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub id: SubscriptionId,
+    pub name: DisplayName,
+}
+
+// ----- Roles -----
+
+/// A role of `GET /roles` (built-in) or `GET /subscriptions/{sub}/roles` (custom).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub id: RoleRef,
+    pub name: String,
+    pub built_in: bool,
+    pub permissions: PermissionSet,
+}
+
+impl Role {
+    /// The four built-in roles, in the seed table's column order.
+    pub fn built_in_roles() -> Vec<Role> {
+        BuiltInRole::ALL.into_iter().map(Role::from).collect()
+    }
+}
+
+impl From<BuiltInRole> for Role {
+    fn from(role: BuiltInRole) -> Self {
+        Role {
+            id: RoleRef::BuiltIn(role),
+            name: role.display_name().to_owned(),
+            built_in: true,
+            permissions: role.permissions(),
+        }
+    }
+}
+
+impl From<CustomRole> for Role {
+    fn from(role: CustomRole) -> Self {
+        Role {
+            id: RoleRef::Custom(role.id),
+            name: role.name.into(),
+            built_in: false,
+            permissions: role.permissions,
+        }
+    }
+}
+
+/// `POST /subscriptions/{sub}/roles`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRole {
+    pub name: DisplayName,
+    #[serde(deserialize_with = "non_empty_permissions")]
+    pub permissions: PermissionSet,
+}
+
+/// A role granting nothing is a mistake, never an intent.
+fn non_empty_permissions<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<PermissionSet, D::Error> {
+    let permissions = PermissionSet::deserialize(deserializer)?;
+    if permissions.is_empty() {
+        return Err(serde::de::Error::custom(
+            "must name at least one permission",
+        ));
+    }
+    Ok(permissions)
+}
+
+/// The filter of `GET /subscriptions/{sub}/role-assignments[?site_id=]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleAssignmentFilter {
+    pub site_id: Option<SiteId>,
+}
+
+/// `POST /subscriptions/{sub}/role-assignments`
+/// `{"principal", "role", "site_id"?, "device_group_id"?}`; answered with a
+/// [`RoleAssignment`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    try_from = "CreateRoleAssignmentFields",
+    into = "CreateRoleAssignmentFields"
+)]
+pub struct CreateRoleAssignment {
+    pub principal: PrincipalRef,
+    pub role: RoleRef,
+    pub scope: Scope,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRoleAssignmentFields {
+    principal: PrincipalRef,
+    role: RoleRef,
+    #[serde(default)]
+    site_id: Option<SiteId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device_group_id: Option<DeviceGroupId>,
+}
+
+impl TryFrom<CreateRoleAssignmentFields> for CreateRoleAssignment {
+    type Error = crate::authz::ConflictingScope;
+    fn try_from(fields: CreateRoleAssignmentFields) -> Result<Self, Self::Error> {
+        Ok(CreateRoleAssignment {
+            principal: fields.principal,
+            role: fields.role,
+            scope: Scope::from_fields(fields.site_id, fields.device_group_id)?,
+        })
+    }
+}
+
+impl From<CreateRoleAssignment> for CreateRoleAssignmentFields {
+    fn from(request: CreateRoleAssignment) -> Self {
+        CreateRoleAssignmentFields {
+            principal: request.principal,
+            role: request.role,
+            site_id: request.scope.site_id().cloned(),
+            device_group_id: request.scope.device_group_id().cloned(),
+        }
+    }
+}
+
+// ----- Plans -----
+
+/// Reads only `kind` from a `POST .../plans` body, to authorize before validating the
+/// rest: an Enterprise IoT plan needs more than `modify_plans`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct RequestedPlanKind {
+    pub kind: PlanKind,
+}
+
+/// `POST /subscriptions/{sub}/plans`. A trial's `committed_devices` must be omitted
+/// or 1000; monthly and annual plans need one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "CreatePlanFields", into = "CreatePlanFields")]
+pub struct CreatePlan {
+    pub kind: PlanKind,
+    pub commitment: Commitment,
+    /// What the caller sent, checked against the commitment; pass it to
+    /// [`crate::model::PlanTerms::new`].
+    pub committed_devices: Option<CommittedDevices>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreatePlanFields {
+    kind: PlanKind,
+    commitment: Commitment,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    committed_devices: Option<CommittedDevices>,
+}
+
+impl TryFrom<CreatePlanFields> for CreatePlan {
+    type Error = PlanTermsError;
+    fn try_from(fields: CreatePlanFields) -> Result<Self, PlanTermsError> {
+        committed_devices_for(fields.commitment, fields.committed_devices)?;
+        Ok(CreatePlan {
+            kind: fields.kind,
+            commitment: fields.commitment,
+            committed_devices: fields.committed_devices,
+        })
+    }
+}
+
+impl From<CreatePlan> for CreatePlanFields {
+    fn from(request: CreatePlan) -> Self {
+        CreatePlanFields {
+            kind: request.kind,
+            commitment: request.commitment,
+            committed_devices: request.committed_devices,
+        }
+    }
+}
+
+/// `PATCH /subscriptions/{sub}/plans/{plan}`; see [`crate::model::PlanTerms::change`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePlan {
+    #[serde(default)]
+    pub commitment: Option<Commitment>,
+    #[serde(default)]
+    pub committed_devices: Option<CommittedDevices>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub id: PlanId,
+    pub kind: PlanKind,
+    pub commitment: Commitment,
+    pub committed_devices: CommittedDevices,
+    pub status: PlanStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub cancelled_at: Option<OffsetDateTime>,
+}
+
+// ----- Sites and zones -----
+
+/// `POST /subscriptions/{sub}/sites`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSite {
+    pub display_name: DisplayName,
+    #[serde(default)]
+    pub tags: Tags,
+    #[serde(default)]
+    pub owners: SiteOwners,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Site {
+    pub id: SiteId,
+    pub display_name: DisplayName,
+    pub tags: Tags,
+    pub owners: SiteOwners,
+}
+
+/// `PATCH /subscriptions/{sub}/sites/{site}`: each given field replaces the old one
+/// whole (tags and owners included).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSite {
+    #[serde(default)]
+    pub display_name: Option<DisplayName>,
+    #[serde(default)]
+    pub tags: Option<Tags>,
+    #[serde(default)]
+    pub owners: Option<SiteOwners>,
+}
+
+/// `POST /subscriptions/{sub}/sites/{site}/zones`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateZone {
+    pub name: DisplayName,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Zone {
+    pub id: ZoneId,
+    pub site_id: SiteId,
+    pub name: DisplayName,
+}
+
+// ----- Sensors -----
+
+/// The filters of `GET /subscriptions/{sub}/sensors`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensorFilter {
+    pub site_id: Option<SiteId>,
+    #[serde(rename = "type")]
+    pub sensor_type: Option<SensorType>,
+    pub health: Option<SensorHealth>,
+}
+
+/// `POST /subscriptions/{sub}/sensors` `{"name", "type", "site_id", "zone_id"?}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "CreateSensorFields", into = "CreateSensorFields")]
+pub struct CreateSensor {
+    pub name: DisplayName,
+    pub sensor_type: SensorType,
+    pub placement: SitePlacement,
+    /// Only with a site: the Enterprise network site may not exist yet.
+    pub zone_id: Option<ZoneId>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateSensorFields {
+    name: DisplayName,
+    #[serde(rename = "type")]
+    sensor_type: SensorType,
+    #[serde(default)]
+    site_id: Option<SiteId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    zone_id: Option<ZoneId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CreateSensorError {
+    #[error(transparent)]
+    Placement(#[from] SitePlacementError),
+    #[error("zone_id must be omitted for Enterprise IoT sensors")]
+    ZoneNotAllowed,
+}
+
+impl TryFrom<CreateSensorFields> for CreateSensor {
+    type Error = CreateSensorError;
+    fn try_from(fields: CreateSensorFields) -> Result<Self, CreateSensorError> {
+        let placement = fields.sensor_type.place(fields.site_id)?;
+        if placement == SitePlacement::EnterpriseNetwork && fields.zone_id.is_some() {
+            return Err(CreateSensorError::ZoneNotAllowed);
+        }
+        Ok(CreateSensor {
+            name: fields.name,
+            sensor_type: fields.sensor_type,
+            placement,
+            zone_id: fields.zone_id,
+        })
+    }
+}
+
+impl From<CreateSensor> for CreateSensorFields {
+    fn from(request: CreateSensor) -> Self {
+        CreateSensorFields {
+            name: request.name,
+            sensor_type: request.sensor_type,
+            site_id: match request.placement {
+                SitePlacement::Site(site) => Some(site),
+                SitePlacement::EnterpriseNetwork => None,
+            },
+            zone_id: request.zone_id,
+        }
+    }
+}
+
+/// A sensor as shown in the grid; health and TI status are derived at read time
+/// ([`crate::model::assess_health`], [`crate::model::ThreatIntelligence::status`]).
+/// The TI fields are `null` for Enterprise IoT sensors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sensor {
+    pub id: SensorId,
+    pub name: DisplayName,
+    #[serde(rename = "type")]
+    pub sensor_type: SensorType,
+    pub site_id: SiteId,
+    pub zone_id: Option<ZoneId>,
+    pub version: Option<SoftwareVersion>,
+    pub health: SensorHealth,
+    pub health_findings: Vec<HealthFinding>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_connected: Option<OffsetDateTime>,
+    pub ti_version: Option<TiVersion>,
+    pub ti_mode: Option<TiMode>,
+    pub ti_update_status: Option<TiUpdateStatus>,
+}
+
+/// The header of `GET /subscriptions/{sub}/sensors/export.csv`: the grid's columns.
+pub const SENSOR_EXPORT_COLUMNS: [&str; 11] = [
+    "name",
+    "type",
+    "site",
+    "zone",
+    "subscription",
+    "software version",
+    "health",
+    "last connected (UTC)",
+    "TI version",
+    "TI mode",
+    "TI update status",
+];
+
+/// The names the export shows instead of ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SensorExportNames<'a> {
+    pub site: &'a str,
+    pub zone: Option<&'a str>,
+    pub subscription: &'a str,
+}
+
+impl Sensor {
+    /// The sensor's row of the CSV export, in [`SENSOR_EXPORT_COLUMNS`] order; enum
+    /// values as in the API, times in RFC 3339 UTC, empty cells for unknowns.
+    pub fn export_row(&self, names: SensorExportNames<'_>) -> [String; 11] {
+        let text = |value: Option<String>| value.unwrap_or_default();
+        [
+            self.name.to_string(),
+            self.sensor_type.as_str().to_owned(),
+            names.site.to_owned(),
+            text(names.zone.map(str::to_owned)),
+            names.subscription.to_owned(),
+            text(self.version.as_ref().map(ToString::to_string)),
+            self.health.as_str().to_owned(),
+            text(self.last_connected.and_then(|at| {
+                at.to_offset(time::UtcOffset::UTC)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })),
+            text(self.ti_version.as_ref().map(ToString::to_string)),
+            text(self.ti_mode.map(|mode| mode.as_str().to_owned())),
+            text(
+                self.ti_update_status
+                    .map(|status| status.as_str().to_owned()),
+            ),
+        ]
+    }
+}
+
+/// `POST /subscriptions/{sub}/sensors` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnboardedSensor {
+    pub sensor: Sensor,
+    pub activation_file: ActivationFile,
+}
+
+/// What a sensor needs to reach the API; the token is its ingest credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivationFile {
+    pub sensor_id: SensorId,
+    pub subscription_id: SubscriptionId,
+    pub api_url: String,
+    pub token: String,
+}
+
+/// `PATCH /subscriptions/{sub}/sensors/{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSensor {
+    #[serde(default)]
+    pub name: Option<DisplayName>,
+    #[serde(default)]
+    pub zone_id: Option<ZoneId>,
+    #[serde(default)]
+    pub ti_mode: Option<TiMode>,
+}
+
+/// Most sensors one TI push may name: one page of the grid.
+pub const MAX_TI_PUSH_SENSORS: usize = MAX_PAGE_LIMIT as usize;
+
+/// `POST /subscriptions/{sub}/sensors/ti-update`: 1 to [`MAX_TI_PUSH_SENSORS`]
+/// sensors, a repeated id counting once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushTiUpdate {
+    #[serde(deserialize_with = "sensor_ids_to_push")]
+    pub sensor_ids: BTreeSet<SensorId>,
+}
+
+fn sensor_ids_to_push<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeSet<SensorId>, D::Error> {
+    let sensor_ids = BTreeSet::<SensorId>::deserialize(deserializer)?;
+    if sensor_ids.is_empty() || sensor_ids.len() > MAX_TI_PUSH_SENSORS {
+        return Err(serde::de::Error::custom(format!(
+            "must name 1 to {MAX_TI_PUSH_SENSORS} sensors"
+        )));
+    }
+    Ok(sensor_ids)
+}
+
+/// `POST /subscriptions/{sub}/sensors/ti-update` answer: the sensors now updating,
+/// each with the package it will get.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TiUpdatePushed {
+    pub ti_version: TiVersion,
+    pub sensor_ids: Vec<SensorId>,
+}
+
+// ----- Alerts -----
+
+/// The filters of `GET /subscriptions/{sub}/alerts`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertFilter {
+    pub site_id: Option<SiteId>,
+    pub status: Option<AlertStatus>,
+    pub severity: Option<Severity>,
+}
+
+/// `PATCH /subscriptions/{sub}/alerts/{id}`; see [`AlertStatus::transition`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAlert {
+    #[serde(default)]
+    pub status: Option<AlertStatus>,
+}
+
+// ----- Devices -----
+
+/// The filter of `GET /subscriptions/{sub}/devices`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceFilter {
+    pub site_id: Option<SiteId>,
+}
+
+/// `PATCH /subscriptions/{sub}/devices/{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDevice {
+    #[serde(default)]
+    pub name: Option<DisplayName>,
+    #[serde(default, rename = "type")]
+    pub device_type: Option<DisplayName>,
+    #[serde(default)]
+    pub vendor: Option<DisplayName>,
+    #[serde(default)]
+    pub authorized: Option<bool>,
+}
+
+// ----- Sensor ingest -----
+
+/// `POST /ingest/heartbeat`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    pub version: SoftwareVersion,
+    /// The installed TI package; Enterprise IoT sensors have none.
+    #[serde(default)]
+    pub ti_version: Option<TiVersion>,
+    pub health: SensorHealth,
+    /// What is wrong, when the sensor knows.
+    #[serde(default)]
+    pub issues: Vec<SensorIssue>,
+}
+
+/// `POST /ingest/heartbeat` answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    pub pending: Vec<PendingAction>,
+}
+
+/// `POST /ingest/alerts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestAlerts {
+    pub alerts: Vec<DetectedAlert>,
+}
+
+/// `POST /ingest/devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestDevices {
+    pub devices: Vec<ObservedDevice>,
+}
+
+/// The `202` answer of the ingest endpoints: how many items were durably accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    pub accepted: usize,
+}
+
+// ----- Audit log -----
+
+/// Who made an audited change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AuditActor {
+    User { email: Email },
+    Sensor { sensor_id: SensorId },
+}
+
+/// One successful write: who, what, when, where, and the resource before and after.
+/// Written in the same transaction as the change, so the log never misses one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: AuditEntryId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor: AuditActor,
+    /// What was done, as `<resource>.<verb>`, e.g. `site.update`.
+    pub action: String,
+    pub subscription_id: SubscriptionId,
+    /// The site the change was at, for site-scoped resources.
+    pub site_id: Option<SiteId>,
+    /// The id of the resource changed.
+    pub target: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authz::{Access, Permission, Target};
+    use serde_json::json;
+
+    fn parse<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, String> {
+        serde_json::from_value(body).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn every_request_body_refuses_unknown_fields() {
+        assert!(parse::<CreateSubscription>(json!({"name": "n", "x": 1})).is_err());
+        assert!(parse::<CreateSite>(json!({"display_name": "n", "colour": "red"})).is_err());
+        assert!(parse::<UpdateAlert>(json!({"status": "closed", "severity": "minor"})).is_err());
+        assert!(
+            parse::<CreateRoleAssignment>(
+                json!({"principal": "a@b.co", "role": "owner", "scope": "all"})
+            )
+            .is_err()
+        );
+        assert!(
+            parse::<CreatePlan>(json!({"kind": "ot", "commitment": "trial", "seats": 1})).is_err()
+        );
+        assert!(
+            parse::<CreateSensor>(json!({"name": "s", "type": "enterprise_iot", "x": 1})).is_err()
+        );
+    }
+
+    #[test]
+    fn a_trial_plan_with_other_than_1000_devices_is_refused_naming_the_field() {
+        let error = parse::<CreatePlan>(
+            json!({"kind": "ot", "commitment": "trial", "committed_devices": 500}),
+        )
+        .unwrap_err();
+        assert!(error.contains("committed_devices"), "{error}");
+        for accepted in [
+            json!({"kind": "ot", "commitment": "trial"}),
+            json!({"kind": "enterprise_iot", "commitment": "trial", "committed_devices": 1000}),
+            json!({"kind": "ot", "commitment": "monthly", "committed_devices": 1700}),
+        ] {
+            assert!(parse::<CreatePlan>(accepted.clone()).is_ok(), "{accepted}");
+        }
+        assert!(parse::<CreatePlan>(json!({"kind": "ot", "commitment": "annual"})).is_err());
+        assert!(
+            parse::<CreatePlan>(
+                json!({"kind": "ot", "commitment": "monthly", "committed_devices": 150})
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn the_kind_of_a_plan_request_is_readable_before_the_body_is_validated() {
+        let body = json!({"kind": "enterprise_iot", "commitment": "trial", "committed_devices": 7});
+        assert_eq!(
+            parse::<RequestedPlanKind>(body.clone()).unwrap().kind,
+            PlanKind::EnterpriseIot
+        );
+        assert!(parse::<CreatePlan>(body).is_err());
+    }
+
+    #[test]
+    fn sensor_onboarding_places_ot_sensors_at_their_site_and_enterprise_iot_sensors_nowhere_else() {
+        let ot: CreateSensor =
+            parse(json!({"name": "s1", "type": "ot_cloud_connected", "site_id": "plant-1"}))
+                .unwrap();
+        assert_eq!(
+            ot.placement,
+            SitePlacement::Site(SiteId::parse("plant-1").unwrap())
+        );
+        let error =
+            parse::<CreateSensor>(json!({"name": "s1", "type": "ot_locally_managed"})).unwrap_err();
+        assert!(error.contains("site_id is required"), "{error}");
+        let eiot: CreateSensor =
+            parse(json!({"name": "e1", "type": "enterprise_iot", "site_id": null})).unwrap();
+        assert_eq!(eiot.placement, SitePlacement::EnterpriseNetwork);
+        assert!(
+            parse::<CreateSensor>(json!({"name": "e1", "type": "enterprise_iot", "site_id": "s"}))
+                .is_err()
+        );
+        assert!(
+            parse::<CreateSensor>(json!({"name": "e1", "type": "enterprise_iot", "zone_id": "z"}))
+                .is_err()
+        );
+        let round_trip: CreateSensor = parse(serde_json::to_value(&ot).unwrap()).unwrap();
+        assert_eq!(round_trip, ot);
+    }
+
+    #[test]
+    fn an_assignment_request_takes_one_scope_at_most() {
+        let site: CreateRoleAssignment =
+            parse(json!({"principal": "a@b.co", "role": "security_reader", "site_id": "plant-1"}))
+                .unwrap();
+        assert_eq!(site.scope, Scope::Site(SiteId::parse("plant-1").unwrap()));
+        let subscription: CreateRoleAssignment =
+            parse(json!({"principal": "group:ops", "role": "owner", "site_id": null})).unwrap();
+        assert_eq!(subscription.scope, Scope::Subscription);
+        assert!(
+            parse::<CreateRoleAssignment>(json!({"principal": "a@b.co", "role": "owner",
+                "site_id": "s", "device_group_id": "g"}))
+            .is_err()
+        );
+        assert!(
+            parse::<CreateRoleAssignment>(json!({"principal": "a@b.co", "role": "root"})).is_ok()
+        );
+        assert!(
+            parse::<CreateRoleAssignment>(json!({"principal": "a@b.co", "role": "no such"}))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_custom_role_must_grant_something() {
+        let error = parse::<CreateRole>(json!({"name": "Empty", "permissions": []})).unwrap_err();
+        assert!(error.contains("at least one permission"), "{error}");
+        let role: CreateRole =
+            parse(json!({"name": "Tier 1", "permissions": ["view_alerts", "modify_alerts"]}))
+                .unwrap();
+        assert_eq!(role.permissions.len(), 2);
+        assert!(parse::<CreateRole>(json!({"name": "X", "permissions": ["root"]})).is_err());
+    }
+
+    #[test]
+    fn built_in_roles_list_in_seed_order_with_their_permissions() {
+        let roles = serde_json::to_value(Role::built_in_roles()).unwrap();
+        assert_eq!(roles[3]["id"], "owner");
+        assert_eq!(roles[3]["name"], "Owner");
+        assert_eq!(roles[3]["built_in"], true);
+        assert_eq!(roles[3]["permissions"][0], "grant_permissions");
+        assert_eq!(roles[0]["id"], "security_reader");
+    }
+
+    #[test]
+    fn the_spa_builds_the_same_access_from_me() {
+        // GIVEN /me with one site assignment as Security Admin
+        let me: Me = parse(json!({
+            "email": "ana@example.com",
+            "subscriptions": [{"id": "sub-1", "name": "Plants", "assignments": [{
+                "id": "a1", "role": "security_admin", "site_id": "plant-1", "device_group_id": null,
+                "permissions": BuiltInRole::SecurityAdmin.permissions(),
+                "reach": {"sites": ["plant-1"]}
+            }]}]
+        }))
+        .unwrap();
+        // WHEN the SPA folds it
+        let access = Access::from_grants(
+            me.subscriptions[0]
+                .assignments
+                .iter()
+                .map(MyAssignment::grant),
+        );
+        // THEN alerts at the site are modifiable, sensors are not
+        let plant = SiteId::parse("plant-1").unwrap();
+        assert!(
+            access
+                .decide(Permission::ModifyAlerts, Target::Site(&plant))
+                .is_allowed()
+        );
+        assert!(
+            !access
+                .decide(Permission::ViewSitesAndSensors, Target::Site(&plant))
+                .is_allowed()
+        );
+    }
+
+    #[test]
+    fn ti_push_names_one_to_500_sensors() {
+        assert!(parse::<PushTiUpdate>(json!({"sensor_ids": []})).is_err());
+        let ids: Vec<String> = (0..=MAX_TI_PUSH_SENSORS).map(|n| format!("s{n}")).collect();
+        assert!(parse::<PushTiUpdate>(json!({"sensor_ids": ids})).is_err());
+        let push: PushTiUpdate = parse(json!({"sensor_ids": ["a", "b", "a"]})).unwrap();
+        assert_eq!(push.sensor_ids.len(), 2);
+    }
+
+    #[test]
+    fn heartbeats_accept_the_contract_shape() {
+        let heartbeat: Heartbeat =
+            parse(json!({"version": "23.1.2", "ti_version": "2024.03.01", "health": "healthy"}))
+                .unwrap();
+        assert!(heartbeat.issues.is_empty());
+        assert!(parse::<Heartbeat>(json!({"version": "new", "health": "healthy"})).is_err());
+        let answer = HeartbeatResponse {
+            pending: vec![PendingAction::TiUpdate {
+                ti_version: TiVersion::parse("2024.03.01").unwrap(),
+            }],
+        };
+        assert_eq!(
+            serde_json::to_value(answer).unwrap(),
+            json!({"pending": [{"kind": "ti_update", "ti_version": "2024.03.01"}]})
+        );
+    }
+
+    #[test]
+    fn the_export_row_follows_the_header_with_empty_cells_for_unknowns() {
+        let sensor: Sensor = parse(json!({
+            "id": "s1", "name": "Line 1", "type": "ot_cloud_connected", "site_id": "plant-1",
+            "zone_id": null, "version": "23.1.2", "health": "disconnected", "health_findings": [],
+            "last_connected": "2024-03-01T12:00:00+02:00", "ti_version": null,
+            "ti_mode": "automatic", "ti_update_status": "update_available"
+        }))
+        .unwrap();
+        let row = sensor.export_row(SensorExportNames {
+            site: "Plant 1",
+            zone: None,
+            subscription: "Plants",
+        });
+        assert_eq!(row.len(), SENSOR_EXPORT_COLUMNS.len());
+        assert_eq!(
+            row,
+            [
+                "Line 1",
+                "ot_cloud_connected",
+                "Plant 1",
+                "",
+                "Plants",
+                "23.1.2",
+                "disconnected",
+                "2024-03-01T10:00:00Z",
+                "",
+                "automatic",
+                "update_available"
+            ]
+        );
+    }
+
+    #[test]
+    fn patch_bodies_accept_an_empty_object() {
+        assert_eq!(
+            parse::<UpdatePlan>(json!({})).unwrap(),
+            UpdatePlan::default()
+        );
+        assert_eq!(
+            parse::<UpdateSite>(json!({})).unwrap(),
+            UpdateSite::default()
+        );
+        assert_eq!(
+            parse::<UpdateSensor>(json!({})).unwrap(),
+            UpdateSensor::default()
+        );
+        assert_eq!(
+            parse::<UpdateDevice>(json!({})).unwrap(),
+            UpdateDevice::default()
+        );
+        assert_eq!(
+            parse::<UpdateAlert>(json!({})).unwrap(),
+            UpdateAlert::default()
+        );
+    }
+}

@@ -1,0 +1,25 @@
+//! Domain types and their rules, one file per concept.
+
+mod alert;
+mod device;
+mod device_estimate;
+mod device_group;
+mod ids;
+mod plan;
+mod sensor;
+mod site;
+mod tags;
+mod text;
+mod threat_intelligence;
+
+pub use alert::*;
+pub use device::*;
+pub use device_estimate::*;
+pub use device_group::*;
+pub use ids::*;
+pub use plan::*;
+pub use sensor::*;
+pub use site::*;
+pub use tags::*;
+pub use text::*;
+pub use threat_intelligence::*;

@@ -1,0 +1,69 @@
+//! Sites: the unit that OT sensors, zones, devices and alerts belong to, and the
+//! finest scope a role can be assigned at.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Email;
+
+/// The site every Enterprise IoT sensor lands in, created on first use.
+pub const ENTERPRISE_NETWORK_SITE_NAME: &str = "Enterprise network";
+
+/// Most owners a site can list; owners are people to notify, not a mailing list.
+pub const MAX_SITE_OWNERS: usize = 20;
+
+/// The people answerable for a site's devices: at most [`MAX_SITE_OWNERS`] distinct
+/// emails (a repeated email counts once).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<Email>", into = "Vec<Email>")]
+pub struct SiteOwners(BTreeSet<Email>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must list at most {MAX_SITE_OWNERS} owners")]
+pub struct TooManyOwners;
+
+impl SiteOwners {
+    pub fn new(owners: impl IntoIterator<Item = Email>) -> Result<Self, TooManyOwners> {
+        let owners: BTreeSet<Email> = owners.into_iter().collect();
+        if owners.len() > MAX_SITE_OWNERS {
+            return Err(TooManyOwners);
+        }
+        Ok(SiteOwners(owners))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Email> {
+        self.0.iter()
+    }
+}
+
+impl TryFrom<Vec<Email>> for SiteOwners {
+    type Error = TooManyOwners;
+    fn try_from(owners: Vec<Email>) -> Result<Self, TooManyOwners> {
+        SiteOwners::new(owners)
+    }
+}
+
+impl From<SiteOwners> for Vec<Email> {
+    fn from(owners: SiteOwners) -> Self {
+        owners.0.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_are_deduplicated_and_bounded() {
+        let owners: SiteOwners =
+            serde_json::from_str(r#"["Ana@example.com", "ana@example.com", "bo@example.com"]"#)
+                .unwrap();
+        assert_eq!(owners.iter().count(), 2);
+        let too_many: Vec<String> = (0..=MAX_SITE_OWNERS)
+            .map(|n| format!("owner{n}@example.com"))
+            .collect();
+        let json = serde_json::to_string(&too_many).unwrap();
+        assert!(serde_json::from_str::<SiteOwners>(&json).is_err());
+    }
+}

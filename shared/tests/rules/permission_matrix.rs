@@ -1,0 +1,220 @@
+//! The permission matrix, checked cell by cell against a literal copy of the seed
+//! table (seed 001), and every role × permission × scope decision derived from it.
+
+use std::collections::BTreeSet;
+
+use shared::authz::{
+    Access, BuiltInRole, Decision, Grant, GrantScope, Permission, PermissionSet, Reach, Target,
+};
+use shared::model::SiteId;
+
+/// Copied verbatim from seed 001_f44255f7b9219e63.txt, "Roles and permissions reference".
+const SEED_TABLE: &str = r#"
+| Action and scope|[Security Reader](../../role-based-access-control/built-in-roles.md#security-reader)  |[Security Admin](../../role-based-access-control/built-in-roles.md#security-admin)  |[Contributor](../../role-based-access-control/built-in-roles.md#contributor) | [Owner](../../role-based-access-control/built-in-roles.md#owner) |
+|---------|---------|---------|---------|---------|
+| **Grant permissions to others**<br>Apply per subscription or site | -       |  -       |   -      | ✔ |
+|  **Onboard OT or Enterprise IoT sensors** [*](#enterprise-iot-security) <br>Apply per subscription only | -       |  ✔       |   ✔      | ✔ |
+|  **Download OT sensor and on-premises management console software**<br>Apply per subscription only | ✔      |  ✔       |   ✔      | ✔ |
+| **Download sensor endpoint details** <br>Apply per subscription only |  ✔    |  ✔       |   ✔      | ✔ |
+|  **Download sensor activation files** <br>Apply per subscription only|   -     |   ✔      | ✔ | ✔ |
+|  **View values on the Plans and pricing page** [*](#enterprise-iot-security) <br>Apply per subscription only| ✔      |   ✔     | ✔ | ✔ |
+|  **Modify values on the Plans and pricing page** [*](#enterprise-iot-security) <br>Apply per subscription only| -       |   ✔     | ✔ | ✔ |
+|  **View values on the Sites and sensors page** [*](#enterprise-iot-security)<br>Apply per subscription only  |   ✔   |   ✔    | ✔ | ✔|
+|  **Modify values on the Sites and sensors page** [*](#enterprise-iot-security)<br>Apply per subscription only  |   -    |   ✔    | ✔ | ✔|
+|  **Recover on-premises management console passwords** <br>Apply per subscription only  | -      |   ✔     | ✔ | ✔ |
+|  **Download OT threat intelligence packages** <br>Apply per subscription only | ✔      |  ✔       |   ✔      | ✔ |
+|  **Push OT threat intelligence updates** <br>Apply per subscription only | -     |   ✔     | ✔ | ✔ |
+| **Onboard an Enterprise IoT plan from Microsoft 365 Defender** [*](#enterprise-iot-security)<br>Apply per subscription only | - | ✔ | - | - |
+| **View Azure alerts** <br>Apply per subscription or site | ✔ | ✔ |✔ | ✔|
+| **Modify Azure alerts (write access - change status, learn, download PCAP)** <br>Apply per subscription or site|  - | ✔ |✔ | ✔ |
+| **View Azure device inventory**  <br>Apply per subscription or site  |  ✔ | ✔ |✔ | ✔|
+| **Manage Azure device inventory (write access)**   <br>Apply per subscription or site | - | ✔ |✔ | ✔ |
+| **View Azure workbooks**<br>Apply per subscription or site   | ✔ | ✔ |✔ | ✔ |
+| **Manage Azure workbooks (write access)**  <br>Apply per subscription or site |  - | ✔ |✔ | ✔ |
+"#;
+
+/// One parsed row: the action's text, its "Apply per" scope, and a ✔/- per role.
+struct SeedRow {
+    action: String,
+    scope: GrantScope,
+    granted: [bool; 4],
+}
+
+fn seed_rows() -> Vec<SeedRow> {
+    let mut lines = SEED_TABLE.trim().lines();
+    let header = lines.next().expect("header row");
+    let columns: Vec<&str> = header.split('|').map(str::trim).collect();
+    // The role columns must be in BuiltInRole::ALL order for `granted` to line up.
+    for (role, column) in BuiltInRole::ALL.iter().zip(&columns[2..6]) {
+        assert!(
+            column.starts_with(&format!("[{}]", role.display_name())),
+            "column {column} is not {}",
+            role.display_name()
+        );
+    }
+    lines
+        .skip(1) // the |---| separator
+        .map(|line| {
+            let cells: Vec<&str> = line
+                .trim()
+                .trim_matches('|')
+                .split('|')
+                .map(str::trim)
+                .collect();
+            assert_eq!(cells.len(), 5, "row {line}");
+            let scope = if cells[0].contains("Apply per subscription or site") {
+                GrantScope::SubscriptionOrSite
+            } else if cells[0].contains("Apply per subscription only") {
+                GrantScope::SubscriptionOnly
+            } else {
+                panic!("no scope in {line}")
+            };
+            let granted = [1, 2, 3, 4].map(|column| match cells[column] {
+                "✔" => true,
+                "-" => false,
+                other => panic!("cell {other:?} in {line}"),
+            });
+            SeedRow {
+                action: cells[0].to_owned(),
+                scope,
+                granted,
+            }
+        })
+        .collect()
+}
+
+fn site(id: &str) -> SiteId {
+    SiteId::parse(id).unwrap()
+}
+
+#[test]
+fn the_seed_table_has_one_row_per_permission_in_order() {
+    let rows = seed_rows();
+    assert_eq!(rows.len(), Permission::ALL.len());
+    // Spot-check the order with each row's words.
+    let words = [
+        "Grant permissions",
+        "Onboard OT or Enterprise IoT sensors",
+        "Download OT sensor and on-premises management console software",
+        "Download sensor endpoint details",
+        "Download sensor activation files",
+        "View values on the Plans",
+        "Modify values on the Plans",
+        "View values on the Sites and sensors",
+        "Modify values on the Sites and sensors",
+        "Recover on-premises management console passwords",
+        "Download OT threat intelligence packages",
+        "Push OT threat intelligence updates",
+        "Onboard an Enterprise IoT plan",
+        "View Azure alerts",
+        "Modify Azure alerts",
+        "View Azure device inventory",
+        "Manage Azure device inventory",
+        "View Azure workbooks",
+        "Manage Azure workbooks",
+    ];
+    for ((row, permission), word) in rows.iter().zip(Permission::ALL).zip(words) {
+        assert!(
+            row.action.contains(word),
+            "{permission} is not the row {}",
+            row.action
+        );
+    }
+}
+
+#[test]
+fn every_role_permission_cell_matches_the_seed_table() {
+    for (row, permission) in seed_rows().iter().zip(Permission::ALL) {
+        for (role, granted) in BuiltInRole::ALL.into_iter().zip(row.granted) {
+            assert_eq!(
+                role.grants(permission),
+                granted,
+                "{} × {permission}",
+                role.id()
+            );
+            assert_eq!(role.permissions().contains(permission), granted);
+        }
+    }
+}
+
+#[test]
+fn every_permission_grant_scope_matches_the_seed_table() {
+    for (row, permission) in seed_rows().iter().zip(Permission::ALL) {
+        assert_eq!(permission.grant_scope(), row.scope, "{permission}");
+        assert_eq!(
+            PermissionSet::SITE_GRANTABLE.contains(permission),
+            row.scope == GrantScope::SubscriptionOrSite
+        );
+    }
+}
+
+#[test]
+fn the_roles_are_not_a_hierarchy() {
+    let holders = |permission| -> Vec<BuiltInRole> {
+        BuiltInRole::ALL
+            .into_iter()
+            .filter(|role| role.grants(permission))
+            .collect()
+    };
+    assert_eq!(
+        holders(Permission::OnboardEnterpriseIotPlan),
+        [BuiltInRole::SecurityAdmin]
+    );
+    assert_eq!(holders(Permission::GrantPermissions), [BuiltInRole::Owner]);
+}
+
+fn access_with(role: BuiltInRole, reach: Reach) -> Access {
+    Access::from_grants([Grant {
+        permissions: role.permissions(),
+        reach,
+    }])
+}
+
+fn expected(allowed: bool) -> Decision {
+    if allowed {
+        Decision::Allow
+    } else {
+        Decision::Deny
+    }
+}
+
+#[test]
+fn every_role_permission_and_scope_decides_as_the_seed_table_says() {
+    let plant = site("plant-1");
+    let other = site("plant-2");
+    for (row, permission) in seed_rows().iter().zip(Permission::ALL) {
+        let site_grantable = row.scope == GrantScope::SubscriptionOrSite;
+        for (role, granted) in BuiltInRole::ALL.into_iter().zip(row.granted) {
+            let case = format!("{} × {permission}", role.id());
+            // GIVEN a subscription assignment: THEN the subscription and every site
+            let subscription_wide = access_with(role, Reach::WholeSubscription);
+            assert_eq!(
+                subscription_wide.decide(permission, Target::Subscription),
+                expected(granted),
+                "{case} at subscription via subscription assignment"
+            );
+            assert_eq!(
+                subscription_wide.decide(permission, Target::Site(&plant)),
+                expected(granted),
+                "{case} at a site via subscription assignment"
+            );
+            // GIVEN a site assignment: THEN only site-grantable permissions, only there
+            let at_site = access_with(role, Reach::Sites(BTreeSet::from([plant.clone()])));
+            assert_eq!(
+                at_site.decide(permission, Target::Site(&plant)),
+                expected(granted && site_grantable),
+                "{case} at the assigned site"
+            );
+            assert_eq!(
+                at_site.decide(permission, Target::Site(&other)),
+                Decision::Deny,
+                "{case} at another site"
+            );
+            assert_eq!(
+                at_site.decide(permission, Target::Subscription),
+                Decision::Deny,
+                "{case} at subscription via site assignment"
+            );
+        }
+    }
+}

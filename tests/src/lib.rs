@@ -1,0 +1,5 @@
+//! Harness shared by the cross-crate tests: processes they start and stop themselves.
+
+pub mod browser;
+pub mod moto;
+pub mod vigil;

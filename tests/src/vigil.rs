@@ -1,0 +1,228 @@
+//! Starts the real `vigil` binary on 127.0.0.1 and talks to it over HTTP.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The workspace root, where `dist/` (the built SPA) lives.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_path_buf()
+}
+
+/// The `vigil` binary of the same build as this test (target/<profile>/vigil).
+pub fn vigil_binary() -> PathBuf {
+    let test_exe = std::env::current_exe().expect("the test knows its own path");
+    let profile_dir = test_exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps");
+    let binary = profile_dir.join(format!("vigil{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first with `cargo build -p functions --bins` (`cargo xtask test` does)",
+        binary.display()
+    );
+    binary
+}
+
+/// A free port on 127.0.0.1 (the kernel picks; we release it for the child to bind).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
+}
+
+/// A running `vigil serve`, killed when dropped.
+pub struct Vigil {
+    child: Child,
+    pub base: String,
+    port: u16,
+    data: PathBuf,
+    extra_args: Vec<String>,
+    _data_guard: Option<tempfile::TempDir>,
+}
+
+impl Vigil {
+    /// Starts on a fresh data folder with the embedded store.
+    pub async fn start() -> Self {
+        let data = tempfile::tempdir().expect("a temp dir");
+        let path = data.path().to_path_buf();
+        let mut vigil = Self::spawn(free_port(), path, Vec::new()).await;
+        vigil._data_guard = Some(data);
+        vigil
+    }
+
+    /// Starts with extra `serve` arguments (and a fresh data folder).
+    pub async fn start_with(args: &[&str]) -> Self {
+        let data = tempfile::tempdir().expect("a temp dir");
+        let path = data.path().to_path_buf();
+        let args = args.iter().map(|a| a.to_string()).collect();
+        let mut vigil = Self::spawn(free_port(), path, args).await;
+        vigil._data_guard = Some(data);
+        vigil
+    }
+
+    async fn spawn(port: u16, data: PathBuf, extra_args: Vec<String>) -> Self {
+        let dist = workspace_root().join("dist");
+        let child = Command::new(vigil_binary())
+            .arg("serve")
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .arg("--data")
+            .arg(&data)
+            .arg("--dist")
+            .arg(&dist)
+            .args(&extra_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("vigil starts");
+        let vigil = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            data,
+            extra_args,
+            _data_guard: None,
+        };
+        vigil.wait_until_ready().await;
+        vigil
+    }
+
+    async fn wait_until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = reqwest::Client::new();
+        while Instant::now() < deadline {
+            if let Ok(response) = client.get(format!("{}/api/me", self.base)).send().await {
+                // Up: an unauthenticated call is refused with the contract's 401.
+                assert_eq!(response.status(), 401);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("vigil did not answer on {} within 30 s", self.base);
+    }
+
+    /// `kill -9`, then start again on the same port and data: what was acknowledged
+    /// before must still be there.
+    pub async fn kill_and_restart(mut self) -> Self {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+        let guard = self._data_guard.take();
+        let mut restarted =
+            Self::spawn(self.port, self.data.clone(), self.extra_args.clone()).await;
+        restarted._data_guard = guard;
+        restarted
+    }
+
+    pub fn api(&self) -> Api {
+        Api {
+            base: format!("{}/api", self.base),
+            client: reqwest::Client::new(),
+        }
+    }
+}
+
+impl Drop for Vigil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal client of the API that returns status and JSON, for assertions.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+/// A response: status and parsed JSON body (`Value::Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The contract's error code, when this is an error.
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or("<no error code>")
+    }
+
+    pub fn error_message(&self) -> &str {
+        self.body["error"]["message"]
+            .as_str()
+            .unwrap_or("<no error message>")
+    }
+}
+
+impl Api {
+    pub async fn dev_login(&self, email: &str) -> String {
+        let answer = self
+            .send(
+                reqwest::Method::POST,
+                "/auth/dev-login",
+                None,
+                Some(serde_json::json!({ "email": email })),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "dev-login of {email}: {answer:?}");
+        answer.body["token"].as_str().expect("a token").to_owned()
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        self.send(reqwest::Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.send(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request).await
+    }
+
+    /// Sends a raw body, for malformed and oversized inputs.
+    pub async fn post_raw(&self, path: &str, token: Option<&str>, body: Vec<u8>) -> Answer {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        answer(request).await
+    }
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> Answer {
+    let response = request.send().await.expect("the request reaches vigil");
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap_or_default();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Answer { status, body }
+}
