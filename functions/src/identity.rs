@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -23,6 +22,7 @@ use crate::auth::Authenticator;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::{Body, json};
+use crate::http::params::Params;
 use crate::http::principal::Caller;
 use crate::ids;
 use crate::keys;
@@ -138,9 +138,9 @@ async fn all_memberships(
 async fn list_subscriptions(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
-    page: Result<Query<PageRequest>, QueryRejection>,
+    page: Params<PageRequest>,
 ) -> ApiResult<Response> {
-    let Query(page) = page.map_err(|e| ApiError::Invalid(e.body_text()))?;
+    let page = page.get()?;
     let limit = page
         .limit()
         .map_err(|e| ApiError::invalid_field("limit", e))?;

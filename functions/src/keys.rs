@@ -46,3 +46,8 @@ pub fn site(subscription: &SubscriptionId, site: &SiteId) -> Key {
 }
 
 pub const SITE_PREFIX: &str = "SITE#";
+
+/// A sensor token's lookup item, by the token's SHA-256 (see `http::sensor`).
+pub fn sensor_token(token_hash: &str) -> Key {
+    Key::new(format!("TOKEN#{token_hash}"), "SENSOR")
+}

@@ -4,14 +4,21 @@
 //! `vigil` binary mounts them all in one process.
 
 pub mod access;
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod cloud;
 pub mod demo;
+pub mod devices;
 pub mod http;
 pub mod identity;
 pub mod ids;
+pub mod ingest;
 pub mod keys;
 pub mod local;
+pub mod plans;
+pub mod rbac;
 pub mod records;
+pub mod sensors;
+pub mod sites;
 pub mod store;

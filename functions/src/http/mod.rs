@@ -2,7 +2,9 @@
 
 pub mod error;
 pub mod json;
+pub mod params;
 pub mod principal;
+pub mod sensor;
 
 use std::sync::Arc;
 
