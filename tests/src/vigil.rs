@@ -3,9 +3,12 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::moto::Moto;
 
 /// The workspace root, where `dist/` (the built SPA) lives.
 pub fn workspace_root() -> PathBuf {
@@ -39,6 +42,38 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// Which store a `vigil serve` under test keeps its state in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    /// A fresh table on a moto server shared by the tests running at the same time.
+    Dynamodb,
+}
+
+/// Runs an async test body against `vigil serve` on each store:
+/// `on_both_stores!(name, |vigil| async move { ... });` makes `name::embedded` and
+/// `name::dynamodb`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn embedded() {
+                let vigil = $crate::vigil::Vigil::start_on($crate::vigil::Backend::Embedded).await;
+                ($body)(vigil).await;
+            }
+
+            #[tokio::test]
+            async fn dynamodb() {
+                let vigil = $crate::vigil::Vigil::start_on($crate::vigil::Backend::Dynamodb).await;
+                ($body)(vigil).await;
+            }
+        }
+    };
+}
+
 /// A running `vigil serve`, killed when dropped.
 pub struct Vigil {
     child: Child,
@@ -46,32 +81,57 @@ pub struct Vigil {
     port: u16,
     data: PathBuf,
     extra_args: Vec<String>,
+    moto: Option<(Arc<Moto>, String)>,
     _data_guard: Option<tempfile::TempDir>,
 }
 
 impl Vigil {
     /// Starts on a fresh data folder with the embedded store.
     pub async fn start() -> Self {
-        let data = tempfile::tempdir().expect("a temp dir");
-        let path = data.path().to_path_buf();
-        let mut vigil = Self::spawn(free_port(), path, Vec::new()).await;
-        vigil._data_guard = Some(data);
-        vigil
+        Self::start_on(Backend::Embedded).await
     }
 
-    /// Starts with extra `serve` arguments (and a fresh data folder).
+    /// Starts on a fresh data folder (and, for DynamoDB, a fresh table).
+    pub async fn start_on(backend: Backend) -> Self {
+        match backend {
+            Backend::Embedded => Self::start_with(&[]).await,
+            Backend::Dynamodb => {
+                let moto = Moto::shared();
+                let table = format!("vigil-test-{}", functions::ids::new().to_lowercase());
+                Self::fresh(
+                    vec!["--store".into(), "dynamodb".into()],
+                    Some((moto, table)),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Starts on the embedded store with extra `serve` arguments.
     pub async fn start_with(args: &[&str]) -> Self {
+        Self::fresh(args.iter().map(|a| a.to_string()).collect(), None).await
+    }
+
+    async fn fresh(args: Vec<String>, moto: Option<(Arc<Moto>, String)>) -> Self {
         let data = tempfile::tempdir().expect("a temp dir");
         let path = data.path().to_path_buf();
-        let args = args.iter().map(|a| a.to_string()).collect();
-        let mut vigil = Self::spawn(free_port(), path, args).await;
+        let mut vigil = Self::spawn(free_port(), path, args, moto).await;
         vigil._data_guard = Some(data);
         vigil
     }
 
-    async fn spawn(port: u16, data: PathBuf, extra_args: Vec<String>) -> Self {
+    async fn spawn(
+        port: u16,
+        data: PathBuf,
+        extra_args: Vec<String>,
+        moto: Option<(Arc<Moto>, String)>,
+    ) -> Self {
         let dist = workspace_root().join("dist");
-        let child = Command::new(vigil_binary())
+        let mut command = Command::new(vigil_binary());
+        if let Some((server, table)) = &moto {
+            command.env("TABLE_NAME", table).envs(server.child_env());
+        }
+        let child = command
             .arg("serve")
             .args(["--addr", &format!("127.0.0.1:{port}")])
             .arg("--data")
@@ -89,6 +149,7 @@ impl Vigil {
             port,
             data,
             extra_args,
+            moto,
             _data_guard: None,
         };
         vigil.wait_until_ready().await;
@@ -115,8 +176,13 @@ impl Vigil {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reaped");
         let guard = self._data_guard.take();
-        let mut restarted =
-            Self::spawn(self.port, self.data.clone(), self.extra_args.clone()).await;
+        let mut restarted = Self::spawn(
+            self.port,
+            self.data.clone(),
+            self.extra_args.clone(),
+            self.moto.clone(),
+        )
+        .await;
         restarted._data_guard = guard;
         restarted
     }

@@ -264,3 +264,17 @@ async fn dev_login_can_be_turned_off() {
         .await;
     assert_eq!((answer.status, answer.error_code()), (404, "not_found"));
 }
+
+vigil_tests::on_both_stores!(
+    a_subscription_created_is_listed_on_either_store,
+    |vigil: Vigil| async move {
+        let api = vigil.api();
+        let token = api.dev_login("ada@example.com").await;
+        let created = api
+            .post("/subscriptions", Some(&token), json!({"name": "Either"}))
+            .await;
+        assert_eq!(created.status, 201, "{created:?}");
+        let list = api.get("/subscriptions", Some(&token)).await;
+        assert_eq!(list.body["items"][0]["name"], "Either");
+    }
+);
