@@ -2,7 +2,7 @@
 //! Key formats are written here and nowhere else.
 
 use shared::authz::PrincipalRef;
-use shared::model::{SiteId, SubscriptionId};
+use shared::model::{DeviceId, SiteId, SubscriptionId, ZoneId};
 
 use crate::store::Key;
 
@@ -50,4 +50,36 @@ pub const SITE_PREFIX: &str = "SITE#";
 /// A sensor token's lookup item, by the token's SHA-256 (see `http::sensor`).
 pub fn sensor_token(token_hash: &str) -> Key {
     Key::new(format!("TOKEN#{token_hash}"), "SENSOR")
+}
+
+/// Zones of a site, in the subscription's partition (after its sites: `ZONE#` > `SITE#`).
+pub fn zone(subscription: &SubscriptionId, site: &SiteId, zone: &ZoneId) -> Key {
+    Key::new(
+        subscription_partition(subscription),
+        format!("{}{zone}", zone_prefix(site)),
+    )
+}
+
+pub fn zone_prefix(site: &SiteId) -> String {
+    format!("ZONE#{site}#")
+}
+
+/// A site's device inventory: one partition per site, so listing the devices a caller
+/// may see queries only the sites they may see.
+pub fn device(subscription: &SubscriptionId, site: &SiteId, device: &DeviceId) -> Key {
+    Key::new(device_partition(subscription, site), device.as_str())
+}
+
+pub fn device_partition(subscription: &SubscriptionId, site: &SiteId) -> String {
+    format!("SUB#{subscription}#SITE#{site}#DEVICE")
+}
+
+/// Maps a device's merge identity (`shared::model::DeviceIdentity::key`) to its id;
+/// written with `MustNotExist` in the device's creating transaction, so two sensors
+/// reporting one device at once cannot create it twice.
+pub fn device_identity(subscription: &SubscriptionId, site: &SiteId, identity: &str) -> Key {
+    Key::new(
+        format!("SUB#{subscription}#SITE#{site}#DEVICEKEY"),
+        identity,
+    )
 }
