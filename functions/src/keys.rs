@@ -2,7 +2,7 @@
 //! Key formats are written here and nowhere else.
 
 use shared::authz::PrincipalRef;
-use shared::model::{DeviceId, SiteId, SubscriptionId, ZoneId};
+use shared::model::{AlertId, AlertStatus, DeviceId, SensorId, SiteId, SubscriptionId, ZoneId};
 
 use crate::store::Key;
 
@@ -83,3 +83,73 @@ pub fn device_identity(subscription: &SubscriptionId, site: &SiteId, identity: &
         identity,
     )
 }
+
+/// GSI1 of a device: every device of the subscription by id, to find a device from its
+/// id alone and to list all of them in one query.
+pub fn device_in_subscription(subscription: &SubscriptionId, device: &DeviceId) -> Key {
+    Key::new(devices_of_subscription(subscription), device.as_str())
+}
+
+pub fn devices_of_subscription(subscription: &SubscriptionId) -> String {
+    format!("DEVICES#{subscription}")
+}
+
+// ----- Alerts (area-alerts; see docs/data-model.md, "Alerts and devices") -----
+
+/// An alert, alone in its partition: found from its id, and ingest writes spread over
+/// as many partitions as there are alerts.
+pub fn alert(subscription: &SubscriptionId, alert: &AlertId) -> Key {
+    Key::new(alert_partition(subscription, alert), "ALERT")
+}
+
+/// An alert's packet capture (raw bytes), next to the alert.
+pub fn alert_pcap(subscription: &SubscriptionId, alert: &AlertId) -> Key {
+    Key::new(alert_partition(subscription, alert), "PCAP")
+}
+
+fn alert_partition(subscription: &SubscriptionId, alert: &AlertId) -> String {
+    format!("ALERT#{subscription}#{alert}")
+}
+
+/// GSI1 of an alert: the subscription's alerts of one status, by id (time-ordered).
+pub fn alert_by_status(subscription: &SubscriptionId, status: AlertStatus, alert: &AlertId) -> Key {
+    Key::new(alerts_by_status(subscription, status), alert.as_str())
+}
+
+pub fn alerts_by_status(subscription: &SubscriptionId, status: AlertStatus) -> String {
+    format!("ALERTS#{subscription}#STATUS#{status}")
+}
+
+/// GSI2 of an alert: one site's alerts of one status, by id (time-ordered).
+pub fn alert_by_site_status(
+    subscription: &SubscriptionId,
+    site: &SiteId,
+    status: AlertStatus,
+    alert: &AlertId,
+) -> Key {
+    Key::new(
+        alerts_by_site_status(subscription, site, status),
+        alert.as_str(),
+    )
+}
+
+pub fn alerts_by_site_status(
+    subscription: &SubscriptionId,
+    site: &SiteId,
+    status: AlertStatus,
+) -> String {
+    format!("ALERTS#{subscription}#SITE#{site}#STATUS#{status}")
+}
+
+/// One of a sensor's fingerprint buckets: for each fingerprint of the bucket, the
+/// latest alert raised for it and whether it was learned (the sensor's baselines).
+/// Fingerprints are spread over [`FINGERPRINT_BUCKETS`] items by their digest, so a
+/// batch of detections reads and conditionally writes at most that many items.
+pub fn alert_fingerprints(subscription: &SubscriptionId, sensor: &SensorId, bucket: u8) -> Key {
+    Key::new(
+        format!("ALERTFP#{subscription}#{sensor}"),
+        format!("BUCKET#{bucket:02}"),
+    )
+}
+
+pub const FINGERPRINT_BUCKETS: u8 = 64;
