@@ -195,7 +195,8 @@ fn wasm_route(apt_packages: &mut Vec<&'static str>) -> WasmRoute {
     if installed(output("rustup", &["target", "list", "--installed"])) {
         return WasmRoute::Rustup;
     }
-    if output("rustup", &["target", "add", WASM_TARGET]).is_some() {
+    // Bounded: where rustup's download server is unreachable it may wait a long time.
+    if output("timeout", &["300", "rustup", "target", "add", WASM_TARGET]).is_some() {
         return WasmRoute::Rustup;
     }
     eprintln!(
