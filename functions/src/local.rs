@@ -116,7 +116,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let secrets = Secrets::load_or_create(&args.data)?;
     let table: Arc<dyn Table> = match args.store {
         StoreKind::Embedded => Arc::new(EmbeddedTable::open(
-            &args.data.join("vigil.redb"),
+            args.data.join("vigil.redb"),
             secrets.cursor_key,
         )?),
         StoreKind::Dynamodb => {
@@ -127,9 +127,6 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             Arc::new(table)
         }
     };
-    if args.demo {
-        demo::seed(table.as_ref()).await?;
-    }
     let dev_login = match args.dev_login {
         DevLogin::On => {
             if !args.addr.ip().is_loopback() {
@@ -143,15 +140,19 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         DevLogin::Off => false,
         DevLogin::Auto => args.addr.ip().is_loopback(),
     };
+    let auth = Arc::new(Authenticator::hs256(
+        &secrets.token_key,
+        LOCAL_ISSUER,
+        LOCAL_AUDIENCE,
+    ));
     let state = AppState {
         table,
-        auth: Arc::new(Authenticator::hs256(
-            &secrets.token_key,
-            LOCAL_ISSUER,
-            LOCAL_AUDIENCE,
-        )),
+        auth: auth.clone(),
     };
     let app = app(state, dev_login, &args.dist);
+    if args.demo {
+        demo::start(app.clone(), &auth).await?;
+    }
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     println!("Vigil is running at http://{}", listener.local_addr()?);
     axum::serve(listener, app)

@@ -1,5 +1,6 @@
 //! Harness shared by the cross-crate tests: processes they start and stop themselves.
 
 pub mod browser;
+pub mod contract;
 pub mod moto;
 pub mod vigil;

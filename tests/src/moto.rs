@@ -93,6 +93,25 @@ impl Moto {
         ]
     }
 
+    /// A client of table `name` on this server, creating the table if it is missing.
+    pub async fn table(
+        &self,
+        name: &str,
+        cursor_key: [u8; 32],
+    ) -> functions::store::dynamodb::DynamoTable {
+        let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .test_credentials();
+        let table =
+            functions::store::dynamodb::DynamoTable::from_loader(loader, name, cursor_key).await;
+        table
+            .ensure_table()
+            .await
+            .expect("create the table on moto");
+        table
+    }
+
     fn try_start() -> Result<Self, String> {
         let port = free_port().map_err(|error| format!("no free port: {error}"))?;
         let log = NamedTempFile::new().map_err(|error| format!("no log file: {error}"))?;

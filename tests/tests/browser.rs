@@ -63,13 +63,13 @@ async fn wait_for_text(page: &fantoccini::Client, css: &str, expected: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
     let mut last = String::new();
     while tokio::time::Instant::now() < deadline {
-        if let Ok(element) = page.find(Locator::Css(css)).await {
-            if let Ok(text) = element.text().await {
-                if text.trim() == expected {
-                    return;
-                }
-                last = text;
+        if let Ok(element) = page.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+        {
+            if text.trim() == expected {
+                return;
             }
+            last = text;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

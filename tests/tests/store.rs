@@ -11,8 +11,6 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aws_config::{BehaviorVersion, Region};
-use functions::store::dynamodb::DynamoTable;
 use functions::store::embedded::EmbeddedTable;
 use functions::store::{
     Condition, Index, Item, Key, MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES,
@@ -46,16 +44,8 @@ impl Backend {
         let moto = tokio::task::spawn_blocking(Moto::shared)
             .await
             .expect("start moto");
-        let loader = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(moto.endpoint())
-            .region(Region::new("us-east-1"))
-            .test_credentials();
         let name = format!("vigil-store-{}", TABLES.fetch_add(1, Ordering::Relaxed));
-        let table = DynamoTable::from_loader(loader, name, CURSOR_KEY).await;
-        table
-            .ensure_table()
-            .await
-            .expect("create the table on moto");
+        let table = moto.table(&name, CURSOR_KEY).await;
         Self {
             table: Arc::new(table),
             _keep_alive: Box::new(moto),

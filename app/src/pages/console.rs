@@ -26,10 +26,10 @@ pub fn Console(token: String) -> impl IntoView {
     };
     // A token the server no longer accepts (expired, key changed) ends the session.
     Effect::new(move || {
-        if let Some(Err(error)) = me.get() {
-            if error.is_unauthenticated() {
-                session.sign_out();
-            }
+        if let Some(Err(error)) = me.get()
+            && error.is_unauthenticated()
+        {
+            session.sign_out();
         }
     });
     let who = move || match me.get() {

@@ -1,0 +1,133 @@
+//! Every Lambda function, run by `cargo lambda watch` on 127.0.0.1 against a local
+//! DynamoDB-API server, answers a real request.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use functions::auth::Authenticator;
+use shared::model::Email;
+use vigil_tests::moto::Moto;
+use vigil_tests::vigil::{free_port, workspace_root};
+
+const ISSUER: &str = "https://issuer.test";
+const AUDIENCE: &str = "vigil-lambda-test";
+const JWT_SECRET: [u8; 32] = [7; 32];
+const CURSOR_SECRET: [u8; 32] = [9; 32];
+
+struct Watch(Child);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn every_function_answers_under_cargo_lambda_watch() {
+    let moto = tokio::task::spawn_blocking(Moto::shared).await.unwrap();
+    let table = format!("vigil-lambda-{}", functions::ids::new().to_lowercase());
+    moto.table(&table, CURSOR_SECRET).await;
+    let port = free_port();
+    let settings = [
+        ("TABLE_NAME", table.clone()),
+        ("JWT_ISSUER", ISSUER.to_owned()),
+        ("JWT_AUDIENCE", AUDIENCE.to_owned()),
+        ("JWT_HS256_SECRET", hex(&JWT_SECRET)),
+        ("CURSOR_SECRET", hex(&CURSOR_SECRET)),
+    ];
+    let mut env_vars: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    env_vars.extend(moto.child_env().iter().map(|(k, v)| format!("{k}={v}")));
+    let _watch = Watch(
+        Command::new("cargo")
+            .args([
+                "lambda",
+                "watch",
+                "--package",
+                "functions",
+                "-A",
+                "127.0.0.1",
+                "-P",
+            ])
+            .arg(port.to_string())
+            .arg("--env-vars")
+            .arg(env_vars.join(","))
+            .current_dir(workspace_root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cargo lambda runs (installed by `cargo xtask bootstrap`)"),
+    );
+    let token = Authenticator::hs256(&JWT_SECRET, ISSUER, AUDIENCE)
+        .issue(&Email::parse("ada@example.com").unwrap())
+        .unwrap();
+    // The first call to each function builds it: allow minutes.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}/lambda-url");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let created = loop {
+        let attempt = client
+            .post(format!("{base}/identity/api/subscriptions"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"name": "Lambda"}))
+            .send()
+            .await;
+        match attempt {
+            Ok(response) => break response,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(500)).await
+            }
+            Err(error) => panic!("cargo lambda watch never answered: {error}"),
+        }
+    };
+    assert_eq!(
+        created.status(),
+        201,
+        "identity: {:?}",
+        created.text().await
+    );
+    let subscription: serde_json::Value = created.json().await.unwrap();
+    let sub = subscription["id"].as_str().unwrap();
+
+    // One read per function, each against the table on moto.
+    let reads = [
+        ("identity", "/api/me".to_owned()),
+        ("rbac", "/api/roles".to_owned()),
+        ("plans", format!("/api/subscriptions/{sub}/plans")),
+        ("sites", format!("/api/subscriptions/{sub}/sites")),
+        ("sensors", format!("/api/subscriptions/{sub}/sensors")),
+        ("alerts", format!("/api/subscriptions/{sub}/alerts")),
+        ("devices", format!("/api/subscriptions/{sub}/devices")),
+    ];
+    for (function, path) in reads {
+        let response = client
+            .get(format!("{base}/{function}{path}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert_eq!(
+            status,
+            200,
+            "{function} {path}: {:?}",
+            response.text().await
+        );
+    }
+    // Ingest refuses a user token: the sensor-token check ran against the table.
+    let ingest = client
+        .post(format!("{base}/ingest/api/ingest/heartbeat"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ingest.status(), 401);
+}
