@@ -423,6 +423,32 @@ vigil_tests::on_both_stores!(
     }
 );
 
+vigil_tests::on_both_stores!(
+    every_rbac_endpoint_of_a_subscription_the_caller_is_not_in_is_not_found,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        // GIVEN a user holding no assignment in the subscription (but owning another)
+        let stranger = world.api.dev_login("stranger@example.com").await;
+        let own = world
+            .api
+            .post("/subscriptions", Some(&stranger), json!({"name": "Mine"}))
+            .await;
+        assert_eq!(own.status, 201);
+        let audit_before = world.audit().await.as_array().unwrap().len();
+        // WHEN they call every RBAC endpoint of it
+        let seen = rbac_endpoints_as(&world, &stranger, "stranger").await;
+        // THEN each is 404, and none of their calls was a change
+        for (endpoint, status) in seen {
+            assert_eq!(status, 404, "{endpoint}");
+        }
+        // (the owner's setup made 3 changes: an assignment, a role, a device group)
+        assert_eq!(
+            world.audit().await.as_array().unwrap().len(),
+            audit_before + 3
+        );
+    }
+);
+
 // ----- GET /roles -----
 
 vigil_tests::on_both_stores!(
