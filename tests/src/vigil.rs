@@ -323,10 +323,6 @@ impl Api {
             .await
     }
 
-    pub async fn delete(&self, path: &str, token: Option<&str>) -> Answer {
-        self.send(reqwest::Method::DELETE, path, token, None).await
-    }
-
     /// Like `send`, with an `If-Match` header.
     pub async fn send_if_match(
         &self,
@@ -336,17 +332,8 @@ impl Api {
         body: Option<Value>,
         if_match: &str,
     ) -> Answer {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .header("if-match", if_match);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        answer(request).await
+        self.send_with_headers(method, path, token, body, &[("if-match", if_match)])
+            .await
     }
 
     /// Sends a raw body with any method, for malformed inputs.

@@ -2,9 +2,8 @@
 //! both stores; and, through the library with a controlled clock and inventory, trial
 //! expiry and over-commitment.
 //!
-//! Tests marked `// needs role-assignments` give roles to other users with
-//! `POST /subscriptions/{sub}/role-assignments` (the RBAC area); they are ignored until
-//! that endpoint is merged into this branch.
+//! Role tests give roles to other users with `POST /subscriptions/{sub}/role-assignments`
+//! (the RBAC area).
 
 use std::sync::Arc;
 
@@ -66,7 +65,6 @@ impl Owner {
     }
 
     /// Gives `email` a role at subscription scope and signs them in.
-    // needs role-assignments
     async fn member(&self, email: &str, role: &str) -> String {
         let assigned = self
             .post(
@@ -554,9 +552,7 @@ on_both_stores!(
 );
 
 on_both_stores!(
-    #[ignore = "needs role-assignments (area-rbac)"]
     each_built_in_role_at_subscription_scope_is_allowed_exactly_as_the_seed_table,
-    // needs role-assignments
     |vigil: Vigil| async move {
         let owner = Owner::new(&vigil, "ada@example.com").await;
         for role in BuiltInRole::ALL {
@@ -633,9 +629,7 @@ on_both_stores!(
 );
 
 on_both_stores!(
-    #[ignore = "needs role-assignments (area-rbac)"]
     only_a_security_admin_adds_an_enterprise_iot_plan,
-    // needs role-assignments
     |vigil: Vigil| async move {
         let owner = Owner::new(&vigil, "ada@example.com").await;
         let admin = owner.member("admin@example.com", "security_admin").await;

@@ -1,9 +1,8 @@
 //! Sites and zones over HTTP, against the real `vigil` binary on both stores; and the
 //! race-free creation of the Enterprise network site, against the embedded store.
 //!
-//! Tests marked `// needs role-assignments` give roles to other users with
-//! `POST /subscriptions/{sub}/role-assignments` (the RBAC area); they are ignored until
-//! that endpoint is merged into this branch.
+//! Role tests give roles to other users with `POST /subscriptions/{sub}/role-assignments`
+//! (the RBAC area).
 
 use std::sync::Arc;
 
@@ -79,7 +78,6 @@ impl Owner {
     }
 
     /// Gives `email` a role (at `site`, or at subscription scope) and signs them in.
-    // needs role-assignments
     async fn member(&self, email: &str, role: &str, site: Option<&str>) -> String {
         let assigned = self
             .post(
@@ -696,9 +694,7 @@ on_both_stores!(
 );
 
 on_both_stores!(
-    #[ignore = "needs role-assignments (area-rbac)"]
     each_built_in_role_at_subscription_scope_is_allowed_exactly_as_the_seed_table,
-    // needs role-assignments
     |vigil: Vigil| async move {
         let owner = Owner::new(&vigil, "ada@example.com").await;
         let site = owner.site("Plant").await;
@@ -776,9 +772,7 @@ on_both_stores!(
 );
 
 on_both_stores!(
-    #[ignore = "needs role-assignments (area-rbac)"]
     site_scope_assignments_are_forbidden_on_sites_and_zones,
-    // needs role-assignments
     |vigil: Vigil| async move {
         let owner = Owner::new(&vigil, "ada@example.com").await;
         let site = owner.site("Plant").await;

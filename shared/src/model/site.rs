@@ -9,9 +9,13 @@ use crate::model::{DisplayName, Email};
 
 /// The site every Enterprise IoT sensor lands in, created on first use.
 pub const ENTERPRISE_NETWORK_SITE_NAME: &str = "Enterprise network";
-/// The Enterprise network site's fixed id, so that concurrent first onboardings can
-/// only ever create one (generated site ids are upper-case ULIDs: never this).
+
+/// The fixed id of the "Enterprise network" site: creating it with "must not exist"
+/// makes its creation race-free, so a subscription never has two.
 pub const ENTERPRISE_NETWORK_SITE_ID: &str = "enterprise-network";
+
+/// Most owners a site can list; owners are people to notify, not a mailing list.
+pub const MAX_SITE_OWNERS: usize = 20;
 
 /// Most zones a site can have: few in practice; the bound keeps deleting a site (with
 /// its zones) one transaction.
@@ -29,9 +33,6 @@ pub fn name_key(name: &DisplayName) -> String {
 pub fn is_reserved_site_name(name: &DisplayName) -> bool {
     name_key(name) == ENTERPRISE_NETWORK_SITE_NAME.to_lowercase()
 }
-
-/// Most owners a site can list; owners are people to notify, not a mailing list.
-pub const MAX_SITE_OWNERS: usize = 20;
 
 /// The people answerable for a site's devices: at most [`MAX_SITE_OWNERS`] distinct
 /// emails (a repeated email counts once).
