@@ -10,6 +10,10 @@ use crate::model::Email;
 /// The site every Enterprise IoT sensor lands in, created on first use.
 pub const ENTERPRISE_NETWORK_SITE_NAME: &str = "Enterprise network";
 
+/// The fixed id of the "Enterprise network" site: creating it with "must not exist"
+/// makes its creation race-free, so a subscription never has two.
+pub const ENTERPRISE_NETWORK_SITE_ID: &str = "enterprise-network";
+
 /// Most owners a site can list; owners are people to notify, not a mailing list.
 pub const MAX_SITE_OWNERS: usize = 20;
 
