@@ -245,6 +245,46 @@ impl Api {
         answer.body["token"].as_str().expect("a token").to_owned()
     }
 
+    /// A token whose `groups` claim names `groups`, as the identity provider would.
+    pub async fn dev_login_with_groups(&self, email: &str, groups: &[&str]) -> String {
+        let answer = self
+            .send(
+                reqwest::Method::POST,
+                "/auth/dev-login",
+                None,
+                Some(serde_json::json!({ "email": email, "groups": groups })),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "dev-login of {email}: {answer:?}");
+        answer.body["token"].as_str().expect("a token").to_owned()
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Answer {
+        self.send(reqwest::Method::DELETE, path, token, None).await
+    }
+
+    /// A request with extra headers (e.g. `If-Match`).
+    pub async fn send_with_headers(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request).await
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
         self.send(reqwest::Method::GET, path, token, None).await
     }
