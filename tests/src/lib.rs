@@ -2,5 +2,6 @@
 
 pub mod browser;
 pub mod contract;
+pub mod fleet;
 pub mod moto;
 pub mod vigil;

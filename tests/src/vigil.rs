@@ -337,7 +337,7 @@ impl Api {
     }
 
     /// Sends a raw body with any method, for malformed inputs.
-    pub async fn send_raw(
+    pub async fn send_raw_bytes(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -388,11 +388,6 @@ impl RawAnswer {
 }
 
 impl Api {
-    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
-        self.send(reqwest::Method::PATCH, path, token, Some(body))
-            .await
-    }
-
     /// Any request, answered with its headers and raw body.
     pub async fn send_raw(
         &self,
