@@ -723,10 +723,9 @@ pub async fn ingest(
                 (Plan::Suppress, _) => {}
                 (Plan::Raise, _) => raises.push(g),
                 (Plan::Refresh, _) => {
-                    if let Some(id) = entry.and_then(|entry| entry.latest) {
-                        if let Some(stored) = latest_alerts.get(&id) {
-                            refreshes.push((g, stored.clone()));
-                        }
+                    let latest = entry.and_then(|entry| entry.latest);
+                    if let Some(stored) = latest.and_then(|id| latest_alerts.get(&id)) {
+                        refreshes.push((g, stored.clone()));
                     }
                 }
                 (Plan::Recover, Latest::Missing(id)) => recoveries.push((g, id)),
@@ -940,7 +939,7 @@ mod tests {
             &table,
             &sensor,
             vec![detection("Scan", "10.0.0.1", None)],
-            NOW,
+            NOW + Duration::seconds(1),
         )
         .await
         .unwrap();

@@ -528,3 +528,46 @@ on_both_stores!(
         assert!(list(&fleet, &fleet.owner, "").await.is_empty());
     }
 );
+
+on_both_stores!(
+    ingested_devices_count_in_the_committed_devices_estimate,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let site = fleet.site("Plant").await;
+        let sensor = fleet.sensor("s1", &site, None).await;
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let seen = |ip: &str, mac: &str| {
+            let mut device = observation(ip, mac);
+            device["last_activity"] = now.clone().into();
+            device
+        };
+        // GIVEN three active private devices, one public, one multicast, one long inactive
+        ingest(
+            &fleet,
+            &sensor,
+            vec![
+                seen("10.0.0.1", "00:00:00:00:00:01"),
+                seen("10.0.0.2", "00:00:00:00:00:02"),
+                seen("192.168.1.3", "00:00:00:00:00:03"),
+                seen("8.8.8.8", "00:00:00:00:00:04"),
+                seen("224.0.0.5", "00:00:00:00:00:05"),
+                observation("10.0.0.6", "00:00:00:00:00:06"),
+            ],
+        )
+        .await;
+        // WHEN the estimate is asked for
+        let estimate = fleet
+            .api
+            .get(&fleet.path("/plans/committed-devices"), Some(&fleet.owner))
+            .await;
+        // THEN it counts the inventory by the seed's rules
+        assert_eq!(estimate.status, 200, "{estimate:?}");
+        assert_eq!(estimate.body["counted_devices"], 3, "{estimate:?}");
+        assert_eq!(estimate.body["committed_devices"], 100);
+        assert_eq!(estimate.body["excluded"]["public_internet"], 1);
+        assert_eq!(estimate.body["excluded"]["multicast"], 1);
+        assert_eq!(estimate.body["excluded"]["inactive"], 1);
+    }
+);
