@@ -3,6 +3,7 @@
 //!
 //! Locally `vigil serve` signs its own HS256 tokens with a key kept under `--data`.
 
+use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::jwk::JwkSet;
@@ -26,6 +27,8 @@ struct IssuedClaims {
     aud: String,
     iat: u64,
     exp: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    groups: Vec<String>,
 }
 
 /// What Vigil reads from any token; `exp`, `iss` and `aud` are checked by the validation.
@@ -112,6 +115,15 @@ impl Authenticator {
     }
 
     pub fn issue(&self, email: &Email) -> Result<String, TokenRefused> {
+        self.issue_with_groups(email, &BTreeSet::new())
+    }
+
+    /// A token whose `groups` claim names `groups`, as an identity provider would.
+    pub fn issue_with_groups(
+        &self,
+        email: &Email,
+        groups: &BTreeSet<GroupId>,
+    ) -> Result<String, TokenRefused> {
         let key = self
             .encoding
             .as_ref()
@@ -124,6 +136,7 @@ impl Authenticator {
             aud: self.audience.clone(),
             iat: now,
             exp: now + LOCAL_TOKEN_SECONDS,
+            groups: groups.iter().map(|group| group.to_string()).collect(),
         };
         jsonwebtoken::encode(&Header::new(self.validation.algorithms[0]), &claims, key)
             .map_err(|e| TokenRefused(e.to_string()))
@@ -193,6 +206,18 @@ mod tests {
         );
         let token = auth.issue(&email()).unwrap();
         assert_eq!(auth.verify(&token).unwrap().email, email());
+    }
+
+    #[test]
+    fn the_groups_of_an_issued_token_come_back_as_the_principal_groups() {
+        let auth = Authenticator::hs256(
+            b"0123456789abcdef0123456789abcdef",
+            LOCAL_ISSUER,
+            LOCAL_AUDIENCE,
+        );
+        let groups = BTreeSet::from([GroupId::parse("tier-1").unwrap()]);
+        let token = auth.issue_with_groups(&email(), &groups).unwrap();
+        assert_eq!(auth.verify(&token).unwrap().groups, groups);
     }
 
     #[test]

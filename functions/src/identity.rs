@@ -50,7 +50,7 @@ async fn dev_login_handler(
 ) -> ApiResult<Response> {
     let request: DevLoginRequest = body.parse()?;
     let token = auth
-        .issue(&request.email)
+        .issue_with_groups(&request.email, &request.groups)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(json(StatusCode::OK, &TokenResponse { token }))
 }

@@ -1,9 +1,821 @@
-//! Roles, role assignments, custom roles, groups, device groups, the audit log.
+//! Roles, role assignments, custom roles, device groups and the audit log.
+//!
+//! A subscription's whole authorization policy is one item (`SUB#<id>/META`,
+//! [`SubscriptionRecord`]), so every policy change here is ONE conditional write of
+//! that item (`VersionIs` the version read), in one transaction with the membership
+//! items it adds or removes and its audit entry. Last-owner protection and uniqueness
+//! are therefore race-free: of two concurrent changes only one commits, the other
+//! re-reads the policy and decides again ([`apply`]).
+//!
+//! Choices the contract leaves open (see `docs/rbac.md`):
+//! - `GET /subscriptions/{sub}/roles` lists the built-in roles, then the custom ones.
+//! - A custom role or a device group still used by an assignment cannot be deleted
+//!   (`409`): deleting it would silently change what the assignment grants.
+//! - An assignment at a site that does not exist, with a custom role or device group
+//!   that does not exist, or whose role grants nothing at a site while the scope is a
+//!   site or device group, is refused with `400` naming the field.
+//! - `GET .../role-assignments?site_id=` lists the assignments made at that site.
+//! - Groups are the identity provider's (the token's `groups` claim); Vigil keeps no
+//!   group directory, an assignment simply names `group:<id>`.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use base64::Engine as _;
+use serde::Serialize;
+use serde_json::Value;
+use shared::api::{
+    AuditActor, AuditEntry, CreateDeviceGroup, CreateRole, CreateRoleAssignment, Page, PageRequest,
+    RequestedAssignmentScope, Role, RoleAssignmentFilter,
+};
+use shared::authz::{
+    BuiltInRole, CustomRole, MAX_ASSIGNMENTS_PER_SUBSCRIPTION, MAX_CUSTOM_ROLES_PER_SUBSCRIPTION,
+    MAX_DEVICE_GROUPS_PER_SUBSCRIPTION, Permission, PermissionSet, Principal, RoleAssignment,
+    RoleRef, Scope, Target,
+};
+use shared::model::{
+    AssignmentId, DeviceGroup, DeviceGroupId, RoleId, SiteId, SiteSelector, SubscriptionId,
+};
+use time::OffsetDateTime;
 
+use crate::access::{self, Authorized};
+use crate::audit;
 use crate::http::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json::{Body, json};
+use crate::http::params::{IfMatch, Params};
+use crate::http::principal::Caller;
+use crate::ids;
+use crate::keys;
+use crate::records::{self, MembershipRecord, SubscriptionRecord};
+use crate::store::{Condition, Query, StoreError, Table, TableRead, Write};
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/roles", get(list_built_in_roles))
+        .route(
+            "/api/subscriptions/{sub}/roles",
+            get(list_roles).post(create_role),
+        )
+        .route("/api/subscriptions/{sub}/roles/{role}", delete(delete_role))
+        .route(
+            "/api/subscriptions/{sub}/role-assignments",
+            get(list_assignments).post(create_assignment),
+        )
+        .route(
+            "/api/subscriptions/{sub}/role-assignments/{id}",
+            delete(delete_assignment),
+        )
+        .route(
+            "/api/subscriptions/{sub}/device-groups",
+            get(list_device_groups).post(create_device_group),
+        )
+        .route(
+            "/api/subscriptions/{sub}/device-groups/{id}",
+            delete(delete_device_group),
+        )
+        .route("/api/subscriptions/{sub}/audit-log", get(audit_log))
+}
+
+// ----- Policy changes -----
+
+/// How often a policy change is decided again after losing a race with another
+/// change of the same subscription. Each lost race means another change committed,
+/// so this many concurrent changes always all get through.
+const MAX_ATTEMPTS: u32 = 32;
+
+/// One change of a subscription's policy, decided from the policy as read.
+struct PolicyChange<T> {
+    /// The subscription with its new policy.
+    subscription: SubscriptionRecord,
+    /// Items that must still exist for the change to make sense (e.g. the site of a
+    /// new site-scope assignment), each with the `400` message if it does not.
+    must_exist: Vec<(crate::store::Key, String)>,
+    audit: AuditedChange,
+    /// What the handler answers.
+    output: T,
+}
+
+/// The audit entry of a policy change.
+struct AuditedChange {
+    action: &'static str,
+    site: Option<SiteId>,
+    target: String,
+    before: Option<Value>,
+    after: Option<Value>,
+}
+
+impl AuditedChange {
+    fn created<R: Serialize>(action: &'static str, target: &str, resource: &R) -> Self {
+        AuditedChange {
+            action,
+            site: None,
+            target: target.to_owned(),
+            before: None,
+            after: audit::snapshot(resource),
+        }
+    }
+
+    fn deleted<R: Serialize>(action: &'static str, target: &str, resource: &R) -> Self {
+        AuditedChange {
+            action,
+            site: None,
+            target: target.to_owned(),
+            before: audit::snapshot(resource),
+            after: None,
+        }
+    }
+
+    fn at_site(mut self, site: Option<&SiteId>) -> Self {
+        self.site = site.cloned();
+        self
+    }
+}
+
+/// Reads the subscription's policy, lets `decide` check the request against it and
+/// plan the change, and commits the change with one conditional write of the
+/// subscription item, its membership bookkeeping and its audit entry in one
+/// transaction. When another change committed in between, the policy is read and
+/// decided again — unless the caller sent `If-Match`, which then is stale (`412`).
+///
+/// `decide` runs the contract's checks after the subscription's existence: permission
+/// (`403`), validation (`400`), `If-Match` (`412`, checked here), state (`409`).
+async fn apply<T>(
+    table: &dyn Table,
+    principal: &Principal,
+    subscription: &str,
+    if_match: IfMatch,
+    mut decide: impl FnMut(&Authorized) -> ApiResult<PolicyChange<T>>,
+) -> ApiResult<T> {
+    for attempt in 0..MAX_ATTEMPTS {
+        let authorized = access::authorize(table, principal, subscription).await?;
+        let change = decide(&authorized)?;
+        let writes = transaction(principal, &authorized, &change)?;
+        match table.transact(writes).await {
+            Ok(_) => return Ok(change.output),
+            Err(StoreError::ConditionFailed { index: 0 }) => {
+                if if_match != IfMatch::Any {
+                    return Err(ApiError::PreconditionFailed);
+                }
+                back_off(attempt).await;
+            }
+            Err(StoreError::ConditionFailed { index }) => {
+                let refusal = change
+                    .must_exist
+                    .get(index - 1)
+                    .map(|(_, refusal)| refusal.clone());
+                return Err(match refusal {
+                    Some(refusal) => ApiError::Invalid(refusal),
+                    None => ApiError::Internal(format!("write {index} of a policy change failed")),
+                });
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ApiError::Conflict(
+        "the subscription's roles are being changed by many requests at once; try again".into(),
+    ))
+}
+
+/// The writes of one policy change: the subscription item first (its condition
+/// failing is a lost race), then the existence checks, the membership items and the
+/// audit entry.
+fn transaction<T>(
+    principal: &Principal,
+    authorized: &Authorized,
+    change: &PolicyChange<T>,
+) -> ApiResult<Vec<Write>> {
+    let now = OffsetDateTime::now_utc();
+    let id = &change.subscription.id;
+    let mut writes = vec![Write::Put {
+        item: records::item(keys::subscription(id), &change.subscription)?,
+        condition: Condition::VersionIs(authorized.version),
+    }];
+    writes.extend(change.must_exist.iter().map(|(key, _)| Write::Check {
+        key: key.clone(),
+        condition: Condition::MustExist,
+    }));
+    writes.extend(membership_writes(
+        &authorized.subscription,
+        &change.subscription,
+    )?);
+    let audited = &change.audit;
+    writes.push(
+        audit::Change {
+            actor: AuditActor::User {
+                email: principal.email.clone(),
+            },
+            action: audited.action,
+            subscription: id,
+            site: audited.site.as_ref(),
+            target: &audited.target,
+        }
+        .write(now, audited.before.clone(), audited.after.clone())?,
+    );
+    Ok(writes)
+}
+
+/// Keeps `PRINCIPAL#<principal>/SUB#<id>` in step with the assignments: put when a
+/// principal gets its first assignment in the subscription, deleted when its last
+/// one goes.
+fn membership_writes(
+    before: &SubscriptionRecord,
+    after: &SubscriptionRecord,
+) -> ApiResult<Vec<Write>> {
+    let holders = |record: &SubscriptionRecord| {
+        record
+            .assignments
+            .iter()
+            .map(|assignment| assignment.principal.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (old, new) = (holders(before), holders(after));
+    let mut writes = Vec::new();
+    for joined in new.difference(&old) {
+        let membership = MembershipRecord {
+            subscription_id: after.id.clone(),
+            subscription_name: after.name.clone(),
+        };
+        writes.push(Write::Put {
+            item: records::item(keys::membership(joined, &after.id), &membership)?,
+            condition: Condition::Always,
+        });
+    }
+    for left in old.difference(&new) {
+        writes.push(Write::Delete {
+            key: keys::membership(left, &after.id),
+            condition: Condition::Always,
+        });
+    }
+    Ok(writes)
+}
+
+/// A short random pause before deciding again, so that racing requests spread out.
+async fn back_off(attempt: u32) {
+    let jitter = (ulid::Ulid::new().random() % 8) as u64;
+    let millis = (u64::from(attempt.min(8)) + 1) * jitter;
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+}
+
+fn new_id<T>(parse: impl FnOnce(String) -> Result<T, shared::model::InvalidId>) -> ApiResult<T> {
+    parse(ids::new()).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// `400` unless `site` is a site of the subscription.
+async fn require_site(
+    table: &dyn TableRead,
+    subscription: &SubscriptionId,
+    site: &SiteId,
+    field: &str,
+) -> ApiResult<()> {
+    match table.get(&keys::site(subscription, site)).await? {
+        Some(_) => Ok(()),
+        None => Err(no_such_site(field, site)),
+    }
+}
+
+fn no_such_site(field: &str, site: &SiteId) -> ApiError {
+    ApiError::invalid_field(
+        field,
+        format!("there is no site {site} in this subscription"),
+    )
+}
+
+// ----- Lists held in the subscription item -----
+
+/// One page of a list kept in memory, in the order of `key` (ascending, unique). The
+/// cursor is the key of the last item returned: a forged one only skips items of the
+/// same list, which the caller may see whole anyway.
+fn page_of<T>(
+    mut items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    request: PageRequest,
+) -> ApiResult<Page<T>> {
+    let limit = request
+        .limit()
+        .map_err(|e| ApiError::invalid_field("limit", e))? as usize;
+    items.sort_by_key(|item| key(item));
+    let start = match &request.cursor {
+        None => 0,
+        Some(cursor) => {
+            let after = decode_cursor(cursor)?;
+            items.partition_point(|item| key(item) <= after)
+        }
+    };
+    let rest: Vec<T> = items.into_iter().skip(start).collect();
+    let next_cursor = (rest.len() > limit).then(|| encode_cursor(&key(&rest[limit - 1])));
+    Ok(Page {
+        items: rest.into_iter().take(limit).collect(),
+        next_cursor,
+    })
+}
+
+const CURSOR_PREFIX: &str = "after:";
+
+fn encode_cursor(key: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{key}"))
+}
+
+fn decode_cursor(cursor: &str) -> ApiResult<String> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix(CURSOR_PREFIX).map(str::to_owned))
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "cursor",
+                "is not a cursor this list issued; pass back next_cursor as is",
+            )
+        })
+}
+
+// ----- Roles -----
+
+/// The sort key of a role in lists: the built-in roles first, in the seed's order,
+/// then the custom ones by id (time-ordered, so by creation).
+fn role_order(role: &Role) -> String {
+    match &role.id {
+        RoleRef::BuiltIn(built_in) => {
+            let position = BuiltInRole::ALL
+                .iter()
+                .position(|r| r == built_in)
+                .unwrap_or_default();
+            format!("0{position}")
+        }
+        RoleRef::Custom(id) => format!("1{id}"),
+    }
+}
+
+async fn list_built_in_roles(
+    Caller(_principal): Caller,
+    page: Params<PageRequest>,
+) -> ApiResult<Response> {
+    let page = page_of(Role::built_in_roles(), role_order, page.get()?)?;
+    Ok(json(StatusCode::OK, &page))
+}
+
+async fn list_roles(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path(sub): Path<String>,
+    page: Params<PageRequest>,
+) -> ApiResult<Response> {
+    let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
+    authorized.require(Permission::GrantPermissions, Target::Subscription)?;
+    let roles = Role::built_in_roles()
+        .into_iter()
+        .chain(
+            authorized
+                .subscription
+                .custom_roles
+                .into_iter()
+                .map(Role::from),
+        )
+        .collect();
+    let page = page_of(roles, role_order, page.get()?)?;
+    Ok(json(StatusCode::OK, &page))
+}
+
+async fn create_role(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path(sub): Path<String>,
+    body: Body,
+) -> ApiResult<Response> {
+    let id: RoleId = new_id(RoleId::parse)?;
+    let role = apply(
+        table.as_ref(),
+        &principal,
+        &sub,
+        IfMatch::Any,
+        |authorized| {
+            authorized.require(Permission::GrantPermissions, Target::Subscription)?;
+            let request: CreateRole = body.parse()?;
+            let mut subscription = authorized.subscription.clone();
+            let taken = BuiltInRole::ALL
+                .iter()
+                .map(|role| role.display_name())
+                .chain(subscription.custom_roles.iter().map(|r| r.name.as_str()))
+                .any(|name| name.eq_ignore_ascii_case(request.name.as_str()));
+            if taken {
+                return Err(ApiError::Conflict(format!(
+                    "a role named {} already exists",
+                    request.name
+                )));
+            }
+            if subscription.custom_roles.len() >= MAX_CUSTOM_ROLES_PER_SUBSCRIPTION {
+                return Err(ApiError::Conflict(format!(
+                    "a subscription has at most {MAX_CUSTOM_ROLES_PER_SUBSCRIPTION} custom roles"
+                )));
+            }
+            let role = CustomRole {
+                id: id.clone(),
+                name: request.name,
+                permissions: request.permissions,
+            };
+            subscription.custom_roles.push(role.clone());
+            let role = Role::from(role);
+            Ok(PolicyChange {
+                subscription,
+                must_exist: Vec::new(),
+                audit: AuditedChange::created("role.create", id.as_str(), &role),
+                output: role,
+            })
+        },
+    )
+    .await?;
+    Ok(json(StatusCode::CREATED, &role))
+}
+
+async fn delete_role(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path((sub, role)): Path<(String, String)>,
+    if_match: IfMatch,
+) -> ApiResult<Response> {
+    let not_found = || ApiError::NotFound("no such custom role".into());
+    let role = RoleRef::parse(&role).map_err(|_| not_found())?;
+    apply(table.as_ref(), &principal, &sub, if_match, |authorized| {
+        let mut subscription = authorized.subscription.clone();
+        let position = match &role {
+            RoleRef::Custom(id) => subscription.custom_roles.iter().position(|r| r.id == *id),
+            RoleRef::BuiltIn(_) => None,
+        };
+        let is_built_in = matches!(role, RoleRef::BuiltIn(_));
+        if position.is_none() && !is_built_in {
+            return Err(not_found());
+        }
+        authorized.require(Permission::GrantPermissions, Target::Subscription)?;
+        if_match.check(authorized.version)?;
+        let Some(position) = position else {
+            return Err(ApiError::Conflict(format!(
+                "{role} is a built-in role and cannot be deleted"
+            )));
+        };
+        let users = subscription
+            .assignments
+            .iter()
+            .filter(|assignment| assignment.role == role)
+            .count();
+        if users > 0 {
+            return Err(ApiError::Conflict(format!(
+                "role {role} is used by {users} assignment(s); delete them first"
+            )));
+        }
+        let removed = Role::from(subscription.custom_roles.remove(position));
+        Ok(PolicyChange {
+            subscription,
+            must_exist: Vec::new(),
+            audit: AuditedChange::deleted("role.delete", role.as_str(), &removed),
+            output: (),
+        })
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ----- Role assignments -----
+
+async fn list_assignments(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path(sub): Path<String>,
+    filter: Params<RoleAssignmentFilter>,
+    page: Params<PageRequest>,
+) -> ApiResult<Response> {
+    let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
+    let filter = filter.get();
+    // A filter that cannot be read names no site: the subscription-wide check applies.
+    let site = filter.as_ref().ok().and_then(|f| f.site_id.as_ref());
+    let target = site.map_or(Target::Subscription, Target::Site);
+    authorized.require(Permission::GrantPermissions, target)?;
+    let site = filter?.site_id;
+    let assignments = authorized
+        .subscription
+        .assignments
+        .into_iter()
+        .filter(|assignment| site.is_none() || assignment.scope.site_id() == site.as_ref())
+        .collect();
+    let page = page_of(
+        assignments,
+        |a: &RoleAssignment| a.id.to_string(),
+        page.get()?,
+    )?;
+    Ok(json(StatusCode::OK, &page))
+}
+
+async fn create_assignment(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path(sub): Path<String>,
+    body: Body,
+) -> ApiResult<Response> {
+    let table = table.as_ref();
+    let authorized = access::authorize(table, &principal, &sub).await?;
+    // Permission first: read only the scope (an unreadable body needs it everywhere).
+    let requested: RequestedAssignmentScope = body.parse().unwrap_or_default();
+    let target_site = requested.site();
+    let target = target_site
+        .as_ref()
+        .map_or(Target::Subscription, Target::Site);
+    authorized.require(Permission::GrantPermissions, target)?;
+    let request: CreateRoleAssignment = body.parse()?;
+    let subscription_id = authorized.subscription.id.clone();
+    if let Scope::Site(site) = &request.scope {
+        require_site(table, &subscription_id, site, "site_id").await?;
+    }
+    let id: AssignmentId = new_id(AssignmentId::parse)?;
+    let assignment = apply(table, &principal, &sub, IfMatch::Any, |authorized| {
+        authorized.require(
+            Permission::GrantPermissions,
+            request.scope.granting_target(),
+        )?;
+        let mut subscription = authorized.subscription.clone();
+        check_assignable(&subscription, &request)?;
+        let duplicate = subscription.assignments.iter().any(|a| {
+            a.principal == request.principal && a.role == request.role && a.scope == request.scope
+        });
+        if duplicate {
+            return Err(ApiError::Conflict(format!(
+                "{} already holds {} at this scope",
+                request.principal, request.role
+            )));
+        }
+        if subscription.assignments.len() >= MAX_ASSIGNMENTS_PER_SUBSCRIPTION {
+            return Err(ApiError::Conflict(format!(
+                "a subscription has at most {MAX_ASSIGNMENTS_PER_SUBSCRIPTION} role assignments"
+            )));
+        }
+        let assignment = RoleAssignment {
+            id: id.clone(),
+            principal: request.principal.clone(),
+            role: request.role.clone(),
+            scope: request.scope.clone(),
+        };
+        subscription.assignments.push(assignment.clone());
+        let must_exist = match &request.scope {
+            Scope::Site(site) => vec![(
+                keys::site(&subscription.id, site),
+                no_such_site("site_id", site).to_string(),
+            )],
+            Scope::Subscription | Scope::DeviceGroup(_) => Vec::new(),
+        };
+        Ok(PolicyChange {
+            subscription,
+            must_exist,
+            audit: AuditedChange::created("role_assignment.create", id.as_str(), &assignment)
+                .at_site(assignment.scope.site_id()),
+            output: assignment,
+        })
+    })
+    .await?;
+    Ok(json(StatusCode::CREATED, &assignment))
+}
+
+/// `400` unless the request's role and scope exist in the subscription and the role
+/// grants something at the scope.
+fn check_assignable(
+    subscription: &SubscriptionRecord,
+    request: &CreateRoleAssignment,
+) -> ApiResult<()> {
+    let permissions = match &request.role {
+        RoleRef::BuiltIn(role) => role.permissions(),
+        RoleRef::Custom(id) => subscription
+            .custom_roles
+            .iter()
+            .find(|role| role.id == *id)
+            .map(|role| role.permissions)
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "role",
+                    format!("there is no role {id} in this subscription"),
+                )
+            })?,
+    };
+    if let Scope::DeviceGroup(group) = &request.scope
+        && !subscription.device_groups.iter().any(|g| g.id == *group)
+    {
+        return Err(ApiError::invalid_field(
+            "device_group_id",
+            format!("there is no device group {group} in this subscription"),
+        ));
+    }
+    let at_sites = !matches!(request.scope, Scope::Subscription);
+    if at_sites
+        && permissions
+            .intersection(PermissionSet::SITE_GRANTABLE)
+            .is_empty()
+    {
+        return Err(ApiError::invalid_field(
+            "role",
+            format!(
+                "{} grants only subscription-wide permissions, so it grants nothing at a site",
+                request.role
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn delete_assignment(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path((sub, id)): Path<(String, String)>,
+    if_match: IfMatch,
+) -> ApiResult<Response> {
+    let not_found = || ApiError::NotFound("no such role assignment".into());
+    let id = AssignmentId::parse(id).map_err(|_| not_found())?;
+    apply(table.as_ref(), &principal, &sub, if_match, |authorized| {
+        let mut subscription = authorized.subscription.clone();
+        let position = subscription
+            .assignments
+            .iter()
+            .position(|assignment| assignment.id == id)
+            .ok_or_else(not_found)?;
+        let assignment = subscription.assignments.remove(position);
+        authorized.require(
+            Permission::GrantPermissions,
+            assignment.scope.granting_target(),
+        )?;
+        if_match.check(authorized.version)?;
+        let owners_left = subscription
+            .assignments
+            .iter()
+            .any(RoleAssignment::is_subscription_owner);
+        if assignment.is_subscription_owner() && !owners_left {
+            return Err(ApiError::Conflict(
+                "this is the subscription's last owner; assign another owner first".into(),
+            ));
+        }
+        Ok(PolicyChange {
+            subscription,
+            must_exist: Vec::new(),
+            audit: AuditedChange::deleted("role_assignment.delete", id.as_str(), &assignment)
+                .at_site(assignment.scope.site_id()),
+            output: (),
+        })
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ----- Device groups -----
+
+async fn list_device_groups(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path(sub): Path<String>,
+    page: Params<PageRequest>,
+) -> ApiResult<Response> {
+    let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
+    authorized.require(Permission::GrantPermissions, Target::Subscription)?;
+    let page = page_of(
+        authorized.subscription.device_groups,
+        |group: &DeviceGroup| group.id.to_string(),
+        page.get()?,
+    )?;
+    Ok(json(StatusCode::OK, &page))
+}
+
+async fn create_device_group(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path(sub): Path<String>,
+    body: Body,
+) -> ApiResult<Response> {
+    let table = table.as_ref();
+    let authorized = access::authorize(table, &principal, &sub).await?;
+    authorized.require(Permission::GrantPermissions, Target::Subscription)?;
+    let request: CreateDeviceGroup = body.parse()?;
+    let listed: Vec<SiteId> = match &request.sites {
+        SiteSelector::Sites(sites) => sites.iter().cloned().collect(),
+        SiteSelector::Tags(_) => Vec::new(),
+    };
+    for site in &listed {
+        require_site(table, &authorized.subscription.id, site, "sites.sites").await?;
+    }
+    let id: DeviceGroupId = new_id(DeviceGroupId::parse)?;
+    let group = apply(table, &principal, &sub, IfMatch::Any, |authorized| {
+        authorized.require(Permission::GrantPermissions, Target::Subscription)?;
+        let mut subscription = authorized.subscription.clone();
+        let taken = subscription
+            .device_groups
+            .iter()
+            .any(|g| g.name.as_str().eq_ignore_ascii_case(request.name.as_str()));
+        if taken {
+            return Err(ApiError::Conflict(format!(
+                "a device group named {} already exists",
+                request.name
+            )));
+        }
+        if subscription.device_groups.len() >= MAX_DEVICE_GROUPS_PER_SUBSCRIPTION {
+            return Err(ApiError::Conflict(format!(
+                "a subscription has at most {MAX_DEVICE_GROUPS_PER_SUBSCRIPTION} device groups"
+            )));
+        }
+        let group = DeviceGroup {
+            id: id.clone(),
+            name: request.name.clone(),
+            sites: request.sites.clone(),
+        };
+        subscription.device_groups.push(group.clone());
+        let must_exist = listed
+            .iter()
+            .map(|site| {
+                (
+                    keys::site(&subscription.id, site),
+                    no_such_site("sites.sites", site).to_string(),
+                )
+            })
+            .collect();
+        Ok(PolicyChange {
+            subscription,
+            must_exist,
+            audit: AuditedChange::created("device_group.create", id.as_str(), &group),
+            output: group,
+        })
+    })
+    .await?;
+    Ok(json(StatusCode::CREATED, &group))
+}
+
+async fn delete_device_group(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path((sub, id)): Path<(String, String)>,
+    if_match: IfMatch,
+) -> ApiResult<Response> {
+    let not_found = || ApiError::NotFound("no such device group".into());
+    let id = DeviceGroupId::parse(id).map_err(|_| not_found())?;
+    apply(table.as_ref(), &principal, &sub, if_match, |authorized| {
+        let mut subscription = authorized.subscription.clone();
+        let position = subscription
+            .device_groups
+            .iter()
+            .position(|group| group.id == id)
+            .ok_or_else(not_found)?;
+        authorized.require(Permission::GrantPermissions, Target::Subscription)?;
+        if_match.check(authorized.version)?;
+        let users = subscription
+            .assignments
+            .iter()
+            .filter(|a| a.scope.device_group_id() == Some(&id))
+            .count();
+        if users > 0 {
+            return Err(ApiError::Conflict(format!(
+                "device group {id} is used by {users} assignment(s); delete them first"
+            )));
+        }
+        let removed = subscription.device_groups.remove(position);
+        Ok(PolicyChange {
+            subscription,
+            must_exist: Vec::new(),
+            audit: AuditedChange::deleted("device_group.delete", id.as_str(), &removed),
+            output: (),
+        })
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ----- Audit log -----
+
+async fn audit_log(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path(sub): Path<String>,
+    page: Params<PageRequest>,
+) -> ApiResult<Response> {
+    let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
+    authorized.require(Permission::GrantPermissions, Target::Subscription)?;
+    let page = page.get()?;
+    let limit = page
+        .limit()
+        .map_err(|e| ApiError::invalid_field("limit", e))?;
+    let found = table
+        .query(&Query {
+            descending: true,
+            limit,
+            cursor: page.cursor,
+            ..Query::partition(keys::audit_partition(&authorized.subscription.id))
+        })
+        .await?;
+    let items = found
+        .items
+        .iter()
+        .map(records::decode::<AuditEntry>)
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(json(
+        StatusCode::OK,
+        &Page {
+            items,
+            next_cursor: found.next_cursor,
+        },
+    ))
 }

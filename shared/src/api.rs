@@ -21,9 +21,9 @@ use crate::authz::{
 };
 use crate::model::{
     AlertStatus, AssignmentId, AuditEntryId, Commitment, CommittedDevices, DetectedAlert,
-    DeviceGroupId, DisplayName, Email, HealthFinding, ObservedDevice, PendingAction, PlanId,
-    PlanKind, PlanStatus, PlanTermsError, SensorHealth, SensorId, SensorIssue, SensorType,
-    Severity, SiteId, SiteOwners, SitePlacement, SitePlacementError, SoftwareVersion,
+    DeviceGroupId, DisplayName, Email, GroupId, HealthFinding, ObservedDevice, PendingAction,
+    PlanId, PlanKind, PlanStatus, PlanTermsError, SensorHealth, SensorId, SensorIssue, SensorType,
+    Severity, SiteId, SiteOwners, SitePlacement, SitePlacementError, SiteSelector, SoftwareVersion,
     SubscriptionId, Tags, TiMode, TiUpdateStatus, TiVersion, ZoneId, committed_devices_for,
 };
 
@@ -122,6 +122,10 @@ impl PageRequest {
 #[serde(deny_unknown_fields)]
 pub struct DevLoginRequest {
     pub email: Email,
+    /// The groups to put in the token's `groups` claim, standing in for the identity
+    /// provider's groups (local binary only).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub groups: BTreeSet<GroupId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,6 +277,30 @@ struct CreateRoleAssignmentFields {
     device_group_id: Option<DeviceGroupId>,
 }
 
+/// Reads only the scope of a `POST .../role-assignments` body, to authorize before
+/// validating the rest: `grant_permissions` is needed at the target scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct RequestedAssignmentScope {
+    #[serde(default)]
+    site_id: Option<serde_json::Value>,
+    #[serde(default)]
+    device_group_id: Option<serde_json::Value>,
+}
+
+impl RequestedAssignmentScope {
+    /// The site the assignment is for, when the body names exactly one valid site and
+    /// no device group; `None` means the body asks for more than one site (the
+    /// subscription or a device group) or cannot be read, which needs
+    /// `grant_permissions` at subscription scope.
+    pub fn site(&self) -> Option<SiteId> {
+        let no_group = matches!(self.device_group_id, None | Some(serde_json::Value::Null));
+        match &self.site_id {
+            Some(serde_json::Value::String(raw)) if no_group => SiteId::parse(raw.as_str()).ok(),
+            _ => None,
+        }
+    }
+}
+
 impl TryFrom<CreateRoleAssignmentFields> for CreateRoleAssignment {
     type Error = crate::authz::ConflictingScope;
     fn try_from(fields: CreateRoleAssignmentFields) -> Result<Self, Self::Error> {
@@ -293,6 +321,22 @@ impl From<CreateRoleAssignment> for CreateRoleAssignmentFields {
             device_group_id: request.scope.device_group_id().cloned(),
         }
     }
+}
+
+/// `POST /subscriptions/{sub}/device-groups` `{"name", "sites": {"sites": [...]} |
+/// {"tags": {...}}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDeviceGroup {
+    pub name: DisplayName,
+    #[serde(deserialize_with = "checked_selector")]
+    pub sites: SiteSelector,
+}
+
+fn checked_selector<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SiteSelector, D::Error> {
+    let selector = SiteSelector::deserialize(deserializer)?;
+    selector.check().map_err(serde::de::Error::custom)?;
+    Ok(selector)
 }
 
 // ----- Plans -----
@@ -370,6 +414,23 @@ pub struct Plan {
     pub expires_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub cancelled_at: Option<OffsetDateTime>,
+    /// The devices of the inventory this kind of plan covers, counted by the seed's
+    /// rules ([`crate::model::PlanKind::covering_site`], `estimate_committed_devices`).
+    #[serde(default)]
+    pub detected_devices: u64,
+    /// Live, and `detected_devices` exceeds `committed_devices`
+    /// ([`crate::model::is_over_committed`]): the commitment should be raised.
+    #[serde(default)]
+    pub over_committed: bool,
+}
+
+/// The filter of `GET /subscriptions/{sub}/plans/committed-devices[?kind=]`: the
+/// devices one kind of plan covers, or without `kind` the whole inventory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommittedDevicesFilter {
+    #[serde(default)]
+    pub kind: Option<PlanKind>,
 }
 
 // ----- Sites and zones -----

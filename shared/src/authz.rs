@@ -611,6 +611,12 @@ impl RoleAssignment {
     }
 }
 
+/// Limits of one subscription's policy, which is stored as one item (at most 400 KB):
+/// the worst case of each list together stays well under it.
+pub const MAX_ASSIGNMENTS_PER_SUBSCRIPTION: usize = 500;
+pub const MAX_CUSTOM_ROLES_PER_SUBSCRIPTION: usize = 50;
+pub const MAX_DEVICE_GROUPS_PER_SUBSCRIPTION: usize = 50;
+
 /// What the caller loads from one subscription to resolve assignments: its custom
 /// roles, its device groups, and its sites' tags (only needed by tag-filter groups).
 #[derive(Debug, Clone, Copy, Default)]

@@ -27,7 +27,31 @@ pub enum SiteSelector {
     Tags(TagFilter),
 }
 
+/// Most sites a device group may list by id (a device group wanting more selects its
+/// sites by tags). Each listed site is checked in the creating transaction.
+pub const MAX_LISTED_SITES: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SiteSelectorError {
+    #[error("must list at least one site")]
+    NoSites,
+    #[error("must list at most {MAX_LISTED_SITES} sites; select more by tags")]
+    TooManySites,
+}
+
 impl SiteSelector {
+    /// Whether a device group may be created with this selector: a list names 1 to
+    /// [`MAX_LISTED_SITES`] sites (a tag filter is never empty by construction).
+    pub fn check(&self) -> Result<(), SiteSelectorError> {
+        match self {
+            SiteSelector::Sites(sites) if sites.is_empty() => Err(SiteSelectorError::NoSites),
+            SiteSelector::Sites(sites) if sites.len() > MAX_LISTED_SITES => {
+                Err(SiteSelectorError::TooManySites)
+            }
+            SiteSelector::Sites(_) | SiteSelector::Tags(_) => Ok(()),
+        }
+    }
+
     /// The selected sites among `sites` (the subscription's sites and their tags). An
     /// explicit list is taken as is, even for sites not in `sites`: it can only name
     /// sites of its own subscription.
@@ -40,5 +64,28 @@ impl SiteSelector {
                 .map(|site| site.site.clone())
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listed_selector_names_one_to_fifty_sites() {
+        let sites = |n: usize| {
+            SiteSelector::Sites(
+                (0..n)
+                    .map(|i| SiteId::parse(format!("s{i}")).unwrap())
+                    .collect(),
+            )
+        };
+        assert_eq!(sites(0).check(), Err(SiteSelectorError::NoSites));
+        assert_eq!(sites(1).check(), Ok(()));
+        assert_eq!(sites(MAX_LISTED_SITES).check(), Ok(()));
+        assert_eq!(
+            sites(MAX_LISTED_SITES + 1).check(),
+            Err(SiteSelectorError::TooManySites)
+        );
     }
 }
