@@ -2,7 +2,9 @@
 //! Key formats are written here and nowhere else.
 
 use shared::authz::PrincipalRef;
-use shared::model::{DeviceId, PlanId, PlanKind, SiteId, SubscriptionId, ZoneId};
+use shared::model::{
+    DeviceId, PlanId, PlanKind, SensorId, SensorType, SiteId, SubscriptionId, ZoneId,
+};
 
 use crate::store::Key;
 
@@ -125,4 +127,54 @@ pub fn live_plan(subscription: &SubscriptionId, kind: PlanKind) -> Key {
         subscription_partition(subscription),
         format!("LIVEPLAN#{}", kind.as_str()),
     )
+}
+
+// ----- Sensors (sensors area) -----
+
+/// A sensor: every sensor of a subscription in one partition, sorted by id (ULIDs,
+/// so in onboarding order).
+pub fn sensor(subscription: &SubscriptionId, sensor: &SensorId) -> Key {
+    Key::new(sensor_partition(subscription), sensor.as_str())
+}
+
+pub fn sensor_partition(subscription: &SubscriptionId) -> String {
+    format!("SENSORS#{subscription}")
+}
+
+/// A sensor's key in GSI1 (by site, then type): `?site_id=[&type=]` is one query.
+/// A sensor's site and type never change, so neither does this key.
+pub fn sensor_by_site(
+    subscription: &SubscriptionId,
+    site: &SiteId,
+    sensor_type: SensorType,
+    sensor: &SensorId,
+) -> Key {
+    Key::new(
+        sensors_at_site_partition(subscription, site),
+        format!("{}{sensor}", sensor_type_prefix(sensor_type)),
+    )
+}
+
+pub fn sensors_at_site_partition(subscription: &SubscriptionId, site: &SiteId) -> String {
+    format!("SENSORS#{subscription}#SITE#{site}")
+}
+
+pub fn sensor_type_prefix(sensor_type: SensorType) -> String {
+    format!("{sensor_type}#")
+}
+
+/// A sensor's key in GSI2 (by type): `?type=` alone is one query.
+pub fn sensor_by_type(
+    subscription: &SubscriptionId,
+    sensor_type: SensorType,
+    sensor: &SensorId,
+) -> Key {
+    Key::new(
+        sensors_of_type_partition(subscription, sensor_type),
+        sensor.as_str(),
+    )
+}
+
+pub fn sensors_of_type_partition(subscription: &SubscriptionId, sensor_type: SensorType) -> String {
+    format!("SENSORS#{subscription}#TYPE#{sensor_type}")
 }

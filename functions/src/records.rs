@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use shared::authz::{CustomRole, RoleAssignment};
 use shared::model::{
     Commitment, CommittedDevices, DeviceGroup, DisplayName, Email, PlanId, PlanKind, PlanTerms,
-    SiteId, SubscriptionId,
+    SensorId, SensorState, SensorType, SiteId, SubscriptionId, ZoneId,
 };
 use time::OffsetDateTime;
 
@@ -87,6 +87,29 @@ impl PlanRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LivePlanRecord {
     pub plan_id: PlanId,
+}
+
+// ----- Sensors (sensors area) -----
+
+/// A sensor as stored at `keys::sensor` (with its `keys::sensor_by_site` and
+/// `keys::sensor_by_type` index keys). Its token's lookup item is a
+/// `http::sensor::SensorTokenRecord` at `keys::sensor_token(hash)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensorRecord {
+    pub id: SensorId,
+    pub subscription_id: SubscriptionId,
+    pub name: DisplayName,
+    #[serde(rename = "type")]
+    pub sensor_type: SensorType,
+    pub site_id: SiteId,
+    pub zone_id: Option<ZoneId>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub created_by: Email,
+    /// The current token of the activation file, returned as is by every download;
+    /// never shown by the sensor's own endpoints nor written to the audit log.
+    pub token: String,
+    pub state: SensorState,
 }
 
 /// Serializes a record into an item at `key`.

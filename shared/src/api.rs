@@ -685,6 +685,131 @@ pub struct TiUpdatePushed {
     pub sensor_ids: Vec<SensorId>,
 }
 
+/// `GET /subscriptions/{sub}/sensors/health-summary`: how many sensors are in each
+/// health, for the widgets above the grid (health derived at the time of the request).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensorHealthSummary {
+    pub healthy: u64,
+    pub unhealthy: u64,
+    pub unsupported: u64,
+    pub disconnected: u64,
+    pub total: u64,
+}
+
+impl SensorHealthSummary {
+    pub fn count(&mut self, health: SensorHealth) {
+        let bucket = match health {
+            SensorHealth::Healthy => &mut self.healthy,
+            SensorHealth::Unhealthy => &mut self.unhealthy,
+            SensorHealth::Unsupported => &mut self.unsupported,
+            SensorHealth::Disconnected => &mut self.disconnected,
+        };
+        *bucket += 1;
+        self.total += 1;
+    }
+}
+
+/// `POST /subscriptions/{sub}/sensors/{id}/software-update`: a remote update to a
+/// published version (see [`crate::model::SoftwareUpdate::request`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSoftwareUpdate {
+    pub version: SoftwareVersion,
+}
+
+/// One item of `GET /subscriptions/{sub}/sensors/software`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensorSoftwareRelease {
+    pub version: SoftwareVersion,
+    /// `YYYY-MM-DD`.
+    pub released_on: String,
+    pub latest: bool,
+    /// The name of the update package.
+    pub file_name: String,
+    /// SHA-256 of the package, hex.
+    pub sha256: String,
+}
+
+/// One item of `GET /subscriptions/{sub}/sensors/endpoint-details`: an endpoint that
+/// OT sensors must be allowed to reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensorEndpoint {
+    pub url: String,
+    pub protocol: String,
+    pub port: u16,
+    pub purpose: String,
+}
+
+/// `GET /subscriptions/{sub}/ti-packages/latest`: the newest TI package, ready to
+/// upload to a locally managed sensor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TiPackage {
+    pub ti_version: TiVersion,
+    /// `YYYY-MM-DD`.
+    pub published_on: String,
+    pub file_name: String,
+    /// SHA-256 of the decoded content, hex.
+    pub sha256: String,
+    pub content_base64: String,
+}
+
+/// The identifier an on-premises console shows on its sign-in screen when its
+/// password is lost: 1 to 64 letters, digits or '-'.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SecretIdentifier(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be 1 to 64 letters, digits or '-', as shown on the console's sign-in screen")]
+pub struct InvalidSecretIdentifier;
+
+impl SecretIdentifier {
+    pub fn parse(raw: &str) -> Result<Self, InvalidSecretIdentifier> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 64
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if ok {
+            Ok(SecretIdentifier(raw.to_owned()))
+        } else {
+            Err(InvalidSecretIdentifier)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SecretIdentifier {
+    type Error = InvalidSecretIdentifier;
+    fn try_from(raw: String) -> Result<Self, InvalidSecretIdentifier> {
+        SecretIdentifier::parse(&raw)
+    }
+}
+
+impl From<SecretIdentifier> for String {
+    fn from(identifier: SecretIdentifier) -> String {
+        identifier.0
+    }
+}
+
+/// `POST /subscriptions/{sub}/console-password-recovery`: recovers the password of an
+/// on-premises management console, or of one OT sensor's console with `sensor_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverConsolePassword {
+    pub secret_identifier: SecretIdentifier,
+    #[serde(default)]
+    pub sensor_id: Option<SensorId>,
+}
+
+/// The answer: a one-time code to enter on the console; it is shown only here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleRecoveryCode {
+    pub recovery_code: String,
+    pub sensor_id: Option<SensorId>,
+}
+
 // ----- Alerts -----
 
 /// The filters of `GET /subscriptions/{sub}/alerts`.
@@ -1019,6 +1144,38 @@ mod tests {
                 "automatic",
                 "update_available"
             ]
+        );
+    }
+
+    #[test]
+    fn the_health_summary_counts_each_sensor_once_in_its_health() {
+        let mut summary = SensorHealthSummary::default();
+        for health in [
+            SensorHealth::Healthy,
+            SensorHealth::Healthy,
+            SensorHealth::Disconnected,
+            SensorHealth::Unsupported,
+            SensorHealth::Unhealthy,
+        ] {
+            summary.count(health);
+        }
+        assert_eq!(
+            serde_json::to_value(summary).unwrap(),
+            json!({"healthy": 2, "unhealthy": 1, "unsupported": 1, "disconnected": 1, "total": 5})
+        );
+    }
+
+    #[test]
+    fn console_recovery_takes_a_plain_secret_identifier() {
+        assert!(parse::<RecoverConsolePassword>(json!({"secret_identifier": "A1B2-C3"})).is_ok());
+        for bad in ["", "has space", "x;rm", &"a".repeat(65)] {
+            assert!(
+                parse::<RecoverConsolePassword>(json!({"secret_identifier": bad})).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(
+            parse::<RecoverConsolePassword>(json!({"secret_identifier": "a", "pin": 1})).is_err()
         );
     }
 

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use shared::authz::Principal;
 
 use super::error::ApiError;
@@ -39,8 +39,12 @@ where
 
 /// The token of an `Authorization: Bearer <token>` header.
 pub fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    let value = parts
-        .headers
+    bearer_token_in(&parts.headers)
+}
+
+/// The token of an `Authorization: Bearer <token>` header, from the headers alone.
+pub fn bearer_token_in(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
         .get(header::AUTHORIZATION)
         .ok_or(ApiError::Unauthenticated(
             "an Authorization: Bearer <token> header is required",

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::model::{SensorId, SiteId, ZoneId};
+use crate::model::{PendingAction, SensorId, SiteId, ThreatIntelligence, TiVersion, ZoneId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -324,6 +324,233 @@ pub fn assess_health(signals: HealthSignals<'_>, now: OffsetDateTime) -> HealthA
     HealthAssessment { health, findings }
 }
 
+/// A published release of the sensor software.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoftwareRelease {
+    pub version: &'static str,
+    /// The day it was published, `YYYY-MM-DD`.
+    pub released_on: &'static str,
+}
+
+/// Every sensor software release that can be downloaded or pushed, oldest first.
+pub const SOFTWARE_RELEASES: [SoftwareRelease; 6] = [
+    SoftwareRelease {
+        version: "22.1.7",
+        released_on: "2022-07-31",
+    },
+    SoftwareRelease {
+        version: "22.2.8",
+        released_on: "2022-11-20",
+    },
+    SoftwareRelease {
+        version: "22.3.10",
+        released_on: "2023-03-05",
+    },
+    SoftwareRelease {
+        version: "23.1.3",
+        released_on: "2023-09-24",
+    },
+    SoftwareRelease {
+        version: "23.2.0",
+        released_on: "2024-01-14",
+    },
+    SoftwareRelease {
+        version: "24.1.2",
+        released_on: "2024-03-10",
+    },
+];
+
+impl SoftwareRelease {
+    pub fn version(&self) -> SoftwareVersion {
+        SoftwareVersion::parse(self.version).expect("published versions are valid")
+    }
+
+    /// The release of `version`, if it was published.
+    pub fn find(version: &SoftwareVersion) -> Option<&'static SoftwareRelease> {
+        SOFTWARE_RELEASES
+            .iter()
+            .find(|release| release.version() == *version)
+    }
+
+    pub fn latest() -> &'static SoftwareRelease {
+        &SOFTWARE_RELEASES[SOFTWARE_RELEASES.len() - 1]
+    }
+}
+
+/// Where a remote software update of one sensor stands. It travels like a TI push
+/// (see `threat_intelligence`): queued by a user, delivered in the next heartbeat's
+/// `pending`, settled by the heartbeat after that — done when the sensor reports the
+/// version, failed otherwise (which makes the sensor unhealthy until a later update).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SoftwareUpdate {
+    #[default]
+    Idle,
+    Queued {
+        version: SoftwareVersion,
+    },
+    Delivered {
+        version: SoftwareVersion,
+    },
+    Failed {
+        version: SoftwareVersion,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SoftwareUpdateError {
+    #[error("remote software updates are for OT sensors only")]
+    NotOtSensor,
+    #[error("is not a published sensor software version")]
+    NotPublished,
+    #[error("the sensor already runs this version or a newer one")]
+    NotNewer,
+}
+
+impl SoftwareUpdate {
+    /// A user's request to update a sensor running `installed` to `target`: OT
+    /// sensors only, to a published version newer than the installed one (a sensor
+    /// that never reported its version may take any published one). It replaces
+    /// any update not yet settled, and retries a failed one.
+    pub fn request(
+        sensor_type: SensorType,
+        installed: Option<&SoftwareVersion>,
+        target: &SoftwareVersion,
+    ) -> Result<Self, SoftwareUpdateError> {
+        if !sensor_type.is_ot() {
+            return Err(SoftwareUpdateError::NotOtSensor);
+        }
+        if SoftwareRelease::find(target).is_none() {
+            return Err(SoftwareUpdateError::NotPublished);
+        }
+        if installed.is_some_and(|installed| installed >= target) {
+            return Err(SoftwareUpdateError::NotNewer);
+        }
+        Ok(SoftwareUpdate::Queued {
+            version: target.clone(),
+        })
+    }
+
+    /// Applies a heartbeat reporting `reported` and returns what the sensor must do.
+    pub fn on_heartbeat(&mut self, reported: &SoftwareVersion) -> Option<PendingAction> {
+        *self = match std::mem::take(self) {
+            SoftwareUpdate::Queued { version } | SoftwareUpdate::Delivered { version }
+                if *reported >= version =>
+            {
+                SoftwareUpdate::Idle
+            }
+            SoftwareUpdate::Queued { version } => {
+                let action = PendingAction::SoftwareUpdate {
+                    version: version.clone(),
+                };
+                *self = SoftwareUpdate::Delivered { version };
+                return Some(action);
+            }
+            SoftwareUpdate::Delivered { version } => SoftwareUpdate::Failed { version },
+            settled => settled,
+        };
+        None
+    }
+
+    /// The health issue this update causes: a failed update until a later one.
+    pub fn issue(&self) -> Option<SensorIssue> {
+        match self {
+            SoftwareUpdate::Failed { .. } => Some(SensorIssue::RemoteUpgradeFailed),
+            SoftwareUpdate::Idle
+            | SoftwareUpdate::Queued { .. }
+            | SoftwareUpdate::Delivered { .. } => None,
+        }
+    }
+}
+
+/// What a sensor told the server, and what the server wants it to do: the part of a
+/// sensor that heartbeats and user actions change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensorState {
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_heartbeat: Option<OffsetDateTime>,
+    pub version: Option<SoftwareVersion>,
+    pub reported_health: Option<SensorHealth>,
+    #[serde(default)]
+    pub issues: Vec<SensorIssue>,
+    /// `None` for Enterprise IoT sensors, which take no TI packages.
+    pub ti: Option<ThreatIntelligence>,
+    #[serde(default)]
+    pub software_update: SoftwareUpdate,
+}
+
+/// One heartbeat, as far as the sensor's state is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatReport<'a> {
+    pub at: OffsetDateTime,
+    pub version: &'a SoftwareVersion,
+    pub ti_version: Option<&'a TiVersion>,
+    pub health: SensorHealth,
+    pub issues: &'a [SensorIssue],
+}
+
+impl SensorState {
+    /// A sensor that has not connected yet.
+    pub fn new(sensor_type: SensorType) -> Self {
+        SensorState {
+            last_heartbeat: None,
+            version: None,
+            reported_health: None,
+            issues: Vec::new(),
+            ti: ThreatIntelligence::for_new_sensor(sensor_type),
+            software_update: SoftwareUpdate::Idle,
+        }
+    }
+
+    /// Applies a heartbeat, given the latest published TI package, and returns the
+    /// actions the sensor must take (the heartbeat's `pending`). A TI version sent by
+    /// a sensor without TI (Enterprise IoT) is ignored.
+    pub fn on_heartbeat(
+        &mut self,
+        report: HeartbeatReport<'_>,
+        latest_ti: Option<&TiVersion>,
+    ) -> Vec<PendingAction> {
+        let mut pending = Vec::new();
+        // A heartbeat older than the last one (a retried request) moves nothing back.
+        if self.last_heartbeat.is_none_or(|last| report.at > last) {
+            self.last_heartbeat = Some(report.at);
+        }
+        self.version = Some(report.version.clone());
+        self.reported_health = Some(report.health);
+        self.issues.clear();
+        for issue in report.issues {
+            if !self.issues.contains(issue) {
+                self.issues.push(*issue);
+            }
+        }
+        if let Some(ti) = &mut self.ti {
+            pending.extend(ti.on_heartbeat(report.ti_version.cloned(), latest_ti));
+        }
+        pending.extend(self.software_update.on_heartbeat(report.version));
+        pending
+    }
+
+    /// Health at `now`: the latest heartbeat's report, its age, and a failed remote
+    /// update.
+    pub fn health(&self, now: OffsetDateTime) -> HealthAssessment {
+        let mut issues = self.issues.clone();
+        if let Some(issue) = self.software_update.issue()
+            && !issues.contains(&issue)
+        {
+            issues.push(issue);
+        }
+        assess_health(
+            HealthSignals {
+                last_heartbeat: self.last_heartbeat,
+                version: self.version.as_ref(),
+                reported: self.reported_health,
+                issues: &issues,
+            },
+            now,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -470,5 +697,137 @@ mod tests {
                 .recommended_action()
                 .is_empty()
         );
+    }
+
+    fn report<'a>(at: OffsetDateTime, version: &'a SoftwareVersion) -> HeartbeatReport<'a> {
+        HeartbeatReport {
+            at,
+            version,
+            ti_version: None,
+            health: SensorHealth::Healthy,
+            issues: &[],
+        }
+    }
+
+    #[test]
+    fn a_remote_update_is_delivered_once_then_done_when_the_sensor_reports_the_version() {
+        // GIVEN an OT sensor on 23.1.3, WHEN a user asks for 24.1.2
+        let old = version("23.1.3");
+        let new = version("24.1.2");
+        let mut update =
+            SoftwareUpdate::request(SensorType::OtCloudConnected, Some(&old), &new).unwrap();
+        // THEN the next heartbeat carries it, the one after that settles it
+        assert_eq!(
+            update.on_heartbeat(&old),
+            Some(PendingAction::SoftwareUpdate {
+                version: new.clone()
+            })
+        );
+        assert_eq!(update.on_heartbeat(&new), None);
+        assert_eq!(update, SoftwareUpdate::Idle);
+        assert_eq!(update.issue(), None);
+    }
+
+    #[test]
+    fn a_remote_update_fails_when_the_sensor_still_reports_the_old_version() {
+        let old = version("23.1.3");
+        let new = version("24.1.2");
+        let mut update =
+            SoftwareUpdate::request(SensorType::OtLocallyManaged, Some(&old), &new).unwrap();
+        update.on_heartbeat(&old);
+        assert_eq!(update.on_heartbeat(&old), None);
+        assert_eq!(update.issue(), Some(SensorIssue::RemoteUpgradeFailed));
+        // and it stays failed, not pushed again by itself
+        assert_eq!(update.on_heartbeat(&old), None);
+        assert!(matches!(update, SoftwareUpdate::Failed { .. }));
+    }
+
+    #[test]
+    fn remote_updates_go_to_ot_sensors_and_only_forward_to_published_versions() {
+        let current = version("23.2.0");
+        assert_eq!(
+            SoftwareUpdate::request(SensorType::EnterpriseIot, None, &version("24.1.2")),
+            Err(SoftwareUpdateError::NotOtSensor)
+        );
+        assert_eq!(
+            SoftwareUpdate::request(SensorType::OtCloudConnected, None, &version("24.9")),
+            Err(SoftwareUpdateError::NotPublished)
+        );
+        assert_eq!(
+            SoftwareUpdate::request(
+                SensorType::OtCloudConnected,
+                Some(&current),
+                &version("23.1.3")
+            ),
+            Err(SoftwareUpdateError::NotNewer)
+        );
+        assert!(
+            SoftwareUpdate::request(SensorType::OtCloudConnected, None, &version("22.1.7")).is_ok()
+        );
+        assert_eq!(SoftwareRelease::latest().version(), version("24.1.2"));
+        for release in SOFTWARE_RELEASES {
+            assert!(release.version().is_supported(), "{}", release.version);
+        }
+    }
+
+    #[test]
+    fn a_heartbeat_records_what_the_sensor_reports_and_health_follows_it() {
+        let v = version("23.1.3");
+        let mut state = SensorState::new(SensorType::OtLocallyManaged);
+        assert_eq!(state.health(NOW).health, SensorHealth::Disconnected);
+        let pending = state.on_heartbeat(
+            HeartbeatReport {
+                issues: &[SensorIssue::NoTrafficDetected],
+                ..report(NOW, &v)
+            },
+            None,
+        );
+        assert!(pending.is_empty());
+        assert_eq!(state.last_heartbeat, Some(NOW));
+        assert_eq!(state.version, Some(v.clone()));
+        assert_eq!(state.health(NOW).health, SensorHealth::Unhealthy);
+        state.on_heartbeat(report(NOW + Duration::minutes(1), &v), None);
+        assert_eq!(
+            state.health(NOW + Duration::minutes(2)).health,
+            SensorHealth::Healthy
+        );
+        assert_eq!(
+            state.health(NOW + Duration::minutes(7)).health,
+            SensorHealth::Disconnected
+        );
+        // an older heartbeat arriving late does not move last_heartbeat back
+        state.on_heartbeat(report(NOW, &v), None);
+        assert_eq!(state.last_heartbeat, Some(NOW + Duration::minutes(1)));
+    }
+
+    #[test]
+    fn a_failed_remote_update_makes_a_connected_sensor_unhealthy() {
+        let old = version("23.1.3");
+        let mut state = SensorState::new(SensorType::OtCloudConnected);
+        state.software_update =
+            SoftwareUpdate::request(SensorType::OtCloudConnected, Some(&old), &version("24.1.2"))
+                .unwrap();
+        let pending = state.on_heartbeat(report(NOW, &old), None);
+        assert_eq!(pending.len(), 1);
+        state.on_heartbeat(report(NOW, &old), None);
+        let health = state.health(NOW);
+        assert_eq!(health.health, SensorHealth::Unhealthy);
+        assert_eq!(health.findings, [HealthFinding::RemoteUpgradeFailed]);
+    }
+
+    #[test]
+    fn enterprise_iot_sensors_ignore_a_reported_ti_version() {
+        let v = version("23.1.3");
+        let ti = TiVersion::parse("2024.03.01").unwrap();
+        let mut state = SensorState::new(SensorType::EnterpriseIot);
+        let pending = state.on_heartbeat(
+            HeartbeatReport {
+                ti_version: Some(&ti),
+                ..report(NOW, &v)
+            },
+            Some(&ti),
+        );
+        assert!(pending.is_empty());
+        assert_eq!(state.ti, None);
     }
 }

@@ -15,9 +15,19 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::SensorType;
+use crate::model::{SensorType, SoftwareVersion};
 
 pub const MAX_TI_VERSION_LEN: usize = 64;
+
+/// The newest published TI package: what automatic mode installs and a push sends.
+pub const LATEST_TI_PACKAGE: &str = "2024.03.01";
+/// The day [`LATEST_TI_PACKAGE`] was built, `YYYY-MM-DD`.
+pub const LATEST_TI_PACKAGE_PUBLISHED_ON: &str = "2024-03-01";
+
+/// [`LATEST_TI_PACKAGE`] as a version.
+pub fn latest_ti_package() -> TiVersion {
+    TiVersion::parse(LATEST_TI_PACKAGE).expect("the latest package has a valid name")
+}
 
 /// How new TI packages reach a sensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -122,7 +132,13 @@ pub enum TiUpdate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PendingAction {
-    TiUpdate { ti_version: TiVersion },
+    TiUpdate {
+        ti_version: TiVersion,
+    },
+    /// Install this sensor software version (see `SoftwareUpdate`).
+    SoftwareUpdate {
+        version: SoftwareVersion,
+    },
 }
 
 /// The TI state of one OT sensor, as stored with it.
