@@ -324,7 +324,10 @@ fn test() -> Result {
         "cargo",
         &["build", "--workspace", "--exclude", "app", "--bins"],
     ))?;
-    run(cmd("cargo", &["test", "--workspace", "--exclude", "app"]))
+    run(cmd(
+        "cargo",
+        &["test", "--workspace", "--exclude", "app", "--no-fail-fast"],
+    ))
 }
 
 fn bench() -> Result {
