@@ -116,7 +116,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let secrets = Secrets::load_or_create(&args.data)?;
     let table: Arc<dyn Table> = match args.store {
         StoreKind::Embedded => Arc::new(EmbeddedTable::open(
-            &args.data.join("vigil.redb"),
+            args.data.join("vigil.redb"),
             secrets.cursor_key,
         )?),
         StoreKind::Dynamodb => {

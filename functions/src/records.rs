@@ -4,8 +4,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared::authz::{CustomRole, RoleAssignment};
 use shared::model::{
-    DeviceGroup, DisplayName, Email, SensorId, SensorState, SensorType, SiteId, SubscriptionId,
-    ZoneId,
+    Commitment, CommittedDevices, DeviceGroup, DisplayName, Email, PlanId, PlanKind, PlanTerms,
+    SensorId, SensorState, SensorType, SiteId, SubscriptionId, ZoneId,
 };
 use time::OffsetDateTime;
 
@@ -57,6 +57,59 @@ pub struct SensorRecord {
     /// never shown by the sensor's own endpoints nor written to the audit log.
     pub token: String,
     pub state: SensorState,
+}
+
+// ----- Sites, zones and plans (area `sites`) -----
+// Sites are stored as `shared::api::Site`, zones as `shared::api::Zone`.
+
+/// The site holding a display name (see `keys::site_name`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SiteNameRecord {
+    pub site_id: SiteId,
+}
+
+/// What hangs off a site (see `keys::site_usage`); absent means nothing.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct SiteUsageRecord {
+    #[serde(default)]
+    pub zones: u32,
+    #[serde(default)]
+    pub sensors: u32,
+}
+
+/// A plan as stored; its status is computed from its dates when read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanRecord {
+    pub id: PlanId,
+    pub kind: PlanKind,
+    pub commitment: Commitment,
+    pub committed_devices: CommittedDevices,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub created_by: Email,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub cancelled_at: Option<OffsetDateTime>,
+    /// Set when a new plan of the kind took this expired trial's place.
+    #[serde(default)]
+    pub superseded_by: Option<PlanId>,
+}
+
+impl PlanRecord {
+    pub fn terms(&self) -> PlanTerms {
+        PlanTerms {
+            commitment: self.commitment,
+            committed_devices: self.committed_devices,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// The plan holding a kind's live slot (see `keys::live_plan`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LivePlanRecord {
+    pub plan_id: PlanId,
 }
 
 /// Serializes a record into an item at `key`.

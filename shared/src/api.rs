@@ -414,6 +414,23 @@ pub struct Plan {
     pub expires_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub cancelled_at: Option<OffsetDateTime>,
+    /// The devices of the inventory this kind of plan covers, counted by the seed's
+    /// rules ([`crate::model::PlanKind::covering_site`], `estimate_committed_devices`).
+    #[serde(default)]
+    pub detected_devices: u64,
+    /// Live, and `detected_devices` exceeds `committed_devices`
+    /// ([`crate::model::is_over_committed`]): the commitment should be raised.
+    #[serde(default)]
+    pub over_committed: bool,
+}
+
+/// The filter of `GET /subscriptions/{sub}/plans/committed-devices[?kind=]`: the
+/// devices one kind of plan covers, or without `kind` the whole inventory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommittedDevicesFilter {
+    #[serde(default)]
+    pub kind: Option<PlanKind>,
 }
 
 // ----- Sites and zones -----

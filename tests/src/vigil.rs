@@ -53,19 +53,24 @@ pub enum Backend {
 /// Runs an async test body against `vigil serve` on each store:
 /// `on_both_stores!(name, |vigil| async move { ... });` makes `name::embedded` and
 /// `name::dynamodb`.
+///
+/// Attributes before the name go on both tests, e.g.
+/// `on_both_stores!(#[ignore = "why"] name, |vigil| ...)`.
 #[macro_export]
 macro_rules! on_both_stores {
-    ($name:ident, $body:expr) => {
+    ($(#[$attr:meta])* $name:ident, $body:expr) => {
         mod $name {
             use super::*;
 
             #[tokio::test]
+            $(#[$attr])*
             async fn embedded() {
                 let vigil = $crate::vigil::Vigil::start_on($crate::vigil::Backend::Embedded).await;
                 ($body)(vigil).await;
             }
 
             #[tokio::test]
+            $(#[$attr])*
             async fn dynamodb() {
                 let vigil = $crate::vigil::Vigil::start_on($crate::vigil::Backend::Dynamodb).await;
                 ($body)(vigil).await;
@@ -214,6 +219,8 @@ pub struct Api {
 pub struct Answer {
     pub status: u16,
     pub body: Value,
+    /// The `ETag` header, when there is one.
+    pub etag: Option<String>,
 }
 
 impl Answer {
@@ -311,6 +318,43 @@ impl Api {
         answer(request).await
     }
 
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.send(reqwest::Method::PATCH, path, token, Some(body))
+            .await
+    }
+
+    /// Like `send`, with an `If-Match` header.
+    pub async fn send_if_match(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        if_match: &str,
+    ) -> Answer {
+        self.send_with_headers(method, path, token, body, &[("if-match", if_match)])
+            .await
+    }
+
+    /// Sends a raw body with any method, for malformed inputs.
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        answer(request).await
+    }
+
     /// Sends a raw body, for malformed and oversized inputs.
     pub async fn post_raw(&self, path: &str, token: Option<&str>, body: Vec<u8>) -> Answer {
         let mut request = self
@@ -344,13 +388,8 @@ impl RawAnswer {
 }
 
 impl Api {
-    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
-        self.send(reqwest::Method::PATCH, path, token, Some(body))
-            .await
-    }
-
-    /// Any request, answered with its headers and raw body.
-    pub async fn send_raw(
+    /// Any request, answered with its headers and raw body (e.g. a CSV download).
+    pub async fn send_full(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -376,7 +415,12 @@ impl Api {
 async fn answer(request: reqwest::RequestBuilder) -> Answer {
     let response = request.send().await.expect("the request reaches vigil");
     let status = response.status().as_u16();
+    let etag = response
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let bytes = response.bytes().await.unwrap_or_default();
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Answer { status, body }
+    Answer { status, body, etag }
 }

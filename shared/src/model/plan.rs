@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::authz::{Permission, PermissionSet};
+use crate::model::{ENTERPRISE_NETWORK_SITE_ID, SiteId};
 
 /// Committed devices are sold in blocks of this size.
 pub const COMMITTED_DEVICES_STEP: u32 = 100;
@@ -25,6 +26,26 @@ pub enum PlanKind {
 }
 
 impl PlanKind {
+    pub const ALL: [PlanKind; 2] = [PlanKind::Ot, PlanKind::EnterpriseIot];
+
+    /// The kind's name in the contract, also its serde name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PlanKind::Ot => "ot",
+            PlanKind::EnterpriseIot => "enterprise_iot",
+        }
+    }
+
+    /// The kind of plan that must cover the devices of `site`: the Enterprise network
+    /// site holds what Enterprise IoT sensors detect; every other site is OT.
+    pub fn covering_site(site: &SiteId) -> PlanKind {
+        if site.as_str() == ENTERPRISE_NETWORK_SITE_ID {
+            PlanKind::EnterpriseIot
+        } else {
+            PlanKind::Ot
+        }
+    }
+
     /// What adding, changing or cancelling a plan of this kind needs, at subscription
     /// scope. Enterprise IoT plans also need `onboard_enterprise_iot_plan`, which only
     /// Security Admin holds among the built-in roles.
@@ -206,6 +227,16 @@ pub enum PlanStatus {
     Cancelled,
 }
 
+/// A plan is over-committed when it is live and the inventory it covers holds more
+/// committed devices (by the seed's counting rules) than it commits to.
+pub fn is_over_committed(
+    status: PlanStatus,
+    committed_devices: CommittedDevices,
+    detected_devices: u64,
+) -> bool {
+    status == PlanStatus::Live && committed_devices.excess(detected_devices).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +317,34 @@ mod tests {
         assert_eq!(devices(1000).excess(999), None);
         assert_eq!(devices(1000).excess(1000), None);
         assert_eq!(devices(1000).excess(1042), Some(42));
+    }
+
+    #[test]
+    fn only_a_live_plan_with_more_detected_than_committed_devices_is_over_committed() {
+        assert!(!is_over_committed(PlanStatus::Live, devices(1000), 1000));
+        assert!(is_over_committed(PlanStatus::Live, devices(1000), 1001));
+        assert!(!is_over_committed(
+            PlanStatus::Cancelled,
+            devices(1000),
+            5000
+        ));
+        assert!(!is_over_committed(PlanStatus::Expired, devices(1000), 5000));
+    }
+
+    #[test]
+    fn the_enterprise_network_site_is_covered_by_enterprise_iot_plans_and_others_by_ot() {
+        let site = |id| SiteId::parse(id).unwrap();
+        assert_eq!(
+            PlanKind::covering_site(&site(ENTERPRISE_NETWORK_SITE_ID)),
+            PlanKind::EnterpriseIot
+        );
+        assert_eq!(PlanKind::covering_site(&site("01HX0PLANT")), PlanKind::Ot);
+        for kind in PlanKind::ALL {
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.as_str())
+            );
+        }
     }
 
     #[test]

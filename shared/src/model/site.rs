@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Email;
+use crate::model::{DisplayName, Email};
 
 /// The site every Enterprise IoT sensor lands in, created on first use.
 pub const ENTERPRISE_NETWORK_SITE_NAME: &str = "Enterprise network";
@@ -16,6 +16,23 @@ pub const ENTERPRISE_NETWORK_SITE_ID: &str = "enterprise-network";
 
 /// Most owners a site can list; owners are people to notify, not a mailing list.
 pub const MAX_SITE_OWNERS: usize = 20;
+
+/// Most zones a site can have: few in practice; the bound keeps deleting a site (with
+/// its zones) one transaction.
+pub const MAX_ZONES_PER_SITE: usize = 64;
+
+/// What makes two names "the same" where names must be unique (site names in a
+/// subscription, zone names in a site): equal ignoring case. `Plant 1` and `plant 1`
+/// would be indistinguishable to the people reading alerts.
+pub fn name_key(name: &DisplayName) -> String {
+    name.as_str().to_lowercase()
+}
+
+/// Whether `name` is the Enterprise network site's name (in any case), which only that
+/// site may carry: people cannot create or rename a site to it.
+pub fn is_reserved_site_name(name: &DisplayName) -> bool {
+    name_key(name) == ENTERPRISE_NETWORK_SITE_NAME.to_lowercase()
+}
 
 /// The people answerable for a site's devices: at most [`MAX_SITE_OWNERS`] distinct
 /// emails (a repeated email counts once).
@@ -57,6 +74,21 @@ impl From<SiteOwners> for Vec<Email> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_the_same_ignoring_case_and_surrounding_spaces() {
+        let name = |raw| DisplayName::parse(raw).unwrap();
+        assert_eq!(
+            name_key(&name("  Plant North ")),
+            name_key(&name("plant NORTH"))
+        );
+        assert_ne!(
+            name_key(&name("Plant North")),
+            name_key(&name("Plant  North"))
+        );
+        assert!(is_reserved_site_name(&name("ENTERPRISE network")));
+        assert!(!is_reserved_site_name(&name("Enterprise network 2")));
+    }
 
     #[test]
     fn owners_are_deduplicated_and_bounded() {

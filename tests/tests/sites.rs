@@ -1,0 +1,948 @@
+//! Sites and zones over HTTP, against the real `vigil` binary on both stores; and the
+//! race-free creation of the Enterprise network site, against the embedded store.
+//!
+//! Role tests give roles to other users with `POST /subscriptions/{sub}/role-assignments`
+//! (the RBAC area).
+
+use std::sync::Arc;
+
+use functions::store::embedded::EmbeddedTable;
+use functions::store::{Query, SortKeyRange, Table};
+use reqwest::Method;
+use serde_json::{Value, json};
+use shared::api::AuditActor;
+use shared::authz::{BuiltInRole, Permission};
+use shared::model::{
+    ENTERPRISE_NETWORK_SITE_ID, ENTERPRISE_NETWORK_SITE_NAME, Email, SiteId, SubscriptionId,
+};
+use vigil_tests::on_both_stores;
+use vigil_tests::vigil::{Answer, Api, Vigil};
+
+/// A user owning a fresh subscription.
+struct Owner {
+    api: Api,
+    token: String,
+    sub: String,
+}
+
+impl Owner {
+    async fn new(vigil: &Vigil, email: &str) -> Self {
+        let api = vigil.api();
+        let token = api.dev_login(email).await;
+        let created = api
+            .post("/subscriptions", Some(&token), json!({"name": "Plants"}))
+            .await;
+        assert_eq!(created.status, 201, "{created:?}");
+        let sub = created.body["id"].as_str().unwrap().to_owned();
+        Self { api, token, sub }
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/subscriptions/{}{rest}", self.sub)
+    }
+
+    async fn get(&self, rest: &str) -> Answer {
+        self.api.get(&self.path(rest), Some(&self.token)).await
+    }
+
+    async fn post(&self, rest: &str, body: Value) -> Answer {
+        self.api
+            .post(&self.path(rest), Some(&self.token), body)
+            .await
+    }
+
+    async fn patch(&self, rest: &str, body: Value) -> Answer {
+        self.api
+            .patch(&self.path(rest), Some(&self.token), body)
+            .await
+    }
+
+    async fn delete(&self, rest: &str) -> Answer {
+        self.api.delete(&self.path(rest), Some(&self.token)).await
+    }
+
+    /// Creates a site and returns its id.
+    async fn site(&self, name: &str) -> String {
+        let created = self.post("/sites", json!({"display_name": name})).await;
+        assert_eq!(created.status, 201, "{created:?}");
+        created.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a zone and returns its id.
+    async fn zone(&self, site: &str, name: &str) -> String {
+        let created = self
+            .post(&format!("/sites/{site}/zones"), json!({"name": name}))
+            .await;
+        assert_eq!(created.status, 201, "{created:?}");
+        created.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Gives `email` a role (at `site`, or at subscription scope) and signs them in.
+    async fn member(&self, email: &str, role: &str, site: Option<&str>) -> String {
+        let assigned = self
+            .post(
+                "/role-assignments",
+                json!({"principal": email, "role": role, "site_id": site}),
+            )
+            .await;
+        assert_eq!(assigned.status, 201, "assigning {role}: {assigned:?}");
+        self.api.dev_login(email).await
+    }
+
+    /// Every page of a list, following `next_cursor`.
+    async fn all(&self, rest: &str, limit: u32) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("{rest}?limit={limit}&cursor={c}"),
+                None => format!("{rest}?limit={limit}"),
+            };
+            let page = self.get(&path).await;
+            assert_eq!(page.status, 200, "{page:?}");
+            let found = page.body["items"].as_array().unwrap();
+            assert!(found.len() <= limit as usize);
+            items.extend(found.iter().cloned());
+            cursor = page.body["next_cursor"].as_str().map(str::to_owned);
+            if cursor.is_none() {
+                return items;
+            }
+        }
+    }
+}
+
+fn expect(answer: &Answer, status: u16, code: &str) {
+    assert_eq!(
+        (answer.status, answer.error_code()),
+        (status, code),
+        "{answer:?}"
+    );
+}
+
+fn names(items: &[Value], field: &str) -> Vec<String> {
+    items
+        .iter()
+        .map(|item| item[field].as_str().unwrap().to_owned())
+        .collect()
+}
+
+on_both_stores!(
+    a_created_site_is_returned_listed_and_readable_with_an_etag,
+    |vigil: Vigil| async move {
+        let owner = Owner::new(&vigil, "ada@example.com").await;
+        // WHEN the owner creates a site with tags and owners
+        let created = owner
+            .post(
+                "/sites",
+                json!({"display_name": " Plant North ", "tags": {"region": "north"},
+                       "owners": ["Ops@Example.com", "ops@example.com", "bo@example.com"]}),
+            )
+            .await;
+        // THEN it is 201 with its id and fields, normalised
+        assert_eq!(created.status, 201, "{created:?}");
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(created.body["display_name"], "Plant North");
+        assert_eq!(created.body["tags"], json!({"region": "north"}));
+        assert_eq!(
+            created.body["owners"],
+            json!(["bo@example.com", "ops@example.com"])
+        );
+        assert!(created.etag.is_some());
+        // AND it is listed
+        let list = owner.get("/sites").await;
+        assert_eq!(list.status, 200);
+        assert_eq!(list.body["items"], json!([created.body]));
+        assert_eq!(list.body["next_cursor"], Value::Null);
+        // AND readable alone with a strong quoted ETag, the one of the creation
+        let read = owner.get(&format!("/sites/{id}")).await;
+        assert_eq!(read.status, 200);
+        assert_eq!(read.body, created.body);
+        let etag = read.etag.expect("an ETag");
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+        assert_eq!(Some(etag), created.etag);
+        // AND tags and owners may be left out
+        let bare = owner.post("/sites", json!({"display_name": "Bare"})).await;
+        assert_eq!(bare.status, 201, "{bare:?}");
+        assert_eq!(bare.body["tags"], json!({}));
+        assert_eq!(bare.body["owners"], json!([]));
+    }
+);
+
+on_both_stores!(
+    sites_list_in_pages_in_a_stable_order,
+    |vigil: Vigil| async move {
+        let owner = Owner::new(&vigil, "ada@example.com").await;
+        for n in 0..5 {
+            owner.site(&format!("Site {n}")).await;
+        }
+        // WHEN listing two at a time, twice
+        let first = owner.all("/sites", 2).await;
+        let second = owner.all("/sites", 2).await;
+        // THEN every site is seen exactly once, in the same order (creation order)
+        assert_eq!(
+            names(&first, "display_name"),
+            ["Site 0", "Site 1", "Site 2", "Site 3", "Site 4"]
+        );
+        assert_eq!(first, second);
+    }
+);
+
+on_both_stores!(
+    site_names_are_unique_in_a_subscription_ignoring_case,
+    |vigil: Vigil| async move {
+        let owner = Owner::new(&vigil, "ada@example.com").await;
+        owner.site("Plant North").await;
+        // WHEN another site takes the same name in other case
+        let duplicate = owner
+            .post("/sites", json!({"display_name": "PLANT north"}))
+            .await;
+        // THEN it is a conflict and nothing is created
+        expect(&duplicate, 409, "conflict");
+        assert_eq!(owner.all("/sites", 50).await.len(), 1);
+        // AND another subscription may use the name
+        let other = Owner::new(&vigil, "bo@example.com").await;
+        other.site("Plant North").await;
+    }
+);
+
+on_both_stores!(
+    the_enterprise_network_name_is_reserved_for_the_enterprise_iot_site,
+    |vigil: Vigil| async move {
+        let owner = Owner::new(&vigil, "ada@example.com").await;
+        // WHEN a person creates a site with the reserved name, in any case
+        let created = owner
+            .post("/sites", json!({"display_name": "enterprise NETWORK"}))
+            .await;
+        // THEN it is a conflict
+        expect(&created, 409, "conflict");
+        // AND no site may be renamed to it either
+        let site = owner.site("Plant").await;
+        let renamed = owner
+            .patch(
+                &format!("/sites/{site}"),
+                json!({"display_name": ENTERPRISE_NETWORK_SITE_NAME}),
+            )
+            .await;
+        expect(&renamed, 409, "conflict");
+        assert_eq!(
+            names(&owner.all("/sites", 50).await, "display_name"),
+            ["Plant"]
+        );
+    }
+);
+
+on_both_stores!(
+    patching_a_site_replaces_the_given_fields_and_changes_its_etag,
+    |vigil: Vigil| async move {
+        let owner = Owner::new(&vigil, "ada@example.com").await;
+        let created = owner
+            .post(
+                "/sites",
+                json!({"display_name": "Plant", "tags": {"a": "1", "b": "2"}, "owners": ["x@example.com"]}),
+            )
+            .await;
+        let id = created.body["id"].as_str().unwrap();
+        // WHEN the name and the tags are patched, with the current ETag
+        let patched = owner
+            .api
+            .send_if_match(
+                Method::PATCH,
+                &owner.path(&format!("/sites/{id}")),
+                Some(&owner.token),
+                Some(json!({"display_name": "Plant South", "tags": {"c": "3"}})),
+                created.etag.as_deref().unwrap(),
+            )
+            .await;
+        // THEN they are replaced whole, the owners are kept, and the ETag changes
+        assert_eq!(patched.status, 200, "{patched:?}");
+        assert_eq!(patched.body["display_name"], "Plant South");
+        assert_eq!(patched.body["tags"], json!({"c": "3"}));
+        assert_eq!(patched.body["owners"], json!(["x@example.com"]));
+        assert_ne!(patched.etag, created.etag);
+        let read = owner.get(&format!("/sites/{id}")).await;
+        assert_eq!(read.body, patched.body);
+        assert_eq!(read.etag, patched.etag);
+        // AND the old name is free again, the new one taken
+        owner.site("Plant").await;
+        let taken = owner
+            .post("/sites", json!({"display_name": "plant south"}))
+            .await;
+        expect(&taken, 409, "conflict");
+        // AND renaming onto another site's name is a conflict that changes nothing
+        let onto = owner
+            .patch(&format!("/sites/{id}"), json!({"display_name": "PLANT"}))
+            .await;
+        expect(&onto, 409, "conflict");
+        assert_eq!(owner.get(&format!("/sites/{id}")).await.body, patched.body);
+        // AND a case-only rename of itself is allowed
+        let recased = owner
+            .patch(
+                &format!("/sites/{id}"),
+                json!({"display_name": "PLANT SOUTH"}),
+            )
+            .await;
+        assert_eq!(recased.status, 200, "{recased:?}");
+    }
+);
+
+on_both_stores!(
+    a_stale_if_match_is_refused_and_changes_nothing,
+    |vigil: Vigil| async move {
+        let owner = Owner::new(&vigil, "ada@example.com").await;
+        let created = owner.post("/sites", json!({"display_name": "Plant"})).await;
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        let stale = created.etag.clone().unwrap();
+        let path = owner.path(&format!("/sites/{id}"));
+        let changed = owner
+            .patch(&format!("/sites/{id}"), json!({"tags": {"k": "v"}}))
+            .await;
+        assert_eq!(changed.status, 200);
+        // WHEN a PATCH and a DELETE carry the ETag read before that change
+        for (method, body) in [
+            (Method::PATCH, Some(json!({"display_name": "Other"}))),
+            (Method::DELETE, None),
+        ] {
+            let answer = owner
+                .api
+                .send_if_match(method, &path, Some(&owner.token), body, &stale)
+                .await;
+            // THEN each is 412
+            expect(&answer, 412, "precondition_failed");
+        }
+        // AND an ETag we never issue never matches
+        let garbage = owner
+            .api
+            .send_if_match(Method::DELETE, &path, Some(&owner.token), None, "W/\"x\"")
+            .await;
+        expect(&garbage, 412, "precondition_failed");
+        // AND nothing changed
+        let read = owner.get(&format!("/sites/{id}")).await;
+        assert_eq!(read.body, changed.body);
+        // AND the current ETag deletes it
+        let deleted = owner
+            .api
+            .send_if_match(
+                Method::DELETE,
+                &path,
+                Some(&owner.token),
+                None,
+                read.etag.as_deref().unwrap(),
+            )
+            .await;
+        assert_eq!(deleted.status, 204, "{deleted:?}");
+    }
+);
+
+on_both_stores!(
+    twenty_concurrent_patches_with_one_if_match_let_exactly_one_win,
+    |vigil: Vigil| async move {
+        let owner = Arc::new(Owner::new(&vigil, "ada@example.com").await);
+        let created = owner.post("/sites", json!({"display_name": "Plant"})).await;
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        let etag = created.etag.unwrap();
+        // WHEN 20 PATCHes race with the same If-Match, each with its own name
+        let racers = (0..20).map(|n| {
+            let owner = owner.clone();
+            let (id, etag) = (id.clone(), etag.clone());
+            tokio::spawn(async move {
+                owner
+                    .api
+                    .send_if_match(
+                        Method::PATCH,
+                        &owner.path(&format!("/sites/{id}")),
+                        Some(&owner.token),
+                        Some(json!({"display_name": format!("Plant {n}")})),
+                        &etag,
+                    )
+                    .await
+            })
+        });
+        let mut answers = Vec::new();
+        for racer in racers.collect::<Vec<_>>() {
+            answers.push(racer.await.unwrap());
+        }
+        // THEN exactly one is 200 and every other one 412
+        let winners: Vec<&Answer> = answers.iter().filter(|a| a.status == 200).collect();
+        assert_eq!(winners.len(), 1, "{answers:?}");
+        assert!(
+            answers
+                .iter()
+                .all(|a| a.status == 200 || a.error_code() == "precondition_failed"),
+            "{answers:?}"
+        );
+        // AND the site holds the winner's name, and only that name is taken
+        let read = owner.get(&format!("/sites/{id}")).await;
+        assert_eq!(read.body, winners[0].body);
+        let winner = winners[0].body["display_name"].as_str().unwrap();
+        for n in 0..20 {
+            let name = format!("Plant {n}");
+            let answer = owner.post("/sites", json!({"display_name": name})).await;
+            let expected = if name == winner { 409 } else { 201 };
+            assert_eq!(answer.status, expected, "{name}: {answer:?}");
+        }
+    }
+);
+
+on_both_stores!(
+    deleting_a_site_removes_it_with_its_zones_and_frees_its_name,
+    |vigil: Vigil| async move {
+        let owner = Owner::new(&vigil, "ada@example.com").await;
+        let site = owner.site("Plant").await;
+        let kept = owner.site("Kept").await;
+        owner.zone(&site, "Line 1").await;
+        owner.zone(&site, "Line 2").await;
+        owner.zone(&kept, "Line 1").await;
+        // WHEN the site is deleted
+        let deleted = owner.delete(&format!("/sites/{site}")).await;
+        // THEN it is 204 and the site and its zones are gone
+        assert_eq!(deleted.status, 204, "{deleted:?}");
+        expect(
+            &owner.get(&format!("/sites/{site}")).await,
+            404,
+            "not_found",
+        );
+        expect(
+            &owner.get(&format!("/sites/{site}/zones")).await,
+            404,
+            "not_found",
+        );
+        expect(
+            &owner.delete(&format!("/sites/{site}")).await,
+            404,
+            "not_found",
+        );
+        // AND the other site and its zone are untouched
+        assert_eq!(
+            names(&owner.all("/sites", 50).await, "display_name"),
+            ["Kept"]
+        );
+        assert_eq!(
+            owner.all(&format!("/sites/{kept}/zones"), 50).await.len(),
+            1
+        );
+        // AND the name can be used again, with no zones left over
+        let again = owner.site("plant").await;
+        assert!(
+            owner
+                .all(&format!("/sites/{again}/zones"), 50)
+                .await
+                .is_empty()
+        );
+    }
+);
+
+on_both_stores!(
+    zones_are_created_listed_and_unique_by_name_within_a_site,
+    |vigil: Vigil| async move {
+        let owner = Owner::new(&vigil, "ada@example.com").await;
+        let site = owner.site("Plant").await;
+        let other = owner.site("Other").await;
+        // WHEN zones are created
+        let created = owner
+            .post(&format!("/sites/{site}/zones"), json!({"name": "Line 1"}))
+            .await;
+        // THEN each is 201 with its id, site and name
+        assert_eq!(created.status, 201, "{created:?}");
+        assert_eq!(created.body["site_id"], site.as_str());
+        assert_eq!(created.body["name"], "Line 1");
+        assert!(created.body["id"].is_string());
+        for n in 2..=5 {
+            owner.zone(&site, &format!("Line {n}")).await;
+        }
+        // AND they list in pages, each once, in creation order
+        let zones = owner.all(&format!("/sites/{site}/zones"), 2).await;
+        assert_eq!(
+            names(&zones, "name"),
+            ["Line 1", "Line 2", "Line 3", "Line 4", "Line 5"]
+        );
+        assert_eq!(zones[0], created.body);
+        // AND a repeated name in the site is a conflict, in any case
+        let duplicate = owner
+            .post(&format!("/sites/{site}/zones"), json!({"name": "LINE 1"}))
+            .await;
+        expect(&duplicate, 409, "conflict");
+        assert_eq!(
+            owner.all(&format!("/sites/{site}/zones"), 50).await.len(),
+            5
+        );
+        // AND another site may use it
+        owner.zone(&other, "Line 1").await;
+        assert_eq!(
+            owner.all(&format!("/sites/{other}/zones"), 50).await.len(),
+            1
+        );
+    }
+);
+
+on_both_stores!(
+    concurrent_zones_of_one_name_create_exactly_one,
+    |vigil: Vigil| async move {
+        let owner = Arc::new(Owner::new(&vigil, "ada@example.com").await);
+        let site = owner.site("Plant").await;
+        // WHEN 10 requests create the same zone name at once
+        let racers: Vec<_> = (0..10)
+            .map(|_| {
+                let owner = owner.clone();
+                let site = site.clone();
+                tokio::spawn(async move {
+                    owner
+                        .post(&format!("/sites/{site}/zones"), json!({"name": "Line 1"}))
+                        .await
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for racer in racers {
+            statuses.push(racer.await.unwrap().status);
+        }
+        // THEN exactly one is created, the others conflict
+        statuses.sort();
+        assert_eq!(statuses[0], 201, "{statuses:?}");
+        assert!(statuses[1..].iter().all(|s| *s == 409), "{statuses:?}");
+        assert_eq!(
+            owner.all(&format!("/sites/{site}/zones"), 50).await.len(),
+            1
+        );
+    }
+);
+
+on_both_stores!(
+    bad_input_on_every_site_endpoint_is_invalid_and_changes_nothing,
+    |vigil: Vigil| async move {
+        let owner = Owner::new(&vigil, "ada@example.com").await;
+        let site = owner.site("Plant").await;
+        let before_site = owner.get(&format!("/sites/{site}")).await;
+        let sites = owner.path("/sites");
+        let one = owner.path(&format!("/sites/{site}"));
+        let zones = owner.path(&format!("/sites/{site}/zones"));
+        let too_many_owners: Vec<String> = (0..21).map(|n| format!("o{n}@example.com")).collect();
+        let bad_bodies = [
+            (Method::POST, &sites, json!({})),
+            (Method::POST, &sites, json!({"display_name": ""})),
+            (Method::POST, &sites, json!({"display_name": 7})),
+            (
+                Method::POST,
+                &sites,
+                json!({"display_name": "x".repeat(101)}),
+            ),
+            (
+                Method::POST,
+                &sites,
+                json!({"display_name": "A", "colour": "red"}),
+            ),
+            (
+                Method::POST,
+                &sites,
+                json!({"display_name": "A", "tags": ["k"]}),
+            ),
+            (
+                Method::POST,
+                &sites,
+                json!({"display_name": "A", "tags": {"bad key": "v"}}),
+            ),
+            (
+                Method::POST,
+                &sites,
+                json!({"display_name": "A", "owners": ["not-an-email"]}),
+            ),
+            (
+                Method::POST,
+                &sites,
+                json!({"display_name": "A", "owners": too_many_owners}),
+            ),
+            (Method::PATCH, &one, json!({"display_name": "  "})),
+            (Method::PATCH, &one, json!({"tags": {"k": 1}})),
+            (Method::PATCH, &one, json!({"id": "other"})),
+            (Method::PATCH, &one, json!("tags")),
+            (Method::POST, &zones, json!({})),
+            (Method::POST, &zones, json!({"name": "line\n2"})),
+            (Method::POST, &zones, json!({"name": "Z", "site_id": "x"})),
+        ];
+        for (method, path, body) in bad_bodies {
+            let answer = owner
+                .api
+                .send(method.clone(), path, Some(&owner.token), Some(body.clone()))
+                .await;
+            expect(&answer, 400, "invalid");
+            assert_ne!(answer.error_message(), "", "{method} {body}");
+        }
+        for (method, path) in [
+            (Method::POST, &sites),
+            (Method::PATCH, &one),
+            (Method::POST, &zones),
+        ] {
+            let malformed = owner
+                .api
+                .send_raw(
+                    method,
+                    path,
+                    Some(&owner.token),
+                    b"{\"display_name\": ".to_vec(),
+                )
+                .await;
+            expect(&malformed, 400, "invalid");
+        }
+        for query in ["?limit=0", "?limit=501", "?limit=x", "?cursor=AAAA"] {
+            expect(&owner.get(&format!("/sites{query}")).await, 400, "invalid");
+            expect(
+                &owner.get(&format!("/sites/{site}/zones{query}")).await,
+                400,
+                "invalid",
+            );
+        }
+        // AND bad or unknown site ids are no such site
+        for bad in ["no-such-site", "bad%20id", &"x".repeat(65)] {
+            expect(&owner.get(&format!("/sites/{bad}")).await, 404, "not_found");
+            expect(
+                &owner.patch(&format!("/sites/{bad}"), json!({})).await,
+                404,
+                "not_found",
+            );
+            expect(
+                &owner.delete(&format!("/sites/{bad}")).await,
+                404,
+                "not_found",
+            );
+            expect(
+                &owner.get(&format!("/sites/{bad}/zones")).await,
+                404,
+                "not_found",
+            );
+            expect(
+                &owner
+                    .post(&format!("/sites/{bad}/zones"), json!({"name": "Z"}))
+                    .await,
+                404,
+                "not_found",
+            );
+        }
+        // THEN nothing changed
+        let after_sites = owner.all("/sites", 50).await;
+        assert_eq!(after_sites, std::slice::from_ref(&before_site.body));
+        let after_site = owner.get(&format!("/sites/{site}")).await;
+        assert_eq!(after_site.etag, before_site.etag);
+        assert!(
+            owner
+                .all(&format!("/sites/{site}/zones"), 50)
+                .await
+                .is_empty()
+        );
+    }
+);
+
+on_both_stores!(
+    sites_of_another_subscription_are_not_found,
+    |vigil: Vigil| async move {
+        let ada = Owner::new(&vigil, "ada@example.com").await;
+        let site = ada.site("Plant").await;
+        let bo = Owner::new(&vigil, "bo@example.com").await;
+        // WHEN Bo uses Ada's subscription, or Ada's site id in his own subscription
+        let foreign = |rest: &str| format!("/subscriptions/{}{rest}", ada.sub);
+        let mine = |rest: &str| bo.path(rest);
+        let token = Some(bo.token.as_str());
+        let api = &bo.api;
+        let answers = [
+            api.get(&foreign("/sites"), token).await,
+            api.post(&foreign("/sites"), token, json!({"display_name": "X"}))
+                .await,
+            api.get(&foreign(&format!("/sites/{site}")), token).await,
+            api.patch(&foreign(&format!("/sites/{site}")), token, json!({}))
+                .await,
+            api.delete(&foreign(&format!("/sites/{site}")), token).await,
+            api.get(&foreign(&format!("/sites/{site}/zones")), token)
+                .await,
+            api.post(
+                &foreign(&format!("/sites/{site}/zones")),
+                token,
+                json!({"name": "Z"}),
+            )
+            .await,
+            api.get(&mine(&format!("/sites/{site}")), token).await,
+            api.delete(&mine(&format!("/sites/{site}")), token).await,
+            api.post(
+                &mine(&format!("/sites/{site}/zones")),
+                token,
+                json!({"name": "Z"}),
+            )
+            .await,
+            api.get("/subscriptions/no-such-sub/sites", token).await,
+        ];
+        // THEN every answer is 404
+        for answer in &answers {
+            expect(answer, 404, "not_found");
+        }
+        // AND Ada's site is untouched
+        assert_eq!(ada.all("/sites", 50).await.len(), 1);
+        assert!(
+            ada.all(&format!("/sites/{site}/zones"), 50)
+                .await
+                .is_empty()
+        );
+        // AND without a token every endpoint is 401
+        expect(
+            &api.get(&foreign("/sites"), None).await,
+            401,
+            "unauthenticated",
+        );
+        expect(
+            &api.post(&foreign("/sites"), None, json!({"display_name": "X"}))
+                .await,
+            401,
+            "unauthenticated",
+        );
+    }
+);
+
+on_both_stores!(
+    each_built_in_role_at_subscription_scope_is_allowed_exactly_as_the_seed_table,
+    |vigil: Vigil| async move {
+        let owner = Owner::new(&vigil, "ada@example.com").await;
+        let site = owner.site("Plant").await;
+        for role in BuiltInRole::ALL {
+            // GIVEN a user holding only this role at subscription scope
+            let email = format!("{}@example.com", role.id());
+            let token = owner.member(&email, role.id(), None).await;
+            let token = Some(token.as_str());
+            let api = &owner.api;
+            let view = role.grants(Permission::ViewSitesAndSensors);
+            let modify = role.grants(Permission::ModifySitesAndSensors);
+            let allowed = |answer: &Answer, granted: bool, ok: u16| {
+                let expected = if granted { ok } else { 403 };
+                assert_eq!(answer.status, expected, "{} : {answer:?}", role.id());
+                if !granted {
+                    assert_eq!(answer.error_code(), "forbidden");
+                }
+            };
+            // WHEN they use every endpoint THEN the seed table decides
+            allowed(&api.get(&owner.path("/sites"), token).await, view, 200);
+            allowed(
+                &api.get(&owner.path(&format!("/sites/{site}")), token).await,
+                view,
+                200,
+            );
+            allowed(
+                &api.get(&owner.path(&format!("/sites/{site}/zones")), token)
+                    .await,
+                view,
+                200,
+            );
+            let name = format!("{} site", role.id());
+            let created = api
+                .post(&owner.path("/sites"), token, json!({"display_name": name}))
+                .await;
+            allowed(&created, modify, 201);
+            allowed(
+                &api.patch(
+                    &owner.path(&format!("/sites/{site}")),
+                    token,
+                    json!({"tags": {"by": role.id()}}),
+                )
+                .await,
+                modify,
+                200,
+            );
+            allowed(
+                &api.post(
+                    &owner.path(&format!("/sites/{site}/zones")),
+                    token,
+                    json!({"name": role.id()}),
+                )
+                .await,
+                modify,
+                201,
+            );
+            // A caller without the permission learns 403, never whether the body is valid.
+            if !modify {
+                allowed(
+                    &api.post(&owner.path("/sites"), token, json!({"bad": 1}))
+                        .await,
+                    false,
+                    400,
+                );
+            }
+            let doomed = owner.site(&format!("{} doomed", role.id())).await;
+            allowed(
+                &api.delete(&owner.path(&format!("/sites/{doomed}")), token)
+                    .await,
+                modify,
+                204,
+            );
+        }
+    }
+);
+
+on_both_stores!(
+    site_scope_assignments_are_forbidden_on_sites_and_zones,
+    |vigil: Vigil| async move {
+        let owner = Owner::new(&vigil, "ada@example.com").await;
+        let site = owner.site("Plant").await;
+        for role in BuiltInRole::ALL {
+            // GIVEN a user holding this role at the site only
+            let email = format!("site-{}@example.com", role.id());
+            let token = owner.member(&email, role.id(), Some(&site)).await;
+            let token = Some(token.as_str());
+            let api = &owner.api;
+            // WHEN they use the site endpoints THEN every answer is 403
+            let answers = [
+                api.get(&owner.path("/sites"), token).await,
+                api.post(&owner.path("/sites"), token, json!({"display_name": "X"}))
+                    .await,
+                api.get(&owner.path(&format!("/sites/{site}")), token).await,
+                api.patch(&owner.path(&format!("/sites/{site}")), token, json!({}))
+                    .await,
+                api.delete(&owner.path(&format!("/sites/{site}")), token)
+                    .await,
+                api.get(&owner.path(&format!("/sites/{site}/zones")), token)
+                    .await,
+                api.post(
+                    &owner.path(&format!("/sites/{site}/zones")),
+                    token,
+                    json!({"name": "Z"}),
+                )
+                .await,
+            ];
+            for answer in &answers {
+                expect(answer, 403, "forbidden");
+            }
+        }
+        // AND the site is untouched
+        assert_eq!(owner.all("/sites", 50).await.len(), 1);
+        assert!(
+            owner
+                .all(&format!("/sites/{site}/zones"), 50)
+                .await
+                .is_empty()
+        );
+    }
+);
+
+// ----- The Enterprise network site, through the library (the sensors area calls it) -----
+
+fn embedded_table() -> (Arc<dyn Table>, tempfile::TempDir) {
+    let directory = tempfile::tempdir().expect("a temp dir");
+    let table = EmbeddedTable::open(directory.path().join("store.redb"), [7; 32])
+        .expect("open the embedded store");
+    (Arc::new(table), directory)
+}
+
+#[tokio::test]
+async fn concurrent_first_enterprise_iot_onboardings_create_one_enterprise_network_site() {
+    let (table, _directory) = embedded_table();
+    let subscription = SubscriptionId::parse("sub-1").unwrap();
+    let actor = AuditActor::User {
+        email: Email::parse("ada@example.com").unwrap(),
+    };
+    // WHEN ten requests ensure the site at once
+    let racers: Vec<_> = (0..10)
+        .map(|_| {
+            let (table, subscription, actor) = (table.clone(), subscription.clone(), actor.clone());
+            tokio::spawn(async move {
+                functions::sites::ensure_enterprise_network_site(
+                    table.as_ref(),
+                    &subscription,
+                    actor,
+                )
+                .await
+                .expect("the site")
+            })
+        })
+        .collect();
+    let mut sites = Vec::new();
+    for racer in racers {
+        sites.push(racer.await.unwrap());
+    }
+    // THEN all get the same site, with the fixed id and the reserved name
+    assert!(sites.iter().all(|site| *site == sites[0]));
+    assert_eq!(
+        sites[0].id,
+        SiteId::parse(ENTERPRISE_NETWORK_SITE_ID).unwrap()
+    );
+    assert_eq!(sites[0].display_name.as_str(), ENTERPRISE_NETWORK_SITE_NAME);
+    // AND exactly one site exists, created with exactly one audit entry
+    let stored = table
+        .query(&Query {
+            range: SortKeyRange::BeginsWith(functions::keys::SITE_PREFIX.to_owned()),
+            ..Query::partition(functions::keys::subscription_partition(&subscription))
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.items.len(), 1);
+    let audit = table
+        .query(&Query::partition(functions::keys::audit_partition(
+            &subscription,
+        )))
+        .await
+        .unwrap();
+    assert_eq!(audit.items.len(), 1);
+    let entry: Value = serde_json::from_slice(&audit.items[0].body).unwrap();
+    assert_eq!(entry["action"], "site.create");
+    assert_eq!(entry["target"], ENTERPRISE_NETWORK_SITE_ID);
+    // AND a later call returns it without writing again
+    let again =
+        functions::sites::ensure_enterprise_network_site(table.as_ref(), &subscription, actor)
+            .await
+            .unwrap();
+    assert_eq!(again, sites[0]);
+    let audit = table
+        .query(&Query::partition(functions::keys::audit_partition(
+            &subscription,
+        )))
+        .await
+        .unwrap();
+    assert_eq!(audit.items.len(), 1);
+}
+
+#[tokio::test]
+async fn sensor_count_writes_need_the_site_and_guard_the_count() {
+    use functions::sites::{SensorCountChange, sensor_count_writes};
+    let (table, _directory) = embedded_table();
+    let subscription = SubscriptionId::parse("sub-1").unwrap();
+    let missing = SiteId::parse("no-such-site").unwrap();
+    // GIVEN no such site: adding a sensor there is 404
+    let refused = sensor_count_writes(
+        table.as_ref(),
+        &subscription,
+        &missing,
+        SensorCountChange::Added,
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(functions::http::error::ApiError::NotFound(_))),
+        "{refused:?}"
+    );
+    // GIVEN the Enterprise network site
+    let actor = AuditActor::User {
+        email: Email::parse("ada@example.com").unwrap(),
+    };
+    let site =
+        functions::sites::ensure_enterprise_network_site(table.as_ref(), &subscription, actor)
+            .await
+            .unwrap();
+    // WHEN two requests read the count and write at once
+    let first = sensor_count_writes(
+        table.as_ref(),
+        &subscription,
+        &site.id,
+        SensorCountChange::Added,
+    )
+    .await
+    .unwrap();
+    let second = sensor_count_writes(
+        table.as_ref(),
+        &subscription,
+        &site.id,
+        SensorCountChange::Added,
+    )
+    .await
+    .unwrap();
+    // THEN the first commits and the second, built on the same read, fails
+    table.transact(first).await.expect("the first commits");
+    assert!(table.transact(second).await.is_err());
+    let usage = table
+        .get(&functions::keys::site_usage(&subscription, &site.id))
+        .await
+        .unwrap()
+        .expect("the usage item");
+    let usage: Value = serde_json::from_slice(&usage.body).unwrap();
+    assert_eq!(usage["sensors"], 1);
+}
