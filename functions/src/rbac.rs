@@ -48,7 +48,7 @@ use crate::audit;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::{Body, json};
-use crate::http::params::{IfMatch, Params};
+use crate::http::params::{IfMatch, Params, json_with_etag};
 use crate::http::principal::Caller;
 use crate::ids;
 use crate::keys;
@@ -223,7 +223,7 @@ fn transaction<T>(
 /// Keeps `PRINCIPAL#<principal>/SUB#<id>` in step with the assignments: put when a
 /// principal gets its first assignment in the subscription, deleted when its last
 /// one goes.
-fn membership_writes(
+pub fn membership_writes(
     before: &SubscriptionRecord,
     after: &SubscriptionRecord,
 ) -> ApiResult<Vec<Write>> {
@@ -379,7 +379,7 @@ async fn list_roles(
         )
         .collect();
     let page = page_of(roles, role_order, page.get()?)?;
-    Ok(json(StatusCode::OK, &page))
+    Ok(json_with_etag(StatusCode::OK, &page, authorized.version))
 }
 
 async fn create_role(
@@ -507,7 +507,7 @@ async fn list_assignments(
         |a: &RoleAssignment| a.id.to_string(),
         page.get()?,
     )?;
-    Ok(json(StatusCode::OK, &page))
+    Ok(json_with_etag(StatusCode::OK, &page, authorized.version))
 }
 
 async fn create_assignment(
@@ -680,7 +680,7 @@ async fn list_device_groups(
         |group: &DeviceGroup| group.id.to_string(),
         page.get()?,
     )?;
-    Ok(json(StatusCode::OK, &page))
+    Ok(json_with_etag(StatusCode::OK, &page, authorized.version))
 }
 
 async fn create_device_group(
@@ -818,4 +818,86 @@ async fn audit_log(
             next_cursor: found.next_cursor,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::model::{DisplayName, Email};
+
+    fn subscription(assignments: &[(&str, BuiltInRole)]) -> SubscriptionRecord {
+        SubscriptionRecord {
+            id: SubscriptionId::parse("sub-1").unwrap(),
+            name: DisplayName::parse("Plants").unwrap(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            created_by: Email::parse("a@example.com").unwrap(),
+            assignments: assignments
+                .iter()
+                .enumerate()
+                .map(|(n, (principal, role))| RoleAssignment {
+                    id: AssignmentId::parse(format!("a{n}")).unwrap(),
+                    principal: shared::authz::PrincipalRef::parse(principal).unwrap(),
+                    role: (*role).into(),
+                    scope: Scope::Subscription,
+                })
+                .collect(),
+            custom_roles: Vec::new(),
+            device_groups: Vec::new(),
+        }
+    }
+
+    fn keys_of(writes: &[Write]) -> Vec<(&'static str, String)> {
+        writes
+            .iter()
+            .map(|write| {
+                let kind = match write {
+                    Write::Put { .. } => "put",
+                    Write::Delete { .. } => "delete",
+                    Write::Check { .. } => "check",
+                };
+                (kind, write.key().pk.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_membership_is_written_for_a_first_assignment_and_removed_with_the_last() {
+        let before = subscription(&[("a@example.com", BuiltInRole::Owner)]);
+        // A new principal joins; one already present adds a second role: one put.
+        let after = subscription(&[
+            ("a@example.com", BuiltInRole::Owner),
+            ("a@example.com", BuiltInRole::Contributor),
+            ("group:ops", BuiltInRole::SecurityReader),
+        ]);
+        assert_eq!(
+            keys_of(&membership_writes(&before, &after).unwrap()),
+            [("put", "PRINCIPAL#group:ops".to_owned())]
+        );
+        // The group's only assignment goes: its membership goes; a's stays.
+        let later = subscription(&[("a@example.com", BuiltInRole::Contributor)]);
+        assert_eq!(
+            keys_of(&membership_writes(&after, &later).unwrap()),
+            [("delete", "PRINCIPAL#group:ops".to_owned())]
+        );
+        assert!(membership_writes(&later, &later).unwrap().is_empty());
+    }
+
+    #[test]
+    fn in_memory_pages_resume_after_the_cursor_and_end_without_one() {
+        let items: Vec<String> = ["c", "a", "d", "b", "e"].map(String::from).to_vec();
+        let request = |cursor: Option<String>| PageRequest {
+            limit: Some(2),
+            cursor,
+        };
+        let first = page_of(items.clone(), String::clone, request(None)).unwrap();
+        assert_eq!(first.items, ["a", "b"]);
+        let second = page_of(items.clone(), String::clone, request(first.next_cursor)).unwrap();
+        assert_eq!(second.items, ["c", "d"]);
+        let third = page_of(items.clone(), String::clone, request(second.next_cursor)).unwrap();
+        assert_eq!(third.items, ["e"]);
+        assert_eq!(third.next_cursor, None);
+        let exact = page_of(items[..2].to_vec(), String::clone, request(None)).unwrap();
+        assert_eq!(exact.next_cursor, None);
+        assert!(page_of(items, String::clone, request(Some("nonsense".into()))).is_err());
+    }
 }

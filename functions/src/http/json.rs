@@ -66,7 +66,11 @@ impl Body {
         serde_path_to_error::deserialize(deserializer).map_err(|error| {
             let path = error.path().to_string();
             let inner = error.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
+            // serde_json reports some shape errors (an enum object with two keys) as
+            // syntax errors; only a body that is no JSON at all is "not valid JSON".
+            let not_json = (inner.is_syntax() || inner.is_eof())
+                && serde_json::from_slice::<serde::de::IgnoredAny>(&self.0).is_err();
+            if not_json {
                 ApiError::Invalid(format!("the body is not valid JSON: {inner}"))
             } else if path == "." {
                 ApiError::Invalid(format!("the body is invalid: {}", strip_position(&inner)))
