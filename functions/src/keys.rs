@@ -86,49 +86,6 @@ pub fn device_identity(subscription: &SubscriptionId, site: &SiteId, identity: &
     )
 }
 
-// ----- Sites, zones and plans (area `sites`) -----
-
-/// Uniqueness of a site's display name in a subscription: the key is the name's
-/// `shared::model::name_key`, the body the site holding it. Written with
-/// `MustNotExist` in the transaction that creates or renames the site.
-pub fn site_name(subscription: &SubscriptionId, name_key: &str) -> Key {
-    Key::new(
-        subscription_partition(subscription),
-        format!("SITENAME#{name_key}"),
-    )
-}
-
-/// What hangs off a site (its zone and sensor counts). Every creation of a zone (and,
-/// through `sites::sensor_count_writes`, of a sensor) rewrites it with `VersionIs`, and
-/// deleting the site deletes it with `VersionIs`: so a zone or sensor added while the
-/// site is being deleted fails one of the two transactions, never leaves an orphan.
-pub fn site_usage(subscription: &SubscriptionId, site: &SiteId) -> Key {
-    Key::new(
-        subscription_partition(subscription),
-        format!("SITEUSE#{site}"),
-    )
-}
-
-/// Plans of a subscription, in its partition, by plan id (ULID: creation order).
-pub fn plan(subscription: &SubscriptionId, plan: &PlanId) -> Key {
-    Key::new(
-        subscription_partition(subscription),
-        format!("{PLAN_PREFIX}{plan}"),
-    )
-}
-
-pub const PLAN_PREFIX: &str = "PLAN#";
-
-/// "One live plan per kind": the body names the plan of `kind` that holds the slot.
-/// Created with `MustNotExist` with the plan, deleted when it is cancelled, replaced
-/// (`VersionIs`) when the plan holding it is an expired trial.
-pub fn live_plan(subscription: &SubscriptionId, kind: PlanKind) -> Key {
-    Key::new(
-        subscription_partition(subscription),
-        format!("LIVEPLAN#{}", kind.as_str()),
-    )
-}
-
 // ----- Sensors (sensors area) -----
 
 /// A sensor: every sensor of a subscription in one partition, sorted by id (ULIDs,
@@ -177,4 +134,47 @@ pub fn sensor_by_type(
 
 pub fn sensors_of_type_partition(subscription: &SubscriptionId, sensor_type: SensorType) -> String {
     format!("SENSORS#{subscription}#TYPE#{sensor_type}")
+}
+
+// ----- Sites, zones and plans (area `sites`) -----
+
+/// Uniqueness of a site's display name in a subscription: the key is the name's
+/// `shared::model::name_key`, the body the site holding it. Written with
+/// `MustNotExist` in the transaction that creates or renames the site.
+pub fn site_name(subscription: &SubscriptionId, name_key: &str) -> Key {
+    Key::new(
+        subscription_partition(subscription),
+        format!("SITENAME#{name_key}"),
+    )
+}
+
+/// What hangs off a site (its zone and sensor counts). Every creation of a zone (and,
+/// through `sites::sensor_count_writes`, of a sensor) rewrites it with `VersionIs`, and
+/// deleting the site deletes it with `VersionIs`: so a zone or sensor added while the
+/// site is being deleted fails one of the two transactions, never leaves an orphan.
+pub fn site_usage(subscription: &SubscriptionId, site: &SiteId) -> Key {
+    Key::new(
+        subscription_partition(subscription),
+        format!("SITEUSE#{site}"),
+    )
+}
+
+/// Plans of a subscription, in its partition, by plan id (ULID: creation order).
+pub fn plan(subscription: &SubscriptionId, plan: &PlanId) -> Key {
+    Key::new(
+        subscription_partition(subscription),
+        format!("{PLAN_PREFIX}{plan}"),
+    )
+}
+
+pub const PLAN_PREFIX: &str = "PLAN#";
+
+/// "One live plan per kind": the body names the plan of `kind` that holds the slot.
+/// Created with `MustNotExist` with the plan, deleted when it is cancelled, replaced
+/// (`VersionIs`) when the plan holding it is an expired trial.
+pub fn live_plan(subscription: &SubscriptionId, kind: PlanKind) -> Key {
+    Key::new(
+        subscription_partition(subscription),
+        format!("LIVEPLAN#{}", kind.as_str()),
+    )
 }

@@ -36,6 +36,29 @@ pub struct MembershipRecord {
     pub subscription_name: DisplayName,
 }
 
+// ----- Sensors (sensors area) -----
+
+/// A sensor as stored at `keys::sensor` (with its `keys::sensor_by_site` and
+/// `keys::sensor_by_type` index keys). Its token's lookup item is a
+/// `http::sensor::SensorTokenRecord` at `keys::sensor_token(hash)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensorRecord {
+    pub id: SensorId,
+    pub subscription_id: SubscriptionId,
+    pub name: DisplayName,
+    #[serde(rename = "type")]
+    pub sensor_type: SensorType,
+    pub site_id: SiteId,
+    pub zone_id: Option<ZoneId>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub created_by: Email,
+    /// The current token of the activation file, returned as is by every download;
+    /// never shown by the sensor's own endpoints nor written to the audit log.
+    pub token: String,
+    pub state: SensorState,
+}
+
 // ----- Sites, zones and plans (area `sites`) -----
 // Sites are stored as `shared::api::Site`, zones as `shared::api::Zone`.
 
@@ -87,29 +110,6 @@ impl PlanRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LivePlanRecord {
     pub plan_id: PlanId,
-}
-
-// ----- Sensors (sensors area) -----
-
-/// A sensor as stored at `keys::sensor` (with its `keys::sensor_by_site` and
-/// `keys::sensor_by_type` index keys). Its token's lookup item is a
-/// `http::sensor::SensorTokenRecord` at `keys::sensor_token(hash)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SensorRecord {
-    pub id: SensorId,
-    pub subscription_id: SubscriptionId,
-    pub name: DisplayName,
-    #[serde(rename = "type")]
-    pub sensor_type: SensorType,
-    pub site_id: SiteId,
-    pub zone_id: Option<ZoneId>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    pub created_by: Email,
-    /// The current token of the activation file, returned as is by every download;
-    /// never shown by the sensor's own endpoints nor written to the audit log.
-    pub token: String,
-    pub state: SensorState,
 }
 
 /// Serializes a record into an item at `key`.

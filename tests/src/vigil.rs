@@ -369,6 +369,49 @@ impl Api {
     }
 }
 
+/// A response kept whole: status, headers and the body as text (CSV, ETags).
+#[derive(Debug)]
+pub struct RawAnswer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl RawAnswer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+}
+
+impl Api {
+    /// Any request, answered with its headers and raw body (e.g. a CSV download).
+    pub async fn send_full(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> RawAnswer {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the request reaches vigil");
+        RawAnswer {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            text: response.text().await.unwrap_or_default(),
+        }
+    }
+}
+
 async fn answer(request: reqwest::RequestBuilder) -> Answer {
     let response = request.send().await.expect("the request reaches vigil");
     let status = response.status().as_u16();

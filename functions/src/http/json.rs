@@ -54,6 +54,14 @@ fn is_json(headers: &HeaderMap) -> bool {
 impl Body {
     /// Parses the body, naming the offending field in the error.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        // Every body of the contract is an object; serde would also read a struct from
+        // an array of its fields (`["name", "type"]`), which no client means.
+        let first = self.0.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b == b'[') {
+            return Err(ApiError::Invalid(
+                "the body must be a JSON object, not an array".into(),
+            ));
+        }
         let deserializer = &mut serde_json::Deserializer::from_slice(&self.0);
         serde_path_to_error::deserialize(deserializer).map_err(|error| {
             let path = error.path().to_string();

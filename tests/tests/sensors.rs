@@ -1,0 +1,1567 @@
+//! Sensors and the heartbeat ingest, end to end against the real `vigil` binary on
+//! both stores.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use shared::api::SENSOR_EXPORT_COLUMNS;
+use shared::authz::{BuiltInRole, Permission};
+use vigil_tests::vigil::{Answer, Api, Vigil};
+
+/// The site every Enterprise IoT sensor lands in (its fixed id).
+const ENTERPRISE_NETWORK: &str = "enterprise-network";
+const LATEST_TI: &str = "2024.03.01";
+
+/// A subscription owned by `owner@example.com`.
+struct World {
+    api: Api,
+    owner: String,
+    sub: String,
+    site: tokio::sync::OnceCell<String>,
+}
+
+impl World {
+    async fn new(vigil: &Vigil) -> Self {
+        let api = vigil.api();
+        let owner = api.dev_login("owner@example.com").await;
+        let created = api
+            .post("/subscriptions", Some(&owner), json!({"name": "Plants"}))
+            .await;
+        assert_eq!(created.status, 201, "{created:?}");
+        let sub = created.body["id"].as_str().expect("an id").to_owned();
+        World {
+            api,
+            owner,
+            sub,
+            site: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/subscriptions/{}{rest}", self.sub)
+    }
+
+    fn sensor_path(&self, id: &str, rest: &str) -> String {
+        self.path(&format!("/sensors/{id}{rest}"))
+    }
+
+    async fn onboard_as(&self, token: &str, body: Value) -> Answer {
+        self.api
+            .post(&self.path("/sensors"), Some(token), body)
+            .await
+    }
+
+    /// Onboards a sensor as the owner; returns the sensor and its token.
+    async fn onboard(&self, name: &str, sensor_type: &str) -> (Value, String) {
+        let body = if sensor_type == "enterprise_iot" {
+            json!({"name": name, "type": sensor_type})
+        } else {
+            json!({"name": name, "type": sensor_type, "site_id": self.site().await})
+        };
+        let onboarded = self.onboard_as(&self.owner, body).await;
+        assert_eq!(onboarded.status, 201, "{onboarded:?}");
+        let token = onboarded.body["activation_file"]["token"]
+            .as_str()
+            .expect("a token")
+            .to_owned();
+        (onboarded.body["sensor"].clone(), token)
+    }
+
+    /// The site "Plant 1", created once, for OT sensors.
+    async fn site(&self) -> String {
+        self.site
+            .get_or_init(|| async { self.new_site("Plant 1").await })
+            .await
+            .clone()
+    }
+
+    async fn new_site(&self, name: &str) -> String {
+        let created = self
+            .api
+            .post(
+                &self.path("/sites"),
+                Some(&self.owner),
+                json!({"display_name": name}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{created:?}");
+        created.body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn new_zone(&self, site: &str, name: &str) -> String {
+        let created = self
+            .api
+            .post(
+                &self.path(&format!("/sites/{site}/zones")),
+                Some(&self.owner),
+                json!({"name": name}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{created:?}");
+        created.body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn sensor(&self, id: &str) -> Value {
+        let got = self
+            .api
+            .get(&self.sensor_path(id, ""), Some(&self.owner))
+            .await;
+        assert_eq!(got.status, 200, "{got:?}");
+        got.body
+    }
+
+    async fn etag(&self, id: &str) -> String {
+        let got = self
+            .api
+            .send_full(
+                Method::GET,
+                &self.sensor_path(id, ""),
+                Some(&self.owner),
+                None,
+            )
+            .await;
+        assert_eq!(got.status, 200, "{got:?}");
+        got.header("etag").expect("an ETag").to_owned()
+    }
+
+    /// Every sensor of the subscription, walking the pages.
+    async fn all_sensors(&self) -> Vec<Value> {
+        self.list("").await
+    }
+
+    async fn list(&self, filters: &str) -> Vec<Value> {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = self.path(&format!("/sensors?limit=500{filters}"));
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let page = self.api.get(&path, Some(&self.owner)).await;
+            assert_eq!(page.status, 200, "{page:?}");
+            seen.extend(page.body["items"].as_array().unwrap().iter().cloned());
+            cursor = page.body["next_cursor"].as_str().map(str::to_owned);
+            if cursor.is_none() {
+                return seen;
+            }
+        }
+    }
+
+    async fn audit(&self) -> Vec<Value> {
+        let log = self
+            .api
+            .get(&self.path("/audit-log?limit=500"), Some(&self.owner))
+            .await;
+        assert_eq!(log.status, 200, "{log:?}");
+        log.body["items"].as_array().unwrap().clone()
+    }
+
+    /// Gives `email` the role at subscription scope (as the owner) and signs them in.
+    async fn member(&self, email: &str, role: &str, site_id: Option<&str>) -> String {
+        let given = self
+            .api
+            .post(
+                &self.path("/role-assignments"),
+                Some(&self.owner),
+                json!({"principal": email, "role": role, "site_id": site_id}),
+            )
+            .await;
+        assert_eq!(given.status, 201, "{given:?}");
+        self.api.dev_login(email).await
+    }
+
+    async fn heartbeat(&self, token: &str, body: Value) -> Answer {
+        self.api.post("/ingest/heartbeat", Some(token), body).await
+    }
+}
+
+fn ids<'a>(sensors: impl IntoIterator<Item = &'a Value>) -> BTreeSet<String> {
+    sensors
+        .into_iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn healthy(version: &str, ti_version: &str) -> Value {
+    json!({"version": version, "ti_version": ti_version, "health": "healthy"})
+}
+
+// ----- Onboarding -----
+
+vigil_tests::on_both_stores!(
+    an_ot_sensor_is_onboarded_at_its_site_with_an_activation_file,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let site = world.site().await;
+        // WHEN the owner onboards an OT sensor at the site
+        let onboarded = world
+            .onboard_as(
+                &world.owner,
+                json!({"name": "Line 1", "type": "ot_cloud_connected", "site_id": site}),
+            )
+            .await;
+        // THEN it is 201 with the sensor, never connected yet, and its activation file
+        assert_eq!(onboarded.status, 201, "{onboarded:?}");
+        let sensor = &onboarded.body["sensor"];
+        let id = sensor["id"].as_str().unwrap();
+        assert_eq!(sensor["name"], "Line 1");
+        assert_eq!(sensor["type"], "ot_cloud_connected");
+        assert_eq!(sensor["site_id"], site.as_str());
+        assert_eq!(sensor["zone_id"], json!(null));
+        assert_eq!(sensor["version"], json!(null));
+        assert_eq!(sensor["health"], "disconnected");
+        assert_eq!(sensor["last_connected"], json!(null));
+        assert_eq!(sensor["ti_mode"], "automatic");
+        let file = &onboarded.body["activation_file"];
+        assert_eq!(file["sensor_id"], id);
+        assert_eq!(file["subscription_id"], world.sub.as_str());
+        assert!(
+            file["api_url"].as_str().unwrap().ends_with("/api"),
+            "{file}"
+        );
+        assert!(file["token"].as_str().unwrap().len() > 40);
+        // AND GET shows it with an ETag and without the token
+        let got = world
+            .api
+            .send_full(
+                Method::GET,
+                &world.sensor_path(id, ""),
+                Some(&world.owner),
+                None,
+            )
+            .await;
+        assert_eq!(got.status, 200);
+        assert!(got.header("etag").unwrap().starts_with('"'));
+        assert_eq!(got.json(), *sensor);
+        assert!(!got.text.contains(file["token"].as_str().unwrap()));
+        // AND the onboarding is audited, without the token
+        let audit = world.audit().await;
+        assert_eq!(audit[0]["action"], "sensor.onboard");
+        assert_eq!(audit[0]["target"], id);
+        assert_eq!(audit[0]["site_id"], site.as_str());
+        assert!(
+            !audit[0]
+                .to_string()
+                .contains(file["token"].as_str().unwrap())
+        );
+        // AND a locally managed sensor starts in manual TI mode; EIoT sensors have no TI
+        let (local, _) = world.onboard("Line 2", "ot_locally_managed").await;
+        assert_eq!(local["ti_mode"], "manual");
+        let (eiot, _) = world.onboard("Office", "enterprise_iot").await;
+        assert_eq!(eiot["ti_mode"], json!(null));
+        assert_eq!(eiot["ti_update_status"], json!(null));
+        // AND a sensor can be placed in a zone of its site
+        let zone = world.new_zone(&site, "Line A").await;
+        let zoned = world
+            .onboard_as(
+                &world.owner,
+                json!({"name": "Line 3", "type": "ot_cloud_connected", "site_id": site, "zone_id": zone}),
+            )
+            .await;
+        assert_eq!(zoned.status, 201, "{zoned:?}");
+        assert_eq!(zoned.body["sensor"]["zone_id"], zone.as_str());
+    }
+);
+
+vigil_tests::on_both_stores!(
+    enterprise_iot_sensors_land_in_one_enterprise_network_site_created_once,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        // WHEN ten Enterprise IoT sensors are onboarded at the same time
+        let mut onboardings = tokio::task::JoinSet::new();
+        for n in 0..10 {
+            let api = world.api.clone();
+            let path = world.path("/sensors");
+            let owner = world.owner.clone();
+            onboardings.spawn(async move {
+                api.post(
+                    &path,
+                    Some(&owner),
+                    json!({"name": format!("EIoT {n}"), "type": "enterprise_iot"}),
+                )
+                .await
+            });
+        }
+        let mut sites = BTreeSet::new();
+        while let Some(done) = onboardings.join_next().await {
+            let onboarded = done.unwrap();
+            assert_eq!(onboarded.status, 201, "{onboarded:?}");
+            sites.insert(
+                onboarded.body["sensor"]["site_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        // THEN all of them are in the Enterprise network site
+        assert_eq!(sites, BTreeSet::from([ENTERPRISE_NETWORK.to_owned()]));
+        let at_site = world.list(&format!("&site_id={ENTERPRISE_NETWORK}")).await;
+        assert_eq!(at_site.len(), 10);
+        // AND that site was created exactly once, with the name of the seed
+        let created: Vec<Value> = world
+            .audit()
+            .await
+            .into_iter()
+            .filter(|entry| entry["action"] == "site.create")
+            .collect();
+        assert_eq!(created.len(), 1, "{created:?}");
+        assert_eq!(created[0]["after"]["display_name"], "Enterprise network");
+        assert_eq!(created[0]["target"], ENTERPRISE_NETWORK);
+        let sites = world
+            .api
+            .get(&world.path("/sites?limit=500"), Some(&world.owner))
+            .await;
+        let named: Vec<&Value> = sites.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|site| site["display_name"] == "Enterprise network")
+            .collect();
+        assert_eq!(named.len(), 1, "{sites:?}");
+    }
+);
+
+vigil_tests::on_both_stores!(
+    onboarding_needs_a_site_for_ot_sensors_and_refuses_one_for_enterprise_iot,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let site = world.site().await;
+        let other_site = world.new_site("Plant 2").await;
+        let elsewhere = world.new_zone(&other_site, "Line A").await;
+        let before = world.all_sensors().await;
+        for (body, field) in [
+            (
+                json!({"name": "x", "type": "ot_cloud_connected"}),
+                "site_id",
+            ),
+            (
+                json!({"name": "x", "type": "ot_locally_managed", "site_id": "no-such-site"}),
+                "site_id",
+            ),
+            (
+                json!({"name": "x", "type": "enterprise_iot", "site_id": site}),
+                "site_id",
+            ),
+            (
+                json!({"name": "x", "type": "enterprise_iot", "zone_id": "z1"}),
+                "zone_id",
+            ),
+            (
+                json!({"name": "x", "type": "ot_cloud_connected", "site_id": site, "zone_id": "no-zone"}),
+                "zone_id",
+            ),
+            (
+                json!({"name": "x", "type": "ot_cloud_connected", "site_id": site, "zone_id": elsewhere}),
+                "zone_id",
+            ),
+        ] {
+            let refused = world.onboard_as(&world.owner, body.clone()).await;
+            assert_eq!(refused.status, 400, "{body}: {refused:?}");
+            assert_eq!(refused.error_code(), "invalid");
+            assert!(
+                refused.error_message().contains(field),
+                "{body}: {}",
+                refused.error_message()
+            );
+        }
+        assert_eq!(world.all_sensors().await, before);
+    }
+);
+
+// ----- Tokens: activation files, reactivation, deletion -----
+
+vigil_tests::on_both_stores!(
+    downloading_the_activation_file_returns_the_current_token_without_rotating_it,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (sensor, token) = world.onboard("Line 1", "ot_cloud_connected").await;
+        let id = sensor["id"].as_str().unwrap();
+        // WHEN the activation file is downloaded twice
+        for _ in 0..2 {
+            let file = world
+                .api
+                .get(
+                    &world.sensor_path(id, "/activation-file"),
+                    Some(&world.owner),
+                )
+                .await;
+            // THEN it carries the token issued at onboarding
+            assert_eq!(file.status, 200, "{file:?}");
+            assert_eq!(file.body["token"], token.as_str());
+            assert_eq!(file.body["sensor_id"], id);
+        }
+        // AND that token still works
+        let beat = world.heartbeat(&token, healthy("23.1.3", LATEST_TI)).await;
+        assert_eq!(beat.status, 200, "{beat:?}");
+    }
+);
+
+vigil_tests::on_both_stores!(
+    reactivation_issues_a_new_token_and_revokes_the_old_one_at_once,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (sensor, old) = world.onboard("Line 1", "ot_locally_managed").await;
+        let id = sensor["id"].as_str().unwrap();
+        assert_eq!(
+            world
+                .heartbeat(&old, healthy("23.1.3", LATEST_TI))
+                .await
+                .status,
+            200
+        );
+        // WHEN the sensor is reactivated
+        let reactivated = world
+            .api
+            .post(
+                &world.sensor_path(id, "/reactivate"),
+                Some(&world.owner),
+                json!({}),
+            )
+            .await;
+        assert_eq!(reactivated.status, 200, "{reactivated:?}");
+        let new = reactivated.body["token"].as_str().unwrap().to_owned();
+        assert_ne!(new, old);
+        assert_eq!(reactivated.body["sensor_id"], id);
+        // THEN the old token is refused at once and the new one works
+        let with_old = world.heartbeat(&old, healthy("23.1.3", LATEST_TI)).await;
+        assert_eq!(with_old.status, 401, "{with_old:?}");
+        assert_eq!(with_old.error_code(), "unauthenticated");
+        let with_new = world.heartbeat(&new, healthy("23.1.3", LATEST_TI)).await;
+        assert_eq!(with_new.status, 200, "{with_new:?}");
+        // AND the activation file now carries the new token
+        let file = world
+            .api
+            .get(
+                &world.sensor_path(id, "/activation-file"),
+                Some(&world.owner),
+            )
+            .await;
+        assert_eq!(file.body["token"], new.as_str());
+        assert_eq!(world.audit().await[0]["action"], "sensor.reactivate");
+    }
+);
+
+vigil_tests::on_both_stores!(
+    deleting_a_sensor_revokes_its_token,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (sensor, token) = world.onboard("Line 1", "ot_cloud_connected").await;
+        let id = sensor["id"].as_str().unwrap();
+        // WHEN the sensor is deleted
+        let deleted = world
+            .api
+            .delete(&world.sensor_path(id, ""), Some(&world.owner))
+            .await;
+        assert_eq!(deleted.status, 204, "{deleted:?}");
+        // THEN it is gone, its token is refused, and the deletion is audited
+        let got = world
+            .api
+            .get(&world.sensor_path(id, ""), Some(&world.owner))
+            .await;
+        assert_eq!(got.status, 404, "{got:?}");
+        let beat = world.heartbeat(&token, healthy("23.1.3", LATEST_TI)).await;
+        assert_eq!(beat.status, 401, "{beat:?}");
+        let audit = world.audit().await;
+        assert_eq!(audit[0]["action"], "sensor.delete");
+        assert_eq!(audit[0]["after"], json!(null));
+        assert_eq!(audit[0]["before"]["id"], id);
+        // AND deleting it again is 404
+        let again = world
+            .api
+            .delete(&world.sensor_path(id, ""), Some(&world.owner))
+            .await;
+        assert_eq!(again.status, 404);
+    }
+);
+
+vigil_tests::on_both_stores!(
+    user_tokens_are_refused_on_ingest_and_sensor_tokens_everywhere_else,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (sensor, token) = world.onboard("Line 1", "ot_cloud_connected").await;
+        let id = sensor["id"].as_str().unwrap();
+        let user = world
+            .heartbeat(&world.owner, healthy("23.1.3", LATEST_TI))
+            .await;
+        assert_eq!(user.status, 401, "{user:?}");
+        assert_eq!(user.error_code(), "unauthenticated");
+        let nobody = world
+            .api
+            .post("/ingest/heartbeat", None, healthy("23.1.3", LATEST_TI))
+            .await;
+        assert_eq!(nobody.status, 401);
+        for path in [
+            world.path("/sensors"),
+            world.sensor_path(id, ""),
+            world.sensor_path(id, "/activation-file"),
+            "/me".to_owned(),
+        ] {
+            let refused = world.api.get(&path, Some(&token)).await;
+            assert_eq!(refused.status, 401, "{path}: {refused:?}");
+            assert_eq!(refused.error_code(), "unauthenticated");
+        }
+        // AND the refused heartbeat changed nothing
+        assert_eq!(world.sensor(id).await["last_connected"], json!(null));
+    }
+);
+
+// ----- Heartbeats, TI and software updates -----
+
+vigil_tests::on_both_stores!(
+    a_heartbeat_records_version_last_connected_ti_version_and_health,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (sensor, token) = world.onboard("Line 1", "ot_locally_managed").await;
+        let id = sensor["id"].as_str().unwrap();
+        assert_eq!(sensor["health"], "disconnected");
+        // WHEN the sensor reports in
+        let beat = world.heartbeat(&token, healthy("23.1.3", LATEST_TI)).await;
+        // THEN nothing is pending and the sensor shows what it reported
+        assert_eq!(beat.status, 200, "{beat:?}");
+        assert_eq!(beat.body, json!({"pending": []}));
+        let shown = world.sensor(id).await;
+        assert_eq!(shown["version"], "23.1.3");
+        assert_eq!(shown["ti_version"], LATEST_TI);
+        assert_eq!(shown["ti_update_status"], "ok");
+        assert_eq!(shown["health"], "healthy");
+        assert_ne!(shown["last_connected"], json!(null));
+        // AND a report of trouble makes it unhealthy, with the reason
+        world
+            .heartbeat(
+                &token,
+                json!({"version": "23.1.3", "ti_version": LATEST_TI, "health": "unhealthy",
+                       "issues": ["no_traffic_detected"]}),
+            )
+            .await;
+        let shown = world.sensor(id).await;
+        assert_eq!(shown["health"], "unhealthy");
+        assert_eq!(shown["health_findings"], json!(["no_traffic_detected"]));
+        // AND an old software version is unsupported
+        world.heartbeat(&token, healthy("10.5.3", LATEST_TI)).await;
+        assert_eq!(world.sensor(id).await["health"], "unsupported");
+    }
+);
+
+vigil_tests::on_both_stores!(
+    a_ti_push_is_delivered_in_the_next_heartbeat_and_completed_by_a_later_one,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        // GIVEN a manual-mode sensor behind the latest package
+        let (sensor, token) = world.onboard("Line 1", "ot_locally_managed").await;
+        let id = sensor["id"].as_str().unwrap();
+        world
+            .heartbeat(&token, healthy("23.1.3", "2024.01.01"))
+            .await;
+        assert_eq!(
+            world.sensor(id).await["ti_update_status"],
+            "update_available"
+        );
+        // WHEN a user pushes the latest package
+        let pushed = world
+            .api
+            .post(
+                &world.path("/sensors/ti-update"),
+                Some(&world.owner),
+                json!({"sensor_ids": [id]}),
+            )
+            .await;
+        assert_eq!(pushed.status, 200, "{pushed:?}");
+        assert_eq!(pushed.body["ti_version"], LATEST_TI);
+        assert_eq!(pushed.body["sensor_ids"], json!([id]));
+        assert_eq!(world.sensor(id).await["ti_update_status"], "in_progress");
+        assert_eq!(world.audit().await[0]["action"], "sensor.ti_push");
+        // THEN the next heartbeat carries it as a pending action
+        let next = world
+            .heartbeat(&token, healthy("23.1.3", "2024.01.01"))
+            .await;
+        assert_eq!(
+            next.body["pending"],
+            json!([{"kind": "ti_update", "ti_version": LATEST_TI}])
+        );
+        assert_eq!(world.sensor(id).await["ti_update_status"], "in_progress");
+        // AND a later heartbeat reporting the version completes it
+        let later = world.heartbeat(&token, healthy("23.1.3", LATEST_TI)).await;
+        assert_eq!(later.body["pending"], json!([]));
+        let shown = world.sensor(id).await;
+        assert_eq!(shown["ti_update_status"], "ok");
+        assert_eq!(shown["ti_version"], LATEST_TI);
+    }
+);
+
+vigil_tests::on_both_stores!(
+    a_delivered_ti_update_fails_when_the_sensor_keeps_its_old_package,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        // GIVEN a cloud-connected sensor, in automatic mode, behind the latest package
+        let (sensor, token) = world.onboard("Line 1", "ot_cloud_connected").await;
+        let id = sensor["id"].as_str().unwrap();
+        // WHEN it reports in, THEN the latest package is pushed by itself
+        let first = world
+            .heartbeat(&token, healthy("23.1.3", "2024.01.01"))
+            .await;
+        assert_eq!(
+            first.body["pending"],
+            json!([{"kind": "ti_update", "ti_version": LATEST_TI}])
+        );
+        // AND when the next heartbeat still reports the old package, the update failed
+        let second = world
+            .heartbeat(&token, healthy("23.1.3", "2024.01.01"))
+            .await;
+        assert_eq!(second.body["pending"], json!([]));
+        assert_eq!(world.sensor(id).await["ti_update_status"], "failed");
+    }
+);
+
+vigil_tests::on_both_stores!(
+    a_remote_software_update_is_delivered_then_settled_by_the_reported_version,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (sensor, token) = world.onboard("Line 1", "ot_cloud_connected").await;
+        let id = sensor["id"].as_str().unwrap();
+        world.heartbeat(&token, healthy("23.1.3", LATEST_TI)).await;
+        // WHEN a user asks for 24.1.2
+        let asked = world
+            .api
+            .post(
+                &world.sensor_path(id, "/software-update"),
+                Some(&world.owner),
+                json!({"version": "24.1.2"}),
+            )
+            .await;
+        assert_eq!(asked.status, 200, "{asked:?}");
+        assert_eq!(world.audit().await[0]["action"], "sensor.software_update");
+        // THEN the next heartbeat carries it, and one reporting it settles it
+        let next = world.heartbeat(&token, healthy("23.1.3", LATEST_TI)).await;
+        assert_eq!(
+            next.body["pending"],
+            json!([{"kind": "software_update", "version": "24.1.2"}])
+        );
+        let later = world.heartbeat(&token, healthy("24.1.2", LATEST_TI)).await;
+        assert_eq!(later.body["pending"], json!([]));
+        let shown = world.sensor(id).await;
+        assert_eq!(shown["version"], "24.1.2");
+        assert_eq!(shown["health"], "healthy");
+        // AND going back is refused
+        let back = world
+            .api
+            .post(
+                &world.sensor_path(id, "/software-update"),
+                Some(&world.owner),
+                json!({"version": "23.2.0"}),
+            )
+            .await;
+        assert_eq!(back.status, 409, "{back:?}");
+        // AND an update the sensor does not install leaves it unhealthy
+        let (other, other_token) = world.onboard("Line 2", "ot_locally_managed").await;
+        let other_id = other["id"].as_str().unwrap();
+        world
+            .heartbeat(&other_token, healthy("23.1.3", LATEST_TI))
+            .await;
+        world
+            .api
+            .post(
+                &world.sensor_path(other_id, "/software-update"),
+                Some(&world.owner),
+                json!({"version": "24.1.2"}),
+            )
+            .await;
+        world
+            .heartbeat(&other_token, healthy("23.1.3", LATEST_TI))
+            .await;
+        world
+            .heartbeat(&other_token, healthy("23.1.3", LATEST_TI))
+            .await;
+        let failed = world.sensor(other_id).await;
+        assert_eq!(failed["health"], "unhealthy");
+        assert_eq!(failed["health_findings"], json!(["remote_upgrade_failed"]));
+    }
+);
+
+// ----- PATCH and If-Match -----
+
+vigil_tests::on_both_stores!(
+    patch_renames_a_sensor_and_switches_its_ti_mode_where_allowed,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (sensor, _) = world.onboard("Line 1", "ot_cloud_connected").await;
+        let id = sensor["id"].as_str().unwrap();
+        let patched = world
+            .api
+            .patch(
+                &world.sensor_path(id, ""),
+                Some(&world.owner),
+                json!({"name": "Line 1 north", "ti_mode": "manual"}),
+            )
+            .await;
+        assert_eq!(patched.status, 200, "{patched:?}");
+        assert_eq!(patched.body["name"], "Line 1 north");
+        assert_eq!(patched.body["ti_mode"], "manual");
+        assert_eq!(world.sensor(id).await, patched.body);
+        let audit = world.audit().await;
+        assert_eq!(audit[0]["action"], "sensor.update");
+        assert_eq!(audit[0]["before"]["name"], "Line 1");
+        assert_eq!(audit[0]["after"]["name"], "Line 1 north");
+        // AND automatic mode is refused for locally managed and EIoT sensors
+        let (local, _) = world.onboard("Line 2", "ot_locally_managed").await;
+        let (eiot, _) = world.onboard("Office", "enterprise_iot").await;
+        for other in [&local, &eiot] {
+            let refused = world
+                .api
+                .patch(
+                    &world.sensor_path(other["id"].as_str().unwrap(), ""),
+                    Some(&world.owner),
+                    json!({"ti_mode": "automatic"}),
+                )
+                .await;
+            assert_eq!(refused.status, 409, "{refused:?}");
+            assert_eq!(refused.error_code(), "conflict");
+        }
+        assert_eq!(world.sensor(local["id"].as_str().unwrap()).await, local);
+    }
+);
+
+vigil_tests::on_both_stores!(
+    a_stale_if_match_is_refused_and_changes_nothing,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (sensor, token) = world.onboard("Line 1", "ot_cloud_connected").await;
+        let id = sensor["id"].as_str().unwrap();
+        let read = world.etag(id).await;
+        // GIVEN the sensor changed since it was read (a heartbeat)
+        world.heartbeat(&token, healthy("23.1.3", LATEST_TI)).await;
+        let current = world.etag(id).await;
+        assert_ne!(read, current);
+        // WHEN it is patched or deleted with the old ETag, THEN 412 and nothing changes
+        let stale_patch = world
+            .api
+            .send_with_headers(
+                Method::PATCH,
+                &world.sensor_path(id, ""),
+                Some(&world.owner),
+                Some(json!({"name": "renamed"})),
+                &[("if-match", &read)],
+            )
+            .await;
+        assert_eq!(stale_patch.status, 412, "{stale_patch:?}");
+        assert_eq!(stale_patch.error_code(), "precondition_failed");
+        let stale_delete = world
+            .api
+            .send_with_headers(
+                Method::DELETE,
+                &world.sensor_path(id, ""),
+                Some(&world.owner),
+                None,
+                &[("if-match", &read)],
+            )
+            .await;
+        assert_eq!(stale_delete.status, 412, "{stale_delete:?}");
+        assert_eq!(world.sensor(id).await["name"], "Line 1");
+        assert_eq!(world.etag(id).await, current);
+        // AND with the current ETag both work
+        let patched = world
+            .api
+            .send_with_headers(
+                Method::PATCH,
+                &world.sensor_path(id, ""),
+                Some(&world.owner),
+                Some(json!({"name": "renamed"})),
+                &[("if-match", &current)],
+            )
+            .await;
+        assert_eq!(patched.status, 200, "{patched:?}");
+        let newest = world.etag(id).await;
+        let deleted = world
+            .api
+            .send_with_headers(
+                Method::DELETE,
+                &world.sensor_path(id, ""),
+                Some(&world.owner),
+                None,
+                &[("if-match", &newest)],
+            )
+            .await;
+        assert_eq!(deleted.status, 204, "{deleted:?}");
+    }
+);
+
+vigil_tests::on_both_stores!(
+    patch_moves_a_sensor_to_another_zone_of_its_site_only,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let site = world.site().await;
+        let (sensor, token) = world.onboard("Line 1", "ot_cloud_connected").await;
+        let id = sensor["id"].as_str().unwrap();
+        let zone = world.new_zone(&site, "Line A").await;
+        // WHEN the sensor is put in a zone of its site
+        let moved = world
+            .api
+            .patch(
+                &world.sensor_path(id, ""),
+                Some(&world.owner),
+                json!({"zone_id": zone}),
+            )
+            .await;
+        // THEN it is there, and its token still works
+        assert_eq!(moved.status, 200, "{moved:?}");
+        assert_eq!(moved.body["zone_id"], zone.as_str());
+        assert_eq!(world.sensor(id).await["zone_id"], zone.as_str());
+        let beat = world.heartbeat(&token, healthy("23.1.3", LATEST_TI)).await;
+        assert_eq!(beat.status, 200, "{beat:?}");
+        // AND a zone of another site is refused, leaving the sensor where it was
+        let other_site = world.new_site("Plant 2").await;
+        let elsewhere = world.new_zone(&other_site, "Line A").await;
+        let refused = world
+            .api
+            .patch(
+                &world.sensor_path(id, ""),
+                Some(&world.owner),
+                json!({"zone_id": elsewhere}),
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{refused:?}");
+        assert!(refused.error_message().contains("zone_id"));
+        assert_eq!(world.sensor(id).await["zone_id"], zone.as_str());
+    }
+);
+
+vigil_tests::on_both_stores!(
+    a_site_with_sensors_cannot_be_deleted_until_they_are_gone,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let site = world.site().await;
+        let (sensor, _) = world.onboard("Line 1", "ot_cloud_connected").await;
+        let id = sensor["id"].as_str().unwrap();
+        let site_path = world.path(&format!("/sites/{site}"));
+        // WHEN the site is deleted while a sensor is at it, THEN 409
+        let refused = world.api.delete(&site_path, Some(&world.owner)).await;
+        assert_eq!(refused.status, 409, "{refused:?}");
+        // AND once the sensor is deleted, the site can be
+        let removed = world
+            .api
+            .delete(&world.sensor_path(id, ""), Some(&world.owner))
+            .await;
+        assert_eq!(removed.status, 204, "{removed:?}");
+        let deleted = world.api.delete(&site_path, Some(&world.owner)).await;
+        assert_eq!(deleted.status, 204, "{deleted:?}");
+        // AND onboarding at the deleted site is refused
+        let gone = world
+            .onboard_as(
+                &world.owner,
+                json!({"name": "Line 2", "type": "ot_cloud_connected", "site_id": site}),
+            )
+            .await;
+        assert_eq!(gone.status, 400, "{gone:?}");
+    }
+);
+
+// ----- Lists, filters, export, summary -----
+
+vigil_tests::on_both_stores!(
+    sensors_are_listed_in_pages_and_filtered_by_site_type_and_health,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (cloud, token) = world.onboard("Cloud 1", "ot_cloud_connected").await;
+        let (cloud2, _) = world.onboard("Cloud 2", "ot_cloud_connected").await;
+        let (local, _) = world.onboard("Local 1", "ot_locally_managed").await;
+        let (eiot, _) = world.onboard("Office 1", "enterprise_iot").await;
+        let (eiot2, _) = world.onboard("Office 2", "enterprise_iot").await;
+        world.heartbeat(&token, healthy("23.1.3", LATEST_TI)).await;
+        let every = [&cloud, &cloud2, &local, &eiot, &eiot2];
+        let all_ids: BTreeSet<String> = every
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect();
+        // WHEN listing two at a time, THEN every sensor is seen once, in a stable order
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => world.path(&format!("/sensors?limit=2&cursor={c}")),
+                None => world.path("/sensors?limit=2"),
+            };
+            let page = world.api.get(&path, Some(&world.owner)).await;
+            assert_eq!(page.status, 200, "{page:?}");
+            let items = page.body["items"].as_array().unwrap();
+            assert!(items.len() <= 2);
+            seen.extend(items.iter().map(|s| s["id"].as_str().unwrap().to_owned()));
+            cursor = page.body["next_cursor"].as_str().map(str::to_owned);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 5);
+        assert_eq!(seen.iter().cloned().collect::<BTreeSet<_>>(), all_ids);
+        // AND the filters select by type, site and health
+        let cloud_ids = ids([&cloud, &cloud2]);
+        assert_eq!(
+            ids(&world.list("&type=ot_cloud_connected").await),
+            cloud_ids
+        );
+        assert_eq!(
+            ids(&world
+                .list(&format!(
+                    "&site_id={ENTERPRISE_NETWORK}&type=enterprise_iot"
+                ))
+                .await),
+            ids([&eiot, &eiot2])
+        );
+        let plant = world.site().await;
+        assert_eq!(
+            ids(&world.list(&format!("&site_id={plant}")).await),
+            ids([&cloud, &cloud2, &local])
+        );
+        assert_eq!(
+            ids(&world
+                .list(&format!("&site_id={plant}&type=ot_locally_managed"))
+                .await),
+            ids([&local])
+        );
+        assert!(
+            world
+                .list(&format!("&site_id={plant}&type=enterprise_iot"))
+                .await
+                .is_empty()
+        );
+        assert!(world.list("&site_id=elsewhere").await.is_empty());
+        assert_eq!(ids(&world.list("&health=healthy").await), ids([&cloud]));
+        assert_eq!(world.list("&health=disconnected").await.len(), 4);
+        assert_eq!(
+            ids(&world
+                .list("&health=disconnected&type=ot_cloud_connected")
+                .await),
+            ids([&cloud2])
+        );
+        // AND a health-filtered walk one at a time still sees each match exactly once
+        let mut matched = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..20 {
+            let path = match &cursor {
+                Some(c) => world.path(&format!("/sensors?health=disconnected&limit=1&cursor={c}")),
+                None => world.path("/sensors?health=disconnected&limit=1"),
+            };
+            let page = world.api.get(&path, Some(&world.owner)).await;
+            assert_eq!(page.status, 200, "{page:?}");
+            matched.extend(page.body["items"].as_array().unwrap().iter().cloned());
+            cursor = page.body["next_cursor"].as_str().map(str::to_owned);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(matched.len(), 4);
+        assert_eq!(ids(&matched).len(), 4);
+    }
+);
+
+vigil_tests::on_both_stores!(
+    the_csv_export_has_a_header_and_exactly_one_row_per_sensor,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let site = world.site().await;
+        let zone = world.new_zone(&site, "Hall \"B\"").await;
+        let onboarded = world
+            .onboard_as(
+                &world.owner,
+                json!({"name": "Line 1, north", "type": "ot_cloud_connected", "site_id": site, "zone_id": zone}),
+            )
+            .await;
+        assert_eq!(onboarded.status, 201, "{onboarded:?}");
+        let token = onboarded.body["activation_file"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        world.onboard("Office", "enterprise_iot").await;
+        world.heartbeat(&token, healthy("23.1.3", LATEST_TI)).await;
+        // WHEN the export is downloaded
+        let export = world
+            .api
+            .send_full(
+                Method::GET,
+                &world.path("/sensors/export.csv"),
+                Some(&world.owner),
+                None,
+            )
+            .await;
+        // THEN it is CSV: the grid's columns, then one row per sensor
+        assert_eq!(export.status, 200, "{export:?}");
+        assert!(
+            export
+                .header("content-type")
+                .unwrap()
+                .starts_with("text/csv")
+        );
+        let mut reader = csv::Reader::from_reader(export.text.as_bytes());
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(header, SENSOR_EXPORT_COLUMNS);
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2);
+        let line = rows
+            .iter()
+            .find(|r| &r[0] == "Line 1, north")
+            .expect("its row");
+        assert_eq!(&line[1], "ot_cloud_connected");
+        assert_eq!(&line[2], "Plant 1");
+        assert_eq!(&line[3], "Hall \"B\"");
+        assert_eq!(&line[4], "Plants");
+        assert_eq!(&line[5], "23.1.3");
+        assert_eq!(&line[6], "healthy");
+        assert!(line[7].ends_with('Z'), "{:?}", &line[7]);
+        assert_eq!(&line[8], LATEST_TI);
+        assert_eq!(&line[9], "automatic");
+        assert_eq!(&line[10], "ok");
+        let office = rows.iter().find(|r| &r[0] == "Office").expect("its row");
+        assert_eq!(&office[2], "Enterprise network");
+        assert_eq!(&office[3], "");
+        assert_eq!(&office[9], "");
+    }
+);
+
+#[tokio::test]
+async fn the_csv_export_streams_every_page_of_a_large_fleet() {
+    let vigil = Vigil::start().await;
+    let world = World::new(&vigil).await;
+    // GIVEN more sensors than one store page of the export (200)
+    let count = 205;
+    for n in 0..count {
+        let onboarded = world
+            .onboard_as(
+                &world.owner,
+                json!({"name": format!("Sensor {n:03}"), "type": "enterprise_iot"}),
+            )
+            .await;
+        assert_eq!(onboarded.status, 201, "{onboarded:?}");
+    }
+    // WHEN the export is downloaded, THEN each sensor has exactly one row
+    let export = world
+        .api
+        .send_full(
+            Method::GET,
+            &world.path("/sensors/export.csv"),
+            Some(&world.owner),
+            None,
+        )
+        .await;
+    assert_eq!(export.status, 200);
+    let mut reader = csv::Reader::from_reader(export.text.as_bytes());
+    let names: Vec<String> = reader.records().map(|r| r.unwrap()[0].to_owned()).collect();
+    assert_eq!(names.len(), count);
+    assert_eq!(names.iter().collect::<BTreeSet<_>>().len(), count);
+}
+
+vigil_tests::on_both_stores!(
+    the_health_summary_counts_the_sensors_in_each_health,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (_, healthy_token) = world.onboard("A", "ot_cloud_connected").await;
+        let (_, sick_token) = world.onboard("B", "ot_locally_managed").await;
+        let (_, old_token) = world.onboard("C", "enterprise_iot").await;
+        world.onboard("D", "enterprise_iot").await;
+        world
+            .heartbeat(&healthy_token, healthy("23.1.3", LATEST_TI))
+            .await;
+        world
+            .heartbeat(
+                &sick_token,
+                json!({"version": "23.1.3", "health": "unhealthy"}),
+            )
+            .await;
+        world
+            .heartbeat(&old_token, json!({"version": "10.1", "health": "healthy"}))
+            .await;
+        let summary = world
+            .api
+            .get(&world.path("/sensors/health-summary"), Some(&world.owner))
+            .await;
+        assert_eq!(summary.status, 200, "{summary:?}");
+        assert_eq!(
+            summary.body,
+            json!({"healthy": 1, "unhealthy": 1, "unsupported": 1, "disconnected": 1, "total": 4})
+        );
+    }
+);
+
+// ----- Downloads -----
+
+vigil_tests::on_both_stores!(
+    downloads_are_deterministic_and_password_recovery_is_audited,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        for rest in [
+            "/sensors/endpoint-details",
+            "/sensors/software",
+            "/ti-packages/latest",
+        ] {
+            let first = world.api.get(&world.path(rest), Some(&world.owner)).await;
+            let second = world.api.get(&world.path(rest), Some(&world.owner)).await;
+            assert_eq!(first.status, 200, "{rest}: {first:?}");
+            assert_eq!(first.body, second.body, "{rest}");
+        }
+        let endpoints = world
+            .api
+            .get(&world.path("/sensors/endpoint-details"), Some(&world.owner))
+            .await;
+        assert!(endpoints.body["items"].as_array().unwrap().iter().any(|e| {
+            e["url"]
+                .as_str()
+                .unwrap()
+                .ends_with("/api/ingest/heartbeat")
+        }));
+        let software = world
+            .api
+            .get(&world.path("/sensors/software?limit=2"), Some(&world.owner))
+            .await;
+        assert_eq!(software.body["items"][0]["version"], "24.1.2");
+        assert_eq!(software.body["items"][0]["latest"], true);
+        assert!(software.body["next_cursor"].is_string());
+        let package = world
+            .api
+            .get(&world.path("/ti-packages/latest"), Some(&world.owner))
+            .await;
+        assert_eq!(package.body["ti_version"], LATEST_TI);
+        // WHEN a console password is recovered
+        let recovered = world
+            .api
+            .post(
+                &world.path("/console-password-recovery"),
+                Some(&world.owner),
+                json!({"secret_identifier": "A1B2-C3D4"}),
+            )
+            .await;
+        // THEN a one-time code is returned, and the request (not the code) is audited
+        assert_eq!(recovered.status, 200, "{recovered:?}");
+        let code = recovered.body["recovery_code"].as_str().unwrap().to_owned();
+        let again = world
+            .api
+            .post(
+                &world.path("/console-password-recovery"),
+                Some(&world.owner),
+                json!({"secret_identifier": "A1B2-C3D4"}),
+            )
+            .await;
+        assert_ne!(again.body["recovery_code"].as_str().unwrap(), code);
+        let audit = world.audit().await;
+        assert_eq!(audit[0]["action"], "console.password_recovery");
+        assert_eq!(audit[0]["after"]["secret_identifier"], "A1B2-C3D4");
+        assert!(!audit.iter().any(|e| e.to_string().contains(&code)));
+    }
+);
+
+// ----- Who may do what -----
+
+/// One endpoint of the area, as called in the role test.
+struct Call {
+    permission: Permission,
+    method: Method,
+    path: String,
+    body: Option<Value>,
+    success: u16,
+}
+
+impl Call {
+    fn new(
+        permission: Permission,
+        method: Method,
+        path: String,
+        body: Option<Value>,
+        success: u16,
+    ) -> Self {
+        Call {
+            permission,
+            method,
+            path,
+            body,
+            success,
+        }
+    }
+}
+
+vigil_tests::on_both_stores!(
+    each_built_in_role_is_allowed_or_denied_on_every_endpoint_as_in_the_seed_table,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (sensor, _) = world.onboard("Line 1", "ot_locally_managed").await;
+        let id = sensor["id"].as_str().unwrap().to_owned();
+        for role in BuiltInRole::ALL {
+            // GIVEN a user holding the role at subscription scope
+            let email = format!("holder-{}@example.com", role.id());
+            let token = world.member(&email, role.id(), None).await;
+            let (doomed, _) = world.onboard("Doomed", "ot_cloud_connected").await;
+            let doomed = doomed["id"].as_str().unwrap().to_owned();
+            let calls = [
+                Call::new(
+                    Permission::ViewSitesAndSensors,
+                    Method::GET,
+                    world.path("/sensors"),
+                    None,
+                    200,
+                ),
+                Call::new(
+                    Permission::OnboardSensors,
+                    Method::POST,
+                    world.path("/sensors"),
+                    Some(json!({"name": "New", "type": "enterprise_iot"})),
+                    201,
+                ),
+                Call::new(
+                    Permission::ViewSitesAndSensors,
+                    Method::GET,
+                    world.sensor_path(&id, ""),
+                    None,
+                    200,
+                ),
+                Call::new(
+                    Permission::ModifySitesAndSensors,
+                    Method::PATCH,
+                    world.sensor_path(&id, ""),
+                    Some(json!({"name": format!("by {}", role.id())})),
+                    200,
+                ),
+                Call::new(
+                    Permission::ModifySitesAndSensors,
+                    Method::DELETE,
+                    world.sensor_path(&doomed, ""),
+                    None,
+                    204,
+                ),
+                Call::new(
+                    Permission::DownloadActivationFiles,
+                    Method::GET,
+                    world.sensor_path(&id, "/activation-file"),
+                    None,
+                    200,
+                ),
+                Call::new(
+                    Permission::ModifySitesAndSensors,
+                    Method::POST,
+                    world.sensor_path(&id, "/reactivate"),
+                    Some(json!({})),
+                    200,
+                ),
+                Call::new(
+                    Permission::PushTiUpdates,
+                    Method::POST,
+                    world.path("/sensors/ti-update"),
+                    Some(json!({"sensor_ids": [id]})),
+                    200,
+                ),
+                Call::new(
+                    Permission::ModifySitesAndSensors,
+                    Method::POST,
+                    world.sensor_path(&id, "/software-update"),
+                    Some(json!({"version": "24.1.2"})),
+                    200,
+                ),
+                Call::new(
+                    Permission::DownloadEndpointDetails,
+                    Method::GET,
+                    world.path("/sensors/endpoint-details"),
+                    None,
+                    200,
+                ),
+                Call::new(
+                    Permission::DownloadSensorSoftware,
+                    Method::GET,
+                    world.path("/sensors/software"),
+                    None,
+                    200,
+                ),
+                Call::new(
+                    Permission::DownloadTiPackages,
+                    Method::GET,
+                    world.path("/ti-packages/latest"),
+                    None,
+                    200,
+                ),
+                Call::new(
+                    Permission::RecoverConsolePasswords,
+                    Method::POST,
+                    world.path("/console-password-recovery"),
+                    Some(json!({"secret_identifier": "ABC-123"})),
+                    200,
+                ),
+                Call::new(
+                    Permission::ViewSitesAndSensors,
+                    Method::GET,
+                    world.path("/sensors/export.csv"),
+                    None,
+                    200,
+                ),
+                Call::new(
+                    Permission::ViewSitesAndSensors,
+                    Method::GET,
+                    world.path("/sensors/health-summary"),
+                    None,
+                    200,
+                ),
+            ];
+            for call in calls {
+                // WHEN they call the endpoint
+                let answer = world
+                    .api
+                    .send_full(
+                        call.method.clone(),
+                        &call.path,
+                        Some(&token),
+                        call.body.clone(),
+                    )
+                    .await;
+                // THEN it is allowed exactly when the seed's table grants the permission
+                let expected = if role.grants(call.permission) {
+                    call.success
+                } else {
+                    403
+                };
+                assert_eq!(
+                    answer.status, expected,
+                    "{role:?} {} {}: {}",
+                    call.method, call.path, answer.text
+                );
+                if expected == 403 {
+                    assert_eq!(answer.json()["error"]["code"], "forbidden");
+                }
+            }
+            // AND a refused caller learns 403 even for a body that is not valid
+            if !role.grants(Permission::OnboardSensors) {
+                let refused = world
+                    .api
+                    .post_raw(
+                        &world.path("/sensors"),
+                        Some(&token),
+                        b"{\"name\":".to_vec(),
+                    )
+                    .await;
+                assert_eq!(refused.status, 403, "{refused:?}");
+            }
+        }
+    }
+);
+
+vigil_tests::on_both_stores!(
+    site_scoped_callers_are_forbidden_on_sensors,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (sensor, _) = world.onboard("Line 1", "ot_cloud_connected").await;
+        let id = sensor["id"].as_str().unwrap();
+        // GIVEN a Security Admin assigned at the sensor's site only
+        let token = world
+            .member(
+                "site-admin@example.com",
+                "security_admin",
+                Some(&world.site().await),
+            )
+            .await;
+        // WHEN they use the sensors endpoints, THEN every one is 403
+        for (method, path, body) in [
+            (Method::GET, world.path("/sensors"), None),
+            (Method::GET, world.sensor_path(id, ""), None),
+            (Method::GET, world.sensor_path(id, "/activation-file"), None),
+            (Method::GET, world.path("/sensors/export.csv"), None),
+            (
+                Method::POST,
+                world.path("/sensors"),
+                Some(json!({"name": "x", "type": "enterprise_iot"})),
+            ),
+            (
+                Method::PATCH,
+                world.sensor_path(id, ""),
+                Some(json!({"name": "x"})),
+            ),
+            (Method::DELETE, world.sensor_path(id, ""), None),
+            (
+                Method::POST,
+                world.path("/sensors/ti-update"),
+                Some(json!({"sensor_ids": [id]})),
+            ),
+        ] {
+            let answer = world
+                .api
+                .send_full(method.clone(), &path, Some(&token), body)
+                .await;
+            assert_eq!(answer.status, 403, "{method} {path}: {}", answer.text);
+        }
+        assert_eq!(world.sensor(id).await, sensor);
+    }
+);
+
+vigil_tests::on_both_stores!(
+    sensors_of_a_subscription_the_caller_is_not_in_are_not_found,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (sensor, _) = world.onboard("Line 1", "ot_cloud_connected").await;
+        let id = sensor["id"].as_str().unwrap();
+        let stranger = world.api.dev_login("stranger@example.com").await;
+        for path in [world.path("/sensors"), world.sensor_path(id, "")] {
+            let answer = world.api.get(&path, Some(&stranger)).await;
+            assert_eq!(answer.status, 404, "{path}: {answer:?}");
+        }
+        let onboard = world
+            .onboard_as(&stranger, json!({"name": "x", "type": "enterprise_iot"}))
+            .await;
+        assert_eq!(onboard.status, 404);
+        // AND unknown or malformed sensor ids are 404 to the owner
+        for bad in ["01HZZZZZZZZZZZZZZZZZZZZZZZ", "not%20an%20id"] {
+            let answer = world
+                .api
+                .get(&world.sensor_path(bad, ""), Some(&world.owner))
+                .await;
+            assert_eq!(answer.status, 404, "{bad}: {answer:?}");
+            assert_eq!(answer.error_code(), "not_found");
+        }
+    }
+);
+
+// ----- Bad input -----
+
+vigil_tests::on_both_stores!(
+    bad_input_on_every_endpoint_is_refused_in_the_contracts_format_and_changes_nothing,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (sensor, token) = world.onboard("Line 1", "ot_locally_managed").await;
+        let (eiot, _) = world.onboard("Office", "enterprise_iot").await;
+        let id = sensor["id"].as_str().unwrap();
+        let eiot_id = eiot["id"].as_str().unwrap();
+        let sensors_before = world.all_sensors().await;
+        let audit_before = world.audit().await;
+        let owner = Some(world.owner.as_str());
+        // Bodies that are not valid for their endpoint: 400
+        let bad_bodies: Vec<(String, Value)> = vec![
+            (
+                world.path("/sensors"),
+                json!({"name": "x", "type": "satellite"}),
+            ),
+            (
+                world.path("/sensors"),
+                json!({"name": 5, "type": "enterprise_iot"}),
+            ),
+            (
+                world.path("/sensors"),
+                json!({"name": "", "type": "enterprise_iot"}),
+            ),
+            (
+                world.path("/sensors"),
+                json!({"name": "x", "type": "enterprise_iot", "colour": 1}),
+            ),
+            (
+                world.path("/sensors"),
+                json!({"name": "x", "type": "ot_cloud_connected", "site_id": "bad id"}),
+            ),
+            (world.path("/sensors"), json!(["x", "enterprise_iot"])),
+            (world.path("/sensors/ti-update"), json!({"sensor_ids": []})),
+            (world.path("/sensors/ti-update"), json!({"sensor_ids": "x"})),
+            (
+                world.path("/sensors/ti-update"),
+                json!({"sensor_ids": ["no-such-sensor"]}),
+            ),
+            (
+                world.sensor_path(id, "/software-update"),
+                json!({"version": "new"}),
+            ),
+            (
+                world.sensor_path(id, "/software-update"),
+                json!({"version": "99.1"}),
+            ),
+            (
+                world.sensor_path(id, "/software-update"),
+                json!({"version": "24.1.2", "at": 1}),
+            ),
+            (
+                world.path("/console-password-recovery"),
+                json!({"secret_identifier": "no way!"}),
+            ),
+            (world.path("/console-password-recovery"), json!({})),
+        ];
+        for (path, body) in bad_bodies {
+            let refused = world.api.post(&path, owner, body.clone()).await;
+            assert_eq!(refused.status, 400, "{path} {body}: {refused:?}");
+            assert_eq!(refused.error_code(), "invalid");
+        }
+        for body in [
+            json!({"name": ""}),
+            json!({"ti_mode": "sometimes"}),
+            json!({"colour": "red"}),
+            json!({"zone_id": "no-such-zone"}),
+            json!([]),
+        ] {
+            let refused = world
+                .api
+                .patch(&world.sensor_path(id, ""), owner, body.clone())
+                .await;
+            assert_eq!(refused.status, 400, "{body}: {refused:?}");
+            assert_eq!(refused.error_code(), "invalid");
+        }
+        for path in [
+            world.path("/sensors"),
+            world.path("/sensors/ti-update"),
+            world.path("/console-password-recovery"),
+            world.sensor_path(id, "/software-update"),
+        ] {
+            let malformed = world
+                .api
+                .post_raw(&path, owner, b"{\"name\": ".to_vec())
+                .await;
+            assert_eq!(malformed.status, 400, "{path}: {malformed:?}");
+            assert_eq!(malformed.error_code(), "invalid");
+        }
+        // State rules: 409
+        let eiot_push = world
+            .api
+            .post(
+                &world.path("/sensors/ti-update"),
+                owner,
+                json!({"sensor_ids": [id, eiot_id]}),
+            )
+            .await;
+        assert_eq!(eiot_push.status, 409, "{eiot_push:?}");
+        let eiot_update = world
+            .api
+            .post(
+                &world.sensor_path(eiot_id, "/software-update"),
+                owner,
+                json!({"version": "24.1.2"}),
+            )
+            .await;
+        assert_eq!(eiot_update.status, 409, "{eiot_update:?}");
+        // Bad query strings: 400
+        for query in [
+            "limit=0",
+            "limit=501",
+            "limit=many",
+            "type=satellite",
+            "health=sleepy",
+            "site_id=bad%20id",
+            "cursor=forged",
+        ] {
+            let refused = world
+                .api
+                .get(&world.path(&format!("/sensors?{query}")), owner)
+                .await;
+            assert_eq!(refused.status, 400, "{query}: {refused:?}");
+            assert_eq!(refused.error_code(), "invalid");
+        }
+        // Bad heartbeats: 400
+        for body in [
+            json!({"version": "new", "health": "healthy"}),
+            json!({"version": "23.1.3", "health": "sleepy"}),
+            json!({"version": "23.1.3", "health": "healthy", "mood": "good"}),
+            json!({"version": "23.1.3", "ti_version": "a b", "health": "healthy"}),
+            json!({"health": "healthy"}),
+        ] {
+            let refused = world.heartbeat(&token, body.clone()).await;
+            assert_eq!(refused.status, 400, "{body}: {refused:?}");
+            assert_eq!(refused.error_code(), "invalid");
+        }
+        let malformed = world
+            .api
+            .post_raw("/ingest/heartbeat", Some(&token), b"{".to_vec())
+            .await;
+        assert_eq!(malformed.status, 400, "{malformed:?}");
+        // THEN nothing changed
+        assert_eq!(world.all_sensors().await, sensors_before);
+        assert_eq!(world.audit().await, audit_before);
+    }
+);
