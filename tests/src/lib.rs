@@ -3,4 +3,5 @@
 pub mod browser;
 pub mod contract;
 pub mod moto;
+pub mod owner;
 pub mod vigil;
