@@ -1,9 +1,1197 @@
-//! Alerts: list, read, status changes, learn, PCAP.
+//! Alerts: list, read, status changes (one or in bulk), learn, PCAP; and what sensor
+//! ingest does with a batch of detections ([`ingest`], called by `ingest.rs`).
+//!
+//! Alerts are site-scoped: `view_alerts` at an alert's site to see it (else `404`),
+//! `modify_alerts` there to change it, learn it or download its capture (else `403`).
+//! Key design: `docs/data-model.md`, "Alerts and devices".
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use shared::api::{
+    AlertFilter, AuditActor, BulkAlertStatus, BulkAlertStatusItem, BulkAlertStatusResult,
+    ErrorDetail, Page, PageRequest, UpdateAlert,
+};
+use shared::authz::{Permission, Principal, SiteFilter, Target};
+use shared::model::{
+    Alert, AlertId, AlertStatus, DetectedAlert, DetectionOutcome, Fingerprint, PacketCapture,
+    SensorId, SensorLocation, StatusChange, SubscriptionId, on_detection,
+};
+use time::OffsetDateTime;
 
+use crate::access::{self, Authorized};
+use crate::audit;
 use crate::http::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json::{Body, json};
+use crate::http::params::{IfMatch, Params, json_with_etag};
+use crate::http::principal::Caller;
+use crate::http::sensor::SensorTokenRecord;
+use crate::ids;
+use crate::keys;
+use crate::merged::{self, Order, Source};
+use crate::records::{self, FingerprintBucketRecord, FingerprintEntry};
+use crate::store::{
+    Condition, Index, Item, Key, MAX_TRANSACTION_OPS, StoreError, Table, TableRead, Write,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/subscriptions/{sub}/alerts", get(list_alerts))
+        .route(
+            "/api/subscriptions/{sub}/alerts/status",
+            post(change_statuses),
+        )
+        .route(
+            "/api/subscriptions/{sub}/alerts/{id}",
+            get(get_alert).patch(update_alert),
+        )
+        .route("/api/subscriptions/{sub}/alerts/{id}/learn", post(learn))
+        .route("/api/subscriptions/{sub}/alerts/{id}/pcap", get(pcap))
+}
+
+/// How often a write that lost a race is re-read and retried before giving up.
+const MAX_ATTEMPTS: usize = 8;
+/// The content type of `GET …/alerts/{id}/pcap`.
+pub const PCAP_CONTENT_TYPE: &str = "application/vnd.tcpdump.pcap";
+
+// ----- Stored alerts -----
+
+/// An alert as stored: its own partition, plus its place in the status lists (GSI1,
+/// the whole subscription; GSI2, its site).
+pub fn alert_item(subscription: &SubscriptionId, alert: &Alert) -> ApiResult<Item> {
+    let mut item = records::item(keys::alert(subscription, &alert.id), alert)?;
+    item.gsi1 = Some(keys::alert_by_status(subscription, alert.status, &alert.id));
+    item.gsi2 = Some(keys::alert_by_site_status(
+        subscription,
+        &alert.site_id,
+        alert.status,
+        &alert.id,
+    ));
+    Ok(item)
+}
+
+fn pcap_item(subscription: &SubscriptionId, alert: &AlertId, capture: &PacketCapture) -> Item {
+    Item::new(
+        keys::alert_pcap(subscription, alert),
+        capture.as_bytes().to_vec(),
+    )
+}
+
+/// A stored alert and the version it was read at.
+#[derive(Debug, Clone)]
+struct Stored {
+    alert: Alert,
+    version: u64,
+}
+
+fn no_such_alert() -> ApiError {
+    ApiError::NotFound("no such alert".into())
+}
+
+/// The alert `raw_id` if it exists and the caller may view it at its site; `404`
+/// alike otherwise, so existence never leaks.
+async fn visible_alert(
+    table: &dyn TableRead,
+    authorized: &Authorized,
+    raw_id: &str,
+) -> ApiResult<Stored> {
+    let id = AlertId::parse(raw_id).map_err(|_| no_such_alert())?;
+    let item = table
+        .get(&keys::alert(&authorized.subscription.id, &id))
+        .await?
+        .ok_or_else(no_such_alert)?;
+    let alert: Alert = records::decode(&item)?;
+    let viewable = authorized
+        .access
+        .decide(Permission::ViewAlerts, Target::Site(&alert.site_id))
+        .is_allowed();
+    if !viewable {
+        return Err(no_such_alert());
+    }
+    Ok(Stored {
+        alert,
+        version: item.version,
+    })
+}
+
+fn require_modify(authorized: &Authorized, alert: &Alert) -> ApiResult<()> {
+    authorized.require(Permission::ModifyAlerts, Target::Site(&alert.site_id))
+}
+
+// ----- List -----
+
+/// The partitions holding the alerts a list request asks for, among those the caller
+/// may view: per status, the subscription-wide status partition (GSI1) when the caller
+/// views every site and names none, else one partition per permitted site (GSI2).
+fn alert_sources(
+    subscription: &SubscriptionId,
+    sites: &SiteFilter<'_>,
+    filter: &AlertFilter,
+) -> Vec<Source> {
+    let statuses: Vec<AlertStatus> = match filter.status {
+        Some(status) => vec![status],
+        None => vec![AlertStatus::New, AlertStatus::Active, AlertStatus::Closed],
+    };
+    let per_site = |site| {
+        statuses
+            .iter()
+            .map(|&status| Source {
+                index: Some(Index::Gsi2),
+                pk: keys::alerts_by_site_status(subscription, site, status),
+            })
+            .collect::<Vec<_>>()
+    };
+    match (&filter.site_id, sites) {
+        (Some(site), _) => per_site(site),
+        (None, SiteFilter::All) => statuses
+            .iter()
+            .map(|&status| Source {
+                index: Some(Index::Gsi1),
+                pk: keys::alerts_by_status(subscription, status),
+            })
+            .collect(),
+        (None, SiteFilter::Only(sites)) => sites.iter().flat_map(|site| per_site(site)).collect(),
+        (None, SiteFilter::None) => Vec::new(),
+    }
+}
+
+async fn list_alerts(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path(sub): Path<String>,
+    filter: Params<AlertFilter>,
+    page: Params<PageRequest>,
+) -> ApiResult<Response> {
+    let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
+    let sites = authorized.access.sites_with(Permission::ViewAlerts);
+    if sites == SiteFilter::None {
+        return Err(ApiError::Forbidden(
+            "this needs the view_alerts permission at some site".into(),
+        ));
+    }
+    let filter = filter.get()?;
+    let page = page.get()?;
+    let limit = page
+        .limit()
+        .map_err(|e| ApiError::invalid_field("limit", e))?;
+    if let Some(site) = &filter.site_id {
+        authorized.require(Permission::ViewAlerts, Target::Site(site))?;
+    }
+    let sources = alert_sources(&authorized.subscription.id, &sites, &filter);
+    let severity = filter.severity;
+    let found = merged::merged_page(
+        &table,
+        sources,
+        Order::Descending,
+        page.cursor.as_deref(),
+        limit,
+        |item| match severity {
+            None => Ok(true),
+            Some(wanted) => Ok(records::decode::<Alert>(item)?.severity == wanted),
+        },
+    )
+    .await?;
+    let items = found
+        .items
+        .iter()
+        .map(records::decode::<Alert>)
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(json(
+        StatusCode::OK,
+        &Page {
+            items,
+            next_cursor: found.next_cursor,
+        },
+    ))
+}
+
+// ----- One alert -----
+
+async fn get_alert(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path((sub, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
+    let stored = visible_alert(table.as_ref(), &authorized, &id).await?;
+    Ok(json_with_etag(
+        StatusCode::OK,
+        &stored.alert,
+        stored.version,
+    ))
+}
+
+async fn update_alert(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path((sub, id)): Path<(String, String)>,
+    if_match: IfMatch,
+    body: Body,
+) -> ApiResult<Response> {
+    let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
+    let stored = visible_alert(table.as_ref(), &authorized, &id).await?;
+    require_modify(&authorized, &stored.alert)?;
+    let request: UpdateAlert = body.parse()?;
+    let Some(status) = request.status else {
+        if_match.check(stored.version)?;
+        return Ok(json_with_etag(
+            StatusCode::OK,
+            &stored.alert,
+            stored.version,
+        ));
+    };
+    let changed = set_status(
+        table.as_ref(),
+        &authorized,
+        &principal,
+        stored,
+        status,
+        if_match,
+    )
+    .await?;
+    Ok(json_with_etag(
+        StatusCode::OK,
+        &changed.alert,
+        changed.version,
+    ))
+}
+
+/// Moves a visible alert to `status` by the rules of [`AlertStatus::transition`], with
+/// its audit entry; re-reads and retries when a concurrent write wins, unless the
+/// caller pinned the version with `If-Match` (`412`).
+async fn set_status(
+    table: &dyn Table,
+    authorized: &Authorized,
+    principal: &Principal,
+    mut current: Stored,
+    status: AlertStatus,
+    if_match: IfMatch,
+) -> ApiResult<Stored> {
+    for _ in 0..MAX_ATTEMPTS {
+        if_match.check(current.version)?;
+        let mut alert = current.alert.clone();
+        let change = alert
+            .change_status(status)
+            .map_err(|illegal| ApiError::Conflict(illegal.to_string()))?;
+        if change == StatusChange::Unchanged {
+            return Ok(current);
+        }
+        let now = OffsetDateTime::now_utc();
+        let writes = vec![
+            Write::Put {
+                item: alert_item(&authorized.subscription.id, &alert)?,
+                condition: Condition::VersionIs(current.version),
+            },
+            audit::Change {
+                actor: AuditActor::User {
+                    email: principal.email.clone(),
+                },
+                action: "alert.update",
+                subscription: &authorized.subscription.id,
+                site: Some(&alert.site_id),
+                target: alert.id.as_str(),
+            }
+            .write(
+                now,
+                audit::snapshot(&current.alert),
+                audit::snapshot(&alert),
+            )?,
+        ];
+        match table.transact(writes).await {
+            Ok(versions) => {
+                return Ok(Stored {
+                    alert,
+                    version: versions[0],
+                });
+            }
+            Err(StoreError::ConditionFailed { .. }) => {
+                current = visible_alert(table, authorized, current.alert.id.as_str()).await?;
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ApiError::Conflict(
+        "the alert kept changing while it was updated; try again".into(),
+    ))
+}
+
+/// `POST /subscriptions/{sub}/alerts/status`: each alert changes on its own, and its
+/// result is what a `PATCH` of it alone would have answered.
+async fn change_statuses(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path(sub): Path<String>,
+    body: Body,
+) -> ApiResult<Response> {
+    let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
+    if authorized.access.sites_with(Permission::ModifyAlerts) == SiteFilter::None {
+        return Err(ApiError::Forbidden(
+            "this needs the modify_alerts permission at some site".into(),
+        ));
+    }
+    let request: BulkAlertStatus = body.parse()?;
+    let mut items = Vec::with_capacity(request.alert_ids.len());
+    for id in request.alert_ids {
+        let outcome = async {
+            let stored = visible_alert(table.as_ref(), &authorized, id.as_str()).await?;
+            require_modify(&authorized, &stored.alert)?;
+            set_status(
+                table.as_ref(),
+                &authorized,
+                &principal,
+                stored,
+                request.status,
+                IfMatch::Any,
+            )
+            .await
+        }
+        .await;
+        items.push(match outcome {
+            Ok(changed) => BulkAlertStatusItem {
+                id,
+                status: 200,
+                alert: Some(changed.alert),
+                error: None,
+            },
+            Err(ApiError::Internal(detail)) => {
+                return Err(ApiError::Internal(detail));
+            }
+            Err(refused) => BulkAlertStatusItem {
+                id,
+                status: refused.code().status(),
+                alert: None,
+                error: Some(ErrorDetail {
+                    code: refused.code(),
+                    message: refused.to_string(),
+                }),
+            },
+        });
+    }
+    Ok(json(StatusCode::OK, &BulkAlertStatusResult { items }))
+}
+
+/// `POST …/alerts/{id}/learn`: closes the alert and records its fingerprint as a
+/// baseline of its sensor, so identical traffic is not raised again.
+async fn learn(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path((sub, id)): Path<(String, String)>,
+    if_match: IfMatch,
+) -> ApiResult<Response> {
+    let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
+    let mut current = visible_alert(table.as_ref(), &authorized, &id).await?;
+    require_modify(&authorized, &current.alert)?;
+    let subscription = &authorized.subscription.id;
+    for _ in 0..MAX_ATTEMPTS {
+        if_match.check(current.version)?;
+        let mut alert = current.alert.clone();
+        let fingerprint = alert
+            .learn()
+            .map_err(|refused| ApiError::Conflict(refused.to_string()))?;
+        let (digest, bucket) = fingerprint_digest(&fingerprint);
+        let bucket_key = keys::alert_fingerprints(subscription, &alert.sensor_id, bucket);
+        let (mut record, bucket_version) = match table.get(&bucket_key).await? {
+            Some(item) => (
+                records::decode::<FingerprintBucketRecord>(&item)?,
+                Some(item.version),
+            ),
+            None => (FingerprintBucketRecord::default(), None),
+        };
+        let now = OffsetDateTime::now_utc();
+        let entry = record.entries.entry(digest).or_default();
+        let already_learned = entry.learned_at.is_some();
+        if entry.latest.is_none() {
+            entry.latest = Some(alert.id.clone());
+        }
+        entry.learned_at.get_or_insert(now);
+        let status_changed = alert != current.alert;
+        if already_learned && !status_changed {
+            return Ok(json_with_etag(StatusCode::OK, &alert, current.version));
+        }
+        let mut writes = Vec::new();
+        if status_changed {
+            writes.push(Write::Put {
+                item: alert_item(subscription, &alert)?,
+                condition: Condition::VersionIs(current.version),
+            });
+        } else {
+            writes.push(Write::Check {
+                key: keys::alert(subscription, &alert.id),
+                condition: Condition::VersionIs(current.version),
+            });
+        }
+        if !already_learned {
+            prune(&mut record);
+            writes.push(Write::Put {
+                item: records::item(bucket_key, &record)?,
+                condition: bucket_version.map_or(Condition::MustNotExist, Condition::VersionIs),
+            });
+        }
+        writes.push(
+            audit::Change {
+                actor: AuditActor::User {
+                    email: principal.email.clone(),
+                },
+                action: "alert.learn",
+                subscription,
+                site: Some(&alert.site_id),
+                target: alert.id.as_str(),
+            }
+            .write(
+                now,
+                audit::snapshot(&current.alert),
+                audit::snapshot(&alert),
+            )?,
+        );
+        match table.transact(writes).await {
+            Ok(versions) => {
+                let version = if status_changed {
+                    versions[0]
+                } else {
+                    current.version
+                };
+                return Ok(json_with_etag(StatusCode::OK, &alert, version));
+            }
+            Err(StoreError::ConditionFailed { .. }) => {
+                current = visible_alert(table.as_ref(), &authorized, &id).await?;
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ApiError::Conflict(
+        "the alert kept changing while it was learned; try again".into(),
+    ))
+}
+
+/// `GET …/alerts/{id}/pcap`: the capture the sensor sent with the alert.
+async fn pcap(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path((sub, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
+    let stored = visible_alert(table.as_ref(), &authorized, &id).await?;
+    require_modify(&authorized, &stored.alert)?;
+    let capture = table
+        .get(&keys::alert_pcap(
+            &authorized.subscription.id,
+            &stored.alert.id,
+        ))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("this alert has no packet capture".into()))?;
+    let filename = format!("attachment; filename=\"{}.pcap\"", stored.alert.id);
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, PCAP_CONTENT_TYPE.to_owned()),
+            (header::CONTENT_DISPOSITION, filename),
+        ],
+        capture.body,
+    )
+        .into_response())
+}
+
+// ----- Ingest -----
+
+/// A fingerprint's storage name and bucket: from its SHA-256, so a title can make
+/// neither a long key nor a separator.
+pub fn fingerprint_digest(fingerprint: &Fingerprint) -> (String, u8) {
+    let hash = Sha256::digest(fingerprint.key().as_bytes());
+    (
+        URL_SAFE_NO_PAD.encode(&hash[..16]),
+        hash[16] % keys::FINGERPRINT_BUCKETS,
+    )
+}
+
+/// The detections of one batch with one fingerprint: the first is raised (or
+/// refreshes), the others are the same traffic again and change nothing more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectionGroup {
+    pub digest: String,
+    pub bucket: u8,
+    /// The first detection, with the first capture any of them carried.
+    pub detection: DetectedAlert,
+}
+
+/// Groups a batch by fingerprint, in order of first appearance.
+pub fn group_detections(sensor: &SensorId, detections: Vec<DetectedAlert>) -> Vec<DetectionGroup> {
+    let mut groups: Vec<DetectionGroup> = Vec::new();
+    let mut by_digest: HashMap<String, usize> = HashMap::new();
+    for detection in detections {
+        let (digest, bucket) = fingerprint_digest(&detection.fingerprint(sensor));
+        match by_digest.get(&digest) {
+            Some(&n) => {
+                let first = &mut groups[n].detection;
+                if first.pcap_base64.is_none() {
+                    first.pcap_base64 = detection.pcap_base64;
+                }
+            }
+            None => {
+                by_digest.insert(digest.clone(), groups.len());
+                groups.push(DetectionGroup {
+                    digest,
+                    bucket,
+                    detection,
+                });
+            }
+        }
+    }
+    groups
+}
+
+/// What is stored of a fingerprint's latest alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Latest {
+    /// No alert was ever raised for it (or it was forgotten).
+    None,
+    /// Claimed by an ingest whose alert write has not landed (in flight, or failed).
+    Missing(AlertId),
+    Found {
+        status: AlertStatus,
+    },
+}
+
+/// What ingest does with one fingerprint's detections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    Suppress,
+    Refresh,
+    Raise,
+    /// Write the claimed alert under its claimed id, unless it appears meanwhile.
+    Recover,
+}
+
+/// Decides by `shared`'s rule ([`on_detection`]); a claimed but missing alert is
+/// written under its claimed id, so two ingests racing never make two alerts.
+pub fn plan(entry: Option<&FingerprintEntry>, latest: &Latest) -> Plan {
+    let learned = entry.is_some_and(|entry| entry.learned_at.is_some());
+    let status = match latest {
+        Latest::Missing(_) if !learned => return Plan::Recover,
+        Latest::Missing(_) | Latest::None => None,
+        Latest::Found { status } => Some(*status),
+    };
+    match on_detection(learned, status) {
+        DetectionOutcome::Suppressed => Plan::Suppress,
+        DetectionOutcome::Refresh => Plan::Refresh,
+        DetectionOutcome::Raise => Plan::Raise,
+    }
+}
+
+/// Past this size a bucket forgets its oldest fingerprints that are not learned (a
+/// store item holds at most 400,000 bytes). Forgetting one only means that its next
+/// detection, should its alert still be open, raises a new alert.
+const BUCKET_PRUNE_BYTES: usize = 300_000;
+const BUCKET_PRUNED_BYTES: usize = 200_000;
+
+/// Keeps a bucket under [`BUCKET_PRUNE_BYTES`], forgetting the fingerprints whose latest
+/// alert is oldest (ids are time-ordered) and keeping every baseline.
+pub fn prune(record: &mut FingerprintBucketRecord) {
+    let size = |record: &FingerprintBucketRecord| {
+        serde_json::to_vec(record).map_or(0, |bytes| bytes.len())
+    };
+    let mut current = size(record);
+    if current <= BUCKET_PRUNE_BYTES {
+        return;
+    }
+    let mut forgettable: Vec<(AlertId, String)> = record
+        .entries
+        .iter()
+        .filter(|(_, entry)| entry.learned_at.is_none())
+        .filter_map(|(digest, entry)| entry.latest.clone().map(|id| (id, digest.clone())))
+        .collect();
+    forgettable.sort();
+    for (_, digest) in forgettable {
+        if current <= BUCKET_PRUNED_BYTES {
+            break;
+        }
+        if let Some(entry) = record.entries.remove(&digest) {
+            // The entry's JSON: key, value and punctuation.
+            current = current.saturating_sub(
+                digest.len() + serde_json::to_vec(&entry).map_or(0, |bytes| bytes.len()) + 4,
+            );
+        }
+    }
+}
+
+/// Ingests a batch of one sensor's detections (`POST /ingest/alerts`); returns how many
+/// were accepted once everything is durably written.
+///
+/// Per fingerprint, by `shared`'s rule: learned → dropped; its latest alert open →
+/// `last_detected` refreshed; else a new alert. Batched: the sensor's fingerprint
+/// buckets touched are read at once and written in one transaction conditional on
+/// the versions read (so two ingests racing on a fingerprint cannot both raise it);
+/// refreshes are conditional puts, up to 100 per transaction; the new alerts and
+/// their captures go in one batch write.
+pub async fn ingest(
+    table: &Arc<dyn Table>,
+    sensor: &SensorTokenRecord,
+    detections: Vec<DetectedAlert>,
+    now: OffsetDateTime,
+) -> ApiResult<usize> {
+    let accepted = detections.len();
+    let subscription = &sensor.subscription_id;
+    let location = SensorLocation {
+        sensor_id: sensor.sensor_id.clone(),
+        site_id: sensor.site_id.clone(),
+        zone_id: sensor.zone_id.clone(),
+    };
+    let groups = group_detections(&sensor.sensor_id, detections);
+    let mut ids = ids::TimeOrderedIds::new(now);
+    let mut new_items: Vec<Item> = Vec::new();
+    let mut pending: Vec<usize> = (0..groups.len()).collect();
+    for _ in 0..MAX_ATTEMPTS {
+        if pending.is_empty() {
+            break;
+        }
+        // Read the buckets, then the latest alerts they name.
+        let bucket_numbers: BTreeSet<u8> = pending.iter().map(|&g| groups[g].bucket).collect();
+        let bucket_keys: Vec<Key> = bucket_numbers
+            .iter()
+            .map(|&bucket| keys::alert_fingerprints(subscription, &sensor.sensor_id, bucket))
+            .collect();
+        let mut buckets: BTreeMap<u8, (FingerprintBucketRecord, Option<u64>)> = BTreeMap::new();
+        for (&bucket, found) in bucket_numbers
+            .iter()
+            .zip(merged::get_many(table, bucket_keys).await?)
+        {
+            let stored = match found {
+                Some(item) => (records::decode(&item)?, Some(item.version)),
+                None => (FingerprintBucketRecord::default(), None),
+            };
+            buckets.insert(bucket, stored);
+        }
+        let entry_of = |buckets: &BTreeMap<u8, (FingerprintBucketRecord, Option<u64>)>,
+                        group: &DetectionGroup| {
+            buckets
+                .get(&group.bucket)
+                .and_then(|(record, _)| record.entries.get(&group.digest))
+                .cloned()
+        };
+        let latest_ids: Vec<AlertId> = pending
+            .iter()
+            .filter_map(|&g| entry_of(&buckets, &groups[g]))
+            .filter(|entry| entry.learned_at.is_none())
+            .filter_map(|entry| entry.latest)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let alert_keys = latest_ids
+            .iter()
+            .map(|id| keys::alert(subscription, id))
+            .collect();
+        let mut latest_alerts: HashMap<AlertId, Stored> = HashMap::new();
+        for found in merged::get_many(table, alert_keys)
+            .await?
+            .into_iter()
+            .flatten()
+        {
+            let alert: Alert = records::decode(&found)?;
+            latest_alerts.insert(
+                alert.id.clone(),
+                Stored {
+                    alert,
+                    version: found.version,
+                },
+            );
+        }
+
+        // Decide each fingerprint.
+        let mut raises = Vec::new();
+        let mut refreshes = Vec::new();
+        let mut recoveries = Vec::new();
+        for &g in &pending {
+            let entry = entry_of(&buckets, &groups[g]);
+            let latest = match entry.as_ref().and_then(|entry| entry.latest.as_ref()) {
+                None => Latest::None,
+                Some(id) => match latest_alerts.get(id) {
+                    Some(stored) => Latest::Found {
+                        status: stored.alert.status,
+                    },
+                    None => Latest::Missing(id.clone()),
+                },
+            };
+            match (plan(entry.as_ref(), &latest), latest) {
+                (Plan::Suppress, _) => {}
+                (Plan::Raise, _) => raises.push(g),
+                (Plan::Refresh, _) => {
+                    if let Some(id) = entry.and_then(|entry| entry.latest) {
+                        if let Some(stored) = latest_alerts.get(&id) {
+                            refreshes.push((g, stored.clone()));
+                        }
+                    }
+                }
+                (Plan::Recover, Latest::Missing(id)) => recoveries.push((g, id)),
+                (Plan::Recover, _) => raises.push(g),
+            }
+        }
+        let mut retry = Vec::new();
+
+        // New alerts: claim them in the buckets, in one conditional transaction.
+        if !raises.is_empty() {
+            let mut raised = Vec::with_capacity(raises.len());
+            let mut changed = BTreeSet::new();
+            for &g in &raises {
+                let group = &groups[g];
+                let id =
+                    AlertId::parse(ids.next_id()).map_err(|e| ApiError::Internal(e.to_string()))?;
+                if let Some((record, _)) = buckets.get_mut(&group.bucket) {
+                    record
+                        .entries
+                        .entry(group.digest.clone())
+                        .or_default()
+                        .latest = Some(id.clone());
+                }
+                changed.insert(group.bucket);
+                raised.push((
+                    g,
+                    Alert::raised(id, location.clone(), &group.detection, now),
+                ));
+            }
+            let mut writes = Vec::with_capacity(changed.len());
+            for bucket in changed {
+                if let Some((record, version)) = buckets.get_mut(&bucket) {
+                    prune(record);
+                    writes.push(Write::Put {
+                        item: records::item(
+                            keys::alert_fingerprints(subscription, &sensor.sensor_id, bucket),
+                            record,
+                        )?,
+                        condition: version.map_or(Condition::MustNotExist, Condition::VersionIs),
+                    });
+                }
+            }
+            match table.transact(writes).await {
+                Ok(_) => {
+                    for (g, alert) in raised {
+                        if let Some(capture) = &groups[g].detection.pcap_base64 {
+                            new_items.push(pcap_item(subscription, &alert.id, capture));
+                        }
+                        let mut item = alert_item(subscription, &alert)?;
+                        item.version = 1;
+                        new_items.push(item);
+                    }
+                }
+                Err(StoreError::ConditionFailed { .. }) => retry.extend(raises),
+                Err(other) => return Err(other.into()),
+            }
+        }
+
+        // Open alerts seen again: conditional on the versions read, so a concurrent
+        // status change is never undone.
+        for chunk in refreshes.chunks(MAX_TRANSACTION_OPS) {
+            let mut writes = Vec::with_capacity(chunk.len());
+            for (_, stored) in chunk {
+                let mut alert = stored.alert.clone();
+                alert.detected_again(now);
+                writes.push(Write::Put {
+                    item: alert_item(subscription, &alert)?,
+                    condition: Condition::VersionIs(stored.version),
+                });
+            }
+            match table.transact(writes).await {
+                Ok(_) => {}
+                Err(StoreError::ConditionFailed { .. }) => {
+                    retry.extend(chunk.iter().map(|(g, _)| *g));
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+
+        // Claimed but never written (a concurrent ingest in flight, or one that failed
+        // after claiming): write it under the claimed id, unless it appears meanwhile.
+        for (g, id) in recoveries {
+            let alert = Alert::raised(id, location.clone(), &groups[g].detection, now);
+            match table
+                .put(alert_item(subscription, &alert)?, Condition::MustNotExist)
+                .await
+            {
+                Ok(_) => {
+                    if let Some(capture) = &groups[g].detection.pcap_base64 {
+                        new_items.push(pcap_item(subscription, &alert.id, capture));
+                    }
+                }
+                Err(StoreError::ConditionFailed { .. }) => retry.push(g),
+                Err(other) => return Err(other.into()),
+            }
+        }
+        pending = retry;
+    }
+    if !pending.is_empty() {
+        return Err(ApiError::Internal(format!(
+            "ingest of {} fingerprints still contended after {MAX_ATTEMPTS} attempts",
+            pending.len()
+        )));
+    }
+    if !new_items.is_empty() {
+        table.batch_put(new_items).await?;
+    }
+    Ok(accepted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Query;
+    use crate::store::embedded::EmbeddedTable;
+    use shared::model::{SensorType, SiteId};
+    use time::Duration;
+
+    async fn table() -> (Arc<dyn Table>, tempfile::TempDir) {
+        let directory = tempfile::tempdir().unwrap();
+        let table = EmbeddedTable::open(directory.path().join("t.redb"), [5; 32]).unwrap();
+        (Arc::new(table), directory)
+    }
+
+    fn token(sensor_id: &str) -> SensorTokenRecord {
+        SensorTokenRecord {
+            subscription_id: SubscriptionId::parse("sub-1").unwrap(),
+            sensor_id: SensorId::parse(sensor_id).unwrap(),
+            sensor_type: SensorType::OtCloudConnected,
+            site_id: SiteId::parse("plant-1").unwrap(),
+            zone_id: None,
+        }
+    }
+
+    /// Every alert of the subscription, newest first.
+    async fn all_alerts(table: &Arc<dyn Table>) -> Vec<(Alert, u64)> {
+        let subscription = SubscriptionId::parse("sub-1").unwrap();
+        let sources = [AlertStatus::New, AlertStatus::Active, AlertStatus::Closed]
+            .into_iter()
+            .map(|status| Source {
+                index: Some(Index::Gsi1),
+                pk: keys::alerts_by_status(&subscription, status),
+            })
+            .collect();
+        let page = merged::merged_page(table, sources, Order::Descending, None, 500, |_| Ok(true))
+            .await
+            .unwrap();
+        page.items
+            .iter()
+            .map(|item| (records::decode(item).unwrap(), item.version))
+            .collect()
+    }
+
+    const NOW: OffsetDateTime = time::macros::datetime!(2024-03-01 12:00 UTC);
+
+    #[tokio::test]
+    async fn the_same_traffic_twice_is_one_alert_detected_later() {
+        let (table, _dir) = table().await;
+        // GIVEN an alert raised by a detection
+        let sensor = token("s1");
+        ingest(
+            &table,
+            &sensor,
+            vec![detection("Scan", "10.0.0.1", None)],
+            NOW,
+        )
+        .await
+        .unwrap();
+        // WHEN the same traffic is detected a minute later
+        let later = NOW + Duration::minutes(1);
+        ingest(
+            &table,
+            &sensor,
+            vec![detection("Scan", "10.0.0.1", None)],
+            later,
+        )
+        .await
+        .unwrap();
+        // THEN there is still one alert, its last detection moved
+        let alerts = all_alerts(&table).await;
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert_eq!(alerts[0].0.first_detected, NOW);
+        assert_eq!(alerts[0].0.last_detected, later);
+    }
+
+    #[tokio::test]
+    async fn traffic_of_a_closed_alert_raises_a_new_one_and_of_a_learned_one_nothing() {
+        let (table, _dir) = table().await;
+        let sensor = token("s1");
+        let subscription = &sensor.subscription_id;
+        ingest(
+            &table,
+            &sensor,
+            vec![detection("Scan", "10.0.0.1", None)],
+            NOW,
+        )
+        .await
+        .unwrap();
+        // GIVEN the alert closed
+        let (mut alert, version) = all_alerts(&table).await.remove(0);
+        alert.change_status(AlertStatus::Closed).unwrap();
+        table
+            .put(
+                alert_item(subscription, &alert).unwrap(),
+                Condition::VersionIs(version),
+            )
+            .await
+            .unwrap();
+        // WHEN the same traffic comes again
+        ingest(
+            &table,
+            &sensor,
+            vec![detection("Scan", "10.0.0.1", None)],
+            NOW,
+        )
+        .await
+        .unwrap();
+        // THEN a new alert is raised next to the closed one
+        let alerts = all_alerts(&table).await;
+        assert_eq!(alerts.len(), 2);
+        assert_eq!(alerts[0].0.status, AlertStatus::New);
+        // WHEN its fingerprint is a baseline
+        let (digest, bucket) = fingerprint_digest(&alert.fingerprint());
+        let key = keys::alert_fingerprints(subscription, &sensor.sensor_id, bucket);
+        let stored = table.get(&key).await.unwrap().unwrap();
+        let mut record: FingerprintBucketRecord = records::decode(&stored).unwrap();
+        record.entries.get_mut(&digest).unwrap().learned_at = Some(NOW);
+        table
+            .put(records::item(key, &record).unwrap(), Condition::Always)
+            .await
+            .unwrap();
+        let mut closed = alerts[0].0.clone();
+        closed.change_status(AlertStatus::Closed).unwrap();
+        table
+            .put(
+                alert_item(subscription, &closed).unwrap(),
+                Condition::Always,
+            )
+            .await
+            .unwrap();
+        ingest(
+            &table,
+            &sensor,
+            vec![detection("Scan", "10.0.0.1", None)],
+            NOW,
+        )
+        .await
+        .unwrap();
+        // THEN nothing more is raised
+        assert_eq!(all_alerts(&table).await.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn concurrent_ingests_of_the_same_traffic_make_one_alert() {
+        let (table, _dir) = table().await;
+        let mut running = tokio::task::JoinSet::new();
+        for n in 0..8 {
+            let table = Arc::clone(&table);
+            running.spawn(async move {
+                let batch = vec![
+                    detection("Scan", "10.0.0.1", None),
+                    detection(&format!("Other {n}"), "10.0.0.2", None),
+                ];
+                ingest(&table, &token("s1"), batch, NOW).await.unwrap()
+            });
+        }
+        while let Some(done) = running.join_next().await {
+            assert_eq!(done.unwrap(), 2);
+        }
+        let alerts = all_alerts(&table).await;
+        let scans = alerts
+            .iter()
+            .filter(|(alert, _)| alert.title.as_str() == "Scan")
+            .count();
+        assert_eq!(scans, 1);
+        assert_eq!(alerts.len(), 9);
+    }
+
+    #[tokio::test]
+    async fn a_claimed_alert_that_was_never_written_is_written_under_its_id() {
+        let (table, _dir) = table().await;
+        let sensor = token("s1");
+        // GIVEN a fingerprint claimed for alert X by an ingest that failed afterwards
+        let detected = detection("Scan", "10.0.0.1", Some("1MOyoQ=="));
+        let (digest, bucket) = fingerprint_digest(&detected.fingerprint(&sensor.sensor_id));
+        let claimed = AlertId::parse("01HQ0000000000000000000000").unwrap();
+        let mut record = FingerprintBucketRecord::default();
+        record.entries.insert(
+            digest,
+            FingerprintEntry {
+                latest: Some(claimed.clone()),
+                learned_at: None,
+            },
+        );
+        let key = keys::alert_fingerprints(&sensor.subscription_id, &sensor.sensor_id, bucket);
+        table
+            .put(
+                records::item(key, &record).unwrap(),
+                Condition::MustNotExist,
+            )
+            .await
+            .unwrap();
+        // WHEN the sensor sends the traffic again
+        ingest(&table, &sensor, vec![detected], NOW).await.unwrap();
+        // THEN alert X exists, with its capture
+        let alerts = all_alerts(&table).await;
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].0.id, claimed);
+        let capture = table
+            .get(&keys::alert_pcap(&sensor.subscription_id, &claimed))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(capture.body, [0xd4, 0xc3, 0xb2, 0xa1]);
+    }
+
+    #[tokio::test]
+    async fn a_large_batch_is_ingested_in_a_few_writes() {
+        let (table, _dir) = table().await;
+        let batch: Vec<DetectedAlert> = (0..2_000)
+            .map(|n| detection(&format!("Scan {n}"), "10.0.0.1", None))
+            .collect();
+        let started = std::time::Instant::now();
+        ingest(&table, &token("s1"), batch.clone(), NOW)
+            .await
+            .unwrap();
+        let raised = started.elapsed();
+        let started = std::time::Instant::now();
+        ingest(&table, &token("s1"), batch, NOW + Duration::seconds(1))
+            .await
+            .unwrap();
+        let refreshed = started.elapsed();
+        eprintln!("2000 new alerts: {raised:?}; 2000 refreshed: {refreshed:?}");
+        let subscription = SubscriptionId::parse("sub-1").unwrap();
+        let new = table
+            .query(&Query {
+                index: Some(Index::Gsi1),
+                limit: 5_000,
+                ..Query::partition(keys::alerts_by_status(&subscription, AlertStatus::New))
+            })
+            .await
+            .unwrap();
+        assert_eq!(new.items.len(), 2_000);
+        // newest first lists the batch from its last detection back
+        let first: Alert = records::decode(new.items.last().unwrap()).unwrap();
+        assert_eq!(first.title.as_str(), "Scan 1999");
+    }
+
+    fn detection(title: &str, source: &str, pcap: Option<&str>) -> DetectedAlert {
+        let mut json = serde_json::json!({
+            "title": title, "severity": "major", "engine": "policy_violation",
+            "source_ip": source, "destination_ip": "10.0.0.9", "protocol": "S7",
+            "learnable": true,
+        });
+        if let Some(pcap) = pcap {
+            json["pcap_base64"] = pcap.into();
+        }
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn sensor(id: &str) -> SensorId {
+        SensorId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn a_batch_is_grouped_by_fingerprint_in_order_of_first_appearance() {
+        // GIVEN the same traffic three times (a capture only on the last) and another
+        let batch = vec![
+            detection("Scan", "10.0.0.1", None),
+            detection("Other", "10.0.0.1", None),
+            detection("Scan", "10.0.0.1", None),
+            detection("Scan", "10.0.0.1", Some("1MOyoQ==")),
+        ];
+        // WHEN grouped
+        let groups = group_detections(&sensor("s1"), batch);
+        // THEN two groups, the first keeping the capture of its later repeat
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].detection.title.as_str(), "Scan");
+        assert_eq!(
+            groups[0]
+                .detection
+                .pcap_base64
+                .as_ref()
+                .map(|c| c.as_bytes().len()),
+            Some(4)
+        );
+        assert_eq!(groups[1].detection.title.as_str(), "Other");
+    }
+
+    #[test]
+    fn digests_are_per_sensor_and_buckets_in_range() {
+        let one = detection("Scan", "10.0.0.1", None);
+        let (a, bucket) = fingerprint_digest(&one.fingerprint(&sensor("s1")));
+        let (b, _) = fingerprint_digest(&one.fingerprint(&sensor("s2")));
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 22);
+        assert!(bucket < keys::FINGERPRINT_BUCKETS);
+        let mut severity = one.clone();
+        severity.severity = shared::model::Severity::Critical;
+        assert_eq!(
+            fingerprint_digest(&severity.fingerprint(&sensor("s1"))).0,
+            a,
+            "severity is not part of identical traffic"
+        );
+    }
+
+    #[test]
+    fn ingest_decisions_follow_the_shared_rule_and_recover_claimed_alerts() {
+        let id = AlertId::parse("01HQ0000000000000000000000").unwrap();
+        let open = FingerprintEntry {
+            latest: Some(id.clone()),
+            learned_at: None,
+        };
+        let learned = FingerprintEntry {
+            latest: Some(id.clone()),
+            learned_at: Some(OffsetDateTime::UNIX_EPOCH),
+        };
+        assert_eq!(plan(None, &Latest::None), Plan::Raise);
+        let found = |status| Latest::Found { status };
+        assert_eq!(plan(Some(&open), &found(AlertStatus::New)), Plan::Refresh);
+        assert_eq!(
+            plan(Some(&open), &found(AlertStatus::Active)),
+            Plan::Refresh
+        );
+        assert_eq!(plan(Some(&open), &found(AlertStatus::Closed)), Plan::Raise);
+        assert_eq!(
+            plan(Some(&open), &Latest::Missing(id.clone())),
+            Plan::Recover
+        );
+        assert_eq!(
+            plan(Some(&learned), &found(AlertStatus::Closed)),
+            Plan::Suppress
+        );
+        assert_eq!(plan(Some(&learned), &Latest::Missing(id)), Plan::Suppress);
+    }
+
+    #[test]
+    fn a_full_bucket_forgets_its_oldest_alerts_but_never_a_baseline() {
+        let mut record = FingerprintBucketRecord::default();
+        for n in 0..5_000u32 {
+            record.entries.insert(
+                format!("digest-{n:016}-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+                FingerprintEntry {
+                    latest: Some(AlertId::parse(format!("01HQ{n:022}")).unwrap()),
+                    learned_at: (n == 0).then_some(OffsetDateTime::UNIX_EPOCH),
+                },
+            );
+        }
+        let before = serde_json::to_vec(&record).unwrap().len();
+        assert!(before > BUCKET_PRUNE_BYTES, "{before}");
+        prune(&mut record);
+        let after = serde_json::to_vec(&record).unwrap().len();
+        assert!(after <= BUCKET_PRUNED_BYTES + 200, "{after}");
+        // the baseline (oldest of all) stays, the newest alert stays, old ones go
+        assert!(record.entries.contains_key(&format!(
+            "digest-{:016}-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            0
+        )));
+        assert!(record.entries.contains_key(&format!(
+            "digest-{:016}-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            4_999
+        )));
+        assert!(!record.entries.contains_key(&format!(
+            "digest-{:016}-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            1
+        )));
+    }
 }

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod ingest;
 pub mod keys;
 pub mod local;
+pub mod merged;
 pub mod plans;
 pub mod rbac;
 pub mod records;

@@ -1,11 +1,13 @@
 //! Items as stored: the JSON bodies behind the keys of `keys.rs`.
 
+use std::collections::BTreeMap;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared::authz::{CustomRole, RoleAssignment};
 use shared::model::{
-    Commitment, CommittedDevices, DeviceGroup, DisplayName, Email, PlanId, PlanKind, PlanTerms,
-    SensorId, SensorState, SensorType, SiteId, SubscriptionId, ZoneId,
+    AlertId, Commitment, CommittedDevices, DeviceGroup, DeviceId, DisplayName, Email, PlanId,
+    PlanKind, PlanTerms, SensorId, SensorState, SensorType, SiteId, SubscriptionId, ZoneId,
 };
 use time::OffsetDateTime;
 
@@ -36,27 +38,39 @@ pub struct MembershipRecord {
     pub subscription_name: DisplayName,
 }
 
-// ----- Sensors (sensors area) -----
+// ----- Alerts and devices (area-alerts) -----
+// Stored alerts and devices are `shared::model::Alert` and `shared::model::Device` as
+// they are; PCAPs are raw bytes.
 
-/// A sensor as stored at `keys::sensor` (with its `keys::sensor_by_site` and
-/// `keys::sensor_by_type` index keys). Its token's lookup item is a
-/// `http::sensor::SensorTokenRecord` at `keys::sensor_token(hash)`.
+/// One of a sensor's fingerprint buckets (`keys::alert_fingerprints`), by fingerprint
+/// digest (`alerts::fingerprint_digest`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FingerprintBucketRecord {
+    pub entries: BTreeMap<String, FingerprintEntry>,
+}
+
+/// What is known of one fingerprint of a sensor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FingerprintEntry {
+    /// The latest alert raised for the fingerprint. It is claimed here before the alert
+    /// item is written, so it may briefly (or after a failed ingest) name an alert that
+    /// does not exist yet: the next detection then writes it under this very id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<AlertId>,
+    /// Set when an alert with this fingerprint was learned: a baseline, and detections
+    /// of it are dropped from then on.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub learned_at: Option<OffsetDateTime>,
+}
+
+/// Maps a device's merge identity to the device (`keys::device_identity`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SensorRecord {
-    pub id: SensorId,
-    pub subscription_id: SubscriptionId,
-    pub name: DisplayName,
-    #[serde(rename = "type")]
-    pub sensor_type: SensorType,
-    pub site_id: SiteId,
-    pub zone_id: Option<ZoneId>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    pub created_by: Email,
-    /// The current token of the activation file, returned as is by every download;
-    /// never shown by the sensor's own endpoints nor written to the audit log.
-    pub token: String,
-    pub state: SensorState,
+pub struct DeviceIdentityRecord {
+    pub device_id: DeviceId,
 }
 
 // ----- Sites, zones and plans (area `sites`) -----
@@ -110,6 +124,29 @@ impl PlanRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LivePlanRecord {
     pub plan_id: PlanId,
+}
+
+// ----- Sensors (sensors area) -----
+
+/// A sensor as stored at `keys::sensor` (with its `keys::sensor_by_site` and
+/// `keys::sensor_by_type` index keys). Its token's lookup item is a
+/// `http::sensor::SensorTokenRecord` at `keys::sensor_token(hash)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensorRecord {
+    pub id: SensorId,
+    pub subscription_id: SubscriptionId,
+    pub name: DisplayName,
+    #[serde(rename = "type")]
+    pub sensor_type: SensorType,
+    pub site_id: SiteId,
+    pub zone_id: Option<ZoneId>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub created_by: Email,
+    /// The current token of the activation file, returned as is by every download;
+    /// never shown by the sensor's own endpoints nor written to the audit log.
+    pub token: String,
+    pub state: SensorState,
 }
 
 /// Serializes a record into an item at `key`.

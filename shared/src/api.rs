@@ -20,7 +20,7 @@ use crate::authz::{
     BuiltInRole, CustomRole, Grant, PermissionSet, PrincipalRef, Reach, RoleRef, Scope,
 };
 use crate::model::{
-    AlertStatus, AssignmentId, AuditEntryId, Commitment, CommittedDevices, DetectedAlert,
+    AlertId, AlertStatus, AssignmentId, AuditEntryId, Commitment, CommittedDevices, DetectedAlert,
     DeviceGroupId, DisplayName, Email, GroupId, HealthFinding, ObservedDevice, PendingAction,
     PlanId, PlanKind, PlanStatus, PlanTermsError, SensorHealth, SensorId, SensorIssue, SensorType,
     Severity, SiteId, SiteOwners, SitePlacement, SitePlacementError, SiteSelector, SoftwareVersion,
@@ -828,6 +828,55 @@ pub struct UpdateAlert {
     pub status: Option<AlertStatus>,
 }
 
+/// Most alerts one bulk status change may name.
+pub const MAX_BULK_ALERTS: usize = 100;
+
+/// `POST /subscriptions/{sub}/alerts/status` `{"alert_ids": [...], "status"}`: 1 to
+/// [`MAX_BULK_ALERTS`] alerts, a repeated id counting once. Each alert is changed on
+/// its own (see [`BulkAlertStatusResult`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkAlertStatus {
+    #[serde(deserialize_with = "alert_ids_to_change")]
+    pub alert_ids: Vec<AlertId>,
+    pub status: AlertStatus,
+}
+
+fn alert_ids_to_change<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<AlertId>, D::Error> {
+    let ids = Vec::<AlertId>::deserialize(deserializer)?;
+    if ids.is_empty() || ids.len() > MAX_BULK_ALERTS {
+        return Err(serde::de::Error::custom(format!(
+            "must name 1 to {MAX_BULK_ALERTS} alerts"
+        )));
+    }
+    let mut seen = BTreeSet::new();
+    Ok(ids
+        .into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect())
+}
+
+/// The answer of a bulk status change: one result per distinct alert, in the order
+/// asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkAlertStatusResult {
+    pub items: Vec<BulkAlertStatusItem>,
+}
+
+/// One alert's outcome: `status` is what a `PATCH` of that alert alone would have
+/// answered (`200`, `403`, `404`, `409`); `alert` on success, `error` otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkAlertStatusItem {
+    pub id: AlertId,
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<Alert>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+}
+
 // ----- Devices -----
 
 /// The filter of `GET /subscriptions/{sub}/devices`.
@@ -848,6 +897,51 @@ pub struct UpdateDevice {
     pub vendor: Option<DisplayName>,
     #[serde(default)]
     pub authorized: Option<bool>,
+}
+
+/// The header of `GET /subscriptions/{sub}/devices/export.csv`.
+pub const DEVICE_EXPORT_COLUMNS: [&str; 12] = [
+    "id",
+    "name",
+    "type",
+    "vendor",
+    "ip",
+    "mac",
+    "site",
+    "zone",
+    "sensor",
+    "authorized",
+    "first seen (UTC)",
+    "last activity (UTC)",
+];
+
+/// A device's row of the CSV export, in [`DEVICE_EXPORT_COLUMNS`] order: ids as in the
+/// API, times in RFC 3339 UTC, empty cells for unknowns.
+pub fn device_export_row(device: &Device) -> [String; 12] {
+    let text = |value: &Option<DisplayName>| value.as_ref().map(ToString::to_string);
+    let utc = |at: OffsetDateTime| {
+        at.to_offset(time::UtcOffset::UTC)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    [
+        device.id.to_string(),
+        text(&device.name).unwrap_or_default(),
+        text(&device.device_type).unwrap_or_default(),
+        text(&device.vendor).unwrap_or_default(),
+        device.ip.to_string(),
+        device.mac.to_string(),
+        device.site_id.to_string(),
+        device
+            .zone_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        device.sensor_id.to_string(),
+        device.authorized.to_string(),
+        utc(device.first_seen),
+        utc(device.last_activity),
+    ]
 }
 
 // ----- Sensor ingest -----
@@ -1143,6 +1237,53 @@ mod tests {
                 "",
                 "automatic",
                 "update_available"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bulk_status_change_names_one_to_100_alerts_each_once() {
+        assert!(parse::<BulkAlertStatus>(json!({"alert_ids": [], "status": "closed"})).is_err());
+        let ids: Vec<String> = (0..=MAX_BULK_ALERTS).map(|n| format!("a{n}")).collect();
+        assert!(parse::<BulkAlertStatus>(json!({"alert_ids": ids, "status": "closed"})).is_err());
+        let bulk: BulkAlertStatus =
+            parse(json!({"alert_ids": ["b", "a", "b"], "status": "active"})).unwrap();
+        assert_eq!(
+            bulk.alert_ids,
+            [AlertId::parse("b").unwrap(), AlertId::parse("a").unwrap()]
+        );
+        assert!(parse::<BulkAlertStatus>(json!({"alert_ids": ["a"], "status": "done"})).is_err());
+        assert!(
+            parse::<BulkAlertStatus>(json!({"alert_ids": ["a b"], "status": "closed"})).is_err()
+        );
+    }
+
+    #[test]
+    fn a_device_export_row_follows_the_header_with_empty_cells_for_unknowns() {
+        let device: Device = parse(json!({
+            "id": "d1", "site_id": "plant-1", "zone_id": null, "sensor_id": "s1",
+            "ip": "10.0.0.7", "mac": "00:1b:44:11:3a:b7", "name": "plc-7", "type": null,
+            "vendor": "Siemens", "authorized": true, "endpoint_managed": false,
+            "first_seen": "2024-03-01T12:00:00+02:00", "last_activity": "2024-03-01T11:00:00Z"
+        }))
+        .unwrap();
+        let row = device_export_row(&device);
+        assert_eq!(row.len(), DEVICE_EXPORT_COLUMNS.len());
+        assert_eq!(
+            row,
+            [
+                "d1",
+                "plc-7",
+                "",
+                "Siemens",
+                "10.0.0.7",
+                "00:1b:44:11:3a:b7",
+                "plant-1",
+                "",
+                "s1",
+                "true",
+                "2024-03-01T10:00:00Z",
+                "2024-03-01T11:00:00Z"
             ]
         );
     }

@@ -337,7 +337,7 @@ impl Api {
     }
 
     /// Sends a raw body with any method, for malformed inputs.
-    pub async fn send_raw(
+    pub async fn send_raw_bytes(
         &self,
         method: reqwest::Method,
         path: &str,

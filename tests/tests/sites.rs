@@ -473,7 +473,7 @@ on_both_stores!(
         ] {
             let malformed = owner
                 .api
-                .send_raw(
+                .send_raw_bytes(
                     method,
                     path,
                     Some(&owner.token),

@@ -135,8 +135,13 @@ impl Fingerprint {
     }
 }
 
+/// Largest packet capture kept with an alert, decoded: 256 KiB. A capture is stored as
+/// one item next to its alert, and this keeps it well inside one item.
+pub const MAX_PCAP_BYTES: usize = 256 * 1024;
+
 /// An alert's packet capture, carried as standard base64 in JSON and decoded on
-/// reading, so a body that deserializes holds a real capture.
+/// reading, so a body that deserializes holds a real capture of at most
+/// [`MAX_PCAP_BYTES`].
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PacketCapture(Vec<u8>);
@@ -145,12 +150,37 @@ pub struct PacketCapture(Vec<u8>);
 #[error("must be standard base64")]
 pub struct InvalidBase64;
 
+/// Why a `pcap_base64` is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidPacketCapture {
+    #[error(transparent)]
+    NotBase64(#[from] InvalidBase64),
+    #[error("is {0} bytes once decoded, over the limit of {MAX_PCAP_BYTES} bytes (256 KiB)")]
+    TooLarge(usize),
+}
+
 impl PacketCapture {
-    pub fn from_base64(encoded: &str) -> Result<Self, InvalidBase64> {
-        base64::engine::general_purpose::STANDARD
+    pub fn from_base64(encoded: &str) -> Result<Self, InvalidPacketCapture> {
+        // Base64 is 4 characters per 3 bytes: refuse a too long text before decoding it.
+        if encoded.len() / 4 * 3 > MAX_PCAP_BYTES + 3 {
+            return Err(InvalidPacketCapture::TooLarge(encoded.len() / 4 * 3));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
             .decode(encoded)
-            .map(PacketCapture)
-            .map_err(|_| InvalidBase64)
+            .map_err(|_| InvalidBase64)?;
+        Self::from_bytes(bytes)
+    }
+
+    /// A capture read back from storage (or built from raw bytes), size-checked.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, InvalidPacketCapture> {
+        if bytes.len() > MAX_PCAP_BYTES {
+            return Err(InvalidPacketCapture::TooLarge(bytes.len()));
+        }
+        Ok(PacketCapture(bytes))
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -165,8 +195,8 @@ impl fmt::Debug for PacketCapture {
 }
 
 impl TryFrom<String> for PacketCapture {
-    type Error = InvalidBase64;
-    fn try_from(encoded: String) -> Result<Self, InvalidBase64> {
+    type Error = InvalidPacketCapture;
+    fn try_from(encoded: String) -> Result<Self, InvalidPacketCapture> {
         PacketCapture::from_base64(&encoded)
     }
 }
@@ -460,5 +490,28 @@ mod tests {
         let capture = detected.pcap_base64.unwrap();
         assert_eq!(capture.as_bytes(), [0xd4, 0xc3, 0xb2, 0xa1]);
         assert!(PacketCapture::from_base64("not base64!").is_err());
+    }
+
+    #[test]
+    fn packet_captures_over_256_kib_are_refused_and_up_to_it_kept() {
+        use base64::Engine as _;
+        let encode = |len: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; len]);
+        let largest = PacketCapture::from_base64(&encode(MAX_PCAP_BYTES)).unwrap();
+        assert_eq!(largest.as_bytes().len(), MAX_PCAP_BYTES);
+        assert_eq!(
+            PacketCapture::from_base64(&encode(MAX_PCAP_BYTES + 1)),
+            Err(InvalidPacketCapture::TooLarge(MAX_PCAP_BYTES + 1))
+        );
+        assert!(matches!(
+            PacketCapture::from_base64(&encode(4 * MAX_PCAP_BYTES)),
+            Err(InvalidPacketCapture::TooLarge(_))
+        ));
+        let error = serde_json::from_value::<DetectedAlert>(serde_json::json!({
+            "title": "t", "severity": "minor", "engine": "anomaly", "source_ip": "10.0.0.1",
+            "destination_ip": "10.0.0.2", "protocol": "TCP", "learnable": false,
+            "pcap_base64": encode(MAX_PCAP_BYTES + 1)
+        }))
+        .unwrap_err();
+        assert!(error.to_string().contains("256 KiB"), "{error}");
     }
 }

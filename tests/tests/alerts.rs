@@ -1,0 +1,870 @@
+//! Alerts end to end against the real `vigil` binary, on both stores: sensor ingest
+//! (dedupe, learn, PCAP), reads, status changes, lists across sites and pages, and who
+//! may do what.
+
+use std::collections::BTreeSet;
+
+use base64::Engine as _;
+use reqwest::Method;
+use serde_json::{Value, json};
+use shared::authz::{BuiltInRole, Permission};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use vigil_tests::fleet::{Fleet, Sensor, detection};
+use vigil_tests::on_both_stores;
+use vigil_tests::vigil::{Answer, Vigil};
+
+fn at(value: &Value) -> OffsetDateTime {
+    OffsetDateTime::parse(value.as_str().expect("a time"), &Rfc3339).expect("RFC 3339")
+}
+
+fn ids(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|item| item["id"].as_str().expect("an id").to_owned())
+        .collect()
+}
+
+fn expect(answer: &Answer, status: u16, code: &str) {
+    assert_eq!(
+        (answer.status, answer.error_code()),
+        (status, code),
+        "{answer:?}"
+    );
+}
+
+/// A fleet with one site, zone and sensor.
+async fn one_sensor(vigil: &Vigil) -> (Fleet, Sensor) {
+    let fleet = Fleet::new(vigil).await;
+    let site = fleet.site("Plant 1").await;
+    let zone = fleet.zone(&site, "Line 1").await;
+    let sensor = fleet.sensor("s1", &site, Some(&zone)).await;
+    (fleet, sensor)
+}
+
+async fn list(fleet: &Fleet, token: &str, query: &str) -> Vec<Value> {
+    fleet.list_all(token, &format!("/alerts{query}"), 50).await
+}
+
+async fn get(fleet: &Fleet, token: &str, id: &str) -> Answer {
+    fleet
+        .api
+        .get(&fleet.path(&format!("/alerts/{id}")), Some(token))
+        .await
+}
+
+async fn patch(fleet: &Fleet, token: &str, id: &str, body: Value) -> Answer {
+    fleet
+        .api
+        .patch(&fleet.path(&format!("/alerts/{id}")), Some(token), body)
+        .await
+}
+
+async fn learn(fleet: &Fleet, token: &str, id: &str) -> Answer {
+    fleet
+        .api
+        .send(
+            Method::POST,
+            &fleet.path(&format!("/alerts/{id}/learn")),
+            Some(token),
+            None,
+        )
+        .await
+}
+
+/// Ingests `alerts` and answers the ids of the alerts listed afterwards, newest first.
+async fn ingest(fleet: &Fleet, sensor: &Sensor, alerts: Vec<Value>) -> Vec<Value> {
+    let count = alerts.len();
+    let accepted = fleet.ingest_alerts(sensor, alerts).await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    assert_eq!(accepted.body, json!({ "accepted": count }));
+    list(fleet, &fleet.owner, "").await
+}
+
+// ----- Ingest, read, list -----
+
+on_both_stores!(
+    ingested_alerts_are_listed_newest_first_and_readable_by_id,
+    |vigil: Vigil| async move {
+        let (fleet, sensor) = one_sensor(&vigil).await;
+        // WHEN a sensor sends three detections
+        let listed = ingest(
+            &fleet,
+            &sensor,
+            vec![
+                detection("First", "10.0.0.1", true),
+                detection("Second", "10.0.0.2", true),
+                detection("Third", "10.0.0.3", false),
+            ],
+        )
+        .await;
+        // THEN they are listed newest first, placed at the sensor's site and zone
+        let titles: Vec<&str> = listed
+            .iter()
+            .map(|a| a["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(titles, ["Third", "Second", "First"]);
+        let third = &listed[0];
+        assert_eq!(third["status"], "new");
+        assert_eq!(third["site_id"], sensor.site.as_str());
+        assert_eq!(third["zone_id"], sensor.zone.as_deref().unwrap());
+        assert_eq!(third["sensor_id"], sensor.id.as_str());
+        assert_eq!(third["severity"], "major");
+        assert_eq!(third["engine"], "policy_violation");
+        assert_eq!(third["source_ip"], "10.0.0.3");
+        assert_eq!(third["destination_ip"], "10.0.0.9");
+        assert_eq!(third["protocol"], "Modbus/TCP");
+        assert_eq!(third["learnable"], false);
+        assert_eq!(third["first_detected"], third["last_detected"]);
+        // AND each is readable by id, with an ETag
+        let id = third["id"].as_str().unwrap();
+        let got = get(&fleet, &fleet.owner, id).await;
+        assert_eq!(got.status, 200, "{got:?}");
+        assert_eq!(&got.body, third);
+        assert!(got.etag.as_deref().is_some_and(|tag| tag.starts_with('"')));
+    }
+);
+
+on_both_stores!(
+    the_same_traffic_twice_is_one_alert_and_after_closing_a_new_one,
+    |vigil: Vigil| async move {
+        let (fleet, sensor) = one_sensor(&vigil).await;
+        let first = ingest(&fleet, &sensor, vec![detection("Scan", "10.0.0.1", true)]).await;
+        assert_eq!(first.len(), 1);
+        // WHEN the same traffic is detected again (at another severity: not part of it)
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let mut again = detection("Scan", "10.0.0.1", true);
+        again["severity"] = "critical".into();
+        let listed = ingest(&fleet, &sensor, vec![again.clone(), again.clone()]).await;
+        // THEN there is still one alert, detected later
+        assert_eq!(ids(&listed), ids(&first));
+        assert!(at(&listed[0]["last_detected"]) > at(&first[0]["last_detected"]));
+        assert_eq!(listed[0]["first_detected"], first[0]["first_detected"]);
+        // WHEN it is closed and the traffic comes again
+        let id = listed[0]["id"].as_str().unwrap();
+        let closed = patch(&fleet, &fleet.owner, id, json!({"status": "closed"})).await;
+        assert_eq!(closed.status, 200, "{closed:?}");
+        let listed = ingest(&fleet, &sensor, vec![again]).await;
+        // THEN a new alert is raised next to the closed one
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0]["status"], "new");
+        assert_eq!(listed[0]["severity"], "critical");
+        assert_eq!(listed[1]["id"], id);
+        assert_eq!(listed[1]["status"], "closed");
+    }
+);
+
+on_both_stores!(
+    learning_an_alert_stops_only_identical_traffic_from_its_sensor,
+    |vigil: Vigil| async move {
+        let (fleet, sensor) = one_sensor(&vigil).await;
+        let other_sensor = fleet.sensor("s2", &sensor.site, None).await;
+        let listed = ingest(
+            &fleet,
+            &sensor,
+            vec![
+                detection("Not learnable", "10.0.0.1", false),
+                detection("Scan", "10.0.0.1", true),
+            ],
+        )
+        .await;
+        let (learnable, not_learnable) = (
+            listed[0]["id"].as_str().unwrap().to_owned(),
+            listed[1]["id"].as_str().unwrap().to_owned(),
+        );
+        // WHEN an alert that is not learnable is learned: 409, unchanged
+        let refused = learn(&fleet, &fleet.owner, &not_learnable).await;
+        expect(&refused, 409, "conflict");
+        assert_eq!(
+            get(&fleet, &fleet.owner, &not_learnable).await.body["status"],
+            "new"
+        );
+        // WHEN the learnable one is learned
+        let learned = learn(&fleet, &fleet.owner, &learnable).await;
+        assert_eq!(learned.status, 200, "{learned:?}");
+        assert_eq!(learned.body["status"], "closed");
+        // THEN identical traffic from that sensor raises nothing
+        let after = ingest(&fleet, &sensor, vec![detection("Scan", "10.0.0.1", true)]).await;
+        assert_eq!(after.len(), 2);
+        // BUT other traffic does, and the same traffic from another sensor does
+        let after = ingest(&fleet, &sensor, vec![detection("Scan", "10.0.0.2", true)]).await;
+        assert_eq!(after.len(), 3);
+        assert_eq!(after[0]["source_ip"], "10.0.0.2");
+        let accepted = fleet
+            .ingest_alerts(&other_sensor, vec![detection("Scan", "10.0.0.1", true)])
+            .await;
+        assert_eq!(accepted.status, 202);
+        let after = list(&fleet, &fleet.owner, "").await;
+        assert_eq!(after.len(), 4);
+        assert_eq!(after[0]["sensor_id"], other_sensor.id.as_str());
+        // AND reopening the learned alert does not bring its traffic back
+        let reopened = patch(
+            &fleet,
+            &fleet.owner,
+            &learnable,
+            json!({"status": "active"}),
+        )
+        .await;
+        assert_eq!(reopened.status, 200);
+        ingest(&fleet, &sensor, vec![detection("Scan", "10.0.0.1", true)]).await;
+        assert_eq!(list(&fleet, &fleet.owner, "").await.len(), 4);
+    }
+);
+
+on_both_stores!(
+    a_packet_capture_is_kept_and_downloadable,
+    |vigil: Vigil| async move {
+        let (fleet, sensor) = one_sensor(&vigil).await;
+        let capture: Vec<u8> = (0..=255u8).cycle().take(200_000).collect();
+        let mut with_capture = detection("With capture", "10.0.0.1", true);
+        with_capture["pcap_base64"] = base64::engine::general_purpose::STANDARD
+            .encode(&capture)
+            .into();
+        let listed = ingest(
+            &fleet,
+            &sensor,
+            vec![detection("Without", "10.0.0.2", true), with_capture],
+        )
+        .await;
+        // WHEN the capture is downloaded
+        let id = listed[0]["id"].as_str().unwrap();
+        let response = fleet
+            .api
+            .client
+            .get(format!(
+                "{}{}",
+                fleet.api.base,
+                fleet.path(&format!("/alerts/{id}/pcap"))
+            ))
+            .bearer_auth(&fleet.owner)
+            .send()
+            .await
+            .unwrap();
+        // THEN it is the bytes sent, as a pcap
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/vnd.tcpdump.pcap"
+        );
+        assert_eq!(response.bytes().await.unwrap().as_ref(), capture.as_slice());
+        // AND an alert without one has none
+        let without = listed[1]["id"].as_str().unwrap();
+        let none = fleet
+            .api
+            .get(
+                &fleet.path(&format!("/alerts/{without}/pcap")),
+                Some(&fleet.owner),
+            )
+            .await;
+        expect(&none, 404, "not_found");
+    }
+);
+
+// ----- Status changes -----
+
+on_both_stores!(
+    status_changes_follow_the_rules_and_honour_if_match,
+    |vigil: Vigil| async move {
+        let (fleet, sensor) = one_sensor(&vigil).await;
+        let listed = ingest(&fleet, &sensor, vec![detection("Scan", "10.0.0.1", true)]).await;
+        let id = listed[0]["id"].as_str().unwrap();
+        let path = fleet.path(&format!("/alerts/{id}"));
+        let read = get(&fleet, &fleet.owner, id).await;
+        let etag = read.etag.clone().unwrap();
+        // new → active
+        let active = patch(&fleet, &fleet.owner, id, json!({"status": "active"})).await;
+        assert_eq!(active.status, 200, "{active:?}");
+        assert_eq!(active.body["status"], "active");
+        assert_ne!(active.etag.as_deref(), Some(etag.as_str()));
+        // active → new is illegal: 409, unchanged
+        let back = patch(&fleet, &fleet.owner, id, json!({"status": "new"})).await;
+        expect(&back, 409, "conflict");
+        // a stale If-Match is 412 and changes nothing
+        let stale = fleet
+            .api
+            .send_if_match(
+                Method::PATCH,
+                &path,
+                Some(&fleet.owner),
+                Some(json!({"status": "closed"})),
+                &etag,
+            )
+            .await;
+        expect(&stale, 412, "precondition_failed");
+        assert_eq!(get(&fleet, &fleet.owner, id).await.body["status"], "active");
+        // the current one is accepted
+        let current = active.etag.clone().unwrap();
+        let closed = fleet
+            .api
+            .send_if_match(
+                Method::PATCH,
+                &path,
+                Some(&fleet.owner),
+                Some(json!({"status": "closed"})),
+                &current,
+            )
+            .await;
+        assert_eq!(closed.status, 200, "{closed:?}");
+        assert_eq!(closed.body["status"], "closed");
+        // closed → active (reopen); the same status again changes nothing
+        let reopened = patch(&fleet, &fleet.owner, id, json!({"status": "active"})).await;
+        assert_eq!(reopened.body["status"], "active");
+        let same = patch(&fleet, &fleet.owner, id, json!({"status": "active"})).await;
+        assert_eq!(
+            (same.status, same.etag.clone()),
+            (200, reopened.etag.clone())
+        );
+        // bad bodies: 400, nothing changes
+        for bad in [
+            json!({"status": "done"}),
+            json!({"status": 1}),
+            json!({"status": "closed", "severity": "minor"}),
+            json!([]),
+        ] {
+            expect(
+                &patch(&fleet, &fleet.owner, id, bad.clone()).await,
+                400,
+                "invalid",
+            );
+        }
+        let malformed = fleet
+            .api
+            .send_raw_bytes(
+                Method::PATCH,
+                &path,
+                Some(&fleet.owner),
+                b"{\"status\": ".to_vec(),
+            )
+            .await;
+        expect(&malformed, 400, "invalid");
+        assert_eq!(get(&fleet, &fleet.owner, id).await.body["status"], "active");
+        // AND every change is in the audit log
+        let audit = fleet
+            .api
+            .get(&fleet.path("/audit-log"), Some(&fleet.owner))
+            .await;
+        assert_eq!(audit.status, 200, "{audit:?}");
+        let updates = audit.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|entry| entry["action"] == "alert.update" && entry["target"] == id)
+            .count();
+        assert_eq!(updates, 3, "{audit:?}");
+    }
+);
+
+on_both_stores!(
+    a_bulk_status_change_answers_for_each_alert,
+    |vigil: Vigil| async move {
+        let (fleet, sensor) = one_sensor(&vigil).await;
+        let listed = ingest(
+            &fleet,
+            &sensor,
+            vec![
+                detection("One", "10.0.0.1", true),
+                detection("Two", "10.0.0.2", true),
+                detection("Three", "10.0.0.3", true),
+            ],
+        )
+        .await;
+        let all = ids(&listed);
+        let closed = patch(&fleet, &fleet.owner, &all[2], json!({"status": "closed"})).await;
+        assert_eq!(closed.status, 200);
+        // WHEN two new alerts, an unknown one and one more are set active in bulk
+        let bulk = fleet
+            .api
+            .post(
+                &fleet.path("/alerts/status"),
+                Some(&fleet.owner),
+                json!({"alert_ids": [all[0], "01HQNOSUCHALERT00000000000", all[1], all[2]],
+                       "status": "active"}),
+            )
+            .await;
+        // THEN each gets its own answer
+        assert_eq!(bulk.status, 200, "{bulk:?}");
+        let results = bulk.body["items"].as_array().unwrap();
+        let statuses: Vec<u64> = results
+            .iter()
+            .map(|r| r["status"].as_u64().unwrap())
+            .collect();
+        assert_eq!(statuses, [200, 404, 200, 200]);
+        assert_eq!(results[0]["alert"]["status"], "active");
+        assert_eq!(results[1]["error"]["code"], "not_found");
+        // WHEN they are set back to new: every one is refused
+        let bulk = fleet
+            .api
+            .post(
+                &fleet.path("/alerts/status"),
+                Some(&fleet.owner),
+                json!({"alert_ids": all, "status": "new"}),
+            )
+            .await;
+        let results = bulk.body["items"].as_array().unwrap();
+        assert!(results.iter().all(|r| r["status"] == 409), "{bulk:?}");
+        assert!(
+            list(&fleet, &fleet.owner, "")
+                .await
+                .iter()
+                .all(|a| a["status"] == "active")
+        );
+        // AND a bad bulk body is 400
+        for bad in [
+            json!({"alert_ids": [], "status": "closed"}),
+            json!({"alert_ids": all, "status": "huge"}),
+            json!({"alert_ids": "x", "status": "closed"}),
+            json!({"status": "closed"}),
+        ] {
+            let refused = fleet
+                .api
+                .post(&fleet.path("/alerts/status"), Some(&fleet.owner), bad)
+                .await;
+            expect(&refused, 400, "invalid");
+        }
+    }
+);
+
+// ----- Lists: filters, pages, sites -----
+
+on_both_stores!(
+    lists_filter_and_page_across_sites_newest_first_each_alert_once,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let north = fleet.site("North").await;
+        let south = fleet.site("South").await;
+        let at_north = fleet.sensor("n1", &north, None).await;
+        let at_south = fleet.sensor("s1", &south, None).await;
+        // GIVEN alerts at two sites, sent in turns, some critical, some closed
+        let mut sent = Vec::new();
+        for n in 0..9 {
+            let (sensor, site) = if n % 3 == 0 {
+                (&at_south, &south)
+            } else {
+                (&at_north, &north)
+            };
+            let mut alert = detection(&format!("Alert {n}"), "10.0.0.1", true);
+            if n % 2 == 0 {
+                alert["severity"] = "critical".into();
+            }
+            let accepted = fleet.ingest_alerts(sensor, vec![alert]).await;
+            assert_eq!(accepted.status, 202);
+            sent.push((format!("Alert {n}"), site.clone(), n % 2 == 0));
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        }
+        let everything = list(&fleet, &fleet.owner, "").await;
+        for alert in everything.iter().filter(|a| {
+            let title = a["title"].as_str().unwrap();
+            title == "Alert 1" || title == "Alert 4"
+        }) {
+            let id = alert["id"].as_str().unwrap();
+            let closed = patch(&fleet, &fleet.owner, id, json!({"status": "closed"})).await;
+            assert_eq!(closed.status, 200);
+        }
+        let titles = |items: &[Value]| -> Vec<String> {
+            items
+                .iter()
+                .map(|a| a["title"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let expected = |keep: &dyn Fn(usize) -> bool| -> Vec<String> {
+            (0..9)
+                .rev()
+                .filter(|&n| keep(n))
+                .map(|n| format!("Alert {n}"))
+                .collect()
+        };
+        // WHEN listed two at a time: every alert once, newest first
+        let paged = fleet.list_all(&fleet.owner, "/alerts", 2).await;
+        assert_eq!(titles(&paged), expected(&|_| true));
+        // AND each filter, alone and together, through pages too
+        let cases: Vec<(String, Box<dyn Fn(usize) -> bool>)> = vec![
+            (format!("?site_id={south}"), Box::new(|n| n % 3 == 0)),
+            (format!("?site_id={north}"), Box::new(|n| n % 3 != 0)),
+            ("?status=closed".into(), Box::new(|n| n == 1 || n == 4)),
+            ("?status=new".into(), Box::new(|n| n != 1 && n != 4)),
+            ("?status=active".into(), Box::new(|_| false)),
+            ("?severity=critical".into(), Box::new(|n| n % 2 == 0)),
+            (
+                format!("?site_id={north}&status=new&severity=critical"),
+                Box::new(|n| n % 3 != 0 && n % 2 == 0 && n != 4),
+            ),
+            ("?status=closed&severity=major".into(), Box::new(|n| n == 1)),
+        ];
+        for (query, keep) in cases {
+            for limit in [1, 2, 50] {
+                let items = fleet
+                    .list_all(&fleet.owner, &format!("/alerts{query}"), limit)
+                    .await;
+                assert_eq!(
+                    titles(&items),
+                    expected(keep.as_ref()),
+                    "{query} limit {limit}"
+                );
+            }
+        }
+        // AND ids in the list never repeat
+        let unique: BTreeSet<String> = ids(&paged).into_iter().collect();
+        assert_eq!(unique.len(), 9);
+        // AND bad query parameters are 400
+        for query in [
+            "?status=done",
+            "?severity=huge",
+            "?limit=0",
+            "?limit=501",
+            "?limit=x",
+            "?cursor=garbage",
+            "?site_id=no%20way",
+        ] {
+            let refused = fleet
+                .api
+                .get(&fleet.path(&format!("/alerts{query}")), Some(&fleet.owner))
+                .await;
+            expect(&refused, 400, "invalid");
+        }
+    }
+);
+
+on_both_stores!(
+    a_site_scoped_user_sees_and_changes_only_their_sites_alerts,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let north = fleet.site("North").await;
+        let south = fleet.site("South").await;
+        let at_north = fleet.sensor("n1", &north, None).await;
+        let at_south = fleet.sensor("s1", &south, None).await;
+        let mut with_capture = detection("North 2", "10.0.0.2", true);
+        with_capture["pcap_base64"] = "1MOyoQ==".into();
+        fleet
+            .ingest_alerts(
+                &at_north,
+                vec![detection("North 1", "10.0.0.1", true), with_capture],
+            )
+            .await;
+        fleet
+            .ingest_alerts(&at_south, vec![detection("South 1", "10.0.0.1", true)])
+            .await;
+        let all = list(&fleet, &fleet.owner, "").await;
+        let id_of = |title: &str| {
+            all.iter()
+                .find(|a| a["title"] == title)
+                .and_then(|a| a["id"].as_str())
+                .unwrap()
+                .to_owned()
+        };
+        let (north_1, north_2, south_1) = (id_of("North 1"), id_of("North 2"), id_of("South 1"));
+        // GIVEN a Security Reader and a Security Admin at the North site only
+        let reader = fleet
+            .user("reader@example.com", "security_reader", Some(&north))
+            .await;
+        let admin = fleet
+            .user("admin@example.com", "security_admin", Some(&north))
+            .await;
+        for token in [&reader, &admin] {
+            // THEN they list only North's alerts, on every page
+            let seen = fleet.list_all(token, "/alerts", 1).await;
+            let titles: BTreeSet<&str> =
+                seen.iter().map(|a| a["title"].as_str().unwrap()).collect();
+            assert_eq!(titles, BTreeSet::from(["North 1", "North 2"]));
+            // AND asking for South's is 403, reading a South alert is 404
+            let south_list = fleet
+                .api
+                .get(
+                    &fleet.path(&format!("/alerts?site_id={south}")),
+                    Some(token),
+                )
+                .await;
+            expect(&south_list, 403, "forbidden");
+            expect(&get(&fleet, token, &south_1).await, 404, "not_found");
+            assert_eq!(get(&fleet, token, &north_1).await.status, 200);
+            // AND changing a South alert is 404, whatever the body
+            expect(
+                &patch(&fleet, token, &south_1, json!({"status": "closed"})).await,
+                404,
+                "not_found",
+            );
+            expect(&learn(&fleet, token, &south_1).await, 404, "not_found");
+        }
+        // THEN the reader may not change, learn or download at North (403, even with a bad body)
+        expect(
+            &patch(&fleet, &reader, &north_1, json!({"status": "closed"})).await,
+            403,
+            "forbidden",
+        );
+        expect(
+            &patch(&fleet, &reader, &north_1, json!({"status": "huge"})).await,
+            403,
+            "forbidden",
+        );
+        expect(&learn(&fleet, &reader, &north_1).await, 403, "forbidden");
+        let pcap = format!("/alerts/{north_2}/pcap");
+        expect(
+            &fleet.api.get(&fleet.path(&pcap), Some(&reader)).await,
+            403,
+            "forbidden",
+        );
+        let bulk = fleet
+            .api
+            .post(
+                &fleet.path("/alerts/status"),
+                Some(&reader),
+                json!({"alert_ids": [north_1], "status": "closed"}),
+            )
+            .await;
+        expect(&bulk, 403, "forbidden");
+        // AND the admin may, at North only
+        let changed = patch(&fleet, &admin, &north_1, json!({"status": "active"})).await;
+        assert_eq!(changed.status, 200, "{changed:?}");
+        let raw = fleet
+            .api
+            .send_full(Method::GET, &fleet.path(&pcap), Some(&admin), None)
+            .await;
+        assert_eq!(raw.status, 200);
+        let bulk = fleet
+            .api
+            .post(
+                &fleet.path("/alerts/status"),
+                Some(&admin),
+                json!({"alert_ids": [north_1, south_1], "status": "closed"}),
+            )
+            .await;
+        let statuses: Vec<u64> = bulk.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_u64().unwrap())
+            .collect();
+        assert_eq!(statuses, [200, 404]);
+        assert_eq!(
+            get(&fleet, &fleet.owner, &south_1).await.body["status"],
+            "new"
+        );
+    }
+);
+
+on_both_stores!(
+    each_built_in_role_at_subscription_scope_gets_exactly_its_seed_permissions,
+    |vigil: Vigil| async move {
+        let (fleet, sensor) = one_sensor(&vigil).await;
+        let mut with_capture = detection("Scan", "10.0.0.1", true);
+        with_capture["pcap_base64"] = "1MOyoQ==".into();
+        let listed = ingest(&fleet, &sensor, vec![with_capture]).await;
+        let id = listed[0]["id"].as_str().unwrap().to_owned();
+        for role in BuiltInRole::ALL {
+            let email = format!("role-{}@example.com", role.id().replace('_', "-"));
+            let token = fleet.user(&email, role.id(), None).await;
+            let view = role.grants(Permission::ViewAlerts);
+            let modify = role.grants(Permission::ModifyAlerts);
+            let allowed = |yes: bool, ok: u16| if yes { ok } else { 403 };
+            let listed = fleet.api.get(&fleet.path("/alerts"), Some(&token)).await;
+            assert_eq!(listed.status, allowed(view, 200), "{role:?} list");
+            let read = get(&fleet, &token, &id).await;
+            assert_eq!(read.status, if view { 200 } else { 404 }, "{role:?} get");
+            let pcap = fleet
+                .api
+                .send_full(
+                    Method::GET,
+                    &fleet.path(&format!("/alerts/{id}/pcap")),
+                    Some(&token),
+                    None,
+                )
+                .await;
+            assert_eq!(pcap.status, allowed(modify, 200), "{role:?} pcap");
+            let changed = patch(&fleet, &token, &id, json!({"status": "active"})).await;
+            assert_eq!(changed.status, allowed(modify, 200), "{role:?} patch");
+            let bulk = fleet
+                .api
+                .post(
+                    &fleet.path("/alerts/status"),
+                    Some(&token),
+                    json!({"alert_ids": [id], "status": "active"}),
+                )
+                .await;
+            assert_eq!(bulk.status, allowed(modify, 200), "{role:?} bulk");
+        }
+        // learn last: it closes the alert
+        let reader = fleet
+            .api
+            .dev_login("role-security-reader@example.com")
+            .await;
+        expect(&learn(&fleet, &reader, &id).await, 403, "forbidden");
+        let admin = fleet.api.dev_login("role-security-admin@example.com").await;
+        assert_eq!(learn(&fleet, &admin, &id).await.status, 200);
+    }
+);
+
+// ----- Who may ingest, and bad input -----
+
+on_both_stores!(
+    only_a_sensor_token_may_ingest_and_only_ingest,
+    |vigil: Vigil| async move {
+        let (fleet, sensor) = one_sensor(&vigil).await;
+        let body = json!({"alerts": [detection("Scan", "10.0.0.1", true)]});
+        for token in [Some(fleet.owner.as_str()), None, Some("vst_not-a-token")] {
+            let refused = fleet.api.post("/ingest/alerts", token, body.clone()).await;
+            expect(&refused, 401, "unauthenticated");
+        }
+        // a user token with a bad body is still 401 first
+        let refused = fleet
+            .api
+            .post_raw("/ingest/alerts", Some(&fleet.owner), b"{".to_vec())
+            .await;
+        expect(&refused, 401, "unauthenticated");
+        // a sensor token is no user token
+        let refused = fleet
+            .api
+            .get(&fleet.path("/alerts"), Some(&sensor.token))
+            .await;
+        expect(&refused, 401, "unauthenticated");
+        assert!(list(&fleet, &fleet.owner, "").await.is_empty());
+        // a deleted sensor's token stops working at once
+        let deleted = fleet
+            .api
+            .delete(
+                &fleet.path(&format!("/sensors/{}", sensor.id)),
+                Some(&fleet.owner),
+            )
+            .await;
+        assert_eq!(deleted.status, 204, "{deleted:?}");
+        let refused = fleet
+            .api
+            .post("/ingest/alerts", Some(&sensor.token), body)
+            .await;
+        expect(&refused, 401, "unauthenticated");
+    }
+);
+
+on_both_stores!(
+    bad_ingest_input_is_refused_and_changes_nothing,
+    |vigil: Vigil| async move {
+        let (fleet, sensor) = one_sensor(&vigil).await;
+        let good = detection("Scan", "10.0.0.1", true);
+        let with = |field: &str, value: Value| {
+            let mut alert = good.clone();
+            alert[field] = value;
+            json!({"alerts": [good.clone(), alert]})
+        };
+        let oversized = base64::engine::general_purpose::STANDARD.encode(vec![0u8; 256 * 1024 + 1]);
+        let cases = [
+            (with("severity", "huge".into()), "alerts[1].severity"),
+            (with("engine", "magic".into()), "alerts[1].engine"),
+            (
+                with("source_ip", "10.0.0.300".into()),
+                "alerts[1].source_ip",
+            ),
+            (
+                with("destination_ip", "".into()),
+                "alerts[1].destination_ip",
+            ),
+            (with("title", "".into()), "alerts[1].title"),
+            (with("title", "x".repeat(201).into()), "alerts[1].title"),
+            (with("protocol", json!(7)), "alerts[1].protocol"),
+            (with("learnable", "yes".into()), "alerts[1].learnable"),
+            (
+                with("pcap_base64", "not base64!".into()),
+                "alerts[1].pcap_base64",
+            ),
+            (
+                with("pcap_base64", oversized.into()),
+                "alerts[1].pcap_base64",
+            ),
+            (with("colour", "red".into()), "alerts[1]"),
+            (json!({"alerts": "x"}), "alerts"),
+            (json!({"alert": []}), ""),
+            (json!([]), ""),
+        ];
+        for (body, field) in cases {
+            let refused = fleet
+                .api
+                .post("/ingest/alerts", Some(&sensor.token), body.clone())
+                .await;
+            expect(&refused, 400, "invalid");
+            assert!(
+                refused.error_message().contains(field),
+                "{field}: {}",
+                refused.error_message()
+            );
+        }
+        let missing = json!({"alerts": [{"title": "t", "severity": "minor"}]});
+        let refused = fleet
+            .api
+            .post("/ingest/alerts", Some(&sensor.token), missing)
+            .await;
+        expect(&refused, 400, "invalid");
+        let malformed = fleet
+            .api
+            .post_raw(
+                "/ingest/alerts",
+                Some(&sensor.token),
+                b"{\"alerts\": [".to_vec(),
+            )
+            .await;
+        expect(&malformed, 400, "invalid");
+        // THEN nothing was raised, not even the good alert of a refused batch
+        assert!(list(&fleet, &fleet.owner, "").await.is_empty());
+        // AND an empty batch is accepted
+        let empty = fleet.ingest_alerts(&sensor, vec![]).await;
+        assert_eq!(
+            (empty.status, empty.body.clone()),
+            (202, json!({"accepted": 0}))
+        );
+    }
+);
+
+on_both_stores!(
+    unknown_alerts_and_other_subscriptions_are_not_found,
+    |vigil: Vigil| async move {
+        let (fleet, sensor) = one_sensor(&vigil).await;
+        let listed = ingest(&fleet, &sensor, vec![detection("Scan", "10.0.0.1", true)]).await;
+        let id = listed[0]["id"].as_str().unwrap();
+        // an id that is not an id, or names nothing
+        for missing in ["01HQNOSUCHALERT00000000000", "not%20an%20id", "x"] {
+            expect(&get(&fleet, &fleet.owner, missing).await, 404, "not_found");
+            expect(
+                &patch(&fleet, &fleet.owner, missing, json!({"status": "closed"})).await,
+                404,
+                "not_found",
+            );
+            expect(
+                &learn(&fleet, &fleet.owner, missing).await,
+                404,
+                "not_found",
+            );
+        }
+        // another subscription, or one the caller is not in
+        let stranger = fleet.api.dev_login("stranger@example.com").await;
+        for (token, sub) in [(&fleet.owner, "nope"), (&stranger, fleet.sub.as_str())] {
+            for path in [
+                format!("/subscriptions/{sub}/alerts"),
+                format!("/subscriptions/{sub}/alerts/{id}"),
+                format!("/subscriptions/{sub}/alerts/{id}/pcap"),
+            ] {
+                expect(&fleet.api.get(&path, Some(token)).await, 404, "not_found");
+            }
+            let learned = fleet
+                .api
+                .send(
+                    Method::POST,
+                    &format!("/subscriptions/{sub}/alerts/{id}/learn"),
+                    Some(token),
+                    None,
+                )
+                .await;
+            expect(&learned, 404, "not_found");
+        }
+        // the stranger's own subscription does not reach this alert either
+        let theirs = fleet
+            .api
+            .post("/subscriptions", Some(&stranger), json!({"name": "Theirs"}))
+            .await;
+        let theirs = theirs.body["id"].as_str().unwrap();
+        let read = fleet
+            .api
+            .get(
+                &format!("/subscriptions/{theirs}/alerts/{id}"),
+                Some(&stranger),
+            )
+            .await;
+        expect(&read, 404, "not_found");
+        assert_eq!(get(&fleet, &fleet.owner, id).await.body["status"], "new");
+    }
+);

@@ -1,0 +1,530 @@
+//! The device inventory end to end against the real `vigil` binary, on both stores:
+//! ingest and merge, reads, edits and deletes with `If-Match`, the CSV export, lists
+//! across sites and pages, and who may do what.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use shared::api::DEVICE_EXPORT_COLUMNS;
+use shared::authz::{BuiltInRole, Permission};
+use vigil_tests::fleet::{Fleet, Sensor, observation};
+use vigil_tests::on_both_stores;
+use vigil_tests::vigil::{Answer, Vigil};
+
+fn expect(answer: &Answer, status: u16, code: &str) {
+    assert_eq!(
+        (answer.status, answer.error_code()),
+        (status, code),
+        "{answer:?}"
+    );
+}
+
+async fn list(fleet: &Fleet, token: &str, query: &str) -> Vec<Value> {
+    fleet.list_all(token, &format!("/devices{query}"), 50).await
+}
+
+async fn ingest(fleet: &Fleet, sensor: &Sensor, devices: Vec<Value>) {
+    let count = devices.len();
+    let accepted = fleet.ingest_devices(sensor, devices).await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    assert_eq!(accepted.body, json!({ "accepted": count }));
+}
+
+fn device_path(fleet: &Fleet, id: &str) -> String {
+    fleet.path(&format!("/devices/{id}"))
+}
+
+fn find<'a>(devices: &'a [Value], ip: &str) -> &'a Value {
+    devices
+        .iter()
+        .find(|d| d["ip"] == ip)
+        .unwrap_or_else(|| panic!("no device with ip {ip} in {devices:?}"))
+}
+
+/// The export's rows (header first), parsed.
+async fn export(
+    fleet: &Fleet,
+    token: &str,
+    query: &str,
+) -> (u16, Option<String>, Vec<Vec<String>>) {
+    let raw = fleet
+        .api
+        .send_full(
+            Method::GET,
+            &fleet.path(&format!("/devices/export.csv{query}")),
+            Some(token),
+            None,
+        )
+        .await;
+    let content_type = raw.header("content-type").map(str::to_owned);
+    let rows = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(raw.text.as_bytes())
+        .records()
+        .map(|row| row.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    (raw.status, content_type, rows)
+}
+
+on_both_stores!(
+    observations_merge_into_one_device_per_zone_ip_and_mac,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let site = fleet.site("Plant").await;
+        let line_1 = fleet.zone(&site, "Line 1").await;
+        let line_2 = fleet.zone(&site, "Line 2").await;
+        let first = fleet.sensor("s1", &site, Some(&line_1)).await;
+        let second = fleet.sensor("s2", &site, Some(&line_1)).await;
+        let elsewhere = fleet.sensor("s3", &site, Some(&line_2)).await;
+        // GIVEN a device seen with a name by one sensor
+        let mut named = observation("10.0.0.7", "00:1b:44:11:3a:b7");
+        named["name"] = "plc-7".into();
+        named["type"] = "PLC".into();
+        ingest(&fleet, &first, vec![named]).await;
+        // WHEN another sensor of the zone sees it later with a vendor (MAC written otherwise)
+        let mut vendor = observation("10.0.0.7", "00-1B-44-11-3A-B7");
+        vendor["vendor"] = "Siemens".into();
+        vendor["last_activity"] = "2024-03-01T11:30:00Z".into();
+        ingest(&fleet, &second, vec![vendor]).await;
+        // THEN it is one device with both, last seen by the second sensor
+        let devices = list(&fleet, &fleet.owner, "").await;
+        assert_eq!(devices.len(), 1, "{devices:?}");
+        let device = &devices[0];
+        assert_eq!(device["name"], "plc-7");
+        assert_eq!(device["type"], "PLC");
+        assert_eq!(device["vendor"], "Siemens");
+        assert_eq!(device["mac"], "00:1b:44:11:3a:b7");
+        assert_eq!(device["site_id"], site.as_str());
+        assert_eq!(device["zone_id"], line_1.as_str());
+        assert_eq!(device["sensor_id"], second.id.as_str());
+        assert_eq!(device["authorized"], false);
+        assert_eq!(device["first_seen"], "2024-03-01T11:00:00Z");
+        assert_eq!(device["last_activity"], "2024-03-01T11:30:00Z");
+        // WHEN the same addresses are seen in another zone, and another device in a batch twice
+        ingest(
+            &fleet,
+            &elsewhere,
+            vec![
+                observation("10.0.0.7", "00:1b:44:11:3a:b7"),
+                observation("10.0.0.8", "00:1b:44:11:3a:b8"),
+                observation("10.0.0.8", "00:1b:44:11:3a:b8"),
+            ],
+        )
+        .await;
+        // THEN those are two more devices
+        let devices = list(&fleet, &fleet.owner, "").await;
+        assert_eq!(devices.len(), 3, "{devices:?}");
+        let zones: BTreeSet<&str> = devices
+            .iter()
+            .filter(|d| d["ip"] == "10.0.0.7")
+            .map(|d| d["zone_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(zones, BTreeSet::from([line_1.as_str(), line_2.as_str()]));
+        // AND each is readable by id with an ETag
+        let id = device["id"].as_str().unwrap();
+        let got = fleet
+            .api
+            .get(&device_path(&fleet, id), Some(&fleet.owner))
+            .await;
+        assert_eq!(got.status, 200, "{got:?}");
+        assert_eq!(got.body["vendor"], "Siemens");
+        assert!(got.etag.is_some());
+    }
+);
+
+on_both_stores!(
+    a_device_is_edited_and_deleted_with_if_match,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let site = fleet.site("Plant").await;
+        let sensor = fleet.sensor("s1", &site, None).await;
+        ingest(
+            &fleet,
+            &sensor,
+            vec![observation("10.0.0.7", "00:1b:44:11:3a:b7")],
+        )
+        .await;
+        let id = list(&fleet, &fleet.owner, "").await[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let path = device_path(&fleet, &id);
+        let read = fleet.api.get(&path, Some(&fleet.owner)).await;
+        let etag = read.etag.clone().unwrap();
+        // WHEN it is edited with the ETag read
+        let edited = fleet
+            .api
+            .send_if_match(
+                Method::PATCH,
+                &path,
+                Some(&fleet.owner),
+                Some(json!({"name": "Line PLC", "type": "PLC", "authorized": true})),
+                &etag,
+            )
+            .await;
+        assert_eq!(edited.status, 200, "{edited:?}");
+        assert_eq!(edited.body["name"], "Line PLC");
+        assert_eq!(edited.body["authorized"], true);
+        let new_etag = edited.etag.clone().unwrap();
+        assert_ne!(new_etag, etag);
+        // THEN the old ETag is stale for an edit and a delete: 412, nothing changes
+        let stale = fleet
+            .api
+            .send_if_match(
+                Method::PATCH,
+                &path,
+                Some(&fleet.owner),
+                Some(json!({"name": "Other"})),
+                &etag,
+            )
+            .await;
+        expect(&stale, 412, "precondition_failed");
+        let stale = fleet
+            .api
+            .send_if_match(Method::DELETE, &path, Some(&fleet.owner), None, &etag)
+            .await;
+        expect(&stale, 412, "precondition_failed");
+        assert_eq!(
+            fleet.api.get(&path, Some(&fleet.owner)).await.body["name"],
+            "Line PLC"
+        );
+        // AND a sensor seeing it again keeps what people set
+        let mut renamed = observation("10.0.0.7", "00:1b:44:11:3a:b7");
+        renamed["name"] = "sensor-name".into();
+        ingest(&fleet, &sensor, vec![renamed]).await;
+        let after = fleet.api.get(&path, Some(&fleet.owner)).await;
+        assert_eq!(after.body["authorized"], true);
+        // AND bad edits are 400 and change nothing
+        for bad in [
+            json!({"authorized": "yes"}),
+            json!({"name": "x".repeat(101)}),
+            json!({"ip": "10.0.0.8"}),
+            json!({"name": 7}),
+            json!("x"),
+        ] {
+            let refused = fleet.api.patch(&path, Some(&fleet.owner), bad).await;
+            expect(&refused, 400, "invalid");
+        }
+        let malformed = fleet
+            .api
+            .send_raw_bytes(Method::PATCH, &path, Some(&fleet.owner), b"{".to_vec())
+            .await;
+        expect(&malformed, 400, "invalid");
+        assert_eq!(
+            fleet.api.get(&path, Some(&fleet.owner)).await.body,
+            after.body
+        );
+        // WHEN it is deleted with the current ETag
+        let current = fleet.api.get(&path, Some(&fleet.owner)).await.etag.unwrap();
+        let deleted = fleet
+            .api
+            .send_if_match(Method::DELETE, &path, Some(&fleet.owner), None, &current)
+            .await;
+        assert_eq!(deleted.status, 204, "{deleted:?}");
+        // THEN it is gone, and seen again it is a new, unauthorized device
+        expect(
+            &fleet.api.get(&path, Some(&fleet.owner)).await,
+            404,
+            "not_found",
+        );
+        expect(
+            &fleet.api.delete(&path, Some(&fleet.owner)).await,
+            404,
+            "not_found",
+        );
+        ingest(
+            &fleet,
+            &sensor,
+            vec![observation("10.0.0.7", "00:1b:44:11:3a:b7")],
+        )
+        .await;
+        let devices = list(&fleet, &fleet.owner, "").await;
+        assert_eq!(devices.len(), 1);
+        assert_ne!(devices[0]["id"], id.as_str());
+        assert_eq!(devices[0]["authorized"], false);
+        // AND the edit and the delete are audited
+        let audit = fleet
+            .api
+            .get(&fleet.path("/audit-log"), Some(&fleet.owner))
+            .await;
+        let actions: Vec<&str> = audit.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|entry| entry["target"] == id.as_str())
+            .map(|entry| entry["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(actions, ["device.delete", "device.update"]);
+    }
+);
+
+on_both_stores!(
+    lists_and_the_export_show_only_permitted_sites_each_device_once,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let north = fleet.site("North").await;
+        let south = fleet.site("South").await;
+        let at_north = fleet.sensor("n1", &north, None).await;
+        let at_south = fleet.sensor("s1", &south, None).await;
+        ingest(
+            &fleet,
+            &at_north,
+            (0..5)
+                .map(|n| observation(&format!("10.1.0.{n}"), &format!("00:00:00:00:01:0{n}")))
+                .collect(),
+        )
+        .await;
+        ingest(
+            &fleet,
+            &at_south,
+            (0..4)
+                .map(|n| observation(&format!("10.2.0.{n}"), &format!("00:00:00:00:02:0{n}")))
+                .collect(),
+        )
+        .await;
+        // the owner pages through every device once
+        let ips = |items: &[Value]| -> Vec<String> {
+            items
+                .iter()
+                .map(|d| d["ip"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        for limit in [1, 2, 4, 500] {
+            let all = fleet.list_all(&fleet.owner, "/devices", limit).await;
+            let unique: BTreeSet<String> = ips(&all).into_iter().collect();
+            assert_eq!((all.len(), unique.len()), (9, 9), "limit {limit}");
+        }
+        let south_only = list(&fleet, &fleet.owner, &format!("?site_id={south}")).await;
+        assert!(south_only.iter().all(|d| d["site_id"] == south.as_str()));
+        assert_eq!(south_only.len(), 4);
+        // a reader at North sees North's devices only, on every page and in the export
+        let reader = fleet
+            .user("reader@example.com", "security_reader", Some(&north))
+            .await;
+        let seen = fleet.list_all(&reader, "/devices", 2).await;
+        assert_eq!(seen.len(), 5);
+        assert!(seen.iter().all(|d| d["site_id"] == north.as_str()));
+        let south_device = south_only[0]["id"].as_str().unwrap();
+        expect(
+            &fleet
+                .api
+                .get(&device_path(&fleet, south_device), Some(&reader))
+                .await,
+            404,
+            "not_found",
+        );
+        expect(
+            &fleet
+                .api
+                .get(
+                    &fleet.path(&format!("/devices?site_id={south}")),
+                    Some(&reader),
+                )
+                .await,
+            403,
+            "forbidden",
+        );
+        // THEN the export: a header, then one row per visible device
+        let (status, content_type, rows) = export(&fleet, &reader, "").await;
+        assert_eq!(status, 200);
+        assert!(content_type.unwrap().starts_with("text/csv"));
+        assert_eq!(rows[0], DEVICE_EXPORT_COLUMNS);
+        assert_eq!(rows.len(), 1 + 5);
+        let site_column = DEVICE_EXPORT_COLUMNS
+            .iter()
+            .position(|c| *c == "site")
+            .unwrap();
+        assert!(rows[1..].iter().all(|row| row[site_column] == north));
+        let (_, _, rows) = export(&fleet, &fleet.owner, "").await;
+        assert_eq!(rows.len(), 1 + 9);
+        let ids: BTreeSet<&str> = rows[1..].iter().map(|row| row[0].as_str()).collect();
+        assert_eq!(ids.len(), 9);
+        let (status, _, _) = export(&fleet, &reader, &format!("?site_id={south}")).await;
+        assert_eq!(status, 403);
+        // AND bad query parameters are 400
+        for query in [
+            "?limit=0",
+            "?limit=501",
+            "?cursor=garbage",
+            "?site_id=no%20way",
+        ] {
+            let refused = fleet
+                .api
+                .get(&fleet.path(&format!("/devices{query}")), Some(&fleet.owner))
+                .await;
+            expect(&refused, 400, "invalid");
+        }
+    }
+);
+
+on_both_stores!(
+    device_permissions_follow_the_seed_table_and_the_site_scope,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let north = fleet.site("North").await;
+        let south = fleet.site("South").await;
+        let at_north = fleet.sensor("n1", &north, None).await;
+        let at_south = fleet.sensor("s1", &south, None).await;
+        ingest(
+            &fleet,
+            &at_north,
+            vec![observation("10.1.0.1", "00:00:00:00:01:01")],
+        )
+        .await;
+        ingest(
+            &fleet,
+            &at_south,
+            vec![observation("10.2.0.1", "00:00:00:00:02:01")],
+        )
+        .await;
+        let all = list(&fleet, &fleet.owner, "").await;
+        let north_device = find(&all, "10.1.0.1")["id"].as_str().unwrap().to_owned();
+        let south_device = find(&all, "10.2.0.1")["id"].as_str().unwrap().to_owned();
+        // each built-in role at subscription scope
+        for role in BuiltInRole::ALL {
+            let token = fleet
+                .user(&format!("role-{}@example.com", role.id()), role.id(), None)
+                .await;
+            let view = role.grants(Permission::ViewDevices);
+            let manage = role.grants(Permission::ManageDevices);
+            let allowed = |yes: bool, ok: u16| if yes { ok } else { 403 };
+            let listed = fleet.api.get(&fleet.path("/devices"), Some(&token)).await;
+            assert_eq!(listed.status, allowed(view, 200), "{role:?}");
+            let (exported, _, _) = export(&fleet, &token, "").await;
+            assert_eq!(exported, allowed(view, 200), "{role:?}");
+            let path = device_path(&fleet, &north_device);
+            let read = fleet.api.get(&path, Some(&token)).await;
+            assert_eq!(read.status, if view { 200 } else { 404 }, "{role:?}");
+            let edited = fleet
+                .api
+                .patch(&path, Some(&token), json!({"name": role.id()}))
+                .await;
+            assert_eq!(edited.status, allowed(manage, 200), "{role:?} {edited:?}");
+        }
+        // a Security Admin at North manages North's devices only
+        let admin = fleet
+            .user("admin@example.com", "security_admin", Some(&north))
+            .await;
+        let edited = fleet
+            .api
+            .patch(
+                &device_path(&fleet, &north_device),
+                Some(&admin),
+                json!({"authorized": true}),
+            )
+            .await;
+        assert_eq!(edited.status, 200, "{edited:?}");
+        for refused in [
+            fleet
+                .api
+                .patch(
+                    &device_path(&fleet, &south_device),
+                    Some(&admin),
+                    json!({"authorized": true}),
+                )
+                .await,
+            fleet
+                .api
+                .delete(&device_path(&fleet, &south_device), Some(&admin))
+                .await,
+        ] {
+            expect(&refused, 404, "not_found");
+        }
+        // a Security Reader at North may not edit (403 even with a bad body) nor delete
+        let reader = fleet
+            .user("reader@example.com", "security_reader", Some(&north))
+            .await;
+        let path = device_path(&fleet, &north_device);
+        for body in [json!({"name": "x"}), json!({"name": 1})] {
+            expect(
+                &fleet.api.patch(&path, Some(&reader), body).await,
+                403,
+                "forbidden",
+            );
+        }
+        expect(
+            &fleet.api.delete(&path, Some(&reader)).await,
+            403,
+            "forbidden",
+        );
+        let deleted = fleet.api.delete(&path, Some(&admin)).await;
+        assert_eq!(deleted.status, 204);
+        // other subscriptions and strangers: 404
+        let stranger = fleet.api.dev_login("stranger@example.com").await;
+        for (token, sub) in [(&fleet.owner, "nope"), (&stranger, fleet.sub.as_str())] {
+            for path in [
+                format!("/subscriptions/{sub}/devices"),
+                format!("/subscriptions/{sub}/devices/export.csv"),
+                format!("/subscriptions/{sub}/devices/{south_device}"),
+            ] {
+                expect(&fleet.api.get(&path, Some(token)).await, 404, "not_found");
+            }
+        }
+        expect(
+            &fleet
+                .api
+                .get(&device_path(&fleet, "no%20such"), Some(&fleet.owner))
+                .await,
+            404,
+            "not_found",
+        );
+    }
+);
+
+on_both_stores!(
+    bad_device_ingest_is_refused_and_changes_nothing,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let site = fleet.site("Plant").await;
+        let sensor = fleet.sensor("s1", &site, None).await;
+        let good = observation("10.0.0.7", "00:1b:44:11:3a:b7");
+        let with = |field: &str, value: Value| {
+            let mut device = good.clone();
+            device[field] = value;
+            json!({"devices": [good.clone(), device]})
+        };
+        for (body, field) in [
+            (with("ip", "10.0.0.256".into()), "devices[1].ip"),
+            (with("mac", "00:1b:44:11:3a".into()), "devices[1].mac"),
+            (with("mac", "zz:1b:44:11:3a:b7".into()), "devices[1].mac"),
+            (
+                with("last_activity", "yesterday".into()),
+                "devices[1].last_activity",
+            ),
+            (with("name", "x".repeat(101).into()), "devices[1].name"),
+            (with("serial", "123".into()), "devices[1]"),
+            (json!({"devices": {}}), "devices"),
+            (json!({}), ""),
+        ] {
+            let refused = fleet
+                .api
+                .post("/ingest/devices", Some(&sensor.token), body)
+                .await;
+            expect(&refused, 400, "invalid");
+            assert!(
+                refused.error_message().contains(field),
+                "{field}: {refused:?}"
+            );
+        }
+        let malformed = fleet
+            .api
+            .post_raw(
+                "/ingest/devices",
+                Some(&sensor.token),
+                b"{\"devices\": [".to_vec(),
+            )
+            .await;
+        expect(&malformed, 400, "invalid");
+        // a user token, none, or a made-up one: 401
+        for token in [Some(fleet.owner.as_str()), None, Some("vst_nope")] {
+            let refused = fleet
+                .api
+                .post("/ingest/devices", token, json!({"devices": [good.clone()]}))
+                .await;
+            expect(&refused, 401, "unauthenticated");
+        }
+        // THEN the inventory is still empty
+        assert!(list(&fleet, &fleet.owner, "").await.is_empty());
+    }
+);
