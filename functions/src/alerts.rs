@@ -723,10 +723,10 @@ pub async fn ingest(
                 (Plan::Suppress, _) => {}
                 (Plan::Raise, _) => raises.push(g),
                 (Plan::Refresh, _) => {
-                    if let Some(id) = entry.and_then(|entry| entry.latest) {
-                        if let Some(stored) = latest_alerts.get(&id) {
-                            refreshes.push((g, stored.clone()));
-                        }
+                    if let Some(id) = entry.and_then(|entry| entry.latest)
+                        && let Some(stored) = latest_alerts.get(&id)
+                    {
+                        refreshes.push((g, stored.clone()));
                     }
                 }
                 (Plan::Recover, Latest::Missing(id)) => recoveries.push((g, id)),

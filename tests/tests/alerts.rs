@@ -477,7 +477,8 @@ on_both_stores!(
         let paged = fleet.list_all(&fleet.owner, "/alerts", 2).await;
         assert_eq!(titles(&paged), expected(&|_| true));
         // AND each filter, alone and together, through pages too
-        let cases: Vec<(String, Box<dyn Fn(usize) -> bool>)> = vec![
+        type Keep = Box<dyn Fn(usize) -> bool>;
+        let cases: Vec<(String, Keep)> = vec![
             (format!("?site_id={south}"), Box::new(|n| n % 3 == 0)),
             (format!("?site_id={north}"), Box::new(|n| n % 3 != 0)),
             ("?status=closed".into(), Box::new(|n| n == 1 || n == 4)),
