@@ -723,8 +723,9 @@ pub async fn ingest(
                 (Plan::Suppress, _) => {}
                 (Plan::Raise, _) => raises.push(g),
                 (Plan::Refresh, _) => {
-                    let latest = entry.and_then(|entry| entry.latest);
-                    if let Some(stored) = latest.and_then(|id| latest_alerts.get(&id)) {
+                    if let Some(id) = entry.and_then(|entry| entry.latest)
+                        && let Some(stored) = latest_alerts.get(&id)
+                    {
                         refreshes.push((g, stored.clone()));
                     }
                 }

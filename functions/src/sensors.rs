@@ -43,10 +43,9 @@ use shared::api::{
 use shared::authz::Permission;
 use shared::authz::Target;
 use shared::model::{
-    DisplayName, ENTERPRISE_NETWORK_SITE_ID, ENTERPRISE_NETWORK_SITE_NAME, Email, HeartbeatReport,
-    LATEST_TI_PACKAGE_PUBLISHED_ON, SOFTWARE_RELEASES, SensorId, SensorState, SiteId,
-    SitePlacement, SoftwareRelease, SoftwareUpdate, SoftwareUpdateError, SubscriptionId,
-    ThreatIntelligence, TiVersion, ZoneId, latest_ti_package,
+    Email, HeartbeatReport, LATEST_TI_PACKAGE_PUBLISHED_ON, SOFTWARE_RELEASES, SensorId,
+    SensorState, SiteId, SitePlacement, SoftwareRelease, SoftwareUpdate, SoftwareUpdateError,
+    SubscriptionId, ThreatIntelligence, TiVersion, ZoneId, latest_ti_package,
 };
 use time::OffsetDateTime;
 
@@ -61,6 +60,7 @@ use crate::http::sensor::{SensorTokenRecord, new_token, token_hash};
 use crate::ids;
 use crate::keys;
 use crate::records::{self, SensorRecord};
+use crate::sites::{self, SensorCountChange};
 use crate::store::{
     Condition, Index, Item, Query as TableQuery, SortKeyRange, StoreError, Table, TableRead, Write,
 };
@@ -69,6 +69,9 @@ use crate::store::{
 pub const MAX_STORE_PAGES_PER_LIST: usize = 10;
 /// Read-modify-write attempts before a change racing with heartbeats gives up (`409`).
 const MAX_ATTEMPTS: usize = 8;
+/// Onboardings at one site are serialized through the site's sensor count
+/// (`sites::sensor_count_writes`): a burst of them retries more, with a random pause.
+const MAX_ONBOARD_ATTEMPTS: u32 = 30;
 /// Sensors per TI-push transaction: each takes its write and its audit entry.
 const TI_PUSH_CHUNK: usize = crate::store::MAX_TRANSACTION_OPS / 2;
 /// Items per store page of the CSV export and the health summary.
@@ -240,14 +243,11 @@ enum Edit {
     Unchanged,
     /// Put the edited record, with these writes in the same transaction.
     Save(Vec<Write>),
-    /// Delete the sensor, with these writes in the same transaction.
-    Remove(Vec<Write>),
 }
 
 /// Applies `edit` to the sensor and writes it with its audit entry in one transaction,
 /// conditional on the version read. A lost race with a heartbeat re-reads and retries;
-/// with `If-Match` it is `412`. Returns the record as written and its new version
-/// (0 when removed).
+/// with `If-Match` it is `412`. Returns the record as written and its new version.
 async fn change_sensor(
     table: &dyn Table,
     actor: &Email,
@@ -262,22 +262,15 @@ async fn change_sensor(
         if_match.check(current.version)?;
         let now = OffsetDateTime::now_utc();
         let mut after = current.record.clone();
-        let key = keys::sensor(&after.subscription_id, &after.id);
-        let condition = Condition::VersionIs(current.version);
-        let (mut writes, after_snapshot) = match edit(&mut after)? {
+        let mut writes = match edit(&mut after)? {
             Edit::Unchanged => return Ok((current.record, current.version)),
             Edit::Save(extra) => {
                 let mut writes = vec![Write::Put {
                     item: sensor_item(&after)?,
-                    condition,
+                    condition: Condition::VersionIs(current.version),
                 }];
                 writes.extend(extra);
-                (writes, audit::snapshot(&view(&after, now, &latest)))
-            }
-            Edit::Remove(extra) => {
-                let mut writes = vec![Write::Delete { key, condition }];
-                writes.extend(extra);
-                (writes, None)
+                writes
             }
         };
         writes.push(
@@ -291,7 +284,7 @@ async fn change_sensor(
             .write(
                 now,
                 audit::snapshot(&view(&current.record, now, &latest)),
-                after_snapshot,
+                audit::snapshot(&view(&after, now, &latest)),
             )?,
         );
         match table.transact(writes).await {
@@ -310,6 +303,15 @@ async fn change_sensor(
     Err(ApiError::Conflict(
         "the sensor kept changing while this request was applied; try again".into(),
     ))
+}
+
+/// A random pause of up to `attempt` × 4 ms before a retry, so that requests that
+/// collided do not collide again in step.
+async fn backoff(attempt: u32) {
+    let mut byte = [0u8; 1];
+    let jitter = getrandom::fill(&mut byte).map_or(0, |()| u64::from(byte[0]));
+    let millis = u64::from(attempt.min(25)) * 4 * jitter / 255;
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
 }
 
 // ----- The activation file's API address -----
@@ -354,59 +356,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiUrl {
     }
 }
 
-// ----- The Enterprise network site -----
-
-/// The subscription's "Enterprise network" site, created on first use, race-free: it has
-/// a fixed id and is created with "must not exist", so concurrent first onboardings
-/// create it once (one audit entry) and all use it.
-///
-/// NOTE for the lead: the sites area (`area-sites`) exports
-/// `sites::ensure_enterprise_network_site(table, subscription, actor)`. This minimal
-/// stand-in writes the same `shared::api::Site` item at `keys::site`; once both
-/// branches are merged, keep the sites area's one and call it from `onboard_sensor`.
-pub async fn ensure_enterprise_network_site(
-    table: &dyn Table,
-    subscription: &SubscriptionId,
-    actor: &AuditActor,
-) -> ApiResult<Site> {
-    let id = SiteId::parse(ENTERPRISE_NETWORK_SITE_ID).map_err(internal)?;
-    let key = keys::site(subscription, &id);
-    if let Some(item) = table.get(&key).await? {
-        return records::decode(&item);
-    }
-    let site = Site {
-        id: id.clone(),
-        display_name: DisplayName::parse(ENTERPRISE_NETWORK_SITE_NAME).map_err(internal)?,
-        tags: Default::default(),
-        owners: Default::default(),
-    };
-    let writes = vec![
-        Write::Put {
-            item: records::item(key.clone(), &site)?,
-            condition: Condition::MustNotExist,
-        },
-        audit::Change {
-            actor: actor.clone(),
-            action: "site.create",
-            subscription,
-            site: Some(&id),
-            target: id.as_str(),
-        }
-        .write(OffsetDateTime::now_utc(), None, audit::snapshot(&site))?,
-    ];
-    match table.transact(writes).await {
-        Ok(_) => Ok(site),
-        // Another request created it first: use theirs.
-        Err(StoreError::ConditionFailed { index: 0 }) => {
-            let item = table.get(&key).await?.ok_or_else(|| {
-                ApiError::Conflict("the Enterprise network site was deleted meanwhile".into())
-            })?;
-            records::decode(&item)
-        }
-        Err(other) => Err(other.into()),
-    }
-}
-
 // ----- Onboarding and the sensor resource -----
 
 /// `POST /subscriptions/{sub}/sensors`. A `site_id` or `zone_id` that does not exist in
@@ -423,86 +372,102 @@ async fn onboard_sensor(
     authorized.require(Permission::OnboardSensors, Target::Subscription)?;
     let request: CreateSensor = body.parse()?;
     let subscription = authorized.subscription.id.clone();
-    let site_id = match request.placement {
-        SitePlacement::Site(site) => {
-            if table
-                .get(&keys::site(&subscription, &site))
-                .await?
-                .is_none()
-            {
-                return Err(ApiError::invalid_field(
-                    "site_id",
-                    "no such site in this subscription",
+    let actor = user(&principal.email);
+    let no_such_site = || ApiError::invalid_field("site_id", "no such site in this subscription");
+    let now = OffsetDateTime::now_utc();
+    let id = SensorId::parse(ids::new()).map_err(internal)?;
+    let token = new_token()?;
+    for attempt in 0..MAX_ONBOARD_ATTEMPTS {
+        if attempt > 0 {
+            backoff(attempt).await;
+        }
+        let site_id = match &request.placement {
+            SitePlacement::Site(site) => {
+                if table.get(&keys::site(&subscription, site)).await?.is_none() {
+                    return Err(no_such_site());
+                }
+                site.clone()
+            }
+            SitePlacement::EnterpriseNetwork => {
+                sites::ensure_enterprise_network_site(table.as_ref(), &subscription, actor.clone())
+                    .await?
+                    .id
+            }
+        };
+        let record = SensorRecord {
+            id: id.clone(),
+            subscription_id: subscription.clone(),
+            name: request.name.clone(),
+            sensor_type: request.sensor_type,
+            site_id,
+            zone_id: request.zone_id.clone(),
+            created_at: now,
+            created_by: principal.email.clone(),
+            token: token.clone(),
+            state: SensorState::new(request.sensor_type),
+        };
+        let site_id = &record.site_id;
+        if let Some(zone) = &request.zone_id {
+            check_zone(table.as_ref(), &subscription, site_id, zone).await?;
+        }
+        // The site's sensor count (it refuses deleting a site with sensors), with a
+        // check that the site still exists.
+        let mut writes = sites::sensor_count_writes(
+            table.as_ref(),
+            &subscription,
+            site_id,
+            SensorCountChange::Added,
+        )
+        .await
+        .map_err(|error| match error {
+            ApiError::NotFound(_) => no_such_site(),
+            other => other,
+        })?;
+        if let Some(zone) = &record.zone_id {
+            writes.push(Write::Check {
+                key: keys::zone(&subscription, site_id, zone),
+                condition: Condition::MustExist,
+            });
+        }
+        let sensor = view(&record, now, &latest_ti_package());
+        let sensor_at = writes.len();
+        writes.extend([
+            Write::Put {
+                item: sensor_item(&record)?,
+                condition: Condition::MustNotExist,
+            },
+            Write::Put {
+                item: token_item(&record)?,
+                condition: Condition::MustNotExist,
+            },
+            audit::Change {
+                actor: actor.clone(),
+                action: "sensor.onboard",
+                subscription: &subscription,
+                site: Some(site_id),
+                target: record.id.as_str(),
+            }
+            .write(now, None, audit::snapshot(&sensor))?,
+        ]);
+        match table.transact(writes).await {
+            Ok(versions) => {
+                let onboarded = OnboardedSensor {
+                    sensor,
+                    activation_file: activation_file(&record, &api_url),
+                };
+                return Ok(json_with_etag(
+                    StatusCode::CREATED,
+                    &onboarded,
+                    versions[sensor_at],
                 ));
             }
-            site
+            // The site's count moved, or its site or zone went: look again.
+            Err(StoreError::ConditionFailed { index }) if index < sensor_at => continue,
+            Err(other) => return Err(other.into()),
         }
-        SitePlacement::EnterpriseNetwork => {
-            ensure_enterprise_network_site(table.as_ref(), &subscription, &user(&principal.email))
-                .await?
-                .id
-        }
-    };
-    if let Some(zone) = &request.zone_id {
-        check_zone(table.as_ref(), &subscription, &site_id, zone).await?;
     }
-    let now = OffsetDateTime::now_utc();
-    let record = SensorRecord {
-        id: SensorId::parse(ids::new()).map_err(internal)?,
-        subscription_id: subscription.clone(),
-        name: request.name,
-        sensor_type: request.sensor_type,
-        site_id: site_id.clone(),
-        zone_id: request.zone_id.clone(),
-        created_at: now,
-        created_by: principal.email.clone(),
-        token: new_token()?,
-        state: SensorState::new(request.sensor_type),
-    };
-    let sensor = view(&record, now, &latest_ti_package());
-    let mut writes = vec![Write::Check {
-        key: keys::site(&subscription, &site_id),
-        condition: Condition::MustExist,
-    }];
-    if let Some(zone) = &record.zone_id {
-        writes.push(Write::Check {
-            key: keys::zone(&subscription, &site_id, zone),
-            condition: Condition::MustExist,
-        });
-    }
-    let sensor_at = writes.len();
-    writes.extend([
-        Write::Put {
-            item: sensor_item(&record)?,
-            condition: Condition::MustNotExist,
-        },
-        Write::Put {
-            item: token_item(&record)?,
-            condition: Condition::MustNotExist,
-        },
-        audit::Change {
-            actor: user(&principal.email),
-            action: "sensor.onboard",
-            subscription: &subscription,
-            site: Some(&site_id),
-            target: record.id.as_str(),
-        }
-        .write(now, None, audit::snapshot(&sensor))?,
-    ]);
-    let versions = table.transact(writes).await.map_err(|error| match error {
-        StoreError::ConditionFailed { index } if index < sensor_at => {
-            ApiError::Conflict("the sensor's site or zone was deleted meanwhile".into())
-        }
-        other => other.into(),
-    })?;
-    let onboarded = OnboardedSensor {
-        sensor,
-        activation_file: activation_file(&record, &api_url),
-    };
-    Ok(json_with_etag(
-        StatusCode::CREATED,
-        &onboarded,
-        versions[sensor_at],
+    Err(ApiError::Conflict(
+        "the sensor's site kept changing while onboarding; try again".into(),
     ))
 }
 
@@ -614,8 +579,8 @@ async fn update_sensor(
     Ok(json_with_etag(StatusCode::OK, &sensor, version))
 }
 
-/// `DELETE`: the sensor and its token's lookup item in one transaction, so its token
-/// is refused from the moment the delete commits.
+/// `DELETE`: the sensor, its token's lookup item and its site's sensor count in one
+/// transaction, so its token is refused from the moment the delete commits.
 async fn delete_sensor(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -630,21 +595,60 @@ async fn delete_sensor(
         Permission::ModifySitesAndSensors,
     )
     .await?;
-    change_sensor(
-        table.as_ref(),
-        &principal.email,
-        loaded,
-        if_match,
-        "sensor.delete",
-        |record| {
-            Ok(Edit::Remove(vec![Write::Delete {
+    let mut current = loaded;
+    let latest = latest_ti_package();
+    for _ in 0..MAX_ATTEMPTS {
+        if_match.check(current.version)?;
+        let record = &current.record;
+        let subscription = &record.subscription_id;
+        let now = OffsetDateTime::now_utc();
+        let mut writes = vec![
+            Write::Delete {
+                key: keys::sensor(subscription, &record.id),
+                condition: Condition::VersionIs(current.version),
+            },
+            Write::Delete {
                 key: token_key(&record.token),
                 condition: Condition::Always,
-            }]))
-        },
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+            },
+        ];
+        writes.extend(
+            sites::sensor_count_writes(
+                table.as_ref(),
+                subscription,
+                &record.site_id,
+                SensorCountChange::Removed,
+            )
+            .await?,
+        );
+        writes.push(
+            audit::Change {
+                actor: user(&principal.email),
+                action: "sensor.delete",
+                subscription,
+                site: Some(&record.site_id),
+                target: record.id.as_str(),
+            }
+            .write(now, audit::snapshot(&view(record, now, &latest)), None)?,
+        );
+        match table.transact(writes).await {
+            Ok(_) => return Ok(StatusCode::NO_CONTENT.into_response()),
+            Err(StoreError::ConditionFailed { index: 0 }) => {
+                if if_match != IfMatch::Any {
+                    return Err(ApiError::PreconditionFailed);
+                }
+                current = read_sensor(table.as_ref(), subscription, &record.id)
+                    .await?
+                    .ok_or_else(no_such_sensor)?;
+            }
+            // The site's sensor count moved meanwhile: count again.
+            Err(StoreError::ConditionFailed { .. }) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ApiError::Conflict(
+        "the sensor kept changing while this request was applied; try again".into(),
+    ))
 }
 
 /// `GET …/sensors/{id}/activation-file`: the current token; downloading never rotates it.

@@ -4,4 +4,5 @@ pub mod browser;
 pub mod contract;
 pub mod fleet;
 pub mod moto;
+pub mod owner;
 pub mod vigil;

@@ -388,8 +388,8 @@ impl RawAnswer {
 }
 
 impl Api {
-    /// Any request, answered with its headers and raw body.
-    pub async fn send_raw(
+    /// Any request, answered with its headers and raw body (e.g. a CSV download).
+    pub async fn send_full(
         &self,
         method: reqwest::Method,
         path: &str,

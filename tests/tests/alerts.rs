@@ -25,9 +25,6 @@ fn ids(items: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// Which of the alerts sent (by number) a list should hold.
-type Keep = Box<dyn Fn(usize) -> bool>;
-
 fn expect(answer: &Answer, status: u16, code: &str) {
     assert_eq!(
         (answer.status, answer.error_code()),
@@ -480,6 +477,7 @@ on_both_stores!(
         let paged = fleet.list_all(&fleet.owner, "/alerts", 2).await;
         assert_eq!(titles(&paged), expected(&|_| true));
         // AND each filter, alone and together, through pages too
+        type Keep = Box<dyn Fn(usize) -> bool>;
         let cases: Vec<(String, Keep)> = vec![
             (format!("?site_id={south}"), Box::new(|n| n % 3 == 0)),
             (format!("?site_id={north}"), Box::new(|n| n % 3 != 0)),
@@ -619,7 +617,7 @@ on_both_stores!(
         assert_eq!(changed.status, 200, "{changed:?}");
         let raw = fleet
             .api
-            .send_raw(Method::GET, &fleet.path(&pcap), Some(&admin), None)
+            .send_full(Method::GET, &fleet.path(&pcap), Some(&admin), None)
             .await;
         assert_eq!(raw.status, 200);
         let bulk = fleet
@@ -664,7 +662,7 @@ on_both_stores!(
             assert_eq!(read.status, if view { 200 } else { 404 }, "{role:?} get");
             let pcap = fleet
                 .api
-                .send_raw(
+                .send_full(
                     Method::GET,
                     &fleet.path(&format!("/alerts/{id}/pcap")),
                     Some(&token),

@@ -50,7 +50,7 @@ async fn export(
 ) -> (u16, Option<String>, Vec<Vec<String>>) {
     let raw = fleet
         .api
-        .send_raw(
+        .send_full(
             Method::GET,
             &fleet.path(&format!("/devices/export.csv{query}")),
             Some(token),

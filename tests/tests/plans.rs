@@ -19,76 +19,14 @@ use shared::model::{
 };
 use time::{Duration, OffsetDateTime};
 use vigil_tests::on_both_stores;
-use vigil_tests::vigil::{Answer, Api, Vigil};
+use vigil_tests::owner::{Owner, expect};
+use vigil_tests::vigil::{Answer, Vigil};
 
-/// A user owning a fresh subscription.
-struct Owner {
-    api: Api,
-    token: String,
-    sub: String,
-}
-
-impl Owner {
-    async fn new(vigil: &Vigil, email: &str) -> Self {
-        let api = vigil.api();
-        let token = api.dev_login(email).await;
-        let created = api
-            .post("/subscriptions", Some(&token), json!({"name": "Plants"}))
-            .await;
-        assert_eq!(created.status, 201, "{created:?}");
-        let sub = created.body["id"].as_str().unwrap().to_owned();
-        Self { api, token, sub }
-    }
-
-    fn path(&self, rest: &str) -> String {
-        format!("/subscriptions/{}{rest}", self.sub)
-    }
-
-    async fn get(&self, rest: &str) -> Answer {
-        self.api.get(&self.path(rest), Some(&self.token)).await
-    }
-
-    async fn post(&self, rest: &str, body: Value) -> Answer {
-        self.api
-            .post(&self.path(rest), Some(&self.token), body)
-            .await
-    }
-
-    async fn patch(&self, rest: &str, body: Value) -> Answer {
-        self.api
-            .patch(&self.path(rest), Some(&self.token), body)
-            .await
-    }
-
-    async fn delete(&self, rest: &str) -> Answer {
-        self.api.delete(&self.path(rest), Some(&self.token)).await
-    }
-
-    /// Gives `email` a role at subscription scope and signs them in.
-    async fn member(&self, email: &str, role: &str) -> String {
-        let assigned = self
-            .post(
-                "/role-assignments",
-                json!({"principal": email, "role": role, "site_id": null}),
-            )
-            .await;
-        assert_eq!(assigned.status, 201, "assigning {role}: {assigned:?}");
-        self.api.dev_login(email).await
-    }
-
-    async fn plans(&self) -> Vec<Value> {
-        let list = self.get("/plans").await;
-        assert_eq!(list.status, 200, "{list:?}");
-        list.body["items"].as_array().unwrap().clone()
-    }
-}
-
-fn expect(answer: &Answer, status: u16, code: &str) {
-    assert_eq!(
-        (answer.status, answer.error_code()),
-        (status, code),
-        "{answer:?}"
-    );
+/// Every plan of the subscription.
+async fn plans(owner: &Owner) -> Vec<Value> {
+    let list = owner.get("/plans").await;
+    assert_eq!(list.status, 200, "{list:?}");
+    list.body["items"].as_array().unwrap().clone()
 }
 
 fn time(value: &Value) -> OffsetDateTime {
@@ -123,7 +61,7 @@ on_both_stores!(
         assert_eq!(plan["detected_devices"], 0);
         assert_eq!(plan["over_committed"], false);
         // AND it is listed, and readable alone with the ETag of its creation
-        assert_eq!(owner.plans().await, std::slice::from_ref(plan));
+        assert_eq!(plans(&owner).await, std::slice::from_ref(plan));
         let id = plan["id"].as_str().unwrap();
         let read = owner.get(&format!("/plans/{id}")).await;
         assert_eq!(read.status, 200);
@@ -187,7 +125,7 @@ on_both_stores!(
             .await;
         expect(&malformed, 400, "invalid");
         // THEN no plan exists
-        assert!(owner.plans().await.is_empty());
+        assert!(plans(&owner).await.is_empty());
         // AND a paid plan of a multiple of 100 is accepted
         let monthly = owner
             .post(
@@ -218,7 +156,7 @@ on_both_stores!(
             .await;
         // THEN it is a conflict
         expect(&second, 409, "conflict");
-        assert_eq!(owner.plans().await.len(), 1);
+        assert_eq!(plans(&owner).await.len(), 1);
         // WHEN the trial is cancelled
         let cancelled = owner.delete(&format!("/plans/{id}")).await;
         assert_eq!(cancelled.status, 204, "{cancelled:?}");
@@ -250,7 +188,7 @@ on_both_stores!(
             )
             .await;
         assert_eq!(next.status, 201, "{next:?}");
-        let statuses: Vec<&str> = Vec::from_iter(owner.plans().await.iter().map(|plan| {
+        let statuses: Vec<&str> = Vec::from_iter(plans(&owner).await.iter().map(|plan| {
             match plan["status"].as_str().unwrap() {
                 "cancelled" => "cancelled",
                 "live" => "live",
@@ -293,7 +231,7 @@ on_both_stores!(
             "{answers:?}"
         );
         // AND exactly that plan exists
-        assert_eq!(owner.plans().await, [created[0].body.clone()]);
+        assert_eq!(plans(&owner).await, [created[0].body.clone()]);
     }
 );
 
@@ -523,8 +461,8 @@ on_both_stores!(
         for answer in &answers {
             expect(answer, 404, "not_found");
         }
-        assert_eq!(ada.plans().await, std::slice::from_ref(&plan.body));
-        assert!(bo.plans().await.is_empty());
+        assert_eq!(plans(&ada).await, std::slice::from_ref(&plan.body));
+        assert!(plans(&bo).await.is_empty());
         expect(
             &api.get(&foreign("/plans"), None).await,
             401,
@@ -547,7 +485,7 @@ on_both_stores!(
             // THEN each is 403: the permission is decided before validation
             expect(&owner.post("/plans", body).await, 403, "forbidden");
         }
-        assert!(owner.plans().await.is_empty());
+        assert!(plans(&owner).await.is_empty());
     }
 );
 
@@ -558,7 +496,7 @@ on_both_stores!(
         for role in BuiltInRole::ALL {
             // GIVEN a user holding only this role at subscription scope
             let email = format!("{}@example.com", role.id());
-            let token = owner.member(&email, role.id()).await;
+            let token = owner.member(&email, role.id(), None).await;
             let token = Some(token.as_str());
             let api = &owner.api;
             let view = role.grants(Permission::ViewPlans);
@@ -632,8 +570,12 @@ on_both_stores!(
     only_a_security_admin_adds_an_enterprise_iot_plan,
     |vigil: Vigil| async move {
         let owner = Owner::new(&vigil, "ada@example.com").await;
-        let admin = owner.member("admin@example.com", "security_admin").await;
-        let contributor = owner.member("contrib@example.com", "contributor").await;
+        let admin = owner
+            .member("admin@example.com", "security_admin", None)
+            .await;
+        let contributor = owner
+            .member("contrib@example.com", "contributor", None)
+            .await;
         let plans = owner.path("/plans");
         let body = json!({"kind": "enterprise_iot", "commitment": "trial"});
         // WHEN a contributor and an owner try THEN both are 403

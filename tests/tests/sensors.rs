@@ -68,29 +68,38 @@ impl World {
         (onboarded.body["sensor"].clone(), token)
     }
 
-    /// A site for OT sensors. Until the sites area is merged into this branch the only
-    /// way to make one over HTTP is the Enterprise network site: onboard an Enterprise
-    /// IoT sensor (which creates it) and delete that sensor again.
+    /// The site "Plant 1", created once, for OT sensors.
     async fn site(&self) -> String {
         self.site
-            .get_or_init(|| async {
-                let made = self
-                    .onboard_as(
-                        &self.owner,
-                        json!({"name": "site maker", "type": "enterprise_iot"}),
-                    )
-                    .await;
-                assert_eq!(made.status, 201, "{made:?}");
-                let id = made.body["sensor"]["id"].as_str().unwrap().to_owned();
-                let removed = self
-                    .api
-                    .delete(&self.sensor_path(&id, ""), Some(&self.owner))
-                    .await;
-                assert_eq!(removed.status, 204, "{removed:?}");
-                ENTERPRISE_NETWORK.to_owned()
-            })
+            .get_or_init(|| async { self.new_site("Plant 1").await })
             .await
             .clone()
+    }
+
+    async fn new_site(&self, name: &str) -> String {
+        let created = self
+            .api
+            .post(
+                &self.path("/sites"),
+                Some(&self.owner),
+                json!({"display_name": name}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{created:?}");
+        created.body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn new_zone(&self, site: &str, name: &str) -> String {
+        let created = self
+            .api
+            .post(
+                &self.path(&format!("/sites/{site}/zones")),
+                Some(&self.owner),
+                json!({"name": name}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{created:?}");
+        created.body["id"].as_str().unwrap().to_owned()
     }
 
     async fn sensor(&self, id: &str) -> Value {
@@ -105,7 +114,7 @@ impl World {
     async fn etag(&self, id: &str) -> String {
         let got = self
             .api
-            .send_raw(
+            .send_full(
                 Method::GET,
                 &self.sensor_path(id, ""),
                 Some(&self.owner),
@@ -215,7 +224,7 @@ vigil_tests::on_both_stores!(
         // AND GET shows it with an ETag and without the token
         let got = world
             .api
-            .send_raw(
+            .send_full(
                 Method::GET,
                 &world.sensor_path(id, ""),
                 Some(&world.owner),
@@ -242,6 +251,16 @@ vigil_tests::on_both_stores!(
         let (eiot, _) = world.onboard("Office", "enterprise_iot").await;
         assert_eq!(eiot["ti_mode"], json!(null));
         assert_eq!(eiot["ti_update_status"], json!(null));
+        // AND a sensor can be placed in a zone of its site
+        let zone = world.new_zone(&site, "Line A").await;
+        let zoned = world
+            .onboard_as(
+                &world.owner,
+                json!({"name": "Line 3", "type": "ot_cloud_connected", "site_id": site, "zone_id": zone}),
+            )
+            .await;
+        assert_eq!(zoned.status, 201, "{zoned:?}");
+        assert_eq!(zoned.body["sensor"]["zone_id"], zone.as_str());
     }
 );
 
@@ -289,6 +308,17 @@ vigil_tests::on_both_stores!(
         assert_eq!(created.len(), 1, "{created:?}");
         assert_eq!(created[0]["after"]["display_name"], "Enterprise network");
         assert_eq!(created[0]["target"], ENTERPRISE_NETWORK);
+        let sites = world
+            .api
+            .get(&world.path("/sites?limit=500"), Some(&world.owner))
+            .await;
+        let named: Vec<&Value> = sites.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|site| site["display_name"] == "Enterprise network")
+            .collect();
+        assert_eq!(named.len(), 1, "{sites:?}");
     }
 );
 
@@ -297,6 +327,8 @@ vigil_tests::on_both_stores!(
     |vigil: Vigil| async move {
         let world = World::new(&vigil).await;
         let site = world.site().await;
+        let other_site = world.new_site("Plant 2").await;
+        let elsewhere = world.new_zone(&other_site, "Line A").await;
         let before = world.all_sensors().await;
         for (body, field) in [
             (
@@ -317,6 +349,10 @@ vigil_tests::on_both_stores!(
             ),
             (
                 json!({"name": "x", "type": "ot_cloud_connected", "site_id": site, "zone_id": "no-zone"}),
+                "zone_id",
+            ),
+            (
+                json!({"name": "x", "type": "ot_cloud_connected", "site_id": site, "zone_id": elsewhere}),
                 "zone_id",
             ),
         ] {
@@ -749,6 +785,76 @@ vigil_tests::on_both_stores!(
     }
 );
 
+vigil_tests::on_both_stores!(
+    patch_moves_a_sensor_to_another_zone_of_its_site_only,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let site = world.site().await;
+        let (sensor, token) = world.onboard("Line 1", "ot_cloud_connected").await;
+        let id = sensor["id"].as_str().unwrap();
+        let zone = world.new_zone(&site, "Line A").await;
+        // WHEN the sensor is put in a zone of its site
+        let moved = world
+            .api
+            .patch(
+                &world.sensor_path(id, ""),
+                Some(&world.owner),
+                json!({"zone_id": zone}),
+            )
+            .await;
+        // THEN it is there, and its token still works
+        assert_eq!(moved.status, 200, "{moved:?}");
+        assert_eq!(moved.body["zone_id"], zone.as_str());
+        assert_eq!(world.sensor(id).await["zone_id"], zone.as_str());
+        let beat = world.heartbeat(&token, healthy("23.1.3", LATEST_TI)).await;
+        assert_eq!(beat.status, 200, "{beat:?}");
+        // AND a zone of another site is refused, leaving the sensor where it was
+        let other_site = world.new_site("Plant 2").await;
+        let elsewhere = world.new_zone(&other_site, "Line A").await;
+        let refused = world
+            .api
+            .patch(
+                &world.sensor_path(id, ""),
+                Some(&world.owner),
+                json!({"zone_id": elsewhere}),
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{refused:?}");
+        assert!(refused.error_message().contains("zone_id"));
+        assert_eq!(world.sensor(id).await["zone_id"], zone.as_str());
+    }
+);
+
+vigil_tests::on_both_stores!(
+    a_site_with_sensors_cannot_be_deleted_until_they_are_gone,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let site = world.site().await;
+        let (sensor, _) = world.onboard("Line 1", "ot_cloud_connected").await;
+        let id = sensor["id"].as_str().unwrap();
+        let site_path = world.path(&format!("/sites/{site}"));
+        // WHEN the site is deleted while a sensor is at it, THEN 409
+        let refused = world.api.delete(&site_path, Some(&world.owner)).await;
+        assert_eq!(refused.status, 409, "{refused:?}");
+        // AND once the sensor is deleted, the site can be
+        let removed = world
+            .api
+            .delete(&world.sensor_path(id, ""), Some(&world.owner))
+            .await;
+        assert_eq!(removed.status, 204, "{removed:?}");
+        let deleted = world.api.delete(&site_path, Some(&world.owner)).await;
+        assert_eq!(deleted.status, 204, "{deleted:?}");
+        // AND onboarding at the deleted site is refused
+        let gone = world
+            .onboard_as(
+                &world.owner,
+                json!({"name": "Line 2", "type": "ot_cloud_connected", "site_id": site}),
+            )
+            .await;
+        assert_eq!(gone.status, 400, "{gone:?}");
+    }
+);
+
 // ----- Lists, filters, export, summary -----
 
 vigil_tests::on_both_stores!(
@@ -800,9 +906,22 @@ vigil_tests::on_both_stores!(
                 .await),
             ids([&eiot, &eiot2])
         );
+        let plant = world.site().await;
         assert_eq!(
-            ids(&world.list(&format!("&site_id={ENTERPRISE_NETWORK}")).await),
-            all_ids
+            ids(&world.list(&format!("&site_id={plant}")).await),
+            ids([&cloud, &cloud2, &local])
+        );
+        assert_eq!(
+            ids(&world
+                .list(&format!("&site_id={plant}&type=ot_locally_managed"))
+                .await),
+            ids([&local])
+        );
+        assert!(
+            world
+                .list(&format!("&site_id={plant}&type=enterprise_iot"))
+                .await
+                .is_empty()
         );
         assert!(world.list("&site_id=elsewhere").await.is_empty());
         assert_eq!(ids(&world.list("&health=healthy").await), ids([&cloud]));
@@ -838,13 +957,25 @@ vigil_tests::on_both_stores!(
     the_csv_export_has_a_header_and_exactly_one_row_per_sensor,
     |vigil: Vigil| async move {
         let world = World::new(&vigil).await;
-        let (_, token) = world.onboard("Line 1, north", "ot_cloud_connected").await;
+        let site = world.site().await;
+        let zone = world.new_zone(&site, "Hall \"B\"").await;
+        let onboarded = world
+            .onboard_as(
+                &world.owner,
+                json!({"name": "Line 1, north", "type": "ot_cloud_connected", "site_id": site, "zone_id": zone}),
+            )
+            .await;
+        assert_eq!(onboarded.status, 201, "{onboarded:?}");
+        let token = onboarded.body["activation_file"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         world.onboard("Office", "enterprise_iot").await;
         world.heartbeat(&token, healthy("23.1.3", LATEST_TI)).await;
         // WHEN the export is downloaded
         let export = world
             .api
-            .send_raw(
+            .send_full(
                 Method::GET,
                 &world.path("/sensors/export.csv"),
                 Some(&world.owner),
@@ -874,7 +1005,8 @@ vigil_tests::on_both_stores!(
             .find(|r| &r[0] == "Line 1, north")
             .expect("its row");
         assert_eq!(&line[1], "ot_cloud_connected");
-        assert_eq!(&line[2], "Enterprise network");
+        assert_eq!(&line[2], "Plant 1");
+        assert_eq!(&line[3], "Hall \"B\"");
         assert_eq!(&line[4], "Plants");
         assert_eq!(&line[5], "23.1.3");
         assert_eq!(&line[6], "healthy");
@@ -882,6 +1014,10 @@ vigil_tests::on_both_stores!(
         assert_eq!(&line[8], LATEST_TI);
         assert_eq!(&line[9], "automatic");
         assert_eq!(&line[10], "ok");
+        let office = rows.iter().find(|r| &r[0] == "Office").expect("its row");
+        assert_eq!(&office[2], "Enterprise network");
+        assert_eq!(&office[3], "");
+        assert_eq!(&office[9], "");
     }
 );
 
@@ -903,7 +1039,7 @@ async fn the_csv_export_streams_every_page_of_a_large_fleet() {
     // WHEN the export is downloaded, THEN each sensor has exactly one row
     let export = world
         .api
-        .send_raw(
+        .send_full(
             Method::GET,
             &world.path("/sensors/export.csv"),
             Some(&world.owner),
@@ -1167,7 +1303,7 @@ vigil_tests::on_both_stores!(
                 // WHEN they call the endpoint
                 let answer = world
                     .api
-                    .send_raw(
+                    .send_full(
                         call.method.clone(),
                         &call.path,
                         Some(&token),
@@ -1216,7 +1352,7 @@ vigil_tests::on_both_stores!(
             .member(
                 "site-admin@example.com",
                 "security_admin",
-                Some(ENTERPRISE_NETWORK),
+                Some(&world.site().await),
             )
             .await;
         // WHEN they use the sensors endpoints, THEN every one is 403
@@ -1244,7 +1380,7 @@ vigil_tests::on_both_stores!(
         ] {
             let answer = world
                 .api
-                .send_raw(method.clone(), &path, Some(&token), body)
+                .send_full(method.clone(), &path, Some(&token), body)
                 .await;
             assert_eq!(answer.status, 403, "{method} {path}: {}", answer.text);
         }

@@ -26,7 +26,10 @@ pub fn SignIn() -> impl IntoView {
         match Email::parse(&email.get_untracked()) {
             Ok(email) => {
                 set_error.set(None);
-                sign_in.dispatch(DevLoginRequest { email });
+                sign_in.dispatch(DevLoginRequest {
+                    email,
+                    groups: Default::default(),
+                });
             }
             Err(problem) => set_error.set(Some(format!("Email {problem}."))),
         }
