@@ -2,7 +2,7 @@
 //! subscription-wide Security Reader plus 49 site-scope Security Admin assignments, on
 //! sites with ULID-like ids (26 characters, as the server generates them).
 //!
-//! `CARGO_TARGET_DIR=/tmp/target-shared cargo bench -p shared`
+//! `cargo bench -p shared`
 
 use std::collections::BTreeSet;
 use std::hint::black_box;
