@@ -258,12 +258,12 @@ fn build_spa(wasm: &WasmRoute, release: bool) -> Result {
 
 fn dev(args: &[String]) -> Result {
     let wasm = bootstrap()?;
-    build_spa(&wasm, true)?;
+    // Debug builds, as `test` makes them: a first run takes minutes, not a full LTO build.
+    build_spa(&wasm, false)?;
     let mut serve = cmd(
         "cargo",
         &[
             "run",
-            "--release",
             "--package",
             "functions",
             "--bin",
