@@ -59,7 +59,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// How often a write that lost a race is re-read and retried before giving up.
-const MAX_ATTEMPTS: usize = 8;
+const MAX_ATTEMPTS: u32 = 32;
 /// The content type of `GET …/alerts/{id}/pcap`.
 pub const PCAP_CONTENT_TYPE: &str = "application/vnd.tcpdump.pcap";
 
@@ -648,9 +648,12 @@ pub async fn ingest(
     let mut ids = ids::TimeOrderedIds::new(now);
     let mut new_items: Vec<Item> = Vec::new();
     let mut pending: Vec<usize> = (0..groups.len()).collect();
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 0..MAX_ATTEMPTS {
         if pending.is_empty() {
             break;
+        }
+        if attempt > 0 {
+            crate::contention::back_off(attempt).await;
         }
         // Read the buckets, then the latest alerts they name.
         let bucket_numbers: BTreeSet<u8> = pending.iter().map(|&g| groups[g].bucket).collect();

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod cloud;
+pub mod contention;
 pub mod demo;
 pub mod devices;
 pub mod http;

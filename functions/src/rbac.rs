@@ -19,7 +19,6 @@
 //!   group directory, an assignment simply names `group:<id>`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -162,7 +161,7 @@ async fn apply<T>(
                 if if_match != IfMatch::Any {
                     return Err(ApiError::PreconditionFailed);
                 }
-                back_off(attempt).await;
+                crate::contention::back_off(attempt).await;
             }
             Err(StoreError::ConditionFailed { index }) => {
                 let refusal = change
@@ -253,13 +252,6 @@ pub fn membership_writes(
         });
     }
     Ok(writes)
-}
-
-/// A short random pause before deciding again, so that racing requests spread out.
-async fn back_off(attempt: u32) {
-    let jitter = (ulid::Ulid::new().random() % 8) as u64;
-    let millis = (u64::from(attempt.min(8)) + 1) * jitter;
-    tokio::time::sleep(Duration::from_millis(millis)).await;
 }
 
 fn new_id<T>(parse: impl FnOnce(String) -> Result<T, shared::model::InvalidId>) -> ApiResult<T> {

@@ -305,15 +305,6 @@ async fn change_sensor(
     ))
 }
 
-/// A random pause of up to `attempt` × 4 ms before a retry, so that requests that
-/// collided do not collide again in step.
-async fn backoff(attempt: u32) {
-    let mut byte = [0u8; 1];
-    let jitter = getrandom::fill(&mut byte).map_or(0, |()| u64::from(byte[0]));
-    let millis = u64::from(attempt.min(25)) * 4 * jitter / 255;
-    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-}
-
 // ----- The activation file's API address -----
 
 /// The API's base URL as sensors reach it (`…/api`): `VIGIL_API_URL` when set (a
@@ -379,7 +370,7 @@ async fn onboard_sensor(
     let token = new_token()?;
     for attempt in 0..MAX_ONBOARD_ATTEMPTS {
         if attempt > 0 {
-            backoff(attempt).await;
+            crate::contention::back_off(attempt).await;
         }
         let site_id = match &request.placement {
             SitePlacement::Site(site) => {
