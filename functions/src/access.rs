@@ -9,7 +9,7 @@ use shared::model::{SiteId, SiteSelector, SubscriptionId, Tags, TagsOfSite};
 use crate::http::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::records::{self, SubscriptionRecord};
-use crate::store::{Query, SortKeyRange, TableRead};
+use crate::store::TableRead;
 
 /// A subscription the caller holds an assignment in, with what they may do there.
 #[derive(Debug)]
@@ -118,25 +118,7 @@ async fn tags_of_sites(
     table: &dyn TableRead,
     subscription: &SubscriptionId,
 ) -> ApiResult<Vec<SiteTags>> {
-    let mut sites = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = table
-            .query(&Query {
-                range: SortKeyRange::BeginsWith(keys::SITE_PREFIX.to_owned()),
-                limit: 500,
-                cursor,
-                ..Query::partition(keys::subscription_partition(subscription))
-            })
-            .await?;
-        for item in &page.items {
-            sites.push(records::decode::<SiteTags>(item)?);
-        }
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            return Ok(sites);
-        }
-    }
+    records::read_all(table, keys::sites_query(subscription, 500)).await
 }
 
 impl Authorized {

@@ -38,7 +38,7 @@ use crate::http::sensor::SensorTokenRecord;
 use crate::ids;
 use crate::keys;
 use crate::merged::{self, Order, Source};
-use crate::records::{self, FingerprintBucketRecord, FingerprintEntry};
+use crate::records::{self, FingerprintBucketRecord, FingerprintEntry, Versioned};
 use crate::store::{
     Condition, Index, Item, Key, MAX_TRANSACTION_OPS, StoreError, Table, TableRead, Write,
 };
@@ -87,11 +87,7 @@ fn pcap_item(subscription: &SubscriptionId, alert: &AlertId, capture: &PacketCap
 }
 
 /// A stored alert and the version it was read at.
-#[derive(Debug, Clone)]
-struct Stored {
-    alert: Alert,
-    version: u64,
-}
+type Stored = Versioned<Alert>;
 
 fn no_such_alert() -> ApiError {
     ApiError::NotFound("no such alert".into())
@@ -118,7 +114,7 @@ async fn visible_alert(
         return Err(no_such_alert());
     }
     Ok(Stored {
-        alert,
+        record: alert,
         version: item.version,
     })
 }
@@ -225,7 +221,7 @@ async fn get_alert(
     let stored = visible_alert(table.as_ref(), &authorized, &id).await?;
     Ok(json_with_etag(
         StatusCode::OK,
-        &stored.alert,
+        &stored.record,
         stored.version,
     ))
 }
@@ -239,13 +235,13 @@ async fn update_alert(
 ) -> ApiResult<Response> {
     let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
     let stored = visible_alert(table.as_ref(), &authorized, &id).await?;
-    require_modify(&authorized, &stored.alert)?;
+    require_modify(&authorized, &stored.record)?;
     let request: UpdateAlert = body.parse()?;
     let Some(status) = request.status else {
         if_match.check(stored.version)?;
         return Ok(json_with_etag(
             StatusCode::OK,
-            &stored.alert,
+            &stored.record,
             stored.version,
         ));
     };
@@ -260,7 +256,7 @@ async fn update_alert(
     .await?;
     Ok(json_with_etag(
         StatusCode::OK,
-        &changed.alert,
+        &changed.record,
         changed.version,
     ))
 }
@@ -278,7 +274,7 @@ async fn set_status(
 ) -> ApiResult<Stored> {
     for _ in 0..MAX_ATTEMPTS {
         if_match.check(current.version)?;
-        let mut alert = current.alert.clone();
+        let mut alert = current.record.clone();
         let change = alert
             .change_status(status)
             .map_err(|illegal| ApiError::Conflict(illegal.to_string()))?;
@@ -302,19 +298,19 @@ async fn set_status(
             }
             .write(
                 now,
-                audit::snapshot(&current.alert),
+                audit::snapshot(&current.record),
                 audit::snapshot(&alert),
             )?,
         ];
         match table.transact(writes).await {
             Ok(versions) => {
                 return Ok(Stored {
-                    alert,
+                    record: alert,
                     version: versions[0],
                 });
             }
             Err(StoreError::ConditionFailed { .. }) => {
-                current = visible_alert(table, authorized, current.alert.id.as_str()).await?;
+                current = visible_alert(table, authorized, current.record.id.as_str()).await?;
             }
             Err(other) => return Err(other.into()),
         }
@@ -343,7 +339,7 @@ async fn change_statuses(
     for id in request.alert_ids {
         let outcome = async {
             let stored = visible_alert(table.as_ref(), &authorized, id.as_str()).await?;
-            require_modify(&authorized, &stored.alert)?;
+            require_modify(&authorized, &stored.record)?;
             set_status(
                 table.as_ref(),
                 &authorized,
@@ -359,7 +355,7 @@ async fn change_statuses(
             Ok(changed) => BulkAlertStatusItem {
                 id,
                 status: 200,
-                alert: Some(changed.alert),
+                alert: Some(changed.record),
                 error: None,
             },
             Err(ApiError::Internal(detail)) => {
@@ -389,11 +385,11 @@ async fn learn(
 ) -> ApiResult<Response> {
     let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
     let mut current = visible_alert(table.as_ref(), &authorized, &id).await?;
-    require_modify(&authorized, &current.alert)?;
+    require_modify(&authorized, &current.record)?;
     let subscription = &authorized.subscription.id;
     for _ in 0..MAX_ATTEMPTS {
         if_match.check(current.version)?;
-        let mut alert = current.alert.clone();
+        let mut alert = current.record.clone();
         let fingerprint = alert
             .learn()
             .map_err(|refused| ApiError::Conflict(refused.to_string()))?;
@@ -413,7 +409,7 @@ async fn learn(
             entry.latest = Some(alert.id.clone());
         }
         entry.learned_at.get_or_insert(now);
-        let status_changed = alert != current.alert;
+        let status_changed = alert != current.record;
         if already_learned && !status_changed {
             return Ok(json_with_etag(StatusCode::OK, &alert, current.version));
         }
@@ -448,7 +444,7 @@ async fn learn(
             }
             .write(
                 now,
-                audit::snapshot(&current.alert),
+                audit::snapshot(&current.record),
                 audit::snapshot(&alert),
             )?,
         );
@@ -480,15 +476,15 @@ async fn pcap(
 ) -> ApiResult<Response> {
     let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
     let stored = visible_alert(table.as_ref(), &authorized, &id).await?;
-    require_modify(&authorized, &stored.alert)?;
+    require_modify(&authorized, &stored.record)?;
     let capture = table
         .get(&keys::alert_pcap(
             &authorized.subscription.id,
-            &stored.alert.id,
+            &stored.record.id,
         ))
         .await?
         .ok_or_else(|| ApiError::NotFound("this alert has no packet capture".into()))?;
-    let filename = format!("attachment; filename=\"{}.pcap\"", stored.alert.id);
+    let filename = format!("attachment; filename=\"{}.pcap\"", stored.record.id);
     Ok((
         StatusCode::OK,
         [
@@ -701,7 +697,7 @@ pub async fn ingest(
             latest_alerts.insert(
                 alert.id.clone(),
                 Stored {
-                    alert,
+                    record: alert,
                     version: found.version,
                 },
             );
@@ -717,7 +713,7 @@ pub async fn ingest(
                 None => Latest::None,
                 Some(id) => match latest_alerts.get(id) {
                     Some(stored) => Latest::Found {
-                        status: stored.alert.status,
+                        status: stored.record.status,
                     },
                     None => Latest::Missing(id.clone()),
                 },
@@ -793,7 +789,7 @@ pub async fn ingest(
         for chunk in refreshes.chunks(MAX_TRANSACTION_OPS) {
             let mut writes = Vec::with_capacity(chunk.len());
             for (_, stored) in chunk {
-                let mut alert = stored.alert.clone();
+                let mut alert = stored.record.clone();
                 alert.detected_again(now);
                 writes.push(Write::Put {
                     item: alert_item(subscription, &alert)?,

@@ -32,7 +32,7 @@ use crate::http::sensor::SensorTokenRecord;
 use crate::ids;
 use crate::keys;
 use crate::merged::{self, Order, Source};
-use crate::records::{self, DeviceIdentityRecord};
+use crate::records::{self, DeviceIdentityRecord, Versioned};
 use crate::store::{
     Condition, Index, Item, MAX_TRANSACTION_OPS, Query, SortKeyRange, StoreError, Table, TableRead,
     Write,
@@ -69,11 +69,8 @@ pub fn device_item(subscription: &SubscriptionId, device: &Device) -> ApiResult<
     Ok(item)
 }
 
-#[derive(Debug, Clone)]
-struct Stored {
-    device: Device,
-    version: u64,
-}
+/// A stored device and the version it was read at.
+type Stored = Versioned<Device>;
 
 fn no_such_device() -> ApiError {
     ApiError::NotFound("no such device".into())
@@ -108,7 +105,7 @@ async fn visible_device(
         return Err(no_such_device());
     }
     Ok(Stored {
-        device,
+        record: device,
         version: item.version,
     })
 }
@@ -258,7 +255,7 @@ async fn get_device(
     let stored = visible_device(table.as_ref(), &authorized, &id).await?;
     Ok(json_with_etag(
         StatusCode::OK,
-        &stored.device,
+        &stored.record,
         stored.version,
     ))
 }
@@ -296,15 +293,15 @@ async fn update_device(
     let mut current = visible_device(table.as_ref(), &authorized, &id).await?;
     authorized.require(
         Permission::ManageDevices,
-        Target::Site(&current.device.site_id),
+        Target::Site(&current.record.site_id),
     )?;
     let update: UpdateDevice = body.parse()?;
     let subscription = &authorized.subscription.id;
     for _ in 0..MAX_ATTEMPTS {
         if_match.check(current.version)?;
-        let mut device = current.device.clone();
+        let mut device = current.record.clone();
         apply_update(&mut device, &update);
-        if device == current.device {
+        if device == current.record {
             return Ok(json_with_etag(StatusCode::OK, &device, current.version));
         }
         let writes = vec![
@@ -321,7 +318,7 @@ async fn update_device(
             }
             .write(
                 OffsetDateTime::now_utc(),
-                audit::snapshot(&current.device),
+                audit::snapshot(&current.record),
                 audit::snapshot(&device),
             )?,
         ];
@@ -350,12 +347,12 @@ async fn delete_device(
     let mut current = visible_device(table.as_ref(), &authorized, &id).await?;
     authorized.require(
         Permission::ManageDevices,
-        Target::Site(&current.device.site_id),
+        Target::Site(&current.record.site_id),
     )?;
     let subscription = &authorized.subscription.id;
     for _ in 0..MAX_ATTEMPTS {
         if_match.check(current.version)?;
-        let device = &current.device;
+        let device = &current.record;
         let writes = vec![
             Write::Delete {
                 key: keys::device(subscription, &device.site_id, &device.id),
@@ -500,7 +497,7 @@ pub async fn ingest(
                 existing.insert(
                     g,
                     Stored {
-                        device: records::decode(&item)?,
+                        record: records::decode(&item)?,
                         version: item.version,
                     },
                 );
@@ -515,7 +512,7 @@ pub async fn ingest(
             let new_id =
                 DeviceId::parse(ids::new()).map_err(|e| ApiError::Internal(e.to_string()))?;
             let Some(device) = merge_group(
-                stored.map(|s| &s.device),
+                stored.map(|s| &s.record),
                 new_id,
                 &location,
                 &group.observations,
@@ -524,7 +521,7 @@ pub async fn ingest(
                 continue;
             };
             let writes = match (stored, known.get(&g)) {
-                (Some(stored), _) if stored.device == device => continue,
+                (Some(stored), _) if stored.record == device => continue,
                 (Some(stored), _) => vec![Write::Put {
                     item: device_item(subscription, &device)?,
                     condition: Condition::VersionIs(stored.version),

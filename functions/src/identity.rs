@@ -118,17 +118,8 @@ async fn all_memberships(
     let principals = std::iter::once(PrincipalRef::User(principal.email.clone()))
         .chain(principal.groups.iter().cloned().map(PrincipalRef::Group));
     for member in principals {
-        let mut cursor = None;
-        loop {
-            let page = table.query(&membership_query(&member, 500, cursor)).await?;
-            for item in &page.items {
-                memberships.push(records::decode::<MembershipRecord>(item)?);
-            }
-            cursor = page.next_cursor;
-            if cursor.is_none() {
-                break;
-            }
-        }
+        let query = membership_query(&member, 500, None);
+        memberships.extend(records::read_all::<MembershipRecord>(table, query).await?);
     }
     memberships.sort_by(|a, b| a.subscription_id.cmp(&b.subscription_id));
     memberships.dedup_by(|a, b| a.subscription_id == b.subscription_id);

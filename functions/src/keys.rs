@@ -7,7 +7,7 @@ use shared::model::{
     ZoneId,
 };
 
-use crate::store::Key;
+use crate::store::{Key, Query, SortKeyRange};
 
 /// A subscription and its authorization policy (assignments, custom roles, device
 /// groups): one item, so a request is authorized with one read and every policy
@@ -48,7 +48,16 @@ pub fn site(subscription: &SubscriptionId, site: &SiteId) -> Key {
     )
 }
 
-pub const SITE_PREFIX: &str = "SITE#";
+const SITE_PREFIX: &str = "SITE#";
+
+/// Every site of a subscription, `limit` per page.
+pub fn sites_query(subscription: &SubscriptionId, limit: u32) -> Query {
+    Query {
+        range: SortKeyRange::BeginsWith(SITE_PREFIX.to_owned()),
+        limit,
+        ..Query::partition(subscription_partition(subscription))
+    }
+}
 
 /// A sensor token's lookup item, by the token's SHA-256 (see `http::sensor`).
 pub fn sensor_token(token_hash: &str) -> Key {

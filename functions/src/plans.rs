@@ -437,45 +437,17 @@ pub async fn inventory(
     table: &dyn TableRead,
     subscription: &SubscriptionId,
 ) -> ApiResult<Vec<(PlanKind, DeviceActivity)>> {
-    let mut sites = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = table
-            .query(&Query {
-                range: SortKeyRange::BeginsWith(keys::SITE_PREFIX.to_owned()),
-                limit: INVENTORY_PAGE,
-                cursor,
-                ..Query::partition(keys::subscription_partition(subscription))
-            })
-            .await?;
-        for item in &page.items {
-            sites.push(records::decode::<Site>(item)?.id);
-        }
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let sites: Vec<Site> =
+        records::read_all(table, keys::sites_query(subscription, INVENTORY_PAGE)).await?;
     let mut devices = Vec::new();
     for site in sites {
-        let kind = PlanKind::covering_site(&site);
-        let mut cursor = None;
-        loop {
-            let page = table
-                .query(&Query {
-                    limit: INVENTORY_PAGE,
-                    cursor,
-                    ..Query::partition(keys::device_partition(subscription, &site))
-                })
-                .await?;
-            for item in &page.items {
-                devices.push((kind, records::decode::<Device>(item)?.activity()));
-            }
-            cursor = page.next_cursor;
-            if cursor.is_none() {
-                break;
-            }
-        }
+        let kind = PlanKind::covering_site(&site.id);
+        let query = Query {
+            limit: INVENTORY_PAGE,
+            ..Query::partition(keys::device_partition(subscription, &site.id))
+        };
+        let at_site: Vec<Device> = records::read_all(table, query).await?;
+        devices.extend(at_site.iter().map(|device| (kind, device.activity())));
     }
     Ok(devices)
 }
@@ -562,9 +534,8 @@ async fn read_plan(
 ) -> ApiResult<(PlanRecord, u64)> {
     let not_found = || ApiError::NotFound("no such plan".into());
     let id = PlanId::parse(raw_plan).map_err(|_| not_found())?;
-    let item = table
-        .get(&keys::plan(&authorized.subscription.id, &id))
+    let plan = records::read(table, &keys::plan(&authorized.subscription.id, &id))
         .await?
         .ok_or_else(not_found)?;
-    Ok((records::decode(&item)?, item.version))
+    Ok((plan.record, plan.version))
 }

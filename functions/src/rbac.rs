@@ -798,18 +798,7 @@ async fn audit_log(
             ..Query::partition(keys::audit_partition(&authorized.subscription.id))
         })
         .await?;
-    let items = found
-        .items
-        .iter()
-        .map(records::decode::<AuditEntry>)
-        .collect::<ApiResult<Vec<_>>>()?;
-    Ok(json(
-        StatusCode::OK,
-        &Page {
-            items,
-            next_cursor: found.next_cursor,
-        },
-    ))
+    Ok(json(StatusCode::OK, &records::page::<AuditEntry>(found)?))
 }
 
 #[cfg(test)]

@@ -11,8 +11,10 @@ use shared::model::{
 };
 use time::OffsetDateTime;
 
-use crate::http::error::ApiError;
-use crate::store::{Item, Key};
+use shared::api::Page;
+
+use crate::http::error::{ApiError, ApiResult};
+use crate::store::{Item, Key, Query, QueryPage, TableRead};
 
 /// A subscription with its whole authorization policy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -164,4 +166,52 @@ pub fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, ApiError> {
             item.key.pk, item.key.sk
         ))
     })
+}
+
+/// A stored record and the version it was read at (what a conditional write checks).
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    pub record: T,
+    pub version: u64,
+}
+
+/// Reads and decodes the record at `key`, if there is one.
+pub async fn read<T: DeserializeOwned>(
+    table: &dyn TableRead,
+    key: &Key,
+) -> ApiResult<Option<Versioned<T>>> {
+    let Some(item) = table.get(key).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Versioned {
+        record: decode(&item)?,
+        version: item.version,
+    }))
+}
+
+/// One page of a query, decoded, with the store's cursor for the next one.
+pub fn page<T: DeserializeOwned>(found: QueryPage) -> ApiResult<Page<T>> {
+    Ok(Page {
+        items: found.items.iter().map(decode).collect::<ApiResult<_>>()?,
+        next_cursor: found.next_cursor,
+    })
+}
+
+/// Every record a query matches, following its cursors: for partitions that stay
+/// small (a subscription's sites, a site's zones, a principal's memberships).
+pub async fn read_all<T: DeserializeOwned>(
+    table: &dyn TableRead,
+    mut query: Query,
+) -> ApiResult<Vec<T>> {
+    let mut records = Vec::new();
+    loop {
+        let found = table.query(&query).await?;
+        for item in &found.items {
+            records.push(decode(item)?);
+        }
+        match found.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return Ok(records),
+        }
+    }
 }

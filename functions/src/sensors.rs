@@ -59,7 +59,7 @@ use crate::http::principal::Caller;
 use crate::http::sensor::{SensorTokenRecord, new_token, token_hash};
 use crate::ids;
 use crate::keys;
-use crate::records::{self, SensorRecord};
+use crate::records::{self, SensorRecord, Versioned};
 use crate::sites::{self, SensorCountChange};
 use crate::store::{
     Condition, Index, Item, Query as TableQuery, SortKeyRange, StoreError, Table, TableRead, Write,
@@ -187,11 +187,7 @@ fn internal(error: impl std::fmt::Display) -> ApiError {
 }
 
 /// A stored sensor and the version it was read at.
-#[derive(Debug, Clone)]
-struct Loaded {
-    record: SensorRecord,
-    version: u64,
-}
+type Loaded = Versioned<SensorRecord>;
 
 fn no_such_sensor() -> ApiError {
     ApiError::NotFound("no such sensor".into())
@@ -214,13 +210,7 @@ async fn read_sensor(
     subscription: &SubscriptionId,
     id: &SensorId,
 ) -> ApiResult<Option<Loaded>> {
-    let Some(item) = table.get(&keys::sensor(subscription, id)).await? else {
-        return Ok(None);
-    };
-    Ok(Some(Loaded {
-        record: records::decode(&item)?,
-        version: item.version,
-    }))
+    records::read(table, &keys::sensor(subscription, id)).await
 }
 
 /// A sensor of the caller's subscription, `404` before `403` as the contract orders.

@@ -33,7 +33,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use shared::api::{AuditActor, CreateSite, CreateZone, Page, PageRequest, Site, UpdateSite, Zone};
+use shared::api::{AuditActor, CreateSite, CreateZone, PageRequest, Site, UpdateSite, Zone};
 use shared::authz::{Permission, Principal, Target};
 use shared::model::{
     DisplayName, ENTERPRISE_NETWORK_SITE_ID, ENTERPRISE_NETWORK_SITE_NAME, MAX_ZONES_PER_SITE,
@@ -88,24 +88,11 @@ async fn list_sites(
         .map_err(|e| ApiError::invalid_field("limit", e))?;
     let found = table
         .query(&Query {
-            range: SortKeyRange::BeginsWith(keys::SITE_PREFIX.to_owned()),
-            limit,
             cursor: page.cursor,
-            ..Query::partition(keys::subscription_partition(&authorized.subscription.id))
+            ..keys::sites_query(&authorized.subscription.id, limit)
         })
         .await?;
-    let items = found
-        .items
-        .iter()
-        .map(records::decode::<Site>)
-        .collect::<ApiResult<Vec<_>>>()?;
-    Ok(json(
-        StatusCode::OK,
-        &Page {
-            items,
-            next_cursor: found.next_cursor,
-        },
-    ))
+    Ok(json(StatusCode::OK, &records::page::<Site>(found)?))
 }
 
 async fn create_site(
@@ -297,18 +284,7 @@ async fn list_zones(
             page.cursor,
         ))
         .await?;
-    let items = found
-        .items
-        .iter()
-        .map(records::decode::<Zone>)
-        .collect::<ApiResult<Vec<_>>>()?;
-    Ok(json(
-        StatusCode::OK,
-        &Page {
-            items,
-            next_cursor: found.next_cursor,
-        },
-    ))
+    Ok(json(StatusCode::OK, &records::page::<Zone>(found)?))
 }
 
 async fn create_zone(
@@ -491,11 +467,10 @@ async fn read_site(
     raw_site: &str,
 ) -> ApiResult<(Site, u64)> {
     let id = SiteId::parse(raw_site).map_err(|_| no_such_site())?;
-    let item = table
-        .get(&keys::site(&authorized.subscription.id, &id))
+    let site = records::read(table, &keys::site(&authorized.subscription.id, &id))
         .await?
         .ok_or_else(no_such_site)?;
-    Ok((records::decode(&item)?, item.version))
+    Ok((site.record, site.version))
 }
 
 /// Creates a site and claims its name, with the audit entry, in one transaction.
@@ -610,18 +585,5 @@ async fn all_zones(
     subscription: &SubscriptionId,
     site: &SiteId,
 ) -> ApiResult<Vec<Zone>> {
-    let mut zones = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = table
-            .query(&zones_query(subscription, site, 500, cursor))
-            .await?;
-        for item in &page.items {
-            zones.push(records::decode::<Zone>(item)?);
-        }
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            return Ok(zones);
-        }
-    }
+    records::read_all(table, zones_query(subscription, site, 500, None)).await
 }

@@ -18,13 +18,14 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The `vigil` binary of the same build as this test (target/<profile>/vigil).
+/// The `vigil` binary of the same build as this process (target/<profile>/vigil).
 pub fn vigil_binary() -> PathBuf {
-    let test_exe = std::env::current_exe().expect("the test knows its own path");
-    let profile_dir = test_exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("tests run from target/<profile>/deps");
+    let exe = std::env::current_exe().expect("the process knows its own path");
+    // Tests run from target/<profile>/deps, binaries (the load driver) from target/<profile>.
+    let mut profile_dir = exe.parent().expect("an executable's folder");
+    if profile_dir.ends_with("deps") {
+        profile_dir = profile_dir.parent().expect("target/<profile>");
+    }
     let binary = profile_dir.join(format!("vigil{}", std::env::consts::EXE_SUFFIX));
     assert!(
         binary.exists(),
@@ -190,6 +191,13 @@ impl Vigil {
         .await;
         restarted._data_guard = guard;
         restarted
+    }
+
+    /// Stops the server and hands over its data folder (the caller keeps it alive).
+    pub fn stop(mut self) -> tempfile::TempDir {
+        let data = self._data_guard.take().expect("a data folder of its own");
+        drop(self);
+        data
     }
 
     pub fn api(&self) -> Api {

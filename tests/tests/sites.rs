@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use functions::store::embedded::EmbeddedTable;
-use functions::store::{Query, SortKeyRange, Table};
+use functions::store::{Query, Table};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::api::AuditActor;
@@ -760,10 +760,7 @@ async fn concurrent_first_enterprise_iot_onboardings_create_one_enterprise_netwo
     assert_eq!(sites[0].display_name.as_str(), ENTERPRISE_NETWORK_SITE_NAME);
     // AND exactly one site exists, created with exactly one audit entry
     let stored = table
-        .query(&Query {
-            range: SortKeyRange::BeginsWith(functions::keys::SITE_PREFIX.to_owned()),
-            ..Query::partition(functions::keys::subscription_partition(&subscription))
-        })
+        .query(&functions::keys::sites_query(&subscription, 100))
         .await
         .unwrap();
     assert_eq!(stored.items.len(), 1);

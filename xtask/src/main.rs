@@ -61,7 +61,7 @@ const USAGE: &str = "usage: cargo xtask <command>
               (--addr ADDR, --data DIR to change where)
   test        bootstrap, then every check and test: fmt, clippy (native and wasm32), the SPA
               build, unit, HTTP, store and browser tests
-  bench       the benchmarks (criterion)
+  bench       the benchmarks: criterion, then HTTP load against a release `vigil serve`
   spa         bootstrap and build the SPA in release mode into dist/";
 
 /// How to build for wasm32 on this machine.
@@ -145,6 +145,8 @@ fn bootstrap() -> Result<WasmRoute> {
     for (binary, package) in [
         ("chromium", "chromium"),
         ("chromedriver", "chromium-driver"),
+        // The HTTP load figures (`bench`).
+        ("wrk", "wrk"),
     ] {
         if output("which", &[binary]).is_none() {
             apt_packages.push(package);
@@ -330,6 +332,23 @@ fn test() -> Result {
     ))
 }
 
+/// The criterion benchmarks, then the HTTP load figures against a release `vigil serve`.
 fn bench() -> Result {
-    run(cmd("cargo", &["bench", "--workspace"]))
+    bootstrap()?;
+    run(cmd("cargo", &["bench", "--workspace"]))?;
+    run(cmd(
+        "cargo",
+        &["build", "--release", "-p", "functions", "--bin", "vigil"],
+    ))?;
+    run(cmd(
+        "cargo",
+        &[
+            "run",
+            "--release",
+            "-p",
+            "vigil-tests",
+            "--bin",
+            "vigil-load",
+        ],
+    ))
 }

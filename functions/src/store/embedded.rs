@@ -54,7 +54,15 @@ impl EmbeddedTable {
     /// Cursors are signed with `cursor_key`; keep it across restarts for cursors to outlive
     /// them.
     pub fn open(path: impl AsRef<Path>, cursor_key: [u8; 32]) -> StoreResult<Self> {
-        let db = Database::create(path).map_err(backend)?;
+        let warned = std::sync::Once::new();
+        let db = Database::builder()
+            .set_repair_callback(move |_| {
+                warned.call_once(|| {
+                    tracing::warn!("the store was not closed cleanly: recovering it");
+                })
+            })
+            .create(path)
+            .map_err(backend)?;
         // Create the tables once, so that readers never meet a missing one.
         let txn = db.begin_write().map_err(backend)?;
         {

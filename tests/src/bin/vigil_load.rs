@@ -1,0 +1,321 @@
+//! The HTTP figures of `BENCHMARKS.md`, measured against `vigil serve` on 127.0.0.1 with
+//! the embedded store: batched alert ingest, the alerts list page under load (with `wrk`)
+//! at 100k and at 1k stored alerts, and process start to first answer.
+//!
+//! It starts the `vigil` binary of its own build profile, so build both in release:
+//!
+//! ```text
+//! cargo build --release -p functions --bin vigil
+//! cargo run --release -p vigil-tests --bin vigil-load -- [--alerts N] [--seconds S]
+//! ```
+//!
+//! Every figure is checked for what it claims (all batches `202`, every alert listed
+//! afterwards, every measured answer the expected status) before it is printed.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use vigil_tests::fleet::{Fleet, Sensor};
+use vigil_tests::vigil::{Vigil, free_port, vigil_binary};
+
+const BATCH: usize = 1_000;
+const SENSORS: usize = 4;
+const PAGE: u32 = 50;
+const START_RUNS: usize = 20;
+/// wrk's settings: one thread beside the server's two tokio workers on a 2-core machine.
+const WRK_THREADS: &str = "1";
+const WRK_CONNECTIONS: &str = "8";
+
+#[tokio::main]
+async fn main() {
+    let mut alerts: usize = 100_000;
+    let mut seconds: u32 = 10;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = args.next().unwrap_or_default();
+        let parsed = match arg.as_str() {
+            "--alerts" => value.parse().map(|n| alerts = n).is_ok(),
+            "--seconds" => value.parse().map(|n| seconds = n).is_ok(),
+            _ => false,
+        };
+        if !parsed {
+            eprintln!("usage: vigil-load [--alerts N] [--seconds S]");
+            std::process::exit(2);
+        }
+    }
+    println!(
+        "vigil-load: {} ({}), {alerts} alerts, wrk for {seconds} s",
+        vigil_binary().display(),
+        std::env::consts::ARCH
+    );
+
+    let large = Loaded::fill(alerts).await;
+    let small = Loaded::fill(1_000).await;
+    let large_page = large.wrk_page(seconds);
+    let small_page = small.wrk_page(seconds);
+    let large_status_page = large.wrk(&large.fleet.path("/alerts?limit=50&status=new"), seconds);
+
+    println!();
+    println!("| what | figure |");
+    println!("|---|---|");
+    println!(
+        "| ingest: {alerts} new alerts, batches of {BATCH}, {SENSORS} sensors at once | {:.0} alerts/s |",
+        large.ingest_rate
+    );
+    for (label, run) in [
+        (
+            format!("page of {PAGE}, {alerts} alerts stored"),
+            &large_page,
+        ),
+        (format!("page of {PAGE}, 1000 alerts stored"), &small_page),
+        (
+            format!("page of {PAGE} with `status=new`, {alerts} alerts stored"),
+            &large_status_page,
+        ),
+    ] {
+        println!(
+            "| {label} | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms |",
+            run.requests_per_second, run.p50_ms, run.p99_ms
+        );
+    }
+    println!(
+        "| p99 ratio, {alerts} / 1000 alerts | {:.2} |",
+        large_page.p99_ms / small_page.p99_ms
+    );
+    println!(
+        "| throughput ratio, 1000 / {alerts} alerts | {:.2} |",
+        small_page.requests_per_second / large_page.requests_per_second
+    );
+    drop(small);
+
+    let data = large.vigil.stop();
+    let empty = tempfile::tempdir().expect("a temp dir");
+    for (label, folder) in [
+        ("empty data folder", empty.path()),
+        ("data folder holding the alerts", data.path()),
+    ] {
+        let mut runs: Vec<f64> = (0..START_RUNS)
+            .map(|_| start_to_first_answer(folder))
+            .collect();
+        runs.sort_by(f64::total_cmp);
+        println!(
+            "| start to first answer, {label} ({START_RUNS} runs) | median {:.1} ms, max {:.1} ms |",
+            runs[START_RUNS / 2],
+            runs[START_RUNS - 1]
+        );
+    }
+}
+
+/// A `vigil serve` holding `count` alerts ingested through the API.
+struct Loaded {
+    vigil: Vigil,
+    fleet: Fleet,
+    ingest_rate: f64,
+}
+
+impl Loaded {
+    async fn fill(count: usize) -> Self {
+        let vigil = Vigil::start().await;
+        let fleet = Fleet::new(&vigil).await;
+        let site = fleet.site("Load").await;
+        let zone = fleet.zone(&site, "Cell").await;
+        let mut sensors = Vec::new();
+        for n in 0..SENSORS {
+            sensors.push(fleet.sensor(&format!("load-{n}"), &site, Some(&zone)).await);
+        }
+
+        let started = Instant::now();
+        let tasks: Vec<_> = sensors
+            .into_iter()
+            .enumerate()
+            .map(|(lane, sensor)| {
+                let api = fleet.api.clone();
+                tokio::spawn(async move { ingest_lane(api, sensor, lane, count).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("an ingest lane");
+        }
+        let ingest_rate = count as f64 / started.elapsed().as_secs_f64();
+
+        // Nothing acknowledged is lost: every alert is listed.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let counted = count_alerts(&fleet).await;
+        assert_eq!(counted, count, "every acknowledged alert is listed");
+        Self {
+            vigil,
+            fleet,
+            ingest_rate,
+        }
+    }
+
+    fn wrk_page(&self, seconds: u32) -> WrkRun {
+        self.wrk(&self.fleet.path(&format!("/alerts?limit={PAGE}")), seconds)
+    }
+
+    /// `wrk` on one GET: a short warm-up, then the measured run.
+    fn wrk(&self, path: &str, seconds: u32) -> WrkRun {
+        let url = format!("{}/api{path}", self.vigil.base);
+        let header = format!("Authorization: Bearer {}", self.fleet.owner);
+        let _ = wrk(&url, &header, 2);
+        let run = wrk(&url, &header, seconds);
+        assert_eq!(
+            run.errors, 0,
+            "every measured answer is a 200 page of {PAGE}"
+        );
+        run
+    }
+}
+
+/// One sensor's share of the alerts, in batches, each alert distinct (no two share a
+/// fingerprint, so each is a new alert rather than a refresh).
+async fn ingest_lane(api: vigil_tests::vigil::Api, sensor: Sensor, lane: usize, count: usize) {
+    let mine: Vec<usize> = (0..count).filter(|n| n % SENSORS == lane).collect();
+    for batch in mine.chunks(BATCH) {
+        let alerts: Vec<Value> = batch.iter().map(|&n| detection(n)).collect();
+        let answer = api
+            .post(
+                "/ingest/alerts",
+                Some(&sensor.token),
+                json!({ "alerts": alerts }),
+            )
+            .await;
+        assert_eq!(answer.status, 202, "{answer:?}");
+    }
+}
+
+fn detection(n: usize) -> Value {
+    const SEVERITIES: [&str; 4] = ["critical", "major", "minor", "warning"];
+    const ENGINES: [&str; 3] = ["policy_violation", "anomaly", "protocol_violation"];
+    json!({
+        "title": format!("Unauthorized PLC programming #{}", n % 64),
+        "severity": SEVERITIES[n % SEVERITIES.len()],
+        "engine": ENGINES[n % ENGINES.len()],
+        "source_ip": format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255),
+        "destination_ip": "10.0.0.1",
+        "protocol": "modbus",
+        "learnable": n.is_multiple_of(2),
+    })
+}
+
+async fn count_alerts(fleet: &Fleet) -> usize {
+    let mut counted = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(cursor) => fleet.path(&format!("/alerts?limit=500&cursor={cursor}")),
+            None => fleet.path("/alerts?limit=500"),
+        };
+        let page = fleet.api.get(&path, Some(&fleet.owner)).await;
+        assert_eq!(page.status, 200, "{page:?}");
+        counted += page.body["items"].as_array().map_or(0, Vec::len);
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return counted,
+        }
+    }
+}
+
+/// What `wrk --latency` reported.
+struct WrkRun {
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    /// Socket errors and non-2xx answers.
+    errors: u64,
+}
+
+fn wrk(url: &str, header: &str, seconds: u32) -> WrkRun {
+    let output = Command::new("wrk")
+        .args(["-t", WRK_THREADS, "-c", WRK_CONNECTIONS])
+        .args(["-d", &format!("{seconds}s"), "--latency", "-H", header, url])
+        .output()
+        .expect("wrk runs (cargo xtask bootstrap installs it)");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "wrk failed: {report}");
+    let field = |prefix: &str| -> Option<&str> {
+        report
+            .lines()
+            .map(str::trim)
+            .find_map(|line| line.strip_prefix(prefix))
+            .map(str::trim)
+    };
+    let errors = report
+        .lines()
+        .map(str::trim)
+        .filter_map(|line| {
+            line.strip_prefix("Non-2xx or 3xx responses:")
+                .or_else(|| line.strip_prefix("Socket errors:"))
+        })
+        .flat_map(|rest| rest.split(|c: char| !c.is_ascii_digit()))
+        .filter_map(|n| n.parse::<u64>().ok())
+        .sum();
+    WrkRun {
+        requests_per_second: field("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no Requests/sec in: {report}")),
+        p50_ms: field("50%").map(milliseconds).expect("a p50"),
+        p99_ms: field("99%").map(milliseconds).expect("a p99"),
+        errors,
+    }
+}
+
+/// wrk's durations: `812.00us`, `1.20ms`, `1.01s`.
+fn milliseconds(text: &str) -> f64 {
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        panic!("a wrk duration: {text}")
+    };
+    number.parse::<f64>().expect("a number") * factor
+}
+
+/// Starts `vigil serve` on `data` and times it until the first complete HTTP answer (the
+/// contract's `401` to an unauthenticated `GET /api/me`); then stops it with SIGTERM.
+fn start_to_first_answer(data: &Path) -> f64 {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let mut child = Command::new(vigil_binary())
+        .args(["serve", "--addr", &addr, "--data"])
+        .arg(data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vigil starts");
+    let deadline = started + Duration::from_secs(10);
+    let answer = loop {
+        assert!(
+            Instant::now() < deadline,
+            "vigil did not answer within 10 s"
+        );
+        let Ok(mut stream) = TcpStream::connect(&addr) else {
+            std::thread::sleep(Duration::from_micros(100));
+            continue;
+        };
+        stream
+            .write_all(b"GET /api/me HTTP/1.1\r\nHost: vigil\r\nConnection: close\r\n\r\n")
+            .expect("a request");
+        let mut answer = String::new();
+        if stream.read_to_string(&mut answer).is_ok() && !answer.is_empty() {
+            break answer;
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(stopped.success());
+    child.wait().expect("vigil stops");
+    elapsed
+}
