@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use shared::authz::{CustomRole, RoleAssignment};
 use shared::model::{
     AlertId, Commitment, CommittedDevices, DeviceGroup, DeviceId, DisplayName, Email, PlanId,
@@ -160,12 +161,14 @@ pub fn item<T: Serialize>(key: Key, record: &T) -> Result<Item, ApiError> {
 
 /// Reads a stored record; a body that no longer parses is our bug, not the caller's.
 pub fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, ApiError> {
-    serde_json::from_slice(&item.body).map_err(|e| {
-        ApiError::Internal(format!(
-            "stored item {}/{} is unreadable: {e}",
-            item.key.pk, item.key.sk
-        ))
-    })
+    serde_json::from_slice(&item.body).map_err(|e| unreadable(item, e))
+}
+
+fn unreadable(item: &Item, error: serde_json::Error) -> ApiError {
+    ApiError::Internal(format!(
+        "stored item {}/{} is unreadable: {error}",
+        item.key.pk, item.key.sk
+    ))
 }
 
 /// A stored record and the version it was read at (what a conditional write checks).
@@ -195,6 +198,15 @@ pub fn page<T: DeserializeOwned>(found: QueryPage) -> ApiResult<Page<T>> {
         items: found.items.iter().map(decode).collect::<ApiResult<_>>()?,
         next_cursor: found.next_cursor,
     })
+}
+
+/// Stored records as they are, for responses whose items are stored in their API shape:
+/// checked to be JSON, but neither decoded nor re-encoded.
+pub fn raw(items: &[Item]) -> ApiResult<Vec<&RawValue>> {
+    items
+        .iter()
+        .map(|item| serde_json::from_slice(&item.body).map_err(|e| unreadable(item, e)))
+        .collect()
 }
 
 /// Every record a query matches, following its cursors: for partitions that stay

@@ -77,7 +77,7 @@ impl EmbeddedTable {
         })
     }
 
-    /// Runs `work` on the blocking pool with the database.
+    /// Runs a write on the blocking pool: a commit waits for redb's one writer and an fsync.
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Database) -> StoreResult<T> + Send + 'static,
@@ -90,39 +90,33 @@ impl EmbeddedTable {
 }
 
 #[async_trait]
+// Reads run on the calling task, not the blocking pool: they never wait for a lock or
+// an fsync, and take microseconds from redb's page cache (a bounded range at most), so the
+// hop to another thread and back would cost more than the read (see BENCHMARKS.md).
 impl TableRead for EmbeddedTable {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
         validate::key(key)?;
-        let key = key.clone();
-        self.blocking(move |db| {
-            let txn = db.begin_read().map_err(backend)?;
-            let items = txn.open_table(ITEMS).map_err(backend)?;
-            let found = items
-                .get((key.pk.as_str(), key.sk.as_bytes()))
-                .map_err(backend)?;
-            Ok(found.map(|value| decode(key, value.value())))
-        })
-        .await
+        let txn = self.db.begin_read().map_err(backend)?;
+        let items = txn.open_table(ITEMS).map_err(backend)?;
+        let found = items
+            .get((key.pk.as_str(), key.sk.as_bytes()))
+            .map_err(backend)?;
+        Ok(found.map(|value| decode(key.clone(), value.value())))
     }
 
     async fn query(&self, query: &Query) -> StoreResult<QueryPage> {
         validate::query(query)?;
         let resume = self.cursors.resume(query)?;
-        let cursors = self.cursors.clone();
-        let query = query.clone();
-        self.blocking(move |db| {
-            let txn = db.begin_read().map_err(backend)?;
-            // One more than asked tells whether another page follows.
-            let wanted = usize::try_from(query.limit)
-                .unwrap_or(usize::MAX)
-                .saturating_add(1);
-            let items = match query.index {
-                None => read_partition(&txn, &query, resume.as_ref(), wanted)?,
-                Some(index) => read_index(&txn, index, &query, resume.as_ref(), wanted)?,
-            };
-            cursors.page(&query, items, false)
-        })
-        .await
+        let txn = self.db.begin_read().map_err(backend)?;
+        // One more than asked tells whether another page follows.
+        let wanted = usize::try_from(query.limit)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1);
+        let items = match query.index {
+            None => read_partition(&txn, query, resume.as_ref(), wanted)?,
+            Some(index) => read_index(&txn, index, query, resume.as_ref(), wanted)?,
+        };
+        self.cursors.page(query, items, false)
     }
 }
 
