@@ -324,6 +324,10 @@ async fn update_device(
         ];
         match table.transact(writes).await {
             Ok(versions) => return Ok(json_with_etag(StatusCode::OK, &device, versions[0])),
+            // Another request changed or deleted the device after `If-Match` held.
+            Err(StoreError::ConditionFailed { .. }) if if_match != IfMatch::Any => {
+                return Err(ApiError::PreconditionFailed);
+            }
             Err(StoreError::ConditionFailed { .. }) => {
                 current = visible_device(table.as_ref(), &authorized, &id).await?;
             }
@@ -373,6 +377,11 @@ async fn delete_device(
         ];
         match table.transact(writes).await {
             Ok(_) => return Ok(StatusCode::NO_CONTENT.into_response()),
+            // Another request changed or deleted the device after `If-Match` held: the
+            // version it names is stale (not a `404`: the device existed when checked).
+            Err(StoreError::ConditionFailed { .. }) if if_match != IfMatch::Any => {
+                return Err(ApiError::PreconditionFailed);
+            }
             Err(StoreError::ConditionFailed { .. }) => {
                 current = visible_device(table.as_ref(), &authorized, &id).await?;
             }

@@ -17,10 +17,13 @@
 //!   site's `keys::site_usage` item (rewritten with `VersionIs`), so two concurrent
 //!   creations of one name cannot both succeed.
 //! - Deleting a site is `409` while sensors are counted at it (see
-//!   [`sensor_count_writes`]); its zones, which hold nothing but names (the contract has
-//!   no zone `DELETE`), are deleted with it in the same transaction. A zone or sensor
-//!   added at the same moment changes the usage item, which fails one of the two
-//!   transactions: no orphans.
+//!   [`sensor_count_writes`]) or while it holds a device (devices have a `DELETE`; one
+//!   item of the site's device partition is read). Its zones, which hold nothing but
+//!   names (the contract has no zone `DELETE`), and the site-scope role assignments at
+//!   it are deleted with it in the same transaction. A zone or sensor added at the same
+//!   moment changes the usage item, an assignment made at the same moment changes the
+//!   subscription's policy item: either fails one of the two transactions, no orphans.
+//!   Its alerts stay, as history (`docs/data-model.md`, "Sites and zones").
 //!
 //! NOTE (until the sensors area is merged): the sensor count is only as good as the
 //! sensors area's use of [`sensor_count_writes`] in its onboarding, move and deletion
@@ -33,8 +36,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::Serialize;
 use shared::api::{AuditActor, CreateSite, CreateZone, PageRequest, Site, UpdateSite, Zone};
-use shared::authz::{Permission, Principal, Target};
+use shared::authz::{Permission, Principal, RoleAssignment, Target};
 use shared::model::{
     DisplayName, ENTERPRISE_NETWORK_SITE_ID, ENTERPRISE_NETWORK_SITE_NAME, MAX_ZONES_PER_SITE,
     SiteId, SiteOwners, SubscriptionId, Tags, ZoneId, is_reserved_site_name, name_key,
@@ -50,11 +54,19 @@ use crate::http::params::{IfMatch, Params, json_with_etag};
 use crate::http::principal::Caller;
 use crate::ids;
 use crate::keys;
-use crate::records::{self, SiteNameRecord, SiteUsageRecord};
-use crate::store::{Condition, Query, SortKeyRange, StoreError, Table, TableRead, Write};
+use crate::rbac;
+use crate::records::{self, SiteNameRecord, SiteUsageRecord, SubscriptionRecord};
+use crate::store::{
+    Condition, MAX_TRANSACTION_OPS, Query, SortKeyRange, StoreError, Table, TableRead, Write,
+};
 
 /// How often a read-modify-write is retried after losing a race (without `If-Match`).
 const ATTEMPTS: usize = 5;
+/// Deleting a site also rewrites the subscription's policy, which every role change
+/// rewrites too: it backs off and tries as often as a policy change does.
+const DELETE_ATTEMPTS: u32 = 32;
+/// The place of the policy's write in a site deletion's transaction.
+const POLICY_WRITE: usize = 3;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -194,26 +206,40 @@ async fn update_site(
     Err(busy())
 }
 
+/// `DELETE …/sites/{site}`: `409` while sensors are counted at the site or it holds a
+/// device; else, in one transaction, the site, its name, its usage, its zones and every
+/// site-scope role assignment at it (the subscription's policy rewritten `VersionIs`
+/// the version read, with the memberships of principals left without an assignment),
+/// with one audit entry whose `before` lists the assignments removed. Its alerts stay,
+/// as history (see `docs/data-model.md`).
 async fn delete_site(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
     Path((sub, raw_site)): Path<(String, String)>,
     if_match: IfMatch,
 ) -> ApiResult<Response> {
-    let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
-    let (mut site, mut version) = read_site(table.as_ref(), &authorized, &raw_site).await?;
+    let table = table.as_ref();
+    let mut authorized = access::authorize(table, &principal, &sub).await?;
+    let (mut site, mut version) = read_site(table, &authorized, &raw_site).await?;
     authorized.require(Permission::ModifySitesAndSensors, Target::Subscription)?;
-    let subscription = &authorized.subscription.id;
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..DELETE_ATTEMPTS {
         if_match.check(version)?;
-        let (usage, usage_version) = read_usage(table.as_ref(), subscription, &site.id).await?;
+        let subscription = &authorized.subscription.id;
+        let (usage, usage_version) = read_usage(table, subscription, &site.id).await?;
         if usage.sensors > 0 {
             return Err(ApiError::Conflict(format!(
                 "site {} still has {} sensor(s): delete or move them first",
                 site.id, usage.sensors
             )));
         }
-        let zones = all_zones(table.as_ref(), subscription, &site.id).await?;
+        if holds_devices(table, subscription, &site.id).await? {
+            return Err(ApiError::Conflict(format!(
+                "site {} still holds devices: delete them first",
+                site.id
+            )));
+        }
+        let zones = all_zones(table, subscription, &site.id).await?;
+        let (policy, removed) = without_site_assignments(&authorized.subscription, &site.id);
         let mut writes = vec![
             Write::Delete {
                 key: keys::site(subscription, &site.id),
@@ -233,7 +259,25 @@ async fn delete_site(
                     condition: Condition::MustNotExist,
                 },
             },
+            // Even with nothing to remove, the policy must not change meanwhile: an
+            // assignment made at this site now would outlive it.
+            if removed.is_empty() {
+                Write::Check {
+                    key: keys::subscription(subscription),
+                    condition: Condition::VersionIs(authorized.version),
+                }
+            } else {
+                Write::Put {
+                    item: records::item(keys::subscription(subscription), &policy)?,
+                    condition: Condition::VersionIs(authorized.version),
+                }
+            },
         ];
+        debug_assert_eq!(
+            writes[POLICY_WRITE].key(),
+            &keys::subscription(subscription)
+        );
+        writes.extend(rbac::membership_writes(&authorized.subscription, &policy)?);
         writes.extend(zones.iter().map(|zone| Write::Delete {
             key: keys::zone(subscription, &site.id, &zone.id),
             condition: Condition::MustExist,
@@ -246,16 +290,36 @@ async fn delete_site(
                 site: Some(&site.id),
                 target: site.id.as_str(),
             }
-            .write(OffsetDateTime::now_utc(), audit::snapshot(&site), None)?,
+            .write(
+                OffsetDateTime::now_utc(),
+                audit::snapshot(&DeletedSite {
+                    site: &site,
+                    role_assignments: &removed,
+                }),
+                None,
+            )?,
         );
+        if writes.len() > MAX_TRANSACTION_OPS {
+            return Err(ApiError::Conflict(format!(
+                "site {} has too many zones and site-scoped members to delete in one step; \
+                 remove some of its role assignments first",
+                site.id
+            )));
+        }
         match table.transact(writes).await {
             Ok(_) => return Ok(StatusCode::NO_CONTENT.into_response()),
+            Err(StoreError::ConditionFailed { index: 0 }) if if_match != IfMatch::Any => {
+                return Err(ApiError::PreconditionFailed);
+            }
             Err(StoreError::ConditionFailed { index }) => {
-                if index == 0 && if_match != IfMatch::Any {
-                    return Err(ApiError::PreconditionFailed);
+                // The site, its usage, its zones or the policy changed meanwhile: read
+                // again (after a policy change, what the caller may do too) and retry.
+                crate::contention::back_off(attempt).await;
+                if index == POLICY_WRITE {
+                    authorized = access::authorize(table, &principal, &sub).await?;
+                    authorized.require(Permission::ModifySitesAndSensors, Target::Subscription)?;
                 }
-                // The site, its zones or its usage changed meanwhile: look again.
-                (site, version) = read_site(table.as_ref(), &authorized, &raw_site).await?;
+                (site, version) = read_site(table, &authorized, &raw_site).await?;
             }
             Err(other) => return Err(other.into()),
         }
@@ -433,6 +497,47 @@ pub async fn sensor_count_writes(
 }
 
 // ----- Helpers -----
+
+/// A deleted site as the audit log keeps it: the site, and the site-scope role
+/// assignments deleted with it.
+#[derive(Serialize)]
+struct DeletedSite<'a> {
+    #[serde(flatten)]
+    site: &'a Site,
+    role_assignments: &'a [RoleAssignment],
+}
+
+/// The subscription's policy without the assignments at `site`, and those assignments.
+fn without_site_assignments(
+    subscription: &SubscriptionRecord,
+    site: &SiteId,
+) -> (SubscriptionRecord, Vec<RoleAssignment>) {
+    let (removed, kept) = subscription
+        .assignments
+        .iter()
+        .cloned()
+        .partition(|assignment| assignment.scope.site_id() == Some(site));
+    let policy = SubscriptionRecord {
+        assignments: kept,
+        ..subscription.clone()
+    };
+    (policy, removed)
+}
+
+/// Whether any device is at `site`: one item of its device partition, no more.
+async fn holds_devices(
+    table: &dyn TableRead,
+    subscription: &SubscriptionId,
+    site: &SiteId,
+) -> ApiResult<bool> {
+    let found = table
+        .query(&Query {
+            limit: 1,
+            ..Query::partition(keys::device_partition(subscription, site))
+        })
+        .await?;
+    Ok(!found.items.is_empty())
+}
 
 fn actor(principal: &Principal) -> AuditActor {
     AuditActor::User {

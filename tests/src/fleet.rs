@@ -1,13 +1,15 @@
-//! A subscription with sites, zones, sensors and users, built over HTTP only: what the
-//! alert and device tests stand on.
+//! The fixture every area test stands on: a subscription owned by one signed-in user,
+//! with the calls the area tests share (sites, zones, sensors, members, ingest, lists,
+//! the audit log), built over HTTP only.
 
 use serde_json::{Value, json};
 
 use crate::vigil::{Answer, Api, Vigil};
 
-/// A subscription owned by `owner@example.com`.
+/// A subscription and the user owning it.
 pub struct Fleet {
     pub api: Api,
+    /// The owner's token.
     pub owner: String,
     pub sub: String,
 }
@@ -22,9 +24,19 @@ pub struct Sensor {
 }
 
 impl Fleet {
+    /// A subscription named "Plants" owned by `owner@example.com`.
     pub async fn new(vigil: &Vigil) -> Self {
-        let api = vigil.api();
-        let owner = api.dev_login("owner@example.com").await;
+        Self::owned_by(vigil, "owner@example.com").await
+    }
+
+    /// A subscription named "Plants" owned by `email`.
+    pub async fn owned_by(vigil: &Vigil, email: &str) -> Self {
+        Self::on(vigil.api(), email).await
+    }
+
+    /// A subscription named "Plants" owned by `email`, through `api`.
+    pub async fn on(api: Api, email: &str) -> Self {
+        let owner = api.dev_login(email).await;
         let created = api
             .post("/subscriptions", Some(&owner), json!({"name": "Plants"}))
             .await;
@@ -38,27 +50,63 @@ impl Fleet {
         format!("/subscriptions/{}{rest}", self.sub)
     }
 
+    // ----- Calls as the owner, on `/subscriptions/<sub><rest>` -----
+
+    pub async fn get(&self, rest: &str) -> Answer {
+        self.api.get(&self.path(rest), Some(&self.owner)).await
+    }
+
+    pub async fn post(&self, rest: &str, body: Value) -> Answer {
+        self.api
+            .post(&self.path(rest), Some(&self.owner), body)
+            .await
+    }
+
+    pub async fn patch(&self, rest: &str, body: Value) -> Answer {
+        self.api
+            .patch(&self.path(rest), Some(&self.owner), body)
+            .await
+    }
+
+    pub async fn delete(&self, rest: &str) -> Answer {
+        self.api.delete(&self.path(rest), Some(&self.owner)).await
+    }
+
+    /// `DELETE /subscriptions/<sub><rest>` as the holder of `token`.
+    pub async fn delete_as(&self, token: &str, rest: &str) -> Answer {
+        self.api.delete(&self.path(rest), Some(token)).await
+    }
+
+    /// The `ETag` of `GET /subscriptions/<sub><rest>` (which must answer 200).
+    pub async fn etag(&self, rest: &str) -> String {
+        let read = self.get(rest).await;
+        assert_eq!(read.status, 200, "{rest}: {read:?}");
+        match read.etag {
+            Some(etag) => etag,
+            None => panic!("{rest}: no ETag in {:?}", read.body),
+        }
+    }
+
+    // ----- Sites, zones, sensors -----
+
+    /// Creates a site and returns its id.
     pub async fn site(&self, name: &str) -> String {
+        self.tagged_site(name, json!({})).await
+    }
+
+    /// Creates a site with tags and returns its id.
+    pub async fn tagged_site(&self, name: &str, tags: Value) -> String {
         let created = self
-            .api
-            .post(
-                &self.path("/sites"),
-                Some(&self.owner),
-                json!({"display_name": name}),
-            )
+            .post("/sites", json!({"display_name": name, "tags": tags}))
             .await;
-        assert_eq!(created.status, 201, "{created:?}");
+        assert_eq!(created.status, 201, "creating site {name}: {created:?}");
         created.body["id"].as_str().expect("a site id").to_owned()
     }
 
+    /// Creates a zone and returns its id.
     pub async fn zone(&self, site: &str, name: &str) -> String {
         let created = self
-            .api
-            .post(
-                &self.path(&format!("/sites/{site}/zones")),
-                Some(&self.owner),
-                json!({"name": name}),
-            )
+            .post(&format!("/sites/{site}/zones"), json!({"name": name}))
             .await;
         assert_eq!(created.status, 201, "{created:?}");
         created.body["id"].as_str().expect("a zone id").to_owned()
@@ -70,10 +118,7 @@ impl Fleet {
         if let Some(zone) = zone {
             body["zone_id"] = zone.into();
         }
-        let onboarded = self
-            .api
-            .post(&self.path("/sensors"), Some(&self.owner), body)
-            .await;
+        let onboarded = self.post("/sensors", body).await;
         assert_eq!(onboarded.status, 201, "{onboarded:?}");
         Sensor {
             id: onboarded.body["sensor"]["id"]
@@ -89,20 +134,60 @@ impl Fleet {
         }
     }
 
-    /// Signs `email` in and gives them `role` at subscription scope (`site: None`) or
-    /// at a site; returns their token.
-    pub async fn user(&self, email: &str, role: &str, site: Option<&str>) -> String {
+    /// A new site "Plant 1" with a zone "Line 1" and a sensor "s1" there.
+    pub async fn site_with_a_sensor(&self) -> Sensor {
+        let site = self.site("Plant 1").await;
+        let zone = self.zone(&site, "Line 1").await;
+        self.sensor("s1", &site, Some(&zone)).await
+    }
+
+    // ----- Roles and the audit log -----
+
+    /// `POST /role-assignments` as the holder of `token`.
+    pub async fn assign(&self, token: &str, body: Value) -> Answer {
+        self.api
+            .post(&self.path("/role-assignments"), Some(token), body)
+            .await
+    }
+
+    /// Gives `email` `role` at subscription scope (`site: None`) or at a site, as the
+    /// owner, and signs them in: returns their token.
+    pub async fn member(&self, email: &str, role: &str, site: Option<&str>) -> String {
         let assigned = self
-            .api
-            .post(
-                &self.path("/role-assignments"),
-                Some(&self.owner),
+            .assign(
+                &self.owner,
                 json!({"principal": email, "role": role, "site_id": site}),
             )
             .await;
-        assert_eq!(assigned.status, 201, "{assigned:?}");
+        assert_eq!(assigned.status, 201, "assigning {role}: {assigned:?}");
         self.api.dev_login(email).await
     }
+
+    /// Every role assignment of the subscription, as the owner lists them.
+    pub async fn assignments(&self) -> Vec<Value> {
+        let list = self.get("/role-assignments?limit=500").await;
+        assert_eq!(list.status, 200, "{list:?}");
+        list.body["items"].as_array().expect("items").clone()
+    }
+
+    /// The id of `principal`'s assignment of `role`.
+    pub async fn assignment_of(&self, principal: &str, role: &str) -> String {
+        let all = self.assignments().await;
+        all.iter()
+            .find(|a| a["principal"] == principal && a["role"] == role)
+            .and_then(|a| a["id"].as_str())
+            .unwrap_or_else(|| panic!("{principal} holds no {role} assignment: {all:?}"))
+            .to_owned()
+    }
+
+    /// The audit log's first page of 500, newest first.
+    pub async fn audit(&self) -> Vec<Value> {
+        let log = self.get("/audit-log?limit=500").await;
+        assert_eq!(log.status, 200, "{log:?}");
+        log.body["items"].as_array().expect("items").clone()
+    }
+
+    // ----- Ingest -----
 
     pub async fn ingest_alerts(&self, sensor: &Sensor, alerts: Vec<Value>) -> Answer {
         self.api
@@ -124,15 +209,39 @@ impl Fleet {
             .await
     }
 
-    /// Every item of a list, following `next_cursor` with pages of `limit`.
-    pub async fn list_all(&self, token: &str, path: &str, limit: u32) -> Vec<Value> {
-        let separator = if path.contains('?') { '&' } else { '?' };
+    /// Sends `alerts` from `sensor`, which must be accepted whole (`202`).
+    pub async fn raise(&self, sensor: &Sensor, alerts: Vec<Value>) {
+        let count = alerts.len();
+        let accepted = self.ingest_alerts(sensor, alerts).await;
+        assert_eq!(accepted.status, 202, "{accepted:?}");
+        assert_eq!(accepted.body, json!({ "accepted": count }));
+    }
+
+    /// Sends `devices` from `sensor`, which must be accepted whole (`202`).
+    pub async fn observe(&self, sensor: &Sensor, devices: Vec<Value>) {
+        let count = devices.len();
+        let accepted = self.ingest_devices(sensor, devices).await;
+        assert_eq!(accepted.status, 202, "{accepted:?}");
+        assert_eq!(accepted.body, json!({ "accepted": count }));
+    }
+
+    // ----- Lists -----
+
+    /// Every item of a list as the owner, following `next_cursor` with pages of `limit`.
+    pub async fn all(&self, rest: &str, limit: u32) -> Vec<Value> {
+        self.list_all(&self.owner, rest, limit).await
+    }
+
+    /// Every item of a list as the holder of `token`, following `next_cursor` with
+    /// pages of `limit`.
+    pub async fn list_all(&self, token: &str, rest: &str, limit: u32) -> Vec<Value> {
+        let separator = if rest.contains('?') { '&' } else { '?' };
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..1_000 {
             let page_path = match &cursor {
-                Some(cursor) => format!("{path}{separator}limit={limit}&cursor={cursor}"),
-                None => format!("{path}{separator}limit={limit}"),
+                Some(cursor) => format!("{rest}{separator}limit={limit}&cursor={cursor}"),
+                None => format!("{rest}{separator}limit={limit}"),
             };
             let page = self.api.get(&self.path(&page_path), Some(token)).await;
             assert_eq!(page.status, 200, "{page_path}: {page:?}");
@@ -147,7 +256,7 @@ impl Fleet {
                 return items;
             }
         }
-        panic!("{path}: more than 1000 pages");
+        panic!("{rest}: more than 1000 pages");
     }
 }
 

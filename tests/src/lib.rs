@@ -1,8 +1,10 @@
-//! Harness shared by the cross-crate tests: processes they start and stop themselves.
+//! Harness shared by the cross-crate tests: processes they start and stop themselves,
+//! and the fixtures and checks the area tests share.
 
 pub mod browser;
 pub mod contract;
+pub mod embedded;
 pub mod fleet;
 pub mod moto;
-pub mod owner;
+pub mod race;
 pub mod vigil;

@@ -246,6 +246,32 @@ impl Answer {
     }
 }
 
+/// Asserts an error answer: its status, and the contract's error body with `code`
+/// (`{"error": {"code", "message"}}` and nothing else, with a message to read).
+pub fn expect(answer: &Answer, status: u16, code: &str) {
+    assert_eq!(
+        (answer.status, answer.error_code()),
+        (status, code),
+        "{answer:?}"
+    );
+    let shape = answer.body.as_object().map(|body| {
+        let detail = body.get("error").and_then(Value::as_object);
+        (
+            body.len(),
+            detail.map(serde_json::Map::len),
+            detail
+                .and_then(|d| d.get("message"))
+                .and_then(Value::as_str)
+                .map(str::is_empty),
+        )
+    });
+    assert_eq!(
+        shape,
+        Some((1, Some(2), Some(false))),
+        "not the contract's error body: {answer:?}"
+    );
+}
+
 impl Api {
     pub async fn dev_login(&self, email: &str) -> String {
         let answer = self

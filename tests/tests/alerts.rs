@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use vigil_tests::fleet::{Fleet, Sensor, detection};
 use vigil_tests::on_both_stores;
-use vigil_tests::vigil::{Answer, Vigil};
+use vigil_tests::vigil::{Answer, Vigil, expect};
 
 fn at(value: &Value) -> OffsetDateTime {
     OffsetDateTime::parse(value.as_str().expect("a time"), &Rfc3339).expect("RFC 3339")
@@ -25,20 +25,10 @@ fn ids(items: &[Value]) -> Vec<String> {
         .collect()
 }
 
-fn expect(answer: &Answer, status: u16, code: &str) {
-    assert_eq!(
-        (answer.status, answer.error_code()),
-        (status, code),
-        "{answer:?}"
-    );
-}
-
 /// A fleet with one site, zone and sensor.
 async fn one_sensor(vigil: &Vigil) -> (Fleet, Sensor) {
     let fleet = Fleet::new(vigil).await;
-    let site = fleet.site("Plant 1").await;
-    let zone = fleet.zone(&site, "Line 1").await;
-    let sensor = fleet.sensor("s1", &site, Some(&zone)).await;
+    let sensor = fleet.site_with_a_sensor().await;
     (fleet, sensor)
 }
 
@@ -74,10 +64,7 @@ async fn learn(fleet: &Fleet, token: &str, id: &str) -> Answer {
 
 /// Ingests `alerts` and answers the ids of the alerts listed afterwards, newest first.
 async fn ingest(fleet: &Fleet, sensor: &Sensor, alerts: Vec<Value>) -> Vec<Value> {
-    let count = alerts.len();
-    let accepted = fleet.ingest_alerts(sensor, alerts).await;
-    assert_eq!(accepted.status, 202, "{accepted:?}");
-    assert_eq!(accepted.body, json!({ "accepted": count }));
+    fleet.raise(sensor, alerts).await;
     list(fleet, &fleet.owner, "").await
 }
 
@@ -555,10 +542,10 @@ on_both_stores!(
         let (north_1, north_2, south_1) = (id_of("North 1"), id_of("North 2"), id_of("South 1"));
         // GIVEN a Security Reader and a Security Admin at the North site only
         let reader = fleet
-            .user("reader@example.com", "security_reader", Some(&north))
+            .member("reader@example.com", "security_reader", Some(&north))
             .await;
         let admin = fleet
-            .user("admin@example.com", "security_admin", Some(&north))
+            .member("admin@example.com", "security_admin", Some(&north))
             .await;
         for token in [&reader, &admin] {
             // THEN they list only North's alerts, on every page
@@ -652,7 +639,7 @@ on_both_stores!(
         let id = listed[0]["id"].as_str().unwrap().to_owned();
         for role in BuiltInRole::ALL {
             let email = format!("role-{}@example.com", role.id().replace('_', "-"));
-            let token = fleet.user(&email, role.id(), None).await;
+            let token = fleet.member(&email, role.id(), None).await;
             let view = role.grants(Permission::ViewAlerts);
             let modify = role.grants(Permission::ModifyAlerts);
             let allowed = |yes: bool, ok: u16| if yes { ok } else { 403 };

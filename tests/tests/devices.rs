@@ -8,27 +8,12 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use shared::api::DEVICE_EXPORT_COLUMNS;
 use shared::authz::{BuiltInRole, Permission};
-use vigil_tests::fleet::{Fleet, Sensor, observation};
+use vigil_tests::fleet::{Fleet, observation};
 use vigil_tests::on_both_stores;
-use vigil_tests::vigil::{Answer, Vigil};
-
-fn expect(answer: &Answer, status: u16, code: &str) {
-    assert_eq!(
-        (answer.status, answer.error_code()),
-        (status, code),
-        "{answer:?}"
-    );
-}
+use vigil_tests::vigil::{Vigil, expect};
 
 async fn list(fleet: &Fleet, token: &str, query: &str) -> Vec<Value> {
     fleet.list_all(token, &format!("/devices{query}"), 50).await
-}
-
-async fn ingest(fleet: &Fleet, sensor: &Sensor, devices: Vec<Value>) {
-    let count = devices.len();
-    let accepted = fleet.ingest_devices(sensor, devices).await;
-    assert_eq!(accepted.status, 202, "{accepted:?}");
-    assert_eq!(accepted.body, json!({ "accepted": count }));
 }
 
 fn device_path(fleet: &Fleet, id: &str) -> String {
@@ -81,12 +66,12 @@ on_both_stores!(
         let mut named = observation("10.0.0.7", "00:1b:44:11:3a:b7");
         named["name"] = "plc-7".into();
         named["type"] = "PLC".into();
-        ingest(&fleet, &first, vec![named]).await;
+        fleet.observe(&first, vec![named]).await;
         // WHEN another sensor of the zone sees it later with a vendor (MAC written otherwise)
         let mut vendor = observation("10.0.0.7", "00-1B-44-11-3A-B7");
         vendor["vendor"] = "Siemens".into();
         vendor["last_activity"] = "2024-03-01T11:30:00Z".into();
-        ingest(&fleet, &second, vec![vendor]).await;
+        fleet.observe(&second, vec![vendor]).await;
         // THEN it is one device with both, last seen by the second sensor
         let devices = list(&fleet, &fleet.owner, "").await;
         assert_eq!(devices.len(), 1, "{devices:?}");
@@ -102,16 +87,16 @@ on_both_stores!(
         assert_eq!(device["first_seen"], "2024-03-01T11:00:00Z");
         assert_eq!(device["last_activity"], "2024-03-01T11:30:00Z");
         // WHEN the same addresses are seen in another zone, and another device in a batch twice
-        ingest(
-            &fleet,
-            &elsewhere,
-            vec![
-                observation("10.0.0.7", "00:1b:44:11:3a:b7"),
-                observation("10.0.0.8", "00:1b:44:11:3a:b8"),
-                observation("10.0.0.8", "00:1b:44:11:3a:b8"),
-            ],
-        )
-        .await;
+        fleet
+            .observe(
+                &elsewhere,
+                vec![
+                    observation("10.0.0.7", "00:1b:44:11:3a:b7"),
+                    observation("10.0.0.8", "00:1b:44:11:3a:b8"),
+                    observation("10.0.0.8", "00:1b:44:11:3a:b8"),
+                ],
+            )
+            .await;
         // THEN those are two more devices
         let devices = list(&fleet, &fleet.owner, "").await;
         assert_eq!(devices.len(), 3, "{devices:?}");
@@ -139,12 +124,9 @@ on_both_stores!(
         let fleet = Fleet::new(&vigil).await;
         let site = fleet.site("Plant").await;
         let sensor = fleet.sensor("s1", &site, None).await;
-        ingest(
-            &fleet,
-            &sensor,
-            vec![observation("10.0.0.7", "00:1b:44:11:3a:b7")],
-        )
-        .await;
+        fleet
+            .observe(&sensor, vec![observation("10.0.0.7", "00:1b:44:11:3a:b7")])
+            .await;
         let id = list(&fleet, &fleet.owner, "").await[0]["id"]
             .as_str()
             .unwrap()
@@ -192,7 +174,7 @@ on_both_stores!(
         // AND a sensor seeing it again keeps what people set
         let mut renamed = observation("10.0.0.7", "00:1b:44:11:3a:b7");
         renamed["name"] = "sensor-name".into();
-        ingest(&fleet, &sensor, vec![renamed]).await;
+        fleet.observe(&sensor, vec![renamed]).await;
         let after = fleet.api.get(&path, Some(&fleet.owner)).await;
         assert_eq!(after.body["authorized"], true);
         // AND bad edits are 400 and change nothing
@@ -233,12 +215,9 @@ on_both_stores!(
             404,
             "not_found",
         );
-        ingest(
-            &fleet,
-            &sensor,
-            vec![observation("10.0.0.7", "00:1b:44:11:3a:b7")],
-        )
-        .await;
+        fleet
+            .observe(&sensor, vec![observation("10.0.0.7", "00:1b:44:11:3a:b7")])
+            .await;
         let devices = list(&fleet, &fleet.owner, "").await;
         assert_eq!(devices.len(), 1);
         assert_ne!(devices[0]["id"], id.as_str());
@@ -267,22 +246,22 @@ on_both_stores!(
         let south = fleet.site("South").await;
         let at_north = fleet.sensor("n1", &north, None).await;
         let at_south = fleet.sensor("s1", &south, None).await;
-        ingest(
-            &fleet,
-            &at_north,
-            (0..5)
-                .map(|n| observation(&format!("10.1.0.{n}"), &format!("00:00:00:00:01:0{n}")))
-                .collect(),
-        )
-        .await;
-        ingest(
-            &fleet,
-            &at_south,
-            (0..4)
-                .map(|n| observation(&format!("10.2.0.{n}"), &format!("00:00:00:00:02:0{n}")))
-                .collect(),
-        )
-        .await;
+        fleet
+            .observe(
+                &at_north,
+                (0..5)
+                    .map(|n| observation(&format!("10.1.0.{n}"), &format!("00:00:00:00:01:0{n}")))
+                    .collect(),
+            )
+            .await;
+        fleet
+            .observe(
+                &at_south,
+                (0..4)
+                    .map(|n| observation(&format!("10.2.0.{n}"), &format!("00:00:00:00:02:0{n}")))
+                    .collect(),
+            )
+            .await;
         // the owner pages through every device once
         let ips = |items: &[Value]| -> Vec<String> {
             items
@@ -300,7 +279,7 @@ on_both_stores!(
         assert_eq!(south_only.len(), 4);
         // a reader at North sees North's devices only, on every page and in the export
         let reader = fleet
-            .user("reader@example.com", "security_reader", Some(&north))
+            .member("reader@example.com", "security_reader", Some(&north))
             .await;
         let seen = fleet.list_all(&reader, "/devices", 2).await;
         assert_eq!(seen.len(), 5);
@@ -366,25 +345,25 @@ on_both_stores!(
         let south = fleet.site("South").await;
         let at_north = fleet.sensor("n1", &north, None).await;
         let at_south = fleet.sensor("s1", &south, None).await;
-        ingest(
-            &fleet,
-            &at_north,
-            vec![observation("10.1.0.1", "00:00:00:00:01:01")],
-        )
-        .await;
-        ingest(
-            &fleet,
-            &at_south,
-            vec![observation("10.2.0.1", "00:00:00:00:02:01")],
-        )
-        .await;
+        fleet
+            .observe(
+                &at_north,
+                vec![observation("10.1.0.1", "00:00:00:00:01:01")],
+            )
+            .await;
+        fleet
+            .observe(
+                &at_south,
+                vec![observation("10.2.0.1", "00:00:00:00:02:01")],
+            )
+            .await;
         let all = list(&fleet, &fleet.owner, "").await;
         let north_device = find(&all, "10.1.0.1")["id"].as_str().unwrap().to_owned();
         let south_device = find(&all, "10.2.0.1")["id"].as_str().unwrap().to_owned();
         // each built-in role at subscription scope
         for role in BuiltInRole::ALL {
             let token = fleet
-                .user(&format!("role-{}@example.com", role.id()), role.id(), None)
+                .member(&format!("role-{}@example.com", role.id()), role.id(), None)
                 .await;
             let view = role.grants(Permission::ViewDevices);
             let manage = role.grants(Permission::ManageDevices);
@@ -404,7 +383,7 @@ on_both_stores!(
         }
         // a Security Admin at North manages North's devices only
         let admin = fleet
-            .user("admin@example.com", "security_admin", Some(&north))
+            .member("admin@example.com", "security_admin", Some(&north))
             .await;
         let edited = fleet
             .api
@@ -433,7 +412,7 @@ on_both_stores!(
         }
         // a Security Reader at North may not edit (403 even with a bad body) nor delete
         let reader = fleet
-            .user("reader@example.com", "security_reader", Some(&north))
+            .member("reader@example.com", "security_reader", Some(&north))
             .await;
         let path = device_path(&fleet, &north_device);
         for body in [json!({"name": "x"}), json!({"name": 1})] {
@@ -544,19 +523,19 @@ on_both_stores!(
             device
         };
         // GIVEN three active private devices, one public, one multicast, one long inactive
-        ingest(
-            &fleet,
-            &sensor,
-            vec![
-                seen("10.0.0.1", "00:00:00:00:00:01"),
-                seen("10.0.0.2", "00:00:00:00:00:02"),
-                seen("192.168.1.3", "00:00:00:00:00:03"),
-                seen("8.8.8.8", "00:00:00:00:00:04"),
-                seen("224.0.0.5", "00:00:00:00:00:05"),
-                observation("10.0.0.6", "00:00:00:00:00:06"),
-            ],
-        )
-        .await;
+        fleet
+            .observe(
+                &sensor,
+                vec![
+                    seen("10.0.0.1", "00:00:00:00:00:01"),
+                    seen("10.0.0.2", "00:00:00:00:00:02"),
+                    seen("192.168.1.3", "00:00:00:00:00:03"),
+                    seen("8.8.8.8", "00:00:00:00:00:04"),
+                    seen("224.0.0.5", "00:00:00:00:00:05"),
+                    observation("10.0.0.6", "00:00:00:00:00:06"),
+                ],
+            )
+            .await;
         // WHEN the estimate is asked for
         let estimate = fleet
             .api

@@ -17,38 +17,39 @@ async fn a_new_user_signs_in_and_has_no_subscriptions() {
     assert_eq!(me.body["subscriptions"], json!([]));
 }
 
-#[tokio::test]
-async fn creating_a_subscription_makes_the_creator_its_owner() {
-    let vigil = Vigil::start().await;
-    let api = vigil.api();
-    let token = api.dev_login("ada@example.com").await;
-    // WHEN a subscription is created
-    let created = api
-        .post(
-            "/subscriptions",
-            Some(&token),
-            json!({"name": "Plant North"}),
-        )
-        .await;
-    // THEN it is 201 with an id and the name
-    assert_eq!(created.status, 201, "{created:?}");
-    let id = created.body["id"].as_str().expect("an id").to_owned();
-    assert_eq!(created.body["name"], "Plant North");
-    // AND it is listed
-    let list = api.get("/subscriptions", Some(&token)).await;
-    assert_eq!(list.status, 200);
-    assert_eq!(
-        list.body["items"],
-        json!([{"id": id, "name": "Plant North"}])
-    );
-    assert_eq!(list.body["next_cursor"], json!(null));
-    // AND the creator holds the owner role at subscription scope
-    let me = api.get("/me", Some(&token)).await;
-    let subscription = &me.body["subscriptions"][0];
-    assert_eq!(subscription["id"], id.as_str());
-    assert_eq!(subscription["assignments"][0]["role"], "owner");
-    assert_eq!(subscription["assignments"][0]["site_id"], json!(null));
-}
+vigil_tests::on_both_stores!(
+    creating_a_subscription_makes_the_creator_its_owner,
+    |vigil: Vigil| async move {
+        let api = vigil.api();
+        let token = api.dev_login("ada@example.com").await;
+        // WHEN a subscription is created
+        let created = api
+            .post(
+                "/subscriptions",
+                Some(&token),
+                json!({"name": "Plant North"}),
+            )
+            .await;
+        // THEN it is 201 with an id and the name
+        assert_eq!(created.status, 201, "{created:?}");
+        let id = created.body["id"].as_str().expect("an id").to_owned();
+        assert_eq!(created.body["name"], "Plant North");
+        // AND it is listed
+        let list = api.get("/subscriptions", Some(&token)).await;
+        assert_eq!(list.status, 200);
+        assert_eq!(
+            list.body["items"],
+            json!([{"id": id, "name": "Plant North"}])
+        );
+        assert_eq!(list.body["next_cursor"], json!(null));
+        // AND the creator holds the owner role at subscription scope
+        let me = api.get("/me", Some(&token)).await;
+        let subscription = &me.body["subscriptions"][0];
+        assert_eq!(subscription["id"], id.as_str());
+        assert_eq!(subscription["assignments"][0]["role"], "owner");
+        assert_eq!(subscription["assignments"][0]["site_id"], json!(null));
+    }
+);
 
 #[tokio::test]
 async fn a_user_sees_only_their_own_subscriptions() {
@@ -264,17 +265,3 @@ async fn dev_login_can_be_turned_off() {
         .await;
     assert_eq!((answer.status, answer.error_code()), (404, "not_found"));
 }
-
-vigil_tests::on_both_stores!(
-    a_subscription_created_is_listed_on_either_store,
-    |vigil: Vigil| async move {
-        let api = vigil.api();
-        let token = api.dev_login("ada@example.com").await;
-        let created = api
-            .post("/subscriptions", Some(&token), json!({"name": "Either"}))
-            .await;
-        assert_eq!(created.status, 201, "{created:?}");
-        let list = api.get("/subscriptions", Some(&token)).await;
-        assert_eq!(list.body["items"][0]["name"], "Either");
-    }
-);

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use functions::store::embedded::EmbeddedTable;
 use functions::store::{Condition, Table};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -18,13 +17,13 @@ use shared::model::{
     SubscriptionId,
 };
 use time::{Duration, OffsetDateTime};
+use vigil_tests::fleet::Fleet;
 use vigil_tests::on_both_stores;
-use vigil_tests::owner::{Owner, expect};
-use vigil_tests::vigil::{Answer, Vigil};
+use vigil_tests::vigil::{Answer, Vigil, expect};
 
 /// Every plan of the subscription.
-async fn plans(owner: &Owner) -> Vec<Value> {
-    let list = owner.get("/plans").await;
+async fn plans(fleet: &Fleet) -> Vec<Value> {
+    let list = fleet.get("/plans").await;
     assert_eq!(list.status, 200, "{list:?}");
     list.body["items"].as_array().unwrap().clone()
 }
@@ -40,9 +39,9 @@ fn time(value: &Value) -> OffsetDateTime {
 on_both_stores!(
     an_ot_trial_is_1000_devices_for_30_days,
     |vigil: Vigil| async move {
-        let owner = Owner::new(&vigil, "ada@example.com").await;
+        let fleet = Fleet::owned_by(&vigil, "ada@example.com").await;
         // WHEN the owner starts an OT trial without a device count
-        let created = owner
+        let created = fleet
             .post("/plans", json!({"kind": "ot", "commitment": "trial"}))
             .await;
         // THEN it is a live plan of 1000 devices ending 30 days after its creation
@@ -61,16 +60,16 @@ on_both_stores!(
         assert_eq!(plan["detected_devices"], 0);
         assert_eq!(plan["over_committed"], false);
         // AND it is listed, and readable alone with the ETag of its creation
-        assert_eq!(plans(&owner).await, std::slice::from_ref(plan));
+        assert_eq!(plans(&fleet).await, std::slice::from_ref(plan));
         let id = plan["id"].as_str().unwrap();
-        let read = owner.get(&format!("/plans/{id}")).await;
+        let read = fleet.get(&format!("/plans/{id}")).await;
         assert_eq!(read.status, 200);
         assert_eq!(&read.body, plan);
         assert!(read.etag.is_some());
         assert_eq!(read.etag, created.etag);
         // AND a trial may also say 1000 devices explicitly (for the other kind here:
         // the owner may not add Enterprise IoT plans, so it is refused for that reason)
-        let explicit = owner
+        let explicit = fleet
             .post(
                 "/plans",
                 json!({"kind": "enterprise_iot", "commitment": "trial", "committed_devices": 1000}),
@@ -83,7 +82,7 @@ on_both_stores!(
 on_both_stores!(
     trial_and_device_count_rules_refuse_bad_plans_and_create_nothing,
     |vigil: Vigil| async move {
-        let owner = Owner::new(&vigil, "ada@example.com").await;
+        let fleet = Fleet::owned_by(&vigil, "ada@example.com").await;
         let refused = [
             json!({"kind": "ot", "commitment": "trial", "committed_devices": 500}),
             json!({"kind": "ot", "commitment": "trial", "committed_devices": 2000}),
@@ -101,11 +100,11 @@ on_both_stores!(
             json!([]),
         ];
         for body in refused {
-            let answer = owner.post("/plans", body.clone()).await;
+            let answer = fleet.post("/plans", body.clone()).await;
             expect(&answer, 400, "invalid");
             assert_ne!(answer.error_message(), "", "{body}");
         }
-        let trial = owner
+        let trial = fleet
             .post(
                 "/plans",
                 json!({"kind": "ot", "commitment": "trial", "committed_devices": 500}),
@@ -115,19 +114,19 @@ on_both_stores!(
             trial.error_message().contains("committed_devices"),
             "names the field: {trial:?}"
         );
-        let malformed = owner
+        let malformed = fleet
             .api
             .post_raw(
-                &owner.path("/plans"),
-                Some(&owner.token),
+                &fleet.path("/plans"),
+                Some(&fleet.owner),
                 b"{\"kind\": ".to_vec(),
             )
             .await;
         expect(&malformed, 400, "invalid");
         // THEN no plan exists
-        assert!(plans(&owner).await.is_empty());
+        assert!(plans(&fleet).await.is_empty());
         // AND a paid plan of a multiple of 100 is accepted
-        let monthly = owner
+        let monthly = fleet
             .post(
                 "/plans",
                 json!({"kind": "ot", "commitment": "monthly", "committed_devices": 1700}),
@@ -142,13 +141,13 @@ on_both_stores!(
 on_both_stores!(
     one_live_plan_per_kind_and_cancelling_frees_the_kind,
     |vigil: Vigil| async move {
-        let owner = Owner::new(&vigil, "ada@example.com").await;
-        let trial = owner
+        let fleet = Fleet::owned_by(&vigil, "ada@example.com").await;
+        let trial = fleet
             .post("/plans", json!({"kind": "ot", "commitment": "trial"}))
             .await;
         let id = trial.body["id"].as_str().unwrap().to_owned();
         // WHEN a second OT plan is added while the trial is live
-        let second = owner
+        let second = fleet
             .post(
                 "/plans",
                 json!({"kind": "ot", "commitment": "annual", "committed_devices": 100}),
@@ -156,22 +155,22 @@ on_both_stores!(
             .await;
         // THEN it is a conflict
         expect(&second, 409, "conflict");
-        assert_eq!(plans(&owner).await.len(), 1);
+        assert_eq!(plans(&fleet).await.len(), 1);
         // WHEN the trial is cancelled
-        let cancelled = owner.delete(&format!("/plans/{id}")).await;
+        let cancelled = fleet.delete(&format!("/plans/{id}")).await;
         assert_eq!(cancelled.status, 204, "{cancelled:?}");
         // THEN it stays listed as cancelled
-        let read = owner.get(&format!("/plans/{id}")).await;
+        let read = fleet.get(&format!("/plans/{id}")).await;
         assert_eq!(read.body["status"], "cancelled");
         assert!(read.body["cancelled_at"].is_string());
         // AND it can be neither cancelled again nor changed
         expect(
-            &owner.delete(&format!("/plans/{id}")).await,
+            &fleet.delete(&format!("/plans/{id}")).await,
             409,
             "conflict",
         );
         expect(
-            &owner
+            &fleet
                 .patch(
                     &format!("/plans/{id}"),
                     json!({"commitment": "monthly", "committed_devices": 100}),
@@ -181,14 +180,14 @@ on_both_stores!(
             "conflict",
         );
         // AND a new OT plan may be added
-        let next = owner
+        let next = fleet
             .post(
                 "/plans",
                 json!({"kind": "ot", "commitment": "annual", "committed_devices": 100}),
             )
             .await;
         assert_eq!(next.status, 201, "{next:?}");
-        let statuses: Vec<&str> = Vec::from_iter(plans(&owner).await.iter().map(|plan| {
+        let statuses: Vec<&str> = Vec::from_iter(plans(&fleet).await.iter().map(|plan| {
             match plan["status"].as_str().unwrap() {
                 "cancelled" => "cancelled",
                 "live" => "live",
@@ -202,13 +201,13 @@ on_both_stores!(
 on_both_stores!(
     ten_concurrent_plans_of_one_kind_create_exactly_one,
     |vigil: Vigil| async move {
-        let owner = Arc::new(Owner::new(&vigil, "ada@example.com").await);
+        let fleet = Arc::new(Fleet::owned_by(&vigil, "ada@example.com").await);
         // WHEN ten POSTs of an OT plan race
         let racers: Vec<_> = (0..10)
             .map(|n| {
-                let owner = owner.clone();
+                let fleet = fleet.clone();
                 tokio::spawn(async move {
-                    owner
+                    fleet
                         .post(
                             "/plans",
                             json!({"kind": "ot", "commitment": "monthly", "committed_devices": 100 * (n + 1)}),
@@ -231,29 +230,29 @@ on_both_stores!(
             "{answers:?}"
         );
         // AND exactly that plan exists
-        assert_eq!(plans(&owner).await, [created[0].body.clone()]);
+        assert_eq!(plans(&fleet).await, [created[0].body.clone()]);
     }
 );
 
 on_both_stores!(
     changing_a_trial_to_monthly_drops_its_end_and_never_goes_back,
     |vigil: Vigil| async move {
-        let owner = Owner::new(&vigil, "ada@example.com").await;
-        let trial = owner
+        let fleet = Fleet::owned_by(&vigil, "ada@example.com").await;
+        let trial = fleet
             .post("/plans", json!({"kind": "ot", "commitment": "trial"}))
             .await;
         let path = format!("/plans/{}", trial.body["id"].as_str().unwrap());
         // WHEN a trial is given another device count
-        let recounted = owner.patch(&path, json!({"committed_devices": 2000})).await;
+        let recounted = fleet.patch(&path, json!({"committed_devices": 2000})).await;
         // THEN it is invalid
         expect(&recounted, 400, "invalid");
         // WHEN it becomes monthly with the current ETag
-        let monthly = owner
+        let monthly = fleet
             .api
             .send_if_match(
                 Method::PATCH,
-                &owner.path(&path),
-                Some(&owner.token),
+                &fleet.path(&path),
+                Some(&fleet.owner),
                 Some(json!({"commitment": "monthly", "committed_devices": 1700})),
                 trial.etag.as_deref().unwrap(),
             )
@@ -267,7 +266,7 @@ on_both_stores!(
         assert_ne!(monthly.etag, trial.etag);
         // AND it cannot go back to trial
         expect(
-            &owner.patch(&path, json!({"commitment": "trial"})).await,
+            &fleet.patch(&path, json!({"commitment": "trial"})).await,
             409,
             "conflict",
         );
@@ -278,25 +277,25 @@ on_both_stores!(
             json!({"kind": "enterprise_iot"}),
             json!("monthly"),
         ] {
-            expect(&owner.patch(&path, body).await, 400, "invalid");
+            expect(&fleet.patch(&path, body).await, 400, "invalid");
         }
         // AND the plan is as the successful PATCH left it
-        assert_eq!(owner.get(&path).await.body, monthly.body);
+        assert_eq!(fleet.get(&path).await.body, monthly.body);
     }
 );
 
 on_both_stores!(
     a_stale_if_match_on_a_plan_is_refused_and_changes_nothing,
     |vigil: Vigil| async move {
-        let owner = Owner::new(&vigil, "ada@example.com").await;
-        let created = owner
+        let fleet = Fleet::owned_by(&vigil, "ada@example.com").await;
+        let created = fleet
             .post(
                 "/plans",
                 json!({"kind": "ot", "commitment": "monthly", "committed_devices": 100}),
             )
             .await;
         let path = format!("/plans/{}", created.body["id"].as_str().unwrap());
-        let changed = owner.patch(&path, json!({"committed_devices": 200})).await;
+        let changed = fleet.patch(&path, json!({"committed_devices": 200})).await;
         assert_eq!(changed.status, 200, "{changed:?}");
         // WHEN a PATCH and a DELETE carry the ETag read before that change
         let stale = created.etag.unwrap();
@@ -304,78 +303,29 @@ on_both_stores!(
             (Method::PATCH, Some(json!({"committed_devices": 300}))),
             (Method::DELETE, None),
         ] {
-            let answer = owner
+            let answer = fleet
                 .api
-                .send_if_match(method, &owner.path(&path), Some(&owner.token), body, &stale)
+                .send_if_match(method, &fleet.path(&path), Some(&fleet.owner), body, &stale)
                 .await;
             // THEN each is 412
             expect(&answer, 412, "precondition_failed");
         }
         // AND the plan is unchanged and live
-        let read = owner.get(&path).await;
+        let read = fleet.get(&path).await;
         assert_eq!(read.body, changed.body);
         assert_eq!(read.etag, changed.etag);
     }
 );
 
 on_both_stores!(
-    twenty_concurrent_plan_patches_with_one_if_match_let_exactly_one_win,
-    |vigil: Vigil| async move {
-        let owner = Arc::new(Owner::new(&vigil, "ada@example.com").await);
-        let created = owner
-            .post(
-                "/plans",
-                json!({"kind": "ot", "commitment": "monthly", "committed_devices": 100}),
-            )
-            .await;
-        let path = owner.path(&format!("/plans/{}", created.body["id"].as_str().unwrap()));
-        let etag = created.etag.unwrap();
-        // WHEN 20 PATCHes race with the same If-Match
-        let racers: Vec<_> = (0..20)
-            .map(|n| {
-                let (owner, path, etag) = (owner.clone(), path.clone(), etag.clone());
-                tokio::spawn(async move {
-                    owner
-                        .api
-                        .send_if_match(
-                            Method::PATCH,
-                            &path,
-                            Some(&owner.token),
-                            Some(json!({"committed_devices": 200 + 100 * n})),
-                            &etag,
-                        )
-                        .await
-                })
-            })
-            .collect();
-        let mut answers = Vec::new();
-        for racer in racers {
-            answers.push(racer.await.unwrap());
-        }
-        // THEN exactly one is 200, the rest 412
-        let winners: Vec<&Answer> = answers.iter().filter(|a| a.status == 200).collect();
-        assert_eq!(winners.len(), 1, "{answers:?}");
-        assert!(
-            answers
-                .iter()
-                .all(|a| a.status == 200 || a.error_code() == "precondition_failed"),
-            "{answers:?}"
-        );
-        // AND the plan is the winner's
-        let read = owner.api.get(&path, Some(&owner.token)).await;
-        assert_eq!(read.body, winners[0].body);
-    }
-);
-
-on_both_stores!(
     the_estimate_of_an_empty_inventory_is_zero,
     |vigil: Vigil| async move {
-        let owner = Owner::new(&vigil, "ada@example.com").await;
-        let site = owner.post("/sites", json!({"display_name": "Plant"})).await;
+        let fleet = Fleet::owned_by(&vigil, "ada@example.com").await;
+        let site = fleet.post("/sites", json!({"display_name": "Plant"})).await;
         assert_eq!(site.status, 201);
         // WHEN the estimate is asked for the whole inventory and for each kind
         for query in ["", "?kind=ot", "?kind=enterprise_iot"] {
-            let estimate = owner.get(&format!("/plans/committed-devices{query}")).await;
+            let estimate = fleet.get(&format!("/plans/committed-devices{query}")).await;
             // THEN it is zero, with nothing excluded
             assert_eq!(estimate.status, 200, "{estimate:?}");
             assert_eq!(
@@ -388,7 +338,7 @@ on_both_stores!(
         // AND a bad filter is invalid
         for query in ["?kind=xdr", "?size=1"] {
             expect(
-                &owner.get(&format!("/plans/committed-devices{query}")).await,
+                &fleet.get(&format!("/plans/committed-devices{query}")).await,
                 400,
                 "invalid",
             );
@@ -399,30 +349,30 @@ on_both_stores!(
 on_both_stores!(
     bad_plan_ids_and_lists_are_refused,
     |vigil: Vigil| async move {
-        let owner = Owner::new(&vigil, "ada@example.com").await;
+        let fleet = Fleet::owned_by(&vigil, "ada@example.com").await;
         for bad in ["no-such-plan", "bad%20id", &"p".repeat(65)] {
-            expect(&owner.get(&format!("/plans/{bad}")).await, 404, "not_found");
+            expect(&fleet.get(&format!("/plans/{bad}")).await, 404, "not_found");
             expect(
-                &owner
+                &fleet
                     .patch(&format!("/plans/{bad}"), json!({"committed_devices": 100}))
                     .await,
                 404,
                 "not_found",
             );
             expect(
-                &owner.delete(&format!("/plans/{bad}")).await,
+                &fleet.delete(&format!("/plans/{bad}")).await,
                 404,
                 "not_found",
             );
         }
         for query in ["?limit=0", "?limit=501", "?cursor=AAAA"] {
-            expect(&owner.get(&format!("/plans{query}")).await, 400, "invalid");
+            expect(&fleet.get(&format!("/plans{query}")).await, 400, "invalid");
         }
         // AND plans list in pages, each once
-        let created = owner
+        let created = fleet
             .post("/plans", json!({"kind": "ot", "commitment": "trial"}))
             .await;
-        let page = owner.get("/plans?limit=1").await;
+        let page = fleet.get("/plans?limit=1").await;
         assert_eq!(page.body["items"], json!([created.body]));
         assert_eq!(page.body["next_cursor"], Value::Null);
     }
@@ -431,14 +381,14 @@ on_both_stores!(
 on_both_stores!(
     plans_of_another_subscription_are_not_found,
     |vigil: Vigil| async move {
-        let ada = Owner::new(&vigil, "ada@example.com").await;
+        let ada = Fleet::owned_by(&vigil, "ada@example.com").await;
         let plan = ada
             .post("/plans", json!({"kind": "ot", "commitment": "trial"}))
             .await;
         let id = plan.body["id"].as_str().unwrap().to_owned();
-        let bo = Owner::new(&vigil, "bo@example.com").await;
+        let bo = Fleet::owned_by(&vigil, "bo@example.com").await;
         let foreign = |rest: &str| format!("/subscriptions/{}{rest}", ada.sub);
-        let token = Some(bo.token.as_str());
+        let token = Some(bo.owner.as_str());
         let api = &bo.api;
         // WHEN Bo uses Ada's subscription, or Ada's plan id in his own
         let answers = [
@@ -474,7 +424,7 @@ on_both_stores!(
 on_both_stores!(
     enterprise_iot_plans_are_refused_to_the_owner_before_the_body_is_read,
     |vigil: Vigil| async move {
-        let owner = Owner::new(&vigil, "ada@example.com").await;
+        let fleet = Fleet::owned_by(&vigil, "ada@example.com").await;
         // WHEN the owner (who lacks onboard_enterprise_iot_plan) adds an Enterprise IoT
         // plan, with a valid body and with an invalid one
         for body in [
@@ -483,22 +433,22 @@ on_both_stores!(
             json!({"kind": "enterprise_iot", "bogus": true}),
         ] {
             // THEN each is 403: the permission is decided before validation
-            expect(&owner.post("/plans", body).await, 403, "forbidden");
+            expect(&fleet.post("/plans", body).await, 403, "forbidden");
         }
-        assert!(plans(&owner).await.is_empty());
+        assert!(plans(&fleet).await.is_empty());
     }
 );
 
 on_both_stores!(
     each_built_in_role_at_subscription_scope_is_allowed_exactly_as_the_seed_table,
     |vigil: Vigil| async move {
-        let owner = Owner::new(&vigil, "ada@example.com").await;
+        let fleet = Fleet::owned_by(&vigil, "ada@example.com").await;
         for role in BuiltInRole::ALL {
             // GIVEN a user holding only this role at subscription scope
             let email = format!("{}@example.com", role.id());
-            let token = owner.member(&email, role.id(), None).await;
+            let token = fleet.member(&email, role.id(), None).await;
             let token = Some(token.as_str());
-            let api = &owner.api;
+            let api = &fleet.api;
             let view = role.grants(Permission::ViewPlans);
             let modify = role.grants(Permission::ModifyPlans);
             let enterprise_iot = modify && role.grants(Permission::OnboardEnterpriseIotPlan);
@@ -507,9 +457,9 @@ on_both_stores!(
                 assert_eq!(answer.status, expected, "{}: {answer:?}", role.id());
             };
             // WHEN they use every endpoint THEN the seed table decides
-            allowed(&api.get(&owner.path("/plans"), token).await, view, 200);
+            allowed(&api.get(&fleet.path("/plans"), token).await, view, 200);
             allowed(
-                &api.get(&owner.path("/plans/committed-devices"), token)
+                &api.get(&fleet.path("/plans/committed-devices"), token)
                     .await,
                 view,
                 200,
@@ -517,7 +467,7 @@ on_both_stores!(
             for (kind, granted) in [("ot", modify), ("enterprise_iot", enterprise_iot)] {
                 let created = api
                     .post(
-                        &owner.path("/plans"),
+                        &fleet.path("/plans"),
                         token,
                         json!({"kind": kind, "commitment": "trial"}),
                     )
@@ -527,7 +477,7 @@ on_both_stores!(
                 let plan = if granted {
                     created.body["id"].as_str().unwrap().to_owned()
                 } else if kind == "ot" {
-                    let made = owner
+                    let made = fleet
                         .post("/plans", json!({"kind": "ot", "commitment": "trial"}))
                         .await;
                     assert_eq!(made.status, 201, "{made:?}");
@@ -536,13 +486,13 @@ on_both_stores!(
                     continue; // nobody else may make an Enterprise IoT plan
                 };
                 allowed(
-                    &api.get(&owner.path(&format!("/plans/{plan}")), token).await,
+                    &api.get(&fleet.path(&format!("/plans/{plan}")), token).await,
                     view,
                     200,
                 );
                 allowed(
                     &api.patch(
-                        &owner.path(&format!("/plans/{plan}")),
+                        &fleet.path(&format!("/plans/{plan}")),
                         token,
                         json!({"commitment": "monthly", "committed_devices": 1000}),
                     )
@@ -551,14 +501,14 @@ on_both_stores!(
                     200,
                 );
                 allowed(
-                    &api.delete(&owner.path(&format!("/plans/{plan}")), token)
+                    &api.delete(&fleet.path(&format!("/plans/{plan}")), token)
                         .await,
                     granted,
                     204,
                 );
                 if !granted {
                     // free the kind for the next role
-                    let cancelled = owner.delete(&format!("/plans/{plan}")).await;
+                    let cancelled = fleet.delete(&format!("/plans/{plan}")).await;
                     assert_eq!(cancelled.status, 204, "{cancelled:?}");
                 }
             }
@@ -569,25 +519,25 @@ on_both_stores!(
 on_both_stores!(
     only_a_security_admin_adds_an_enterprise_iot_plan,
     |vigil: Vigil| async move {
-        let owner = Owner::new(&vigil, "ada@example.com").await;
-        let admin = owner
+        let fleet = Fleet::owned_by(&vigil, "ada@example.com").await;
+        let admin = fleet
             .member("admin@example.com", "security_admin", None)
             .await;
-        let contributor = owner
+        let contributor = fleet
             .member("contrib@example.com", "contributor", None)
             .await;
-        let plans = owner.path("/plans");
+        let plans = fleet.path("/plans");
         let body = json!({"kind": "enterprise_iot", "commitment": "trial"});
         // WHEN a contributor and an owner try THEN both are 403
-        for token in [&contributor, &owner.token] {
+        for token in [&contributor, &fleet.owner] {
             expect(
-                &owner.api.post(&plans, Some(token), body.clone()).await,
+                &fleet.api.post(&plans, Some(token), body.clone()).await,
                 403,
                 "forbidden",
             );
         }
         // WHEN a security admin sends a bad trial THEN it is 400 (authorized, then validated)
-        let bad = owner
+        let bad = fleet
             .api
             .post(
                 &plans,
@@ -597,16 +547,16 @@ on_both_stores!(
             .await;
         expect(&bad, 400, "invalid");
         // AND a good one is 201, and a second is 409
-        let created = owner.api.post(&plans, Some(&admin), body.clone()).await;
+        let created = fleet.api.post(&plans, Some(&admin), body.clone()).await;
         assert_eq!(created.status, 201, "{created:?}");
         assert_eq!(created.body["kind"], "enterprise_iot");
         expect(
-            &owner.api.post(&plans, Some(&admin), body).await,
+            &fleet.api.post(&plans, Some(&admin), body).await,
             409,
             "conflict",
         );
         // AND an OT plan is independent of it
-        let ot = owner
+        let ot = fleet
             .post("/plans", json!({"kind": "ot", "commitment": "trial"}))
             .await;
         assert_eq!(ot.status, 201, "{ot:?}");
@@ -614,13 +564,6 @@ on_both_stores!(
 );
 
 // ----- Through the library: a controlled clock and inventory -----
-
-fn embedded_table() -> (Arc<dyn Table>, tempfile::TempDir) {
-    let directory = tempfile::tempdir().expect("a temp dir");
-    let table = EmbeddedTable::open(directory.path().join("store.redb"), [9; 32])
-        .expect("open the embedded store");
-    (Arc::new(table), directory)
-}
 
 fn request(kind: PlanKind, commitment: Commitment, devices: Option<u64>) -> CreatePlan {
     CreatePlan {
@@ -632,7 +575,7 @@ fn request(kind: PlanKind, commitment: Commitment, devices: Option<u64>) -> Crea
 
 #[tokio::test]
 async fn an_expired_trial_does_not_block_a_new_plan_of_its_kind() {
-    let (table, _directory) = embedded_table();
+    let (table, _directory) = vigil_tests::embedded::table();
     let subscription = SubscriptionId::parse("sub-1").unwrap();
     let ada = Email::parse("ada@example.com").unwrap();
     let now = OffsetDateTime::now_utc();
@@ -740,7 +683,7 @@ async fn put_devices(
 
 #[tokio::test]
 async fn the_estimate_and_over_commitment_follow_the_seed_rules_per_kind() {
-    let (table, _directory) = embedded_table();
+    let (table, _directory) = vigil_tests::embedded::table();
     let subscription = SubscriptionId::parse("sub-1").unwrap();
     let now = OffsetDateTime::now_utc();
     let active = Duration::hours(1);

@@ -7,39 +7,34 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use shared::api::SENSOR_EXPORT_COLUMNS;
 use shared::authz::{BuiltInRole, Permission};
-use vigil_tests::vigil::{Answer, Api, Vigil};
+use vigil_tests::fleet::Fleet;
+use vigil_tests::vigil::{Answer, Vigil};
 
 /// The site every Enterprise IoT sensor lands in (its fixed id).
 const ENTERPRISE_NETWORK: &str = "enterprise-network";
 const LATEST_TI: &str = "2024.03.01";
 
-/// A subscription owned by `owner@example.com`.
+/// The shared fixture, with the sensor calls these tests make and a site created on
+/// first use for OT sensors.
 struct World {
-    api: Api,
-    owner: String,
-    sub: String,
-    site: tokio::sync::OnceCell<String>,
+    fleet: Fleet,
+    plant: tokio::sync::OnceCell<String>,
+}
+
+impl std::ops::Deref for World {
+    type Target = Fleet;
+
+    fn deref(&self) -> &Fleet {
+        &self.fleet
+    }
 }
 
 impl World {
     async fn new(vigil: &Vigil) -> Self {
-        let api = vigil.api();
-        let owner = api.dev_login("owner@example.com").await;
-        let created = api
-            .post("/subscriptions", Some(&owner), json!({"name": "Plants"}))
-            .await;
-        assert_eq!(created.status, 201, "{created:?}");
-        let sub = created.body["id"].as_str().expect("an id").to_owned();
         World {
-            api,
-            owner,
-            sub,
-            site: tokio::sync::OnceCell::new(),
+            fleet: Fleet::new(vigil).await,
+            plant: tokio::sync::OnceCell::new(),
         }
-    }
-
-    fn path(&self, rest: &str) -> String {
-        format!("/subscriptions/{}{rest}", self.sub)
     }
 
     fn sensor_path(&self, id: &str, rest: &str) -> String {
@@ -52,12 +47,13 @@ impl World {
             .await
     }
 
-    /// Onboards a sensor as the owner; returns the sensor and its token.
+    /// Onboards a sensor as the owner (an OT one at [`World::plant`]); returns the
+    /// sensor and its token.
     async fn onboard(&self, name: &str, sensor_type: &str) -> (Value, String) {
         let body = if sensor_type == "enterprise_iot" {
             json!({"name": name, "type": sensor_type})
         } else {
-            json!({"name": name, "type": sensor_type, "site_id": self.site().await})
+            json!({"name": name, "type": sensor_type, "site_id": self.plant().await})
         };
         let onboarded = self.onboard_as(&self.owner, body).await;
         assert_eq!(onboarded.status, 201, "{onboarded:?}");
@@ -69,60 +65,17 @@ impl World {
     }
 
     /// The site "Plant 1", created once, for OT sensors.
-    async fn site(&self) -> String {
-        self.site
-            .get_or_init(|| async { self.new_site("Plant 1").await })
+    async fn plant(&self) -> String {
+        self.plant
+            .get_or_init(|| async { self.site("Plant 1").await })
             .await
             .clone()
     }
 
-    async fn new_site(&self, name: &str) -> String {
-        let created = self
-            .api
-            .post(
-                &self.path("/sites"),
-                Some(&self.owner),
-                json!({"display_name": name}),
-            )
-            .await;
-        assert_eq!(created.status, 201, "{created:?}");
-        created.body["id"].as_str().unwrap().to_owned()
-    }
-
-    async fn new_zone(&self, site: &str, name: &str) -> String {
-        let created = self
-            .api
-            .post(
-                &self.path(&format!("/sites/{site}/zones")),
-                Some(&self.owner),
-                json!({"name": name}),
-            )
-            .await;
-        assert_eq!(created.status, 201, "{created:?}");
-        created.body["id"].as_str().unwrap().to_owned()
-    }
-
     async fn sensor(&self, id: &str) -> Value {
-        let got = self
-            .api
-            .get(&self.sensor_path(id, ""), Some(&self.owner))
-            .await;
+        let got = self.get(&format!("/sensors/{id}")).await;
         assert_eq!(got.status, 200, "{got:?}");
         got.body
-    }
-
-    async fn etag(&self, id: &str) -> String {
-        let got = self
-            .api
-            .send_full(
-                Method::GET,
-                &self.sensor_path(id, ""),
-                Some(&self.owner),
-                None,
-            )
-            .await;
-        assert_eq!(got.status, 200, "{got:?}");
-        got.header("etag").expect("an ETag").to_owned()
     }
 
     /// Every sensor of the subscription, walking the pages.
@@ -130,45 +83,12 @@ impl World {
         self.list("").await
     }
 
+    /// Every sensor matching `filters` (`&name=value...`), walking pages of 500.
     async fn list(&self, filters: &str) -> Vec<Value> {
-        let mut seen = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut path = self.path(&format!("/sensors?limit=500{filters}"));
-            if let Some(cursor) = &cursor {
-                path.push_str(&format!("&cursor={cursor}"));
-            }
-            let page = self.api.get(&path, Some(&self.owner)).await;
-            assert_eq!(page.status, 200, "{page:?}");
-            seen.extend(page.body["items"].as_array().unwrap().iter().cloned());
-            cursor = page.body["next_cursor"].as_str().map(str::to_owned);
-            if cursor.is_none() {
-                return seen;
-            }
+        match filters.strip_prefix('&') {
+            Some(filters) => self.all(&format!("/sensors?{filters}"), 500).await,
+            None => self.all("/sensors", 500).await,
         }
-    }
-
-    async fn audit(&self) -> Vec<Value> {
-        let log = self
-            .api
-            .get(&self.path("/audit-log?limit=500"), Some(&self.owner))
-            .await;
-        assert_eq!(log.status, 200, "{log:?}");
-        log.body["items"].as_array().unwrap().clone()
-    }
-
-    /// Gives `email` the role at subscription scope (as the owner) and signs them in.
-    async fn member(&self, email: &str, role: &str, site_id: Option<&str>) -> String {
-        let given = self
-            .api
-            .post(
-                &self.path("/role-assignments"),
-                Some(&self.owner),
-                json!({"principal": email, "role": role, "site_id": site_id}),
-            )
-            .await;
-        assert_eq!(given.status, 201, "{given:?}");
-        self.api.dev_login(email).await
     }
 
     async fn heartbeat(&self, token: &str, body: Value) -> Answer {
@@ -193,7 +113,7 @@ vigil_tests::on_both_stores!(
     an_ot_sensor_is_onboarded_at_its_site_with_an_activation_file,
     |vigil: Vigil| async move {
         let world = World::new(&vigil).await;
-        let site = world.site().await;
+        let site = world.plant().await;
         // WHEN the owner onboards an OT sensor at the site
         let onboarded = world
             .onboard_as(
@@ -252,7 +172,7 @@ vigil_tests::on_both_stores!(
         assert_eq!(eiot["ti_mode"], json!(null));
         assert_eq!(eiot["ti_update_status"], json!(null));
         // AND a sensor can be placed in a zone of its site
-        let zone = world.new_zone(&site, "Line A").await;
+        let zone = world.zone(&site, "Line A").await;
         let zoned = world
             .onboard_as(
                 &world.owner,
@@ -326,9 +246,9 @@ vigil_tests::on_both_stores!(
     onboarding_needs_a_site_for_ot_sensors_and_refuses_one_for_enterprise_iot,
     |vigil: Vigil| async move {
         let world = World::new(&vigil).await;
-        let site = world.site().await;
-        let other_site = world.new_site("Plant 2").await;
-        let elsewhere = world.new_zone(&other_site, "Line A").await;
+        let site = world.plant().await;
+        let other_site = world.site("Plant 2").await;
+        let elsewhere = world.zone(&other_site, "Line A").await;
         let before = world.all_sensors().await;
         for (body, field) in [
             (
@@ -727,10 +647,10 @@ vigil_tests::on_both_stores!(
         let world = World::new(&vigil).await;
         let (sensor, token) = world.onboard("Line 1", "ot_cloud_connected").await;
         let id = sensor["id"].as_str().unwrap();
-        let read = world.etag(id).await;
+        let read = world.etag(&format!("/sensors/{id}")).await;
         // GIVEN the sensor changed since it was read (a heartbeat)
         world.heartbeat(&token, healthy("23.1.3", LATEST_TI)).await;
-        let current = world.etag(id).await;
+        let current = world.etag(&format!("/sensors/{id}")).await;
         assert_ne!(read, current);
         // WHEN it is patched or deleted with the old ETag, THEN 412 and nothing changes
         let stale_patch = world
@@ -757,7 +677,7 @@ vigil_tests::on_both_stores!(
             .await;
         assert_eq!(stale_delete.status, 412, "{stale_delete:?}");
         assert_eq!(world.sensor(id).await["name"], "Line 1");
-        assert_eq!(world.etag(id).await, current);
+        assert_eq!(world.etag(&format!("/sensors/{id}")).await, current);
         // AND with the current ETag both work
         let patched = world
             .api
@@ -770,7 +690,7 @@ vigil_tests::on_both_stores!(
             )
             .await;
         assert_eq!(patched.status, 200, "{patched:?}");
-        let newest = world.etag(id).await;
+        let newest = world.etag(&format!("/sensors/{id}")).await;
         let deleted = world
             .api
             .send_with_headers(
@@ -789,10 +709,10 @@ vigil_tests::on_both_stores!(
     patch_moves_a_sensor_to_another_zone_of_its_site_only,
     |vigil: Vigil| async move {
         let world = World::new(&vigil).await;
-        let site = world.site().await;
+        let site = world.plant().await;
         let (sensor, token) = world.onboard("Line 1", "ot_cloud_connected").await;
         let id = sensor["id"].as_str().unwrap();
-        let zone = world.new_zone(&site, "Line A").await;
+        let zone = world.zone(&site, "Line A").await;
         // WHEN the sensor is put in a zone of its site
         let moved = world
             .api
@@ -809,8 +729,8 @@ vigil_tests::on_both_stores!(
         let beat = world.heartbeat(&token, healthy("23.1.3", LATEST_TI)).await;
         assert_eq!(beat.status, 200, "{beat:?}");
         // AND a zone of another site is refused, leaving the sensor where it was
-        let other_site = world.new_site("Plant 2").await;
-        let elsewhere = world.new_zone(&other_site, "Line A").await;
+        let other_site = world.site("Plant 2").await;
+        let elsewhere = world.zone(&other_site, "Line A").await;
         let refused = world
             .api
             .patch(
@@ -829,7 +749,7 @@ vigil_tests::on_both_stores!(
     a_site_with_sensors_cannot_be_deleted_until_they_are_gone,
     |vigil: Vigil| async move {
         let world = World::new(&vigil).await;
-        let site = world.site().await;
+        let site = world.plant().await;
         let (sensor, _) = world.onboard("Line 1", "ot_cloud_connected").await;
         let id = sensor["id"].as_str().unwrap();
         let site_path = world.path(&format!("/sites/{site}"));
@@ -906,7 +826,7 @@ vigil_tests::on_both_stores!(
                 .await),
             ids([&eiot, &eiot2])
         );
-        let plant = world.site().await;
+        let plant = world.plant().await;
         assert_eq!(
             ids(&world.list(&format!("&site_id={plant}")).await),
             ids([&cloud, &cloud2, &local])
@@ -957,8 +877,8 @@ vigil_tests::on_both_stores!(
     the_csv_export_has_a_header_and_exactly_one_row_per_sensor,
     |vigil: Vigil| async move {
         let world = World::new(&vigil).await;
-        let site = world.site().await;
-        let zone = world.new_zone(&site, "Hall \"B\"").await;
+        let site = world.plant().await;
+        let zone = world.zone(&site, "Hall \"B\"").await;
         let onboarded = world
             .onboard_as(
                 &world.owner,
@@ -1352,7 +1272,7 @@ vigil_tests::on_both_stores!(
             .member(
                 "site-admin@example.com",
                 "security_admin",
-                Some(&world.site().await),
+                Some(&world.plant().await),
             )
             .await;
         // WHEN they use the sensors endpoints, THEN every one is 403
