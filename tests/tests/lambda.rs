@@ -130,4 +130,16 @@ async fn every_function_answers_under_cargo_lambda_watch() {
         .await
         .unwrap();
     assert_eq!(ingest.status(), 401);
+    // The identity function serves the OpenAPI document of every deployed function,
+    // without a token, and without the local binary's dev-login.
+    let document = client
+        .get(format!("{base}/identity/api/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(document.status(), 200);
+    let document: serde_json::Value = document.json().await.unwrap();
+    assert!(document["paths"]["/api/ingest/heartbeat"]["post"].is_object());
+    assert!(document["paths"]["/api/subscriptions/{sub}/alerts"]["get"].is_object());
+    assert!(document["paths"]["/api/auth/dev-login"].is_null());
 }
