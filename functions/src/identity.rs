@@ -47,8 +47,9 @@ pub fn routes(dev_login: bool) -> OpenApiRouter<AppState> {
     }
 }
 
-/// The identity function: its routes, serving the document of every deployed
-/// function (so never `dev-login`, which only `vigil serve` has).
+/// The identity function's routes, serving the document of every area's routes with
+/// the same `dev_login`. Deployed, it is `false`: the document lists what the deployed
+/// functions serve, never `dev-login`, which only `vigil serve` has.
 pub fn router(dev_login: bool) -> Router<AppState> {
     openapi::serving(routes(dev_login).into(), &openapi::document(dev_login))
 }
@@ -61,6 +62,7 @@ pub fn router(dev_login: bool) -> Router<AppState> {
     post,
     path = "/api/auth/dev-login",
     tag = "identity",
+    operation_id = "dev_login",
     security(()),
     request_body = DevLoginRequest,
     responses(
@@ -251,6 +253,7 @@ fn membership_query(principal: &PrincipalRef, limit: u32, cursor: Option<String>
     post,
     path = "/api/subscriptions",
     tag = "identity",
+    operation_id = "create_subscription",
     request_body = CreateSubscription,
     responses(
         (status = 201, description = "The new subscription", body = Subscription),
