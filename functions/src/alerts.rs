@@ -12,7 +12,6 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -26,6 +25,8 @@ use shared::model::{
     SensorId, SensorLocation, Severity, StatusChange, SubscriptionId, on_detection,
 };
 use time::OffsetDateTime;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::access::{self, Authorized};
 use crate::audit;
@@ -38,24 +39,28 @@ use crate::http::sensor::SensorTokenRecord;
 use crate::ids;
 use crate::keys;
 use crate::merged::{self, Order, Source};
+use crate::openapi::{
+    Binary, Conflict, Forbidden, IfMatchHeader, InSubscription, Invalid, NotFound,
+    PreconditionFailed, TooLarge, Unauthenticated,
+};
 use crate::records::{self, FingerprintBucketRecord, FingerprintEntry, Versioned};
 use crate::store::{
     Condition, Index, Item, Key, MAX_TRANSACTION_OPS, StoreError, Table, TableRead, Write,
 };
 
+/// The alerts routes, with their document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_alerts))
+        .routes(routes!(change_statuses))
+        .routes(routes!(get_alert, update_alert))
+        .routes(routes!(learn))
+        .routes(routes!(pcap))
+}
+
+/// The alerts function's routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/subscriptions/{sub}/alerts", get(list_alerts))
-        .route(
-            "/api/subscriptions/{sub}/alerts/status",
-            post(change_statuses),
-        )
-        .route(
-            "/api/subscriptions/{sub}/alerts/{id}",
-            get(get_alert).patch(update_alert),
-        )
-        .route("/api/subscriptions/{sub}/alerts/{id}/learn", post(learn))
-        .route("/api/subscriptions/{sub}/alerts/{id}/pcap", get(pcap))
+    routes().into()
 }
 
 /// How often a write that lost a race is re-read and retried before giving up.
@@ -160,6 +165,23 @@ fn alert_sources(
     }
 }
 
+/// Lists alerts, newest first, filtered by site, status and severity.
+///
+/// Only alerts at sites where the caller holds `view_alerts` (`403` if none, or for a
+/// `site_id` where the caller lacks it).
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/alerts",
+    tag = "alerts",
+    params(InSubscription, AlertFilter, PageRequest),
+    responses(
+        (status = 200, description = "A page of alerts", body = Page<Alert>),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn list_alerts(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -214,6 +236,21 @@ struct SeverityOf {
 
 // ----- One alert -----
 
+/// Reads one alert.
+///
+/// Needs `view_alerts` at the alert's site (else `404`).
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/alerts/{id}",
+    tag = "alerts",
+    params(InSubscription, ("id" = String, Path, description = "The alert's id")),
+    responses(
+        (status = 200, description = "The alert", body = Alert,
+            headers(("ETag" = String, description = "The alert's version, for If-Match"))),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn get_alert(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -228,6 +265,29 @@ async fn get_alert(
     ))
 }
 
+/// Changes an alert's status.
+///
+/// Needs `modify_alerts` at the alert's site (else `403`); an alert at a site where
+/// the caller lacks `view_alerts` is `404`.
+/// An illegal transition (e.g. back to `new`) is `409`.
+#[utoipa::path(
+    patch,
+    path = "/api/subscriptions/{sub}/alerts/{id}",
+    tag = "alerts",
+    params(InSubscription, ("id" = String, Path, description = "The alert's id"), IfMatchHeader),
+    request_body = UpdateAlert,
+    responses(
+        (status = 200, description = "The changed alert", body = Alert,
+            headers(("ETag" = String, description = "The alert's version, for If-Match"))),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn update_alert(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -322,8 +382,25 @@ async fn set_status(
     ))
 }
 
-/// `POST /subscriptions/{sub}/alerts/status`: each alert changes on its own, and its
-/// result is what a `PATCH` of it alone would have answered.
+/// Changes the status of several alerts, each on its own.
+///
+/// Needs `modify_alerts` at some site. Each alert's result is what a `PATCH` of it
+/// alone would have answered (`200`, `403`, `404`, `409`).
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions/{sub}/alerts/status",
+    tag = "alerts",
+    params(InSubscription),
+    request_body = BulkAlertStatus,
+    responses(
+        (status = 200, description = "One result per distinct alert, in the order asked", body = BulkAlertStatusResult),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn change_statuses(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -377,8 +454,28 @@ async fn change_statuses(
     Ok(json(StatusCode::OK, &BulkAlertStatusResult { items }))
 }
 
-/// `POST …/alerts/{id}/learn`: closes the alert and records its fingerprint as a
-/// baseline of its sensor, so identical traffic is not raised again.
+/// Learns an alert: closes it, and identical alerts from that sensor are not raised
+/// again.
+///
+/// Needs `modify_alerts` at the alert's site (else `403`); an alert at a site where
+/// the caller lacks `view_alerts` is `404`.
+/// Identical means the same sensor, engine, title, source_ip, destination_ip and
+/// protocol. An alert that is not learnable is `409`.
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions/{sub}/alerts/{id}/learn",
+    tag = "alerts",
+    params(InSubscription, ("id" = String, Path, description = "The alert's id"), IfMatchHeader),
+    responses(
+        (status = 200, description = "The learned (closed) alert", body = Alert,
+            headers(("ETag" = String, description = "The alert's version, for If-Match"))),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+    )
+)]
 async fn learn(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -470,7 +567,23 @@ async fn learn(
     ))
 }
 
-/// `GET …/alerts/{id}/pcap`: the capture the sensor sent with the alert.
+/// Downloads the packet capture the sensor sent with an alert.
+///
+/// Needs `modify_alerts` at the alert's site (else `403`); an alert at a site where
+/// the caller lacks `view_alerts` is `404`.
+/// An alert without a capture is `404`.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/alerts/{id}/pcap",
+    tag = "alerts",
+    params(InSubscription, ("id" = String, Path, description = "The alert's id")),
+    responses(
+        (status = 200, description = "The capture", content_type = "application/vnd.tcpdump.pcap", body = Binary),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn pcap(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,

@@ -12,7 +12,6 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use shared::api::{
     AuditActor, DEVICE_EXPORT_COLUMNS, DeviceFilter, Page, PageRequest, UpdateDevice,
     device_export_row,
@@ -20,6 +19,8 @@ use shared::api::{
 use shared::authz::{Permission, SiteFilter, Target};
 use shared::model::{Device, DeviceId, ObservedDevice, SensorLocation, SiteId, SubscriptionId};
 use time::OffsetDateTime;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::access::{self, Authorized};
 use crate::audit;
@@ -32,23 +33,27 @@ use crate::http::sensor::SensorTokenRecord;
 use crate::ids;
 use crate::keys;
 use crate::merged::{self, Order, Source};
+use crate::openapi::{
+    Conflict, Forbidden, IfMatchHeader, InSubscription, Invalid, NotFound, PreconditionFailed,
+    TooLarge, Unauthenticated,
+};
 use crate::records::{self, DeviceIdentityRecord, Versioned};
 use crate::store::{
     Condition, Index, Item, MAX_TRANSACTION_OPS, Query, SortKeyRange, StoreError, Table, TableRead,
     Write,
 };
 
+/// The devices routes, with their document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_devices))
+        .routes(routes!(export_devices))
+        .routes(routes!(get_device, update_device, delete_device))
+}
+
+/// The devices function's routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/subscriptions/{sub}/devices", get(list_devices))
-        .route(
-            "/api/subscriptions/{sub}/devices/export.csv",
-            get(export_devices),
-        )
-        .route(
-            "/api/subscriptions/{sub}/devices/{id}",
-            get(get_device).patch(update_device).delete(delete_device),
-        )
+    routes().into()
 }
 
 /// How often a write that lost a race is re-read and retried before giving up.
@@ -152,6 +157,23 @@ fn require_view_somewhere(authorized: &Authorized) -> ApiResult<()> {
     Ok(())
 }
 
+/// Lists the device inventory, filtered by site.
+///
+/// Only devices at sites where the caller holds `view_devices` (`403` if none, or for
+/// a `site_id` where the caller lacks it).
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/devices",
+    tag = "devices",
+    params(InSubscription, DeviceFilter, PageRequest),
+    responses(
+        (status = 200, description = "A page of devices", body = Page<Device>),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn list_devices(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -190,8 +212,24 @@ async fn list_devices(
     ))
 }
 
-/// `GET …/devices/export.csv[?site_id=]`: every device the caller may view, one row
-/// each under [`DEVICE_EXPORT_COLUMNS`].
+/// Exports the devices the caller may view as CSV, filtered by site.
+///
+/// Needs `view_devices` at some site; only devices at such sites are exported. A header
+/// row (id, name, type, vendor, ip, mac, site, zone, sensor, authorized, first seen
+/// (UTC), last activity (UTC)), then one row per device.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/devices/export.csv",
+    tag = "devices",
+    params(InSubscription, DeviceFilter),
+    responses(
+        (status = 200, description = "The CSV file", content_type = "text/csv", body = String),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn export_devices(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -246,6 +284,21 @@ async fn export_devices(
 
 // ----- One device -----
 
+/// Reads one device.
+///
+/// Needs `view_devices` at the device's site (else `404`).
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/devices/{id}",
+    tag = "devices",
+    params(InSubscription, ("id" = String, Path, description = "The device's id")),
+    responses(
+        (status = 200, description = "The device", body = Device,
+            headers(("ETag" = String, description = "The device's version, for If-Match"))),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn get_device(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -282,6 +335,28 @@ fn user(principal: &shared::authz::Principal) -> AuditActor {
     }
 }
 
+/// Changes a device's name, type, vendor or authorization.
+///
+/// Needs `manage_devices` at the device's site (else `403`); a device at a site where
+/// the caller lacks `view_devices` is `404`.
+#[utoipa::path(
+    patch,
+    path = "/api/subscriptions/{sub}/devices/{id}",
+    tag = "devices",
+    params(InSubscription, ("id" = String, Path, description = "The device's id"), IfMatchHeader),
+    request_body = UpdateDevice,
+    responses(
+        (status = 200, description = "The changed device", body = Device,
+            headers(("ETag" = String, description = "The device's version, for If-Match"))),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn update_device(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -339,8 +414,24 @@ async fn update_device(
     ))
 }
 
-/// `DELETE …/devices/{id}`: the device and its merge identity go together, so a later
-/// observation of the same addresses makes a new device.
+/// Deletes a device; a later observation of the same addresses makes a new one.
+///
+/// Needs `manage_devices` at the device's site (else `403`); a device at a site where
+/// the caller lacks `view_devices` is `404`.
+#[utoipa::path(
+    delete,
+    path = "/api/subscriptions/{sub}/devices/{id}",
+    tag = "devices",
+    params(InSubscription, ("id" = String, Path, description = "The device's id"), IfMatchHeader),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+    )
+)]
 async fn delete_device(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,

@@ -7,7 +7,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
 use shared::api::{
     AuditActor, CreateSubscription, DevLoginRequest, Me, MyAssignment, MySubscription, Page,
     PageRequest, Subscription, TokenResponse,
@@ -15,6 +14,8 @@ use shared::api::{
 use shared::authz::{BuiltInRole, Principal, PrincipalRef, RoleAssignment, RoleRef, Scope};
 use shared::model::{AssignmentId, DisplayName, SubscriptionId};
 use time::OffsetDateTime;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::access::{directory, site_tags_for, tags_of};
 use crate::audit;
@@ -26,24 +27,50 @@ use crate::http::params::Params;
 use crate::http::principal::Caller;
 use crate::ids;
 use crate::keys;
+use crate::openapi::{self, Invalid, TooLarge, Unauthenticated};
 use crate::records::{self, MembershipRecord, SubscriptionRecord};
 use crate::store::{
     Condition, Query as TableQuery, SortKeyRange, StoreError, Table, TableRead, Write,
 };
 
-/// The identity routes. `dev_login` mounts the password-less sign-in of the local binary.
-pub fn router(dev_login: bool) -> Router<AppState> {
-    let routes = Router::new().route("/api/me", get(me)).route(
-        "/api/subscriptions",
-        post(create_subscription_handler).get(list_subscriptions),
-    );
+/// The identity routes, and `GET /api/openapi.json`. `dev_login` mounts the
+/// password-less sign-in of the local binary.
+pub fn routes(dev_login: bool) -> OpenApiRouter<AppState> {
+    let routes = OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(create_subscription_handler, list_subscriptions))
+        .routes(routes!(openapi::openapi_json));
     if dev_login {
-        routes.route("/api/auth/dev-login", post(dev_login_handler))
+        routes.routes(routes!(dev_login_handler))
     } else {
         routes
     }
 }
 
+/// The identity function's routes, serving the document of every area's routes with
+/// the same `dev_login`. Deployed, it is `false`: the document lists what the deployed
+/// functions serve, never `dev-login`, which only `vigil serve` has.
+pub fn router(dev_login: bool) -> Router<AppState> {
+    openapi::serving(routes(dev_login).into(), &openapi::document(dev_login))
+}
+
+/// Signs in without a password (the local binary only).
+///
+/// Exists only in `vigil serve`, on by default when it listens on a loopback address;
+/// the deployed functions never have it. Answers a user token for `email`.
+#[utoipa::path(
+    post,
+    path = "/api/auth/dev-login",
+    tag = "identity",
+    operation_id = "dev_login",
+    security(()),
+    request_body = DevLoginRequest,
+    responses(
+        (status = 200, description = "A token for the email", body = TokenResponse),
+        (status = 400, response = Invalid),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn dev_login_handler(
     State(auth): State<Arc<Authenticator>>,
     body: Body,
@@ -55,6 +82,20 @@ async fn dev_login_handler(
     Ok(json(StatusCode::OK, &TokenResponse { token }))
 }
 
+/// Who the caller is, and their subscriptions.
+///
+/// Each subscription lists the caller's assignments in it, resolved (permissions and
+/// the sites they reach) so that a client can decide what to show. Needs only a valid
+/// token.
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    tag = "identity",
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, response = Unauthenticated),
+    )
+)]
 async fn me(State(table): State<Arc<dyn Table>>, Caller(principal): Caller) -> ApiResult<Response> {
     let mut subscriptions = Vec::new();
     for membership in all_memberships(table.as_ref(), &principal).await? {
@@ -126,6 +167,20 @@ async fn all_memberships(
     Ok(memberships)
 }
 
+/// Lists the subscriptions where the caller holds any assignment.
+///
+/// Needs only a valid token.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions",
+    tag = "identity",
+    params(PageRequest),
+    responses(
+        (status = 200, description = "A page of subscriptions", body = Page<Subscription>),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+    )
+)]
 async fn list_subscriptions(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -182,6 +237,22 @@ fn membership_query(principal: &PrincipalRef, limit: u32, cursor: Option<String>
     }
 }
 
+/// Creates a subscription; the caller becomes its `owner` at subscription scope.
+///
+/// Needs only a valid token.
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions",
+    tag = "identity",
+    operation_id = "create_subscription",
+    request_body = CreateSubscription,
+    responses(
+        (status = 201, description = "The new subscription", body = Subscription),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn create_subscription_handler(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,

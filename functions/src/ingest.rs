@@ -1,13 +1,20 @@
 //! Sensor ingest: heartbeats, alerts and devices, with the sensor's token.
 
 use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::http::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// The ingest routes, with their document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(heartbeat::routes())
         .merge(alerts_and_devices::routes())
+}
+
+/// The ingest function's routes.
+pub fn router() -> Router<AppState> {
+    routes().into()
 }
 
 // ----- Heartbeat (sensors area) -----
@@ -17,24 +24,43 @@ pub fn router() -> Router<AppState> {
 mod heartbeat {
     use std::sync::Arc;
 
-    use axum::Router;
     use axum::extract::State;
     use axum::http::{HeaderMap, StatusCode};
     use axum::response::Response;
-    use axum::routing::post;
+    use shared::api::{Heartbeat, HeartbeatResponse};
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
 
     use crate::http::AppState;
     use crate::http::error::ApiResult;
     use crate::http::json::{Body, json};
     use crate::http::principal::bearer_token_in;
     use crate::http::sensor::{SensorCaller, token_hash};
+    use crate::openapi::{Invalid, TooLarge, Unauthenticated};
     use crate::sensors;
     use crate::store::Table;
 
-    pub fn routes() -> Router<AppState> {
-        Router::new().route("/api/ingest/heartbeat", post(heartbeat))
+    pub fn routes() -> OpenApiRouter<AppState> {
+        OpenApiRouter::new().routes(routes!(heartbeat))
     }
 
+    /// A sensor's heartbeat: its version, TI version and health.
+    ///
+    /// Takes the sensor's token (a user token is `401`). Answers what the sensor must
+    /// do next (e.g. install a pushed TI package).
+    #[utoipa::path(
+        post,
+        path = "/api/ingest/heartbeat",
+        tag = "ingest",
+        security(("sensor_token" = [])),
+        request_body = Heartbeat,
+        responses(
+            (status = 200, description = "What the sensor must do", body = HeartbeatResponse),
+            (status = 400, response = Invalid),
+            (status = 401, response = Unauthenticated),
+            (status = 413, response = TooLarge),
+        )
+    )]
     async fn heartbeat(
         State(table): State<Arc<dyn Table>>,
         SensorCaller(sensor): SensorCaller,
@@ -54,28 +80,45 @@ mod heartbeat {
 mod alerts_and_devices {
     use std::sync::Arc;
 
-    use axum::Router;
     use axum::extract::State;
     use axum::http::StatusCode;
     use axum::response::Response;
-    use axum::routing::post;
     use shared::api::{Accepted, IngestAlerts, IngestDevices};
     use time::OffsetDateTime;
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
 
     use crate::http::AppState;
     use crate::http::error::ApiResult;
     use crate::http::json::{Body, json};
     use crate::http::sensor::SensorCaller;
+    use crate::openapi::{Invalid, TooLarge, Unauthenticated};
     use crate::store::Table;
     use crate::{alerts, devices};
 
-    pub fn routes() -> Router<AppState> {
-        Router::new()
-            .route("/api/ingest/alerts", post(ingest_alerts))
-            .route("/api/ingest/devices", post(ingest_devices))
+    pub fn routes() -> OpenApiRouter<AppState> {
+        OpenApiRouter::new()
+            .routes(routes!(ingest_alerts))
+            .routes(routes!(ingest_devices))
     }
 
-    /// `202 {"accepted": n}` once the batch is durably written.
+    /// A batch of detections from a sensor.
+    ///
+    /// Takes the sensor's token. Answers `202 {"accepted": n}` once the batch is
+    /// durably written; a detection identical to a learned alert raises nothing.
+    #[utoipa::path(
+        post,
+        path = "/api/ingest/alerts",
+        tag = "ingest",
+        security(("sensor_token" = [])),
+        request_body = IngestAlerts,
+        responses(
+            (status = 202, description = "Durably accepted", body = Accepted),
+            (status = 400, response = Invalid),
+            (status = 401, response = Unauthenticated),
+            (status = 413, response = TooLarge),
+        )
+    )]
     async fn ingest_alerts(
         State(table): State<Arc<dyn Table>>,
         SensorCaller(sensor): SensorCaller,
@@ -87,7 +130,23 @@ mod alerts_and_devices {
         Ok(json(StatusCode::ACCEPTED, &Accepted { accepted }))
     }
 
-    /// `202 {"accepted": n}` once the batch is durably merged into the inventory.
+    /// A batch of observed devices from a sensor.
+    ///
+    /// Takes the sensor's token. Answers `202 {"accepted": n}` once the batch is
+    /// durably merged into the inventory.
+    #[utoipa::path(
+        post,
+        path = "/api/ingest/devices",
+        tag = "ingest",
+        security(("sensor_token" = [])),
+        request_body = IngestDevices,
+        responses(
+            (status = 202, description = "Durably accepted", body = Accepted),
+            (status = 400, response = Invalid),
+            (status = 401, response = Unauthenticated),
+            (status = 413, response = TooLarge),
+        )
+    )]
     async fn ingest_devices(
         State(table): State<Arc<dyn Table>>,
         SensorCaller(sensor): SensorCaller,

@@ -23,6 +23,7 @@ pub mod ingest;
 pub mod keys;
 pub mod local;
 pub mod merged;
+pub mod openapi;
 pub mod plans;
 pub mod rbac;
 pub mod records;

@@ -16,7 +16,7 @@ use crate::http::{AppState, no_such_endpoint, with_common_layers};
 use crate::store::Table;
 use crate::store::dynamodb::DynamoTable;
 use crate::store::embedded::EmbeddedTable;
-use crate::{alerts, demo, devices, identity, ingest, plans, rbac, sensors, sites};
+use crate::{demo, openapi};
 
 /// Which table `vigil serve` keeps its state in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -161,18 +161,13 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Every area's routes, and the SPA for every other path.
+/// Every area's routes, `GET /api/openapi.json` with their document, and the SPA for
+/// every other path.
 pub fn app(state: AppState, dev_login: bool, dist: &Path) -> Router {
     // The SPA routes on the client: unknown paths outside /api get index.html.
     let spa = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
-    let routes = identity::router(dev_login)
-        .merge(plans::router())
-        .merge(sites::router())
-        .merge(sensors::router())
-        .merge(alerts::router())
-        .merge(devices::router())
-        .merge(rbac::router())
-        .merge(ingest::router())
+    let (routes, document) = openapi::routes(dev_login).split_for_parts();
+    let routes = openapi::serving(routes, &document)
         .route("/api/{*rest}", any(no_such_endpoint))
         .with_state(state)
         .fallback_service(spa);

@@ -25,7 +25,6 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use shared::api::{
     AuditActor, CommittedDevicesEstimate, CommittedDevicesFilter, CreatePlan, Device, Page,
     PageRequest, Plan, RequestedPlanKind, Site, UpdatePlan,
@@ -36,6 +35,8 @@ use shared::model::{
     estimate_committed_devices, is_over_committed,
 };
 use time::OffsetDateTime;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::access::{self, Authorized};
 use crate::audit;
@@ -46,6 +47,10 @@ use crate::http::params::{IfMatch, Params, json_with_etag};
 use crate::http::principal::Caller;
 use crate::ids;
 use crate::keys;
+use crate::openapi::{
+    Conflict, Forbidden, IfMatchHeader, InSubscription, Invalid, NotFound, PreconditionFailed,
+    TooLarge, Unauthenticated,
+};
 use crate::records::{self, LivePlanRecord, PlanRecord};
 use crate::store::{Condition, Query, SortKeyRange, StoreError, Table, TableRead, Write};
 
@@ -54,24 +59,38 @@ const ATTEMPTS: usize = 5;
 /// Page size of the inventory reads behind the estimate.
 const INVENTORY_PAGE: u32 = 500;
 
+/// The plans routes, with their document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_plans_handler, create_plan_handler))
+        .routes(routes!(committed_devices))
+        .routes(routes!(get_plan, update_plan, cancel_plan))
+}
+
+/// The plans function's routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/subscriptions/{sub}/plans",
-            get(list_plans_handler).post(create_plan_handler),
-        )
-        .route(
-            "/api/subscriptions/{sub}/plans/committed-devices",
-            get(committed_devices),
-        )
-        .route(
-            "/api/subscriptions/{sub}/plans/{plan}",
-            get(get_plan).patch(update_plan).delete(cancel_plan),
-        )
+    routes().into()
 }
 
 // ----- Handlers -----
 
+/// Lists the subscription's plans, cancelled and expired ones included.
+///
+/// Needs `view_plans` at subscription scope.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/plans",
+    tag = "plans",
+    operation_id = "list_plans",
+    params(InSubscription, PageRequest),
+    responses(
+        (status = 200, description = "A page of plans", body = Page<Plan>),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn list_plans_handler(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -95,6 +114,30 @@ async fn list_plans_handler(
     Ok(json(StatusCode::OK, &plans))
 }
 
+/// Adds a plan.
+///
+/// Needs `modify_plans` at subscription scope, and for an `enterprise_iot` plan also
+/// `onboard_enterprise_iot_plan` (authorized on `kind` before the rest of the body is
+/// validated). `committed_devices` is a positive multiple of 100; a trial is 1000
+/// devices for 30 days. One live plan per kind per subscription (`409`).
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions/{sub}/plans",
+    tag = "plans",
+    operation_id = "create_plan",
+    params(InSubscription),
+    request_body = CreatePlan,
+    responses(
+        (status = 201, description = "The new plan", body = Plan,
+            headers(("ETag" = String, description = "The plan's version, for If-Match"))),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn create_plan_handler(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -125,6 +168,22 @@ async fn create_plan_handler(
     ))
 }
 
+/// Reads one plan.
+///
+/// Needs `view_plans` at subscription scope.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/plans/{plan}",
+    tag = "plans",
+    params(InSubscription, ("plan" = String, Path, description = "The plan's id")),
+    responses(
+        (status = 200, description = "The plan", body = Plan,
+            headers(("ETag" = String, description = "The plan's version, for If-Match"))),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn get_plan(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -141,6 +200,28 @@ async fn get_plan(
     ))
 }
 
+/// Changes a live plan's commitment or committed devices.
+///
+/// Needs `modify_plans` at subscription scope (and `onboard_enterprise_iot_plan` for an
+/// `enterprise_iot` plan). Only a live plan can change (`409`).
+#[utoipa::path(
+    patch,
+    path = "/api/subscriptions/{sub}/plans/{plan}",
+    tag = "plans",
+    params(InSubscription, ("plan" = String, Path, description = "The plan's id"), IfMatchHeader),
+    request_body = UpdatePlan,
+    responses(
+        (status = 200, description = "The changed plan", body = Plan,
+            headers(("ETag" = String, description = "The plan's new version"))),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn update_plan(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -215,6 +296,24 @@ async fn update_plan(
     Err(busy())
 }
 
+/// Cancels a live plan; it stays listed with `status: "cancelled"`.
+///
+/// Needs `modify_plans` at subscription scope (and `onboard_enterprise_iot_plan` for an
+/// `enterprise_iot` plan). Only a live plan can be cancelled (`409`).
+#[utoipa::path(
+    delete,
+    path = "/api/subscriptions/{sub}/plans/{plan}",
+    tag = "plans",
+    params(InSubscription, ("plan" = String, Path, description = "The plan's id"), IfMatchHeader),
+    responses(
+        (status = 204, description = "Cancelled"),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+    )
+)]
 async fn cancel_plan(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -271,6 +370,24 @@ async fn cancel_plan(
     Err(busy())
 }
 
+/// Estimates the committed devices from the device inventory.
+///
+/// Excludes public-internet addresses, multicast, broadcast, devices inactive for over
+/// 30 days and endpoint-managed ones, then rounds up to a multiple of 100. With `kind`,
+/// only the devices that kind of plan covers. Needs `view_plans` at subscription scope.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/plans/committed-devices",
+    tag = "plans",
+    params(InSubscription, CommittedDevicesFilter),
+    responses(
+        (status = 200, description = "The estimate", body = CommittedDevicesEstimate),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn committed_devices(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,

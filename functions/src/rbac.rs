@@ -24,7 +24,6 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
 use base64::Engine as _;
 use serde::Serialize;
 use serde_json::Value;
@@ -41,6 +40,8 @@ use shared::model::{
     AssignmentId, DeviceGroup, DeviceGroupId, RoleId, SiteId, SiteSelector, SubscriptionId,
 };
 use time::OffsetDateTime;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::access::{self, Authorized};
 use crate::audit;
@@ -51,34 +52,29 @@ use crate::http::params::{IfMatch, Params, json_with_etag};
 use crate::http::principal::Caller;
 use crate::ids;
 use crate::keys;
+use crate::openapi::{
+    Conflict, Forbidden, IfMatchHeader, InSubscription, Invalid, NotFound, PreconditionFailed,
+    TooLarge, Unauthenticated,
+};
 use crate::records::{self, MembershipRecord, SubscriptionRecord};
 use crate::store::{Condition, Query, StoreError, Table, TableRead, Write};
 
+/// The RBAC routes, with their document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_built_in_roles))
+        .routes(routes!(list_roles, create_role))
+        .routes(routes!(delete_role))
+        .routes(routes!(list_assignments, create_assignment))
+        .routes(routes!(delete_assignment))
+        .routes(routes!(list_device_groups, create_device_group))
+        .routes(routes!(delete_device_group))
+        .routes(routes!(audit_log))
+}
+
+/// The RBAC function's routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/roles", get(list_built_in_roles))
-        .route(
-            "/api/subscriptions/{sub}/roles",
-            get(list_roles).post(create_role),
-        )
-        .route("/api/subscriptions/{sub}/roles/{role}", delete(delete_role))
-        .route(
-            "/api/subscriptions/{sub}/role-assignments",
-            get(list_assignments).post(create_assignment),
-        )
-        .route(
-            "/api/subscriptions/{sub}/role-assignments/{id}",
-            delete(delete_assignment),
-        )
-        .route(
-            "/api/subscriptions/{sub}/device-groups",
-            get(list_device_groups).post(create_device_group),
-        )
-        .route(
-            "/api/subscriptions/{sub}/device-groups/{id}",
-            delete(delete_device_group),
-        )
-        .route("/api/subscriptions/{sub}/audit-log", get(audit_log))
+    routes().into()
 }
 
 // ----- Policy changes -----
@@ -344,6 +340,20 @@ fn role_order(role: &Role) -> String {
     }
 }
 
+/// Lists the built-in roles and their permissions.
+///
+/// Needs only a valid token.
+#[utoipa::path(
+    get,
+    path = "/api/roles",
+    tag = "rbac",
+    params(PageRequest),
+    responses(
+        (status = 200, description = "A page of roles", body = Page<Role>),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+    )
+)]
 async fn list_built_in_roles(
     Caller(_principal): Caller,
     page: Params<PageRequest>,
@@ -352,6 +362,23 @@ async fn list_built_in_roles(
     Ok(json(StatusCode::OK, &page))
 }
 
+/// Lists the roles of a subscription: the built-in ones, then the custom ones.
+///
+/// Needs `grant_permissions` at subscription scope.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/roles",
+    tag = "rbac",
+    params(InSubscription, PageRequest),
+    responses(
+        (status = 200, description = "A page of roles", body = Page<Role>,
+            headers(("ETag" = String, description = "The version of the subscription's policy, for If-Match on a DELETE"))),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn list_roles(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -374,6 +401,25 @@ async fn list_roles(
     Ok(json_with_etag(StatusCode::OK, &page, authorized.version))
 }
 
+/// Adds a custom role: a named set of permissions.
+///
+/// Needs `grant_permissions` at subscription scope. A taken name is `409`.
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions/{sub}/roles",
+    tag = "rbac",
+    params(InSubscription),
+    request_body = CreateRole,
+    responses(
+        (status = 201, description = "The new role", body = Role),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn create_role(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -425,6 +471,24 @@ async fn create_role(
     Ok(json(StatusCode::CREATED, &role))
 }
 
+/// Deletes a custom role.
+///
+/// Needs `grant_permissions` at subscription scope. A built-in role, or one still
+/// used by an assignment, is `409`.
+#[utoipa::path(
+    delete,
+    path = "/api/subscriptions/{sub}/roles/{role}",
+    tag = "rbac",
+    params(InSubscription, ("role" = String, Path, description = "The custom role's id"), IfMatchHeader),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+    )
+)]
 async fn delete_role(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -474,6 +538,24 @@ async fn delete_role(
 
 // ----- Role assignments -----
 
+/// Lists role assignments: every one in the subscription, or with `site_id` those
+/// made at that site.
+///
+/// Needs `grant_permissions` at that scope (the subscription, or the site).
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/role-assignments",
+    tag = "rbac",
+    params(InSubscription, RoleAssignmentFilter, PageRequest),
+    responses(
+        (status = 200, description = "A page of assignments", body = Page<RoleAssignment>,
+            headers(("ETag" = String, description = "The version of the subscription's policy, for If-Match on a DELETE"))),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn list_assignments(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -502,6 +584,28 @@ async fn list_assignments(
     Ok(json_with_etag(StatusCode::OK, &page, authorized.version))
 }
 
+/// Gives a role to a user (`email`) or group (`group:<id>`) at the subscription, a
+/// site or a device group.
+///
+/// Needs `grant_permissions` at the target scope (a site assignment: at that site; a
+/// device group: at subscription scope). A site, custom role or device group that does
+/// not exist is `400`; a duplicate is `409`.
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions/{sub}/role-assignments",
+    tag = "rbac",
+    params(InSubscription),
+    request_body = CreateRoleAssignment,
+    responses(
+        (status = 201, description = "The new assignment", body = RoleAssignment),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn create_assignment(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -615,6 +719,24 @@ fn check_assignable(
     Ok(())
 }
 
+/// Removes a role assignment.
+///
+/// Needs `grant_permissions` at the assignment's scope. Removing the last
+/// subscription-scope `owner` is `409`.
+#[utoipa::path(
+    delete,
+    path = "/api/subscriptions/{sub}/role-assignments/{id}",
+    tag = "rbac",
+    params(InSubscription, ("id" = String, Path, description = "The assignment's id"), IfMatchHeader),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+    )
+)]
 async fn delete_assignment(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -659,6 +781,23 @@ async fn delete_assignment(
 
 // ----- Device groups -----
 
+/// Lists the device groups: named sets of sites that roles can be assigned over.
+///
+/// Needs `grant_permissions` at subscription scope.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/device-groups",
+    tag = "rbac",
+    params(InSubscription, PageRequest),
+    responses(
+        (status = 200, description = "A page of device groups", body = Page<DeviceGroup>,
+            headers(("ETag" = String, description = "The version of the subscription's policy, for If-Match on a DELETE"))),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn list_device_groups(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -675,6 +814,26 @@ async fn list_device_groups(
     Ok(json_with_etag(StatusCode::OK, &page, authorized.version))
 }
 
+/// Adds a device group, selecting its sites by id or by tags.
+///
+/// Needs `grant_permissions` at subscription scope. A listed site that does not
+/// exist is `400`; a taken name is `409`.
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions/{sub}/device-groups",
+    tag = "rbac",
+    params(InSubscription),
+    request_body = CreateDeviceGroup,
+    responses(
+        (status = 201, description = "The new device group", body = DeviceGroup),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn create_device_group(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -737,6 +896,24 @@ async fn create_device_group(
     Ok(json(StatusCode::CREATED, &group))
 }
 
+/// Deletes a device group.
+///
+/// Needs `grant_permissions` at subscription scope. One still used by an
+/// assignment is `409`.
+#[utoipa::path(
+    delete,
+    path = "/api/subscriptions/{sub}/device-groups/{id}",
+    tag = "rbac",
+    params(InSubscription, ("id" = String, Path, description = "The device group's id"), IfMatchHeader),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+    )
+)]
 async fn delete_device_group(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -778,6 +955,23 @@ async fn delete_device_group(
 
 // ----- Audit log -----
 
+/// Lists the audit log, newest first: every successful write, who made it, and the
+/// resource before and after.
+///
+/// Needs `grant_permissions` at subscription scope.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/audit-log",
+    tag = "rbac",
+    params(InSubscription, PageRequest),
+    responses(
+        (status = 200, description = "A page of audit entries", body = Page<AuditEntry>),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn audit_log(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,

@@ -30,7 +30,6 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use futures_util::StreamExt as _;
 use sha2::{Digest, Sha256};
 use shared::api::{
@@ -48,6 +47,8 @@ use shared::model::{
     SubscriptionId, ThreatIntelligence, TiVersion, ZoneId, latest_ti_package,
 };
 use time::OffsetDateTime;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::access::{self, Authorized};
 use crate::audit;
@@ -59,6 +60,10 @@ use crate::http::principal::Caller;
 use crate::http::sensor::{SensorTokenRecord, new_token, token_hash};
 use crate::ids;
 use crate::keys;
+use crate::openapi::{
+    Conflict, Forbidden, IfMatchHeader, InSubscription, Invalid, NotFound, PreconditionFailed,
+    TooLarge, Unauthenticated,
+};
 use crate::records::{self, SensorRecord, Versioned};
 use crate::sites::{self, SensorCountChange};
 use crate::store::{
@@ -77,39 +82,26 @@ const TI_PUSH_CHUNK: usize = crate::store::MAX_TRANSACTION_OPS / 2;
 /// Items per store page of the CSV export and the health summary.
 const EXPORT_PAGE: u32 = 200;
 
+/// The sensors routes, with their document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sensors, onboard_sensor))
+        .routes(routes!(export_csv))
+        .routes(routes!(health_summary))
+        .routes(routes!(push_ti_update))
+        .routes(routes!(endpoint_details))
+        .routes(routes!(sensor_software))
+        .routes(routes!(get_sensor, update_sensor, delete_sensor))
+        .routes(routes!(download_activation_file))
+        .routes(routes!(reactivate))
+        .routes(routes!(request_software_update))
+        .routes(routes!(latest_ti_package_download))
+        .routes(routes!(recover_console_password))
+}
+
+/// The sensors function's routes.
 pub fn router() -> Router<AppState> {
-    const SENSORS: &str = "/api/subscriptions/{sub}/sensors";
-    Router::new()
-        .route(SENSORS, get(list_sensors).post(onboard_sensor))
-        .route(&format!("{SENSORS}/export.csv"), get(export_csv))
-        .route(&format!("{SENSORS}/health-summary"), get(health_summary))
-        .route(&format!("{SENSORS}/ti-update"), post(push_ti_update))
-        .route(
-            &format!("{SENSORS}/endpoint-details"),
-            get(endpoint_details),
-        )
-        .route(&format!("{SENSORS}/software"), get(sensor_software))
-        .route(
-            &format!("{SENSORS}/{{id}}"),
-            get(get_sensor).patch(update_sensor).delete(delete_sensor),
-        )
-        .route(
-            &format!("{SENSORS}/{{id}}/activation-file"),
-            get(download_activation_file),
-        )
-        .route(&format!("{SENSORS}/{{id}}/reactivate"), post(reactivate))
-        .route(
-            &format!("{SENSORS}/{{id}}/software-update"),
-            post(request_software_update),
-        )
-        .route(
-            "/api/subscriptions/{sub}/ti-packages/latest",
-            get(latest_ti_package_download),
-        )
-        .route(
-            "/api/subscriptions/{sub}/console-password-recovery",
-            post(recover_console_password),
-        )
+    routes().into()
 }
 
 // ----- Records, views and items -----
@@ -339,9 +331,29 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiUrl {
 
 // ----- Onboarding and the sensor resource -----
 
-/// `POST /subscriptions/{sub}/sensors`. A `site_id` or `zone_id` that does not exist in
-/// the subscription is a `400` naming the field (the body refers to it; the request's
-/// own target, the subscription, exists).
+/// Onboards a sensor and answers its activation file.
+///
+/// Needs `onboard_sensors` at subscription scope. Needs no live plan.
+/// `site_id` is required for OT types; Enterprise IoT sensors take none and land in the
+/// site named "Enterprise network". A `site_id` or `zone_id` not in the subscription is
+/// `400`.
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions/{sub}/sensors",
+    tag = "sensors",
+    params(InSubscription),
+    request_body = CreateSensor,
+    responses(
+        (status = 201, description = "The sensor and its activation file", body = OnboardedSensor,
+            headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn onboard_sensor(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -468,6 +480,22 @@ async fn check_zone(
     }
 }
 
+/// Reads one sensor.
+///
+/// Needs `view_sites_and_sensors` at subscription scope.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/sensors/{id}",
+    tag = "sensors",
+    params(InSubscription, ("id" = String, Path, description = "The sensor's id")),
+    responses(
+        (status = 200, description = "The sensor", body = Sensor,
+            headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn get_sensor(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -489,8 +517,28 @@ async fn get_sensor(
     Ok(json_with_etag(StatusCode::OK, &sensor, loaded.version))
 }
 
-/// `PATCH /subscriptions/{sub}/sensors/{id}`: name, zone (of the sensor's site: else
-/// `400`), TI mode (`409` for a sensor that cannot take it, see `shared::model::TiError`).
+/// Changes a sensor's name, zone or TI mode.
+///
+/// Needs `modify_sites_and_sensors` at subscription scope.
+/// A zone not of the sensor's site is `400`; a TI mode the sensor cannot take is `409`.
+#[utoipa::path(
+    patch,
+    path = "/api/subscriptions/{sub}/sensors/{id}",
+    tag = "sensors",
+    params(InSubscription, ("id" = String, Path, description = "The sensor's id"), IfMatchHeader),
+    request_body = UpdateSensor,
+    responses(
+        (status = 200, description = "The changed sensor", body = Sensor,
+            headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn update_sensor(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -560,8 +608,23 @@ async fn update_sensor(
     Ok(json_with_etag(StatusCode::OK, &sensor, version))
 }
 
-/// `DELETE`: the sensor, its token's lookup item and its site's sensor count in one
-/// transaction, so its token is refused from the moment the delete commits.
+/// Deletes a sensor; its token stops working at once.
+///
+/// Needs `modify_sites_and_sensors` at subscription scope.
+#[utoipa::path(
+    delete,
+    path = "/api/subscriptions/{sub}/sensors/{id}",
+    tag = "sensors",
+    params(InSubscription, ("id" = String, Path, description = "The sensor's id"), IfMatchHeader),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+    )
+)]
 async fn delete_sensor(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -632,7 +695,23 @@ async fn delete_sensor(
     ))
 }
 
-/// `GET …/sensors/{id}/activation-file`: the current token; downloading never rotates it.
+/// Downloads a sensor's activation file, with its current token.
+///
+/// Needs `download_activation_files` at subscription scope. Downloading never rotates the
+/// token.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/sensors/{id}/activation-file",
+    tag = "sensors",
+    params(InSubscription, ("id" = String, Path, description = "The sensor's id")),
+    responses(
+        (status = 200, description = "The activation file", body = ActivationFile,
+            headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn download_activation_file(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -654,8 +733,24 @@ async fn download_activation_file(
     ))
 }
 
-/// `POST …/sensors/{id}/reactivate`: a new token; the old one's lookup item is deleted
-/// in the same transaction, so it is refused at once. Answers the new activation file.
+/// Issues a new token for a sensor; the old one is refused at once.
+///
+/// Needs `modify_sites_and_sensors` at subscription scope. Answers the new activation file.
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions/{sub}/sensors/{id}/reactivate",
+    tag = "sensors",
+    params(InSubscription, ("id" = String, Path, description = "The sensor's id"), IfMatchHeader),
+    responses(
+        (status = 200, description = "The new activation file", body = ActivationFile,
+            headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+    )
+)]
 async fn reactivate(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -700,10 +795,29 @@ async fn reactivate(
     ))
 }
 
-/// `POST …/sensors/{id}/software-update` `{"version"}`: queues a remote update,
-/// delivered in the sensor's next heartbeat (`shared::model::SoftwareUpdate`). An
-/// unpublished version is `400`; an Enterprise IoT sensor, or a version not newer than
-/// the installed one, `409`.
+/// Queues a remote software update, delivered in the sensor's next heartbeat.
+///
+/// Needs `modify_sites_and_sensors` at subscription scope.
+/// An unpublished version is `400`; an Enterprise IoT sensor, or a version not newer
+/// than the installed one, `409`.
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions/{sub}/sensors/{id}/software-update",
+    tag = "sensors",
+    params(InSubscription, ("id" = String, Path, description = "The sensor's id"), IfMatchHeader),
+    request_body = RequestSoftwareUpdate,
+    responses(
+        (status = 200, description = "The sensor", body = Sensor,
+            headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn request_software_update(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -772,8 +886,24 @@ fn sensor_query(subscription: &SubscriptionId, filter: &SensorFilter) -> TableQu
     }
 }
 
-/// `GET /subscriptions/{sub}/sensors?site_id=&type=&health=` (see the module's notes on
-/// `health`).
+/// Lists the subscription's sensors, filtered by site, type and health.
+///
+/// Needs `view_sites_and_sensors` at subscription scope.
+/// Health is derived when read, so with `health` a page may hold fewer than `limit`
+/// items (even none) and still have a `next_cursor`: page until it is `null`.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/sensors",
+    tag = "sensors",
+    params(InSubscription, SensorFilter, PageRequest),
+    responses(
+        (status = 200, description = "A page of sensors", body = Page<Sensor>),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn list_sensors(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -817,8 +947,23 @@ async fn list_sensors(
     ))
 }
 
-/// `GET …/sensors/health-summary[?site_id=&type=]`: sensors per health, derived now.
-/// Reads every sensor matching the filter (`health` is ignored).
+/// Counts the sensors in each health, derived now.
+///
+/// Needs `view_sites_and_sensors` at subscription scope. Takes the list's `site_id` and
+/// `type` filters; `health` is ignored.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/sensors/health-summary",
+    tag = "sensors",
+    params(InSubscription, SensorFilter),
+    responses(
+        (status = 200, description = "Sensors per health", body = SensorHealthSummary),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn health_summary(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -927,10 +1072,24 @@ impl Export {
     }
 }
 
-/// `GET …/sensors/export.csv`: a header row, then one row per sensor of the
-/// subscription in the grid's columns, streamed page by page. The first page is read before answering, so a
-/// failure there is a proper error; a later failure cuts the download short (a
-/// truncated body, never a silently partial file that looks complete).
+/// Exports every sensor of the subscription as CSV.
+///
+/// Needs `view_sites_and_sensors` at subscription scope.
+/// A header row, then one row per sensor in the grid's columns: name, type, site, zone,
+/// subscription, software version, health, last connected (UTC), TI version, TI mode,
+/// TI update status.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/sensors/export.csv",
+    tag = "sensors",
+    params(InSubscription),
+    responses(
+        (status = 200, description = "The CSV file", content_type = "text/csv", body = String),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn export_csv(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -984,10 +1143,27 @@ async fn export_csv(
 
 // ----- TI pushes -----
 
-/// `POST /subscriptions/{sub}/sensors/ti-update` `{"sensor_ids"}`: queues the latest TI
-/// package for each sensor, delivered in its next heartbeat's `pending`. Every sensor
-/// is checked first (an unknown id is `400`, an Enterprise IoT sensor `409`), so a bad
-/// request changes nothing; up to 50 sensors are pushed in one transaction.
+/// Pushes the latest TI package to sensors, delivered in their next heartbeats.
+///
+/// Needs `push_ti_updates` at subscription scope.
+/// Every sensor is checked first (an unknown id is `400`, an Enterprise IoT sensor
+/// `409`), so a refused request changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions/{sub}/sensors/ti-update",
+    tag = "sensors",
+    params(InSubscription),
+    request_body = PushTiUpdate,
+    responses(
+        (status = 200, description = "The sensors now updating", body = TiUpdatePushed),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn push_ti_update(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -1123,8 +1299,22 @@ fn fixed_page<T>(items: Vec<T>, page: PageRequest) -> ApiResult<Page<T>> {
     })
 }
 
-/// `GET …/sensors/endpoint-details`: what OT sensors must reach over HTTPS (outbound
-/// allow rules, one set per subscription).
+/// Lists the endpoints OT sensors must be allowed to reach.
+///
+/// Needs `download_endpoint_details` at subscription scope.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/sensors/endpoint-details",
+    tag = "sensors",
+    params(InSubscription, PageRequest),
+    responses(
+        (status = 200, description = "A page of endpoints", body = Page<SensorEndpoint>),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn endpoint_details(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -1168,7 +1358,22 @@ async fn endpoint_details(
     Ok(json(StatusCode::OK, &fixed_page(items, page)?))
 }
 
-/// `GET …/sensors/software`: the published sensor software, newest first.
+/// Lists the published sensor software, newest first.
+///
+/// Needs `download_sensor_software` at subscription scope.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/sensors/software",
+    tag = "sensors",
+    params(InSubscription, PageRequest),
+    responses(
+        (status = 200, description = "A page of releases", body = Page<SensorSoftwareRelease>),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn sensor_software(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -1193,9 +1398,23 @@ async fn sensor_software(
     Ok(json(StatusCode::OK, &fixed_page(items, page)?))
 }
 
-/// `GET /subscriptions/{sub}/ti-packages/latest`: the newest TI package, for locally
-/// managed sensors. Its content is built from the version and the subscription (the
-/// package is signed for one subscription), the same bytes at every download.
+/// Downloads the newest TI package, for locally managed sensors.
+///
+/// Needs `download_ti_packages` at subscription scope. The same bytes at every
+/// download.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/ti-packages/latest",
+    tag = "sensors",
+    params(InSubscription),
+    responses(
+        (status = 200, description = "The package", body = TiPackage,
+            headers(("ETag" = String, description = "The package's content hash"))),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn latest_ti_package_download(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -1233,9 +1452,26 @@ async fn latest_ti_package_download(
     Ok(response)
 }
 
-/// `POST /subscriptions/{sub}/console-password-recovery`: a one-time recovery code for
-/// an on-premises console (or, with `sensor_id`, an OT sensor's console). The code is
-/// shown only in this answer; the audit entry records the request, never the code.
+/// Answers a one-time recovery code for an on-premises console's lost password.
+///
+/// Needs `recover_console_passwords` at subscription scope. With `sensor_id`, for that OT
+/// sensor's console. The code is shown only in this answer.
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions/{sub}/console-password-recovery",
+    tag = "sensors",
+    params(InSubscription),
+    request_body = RecoverConsolePassword,
+    responses(
+        (status = 200, description = "The recovery code", body = ConsoleRecoveryCode),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn recover_console_password(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,

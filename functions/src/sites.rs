@@ -35,15 +35,16 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Serialize;
-use shared::api::{AuditActor, CreateSite, CreateZone, PageRequest, Site, UpdateSite, Zone};
+use shared::api::{AuditActor, CreateSite, CreateZone, Page, PageRequest, Site, UpdateSite, Zone};
 use shared::authz::{Permission, Principal, RoleAssignment, Target};
 use shared::model::{
     DisplayName, ENTERPRISE_NETWORK_SITE_ID, ENTERPRISE_NETWORK_SITE_NAME, MAX_ZONES_PER_SITE,
     SiteId, SiteOwners, SubscriptionId, Tags, ZoneId, is_reserved_site_name, name_key,
 };
 use time::OffsetDateTime;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::access::{self, Authorized};
 use crate::audit;
@@ -54,6 +55,10 @@ use crate::http::params::{IfMatch, Params, json_with_etag};
 use crate::http::principal::Caller;
 use crate::ids;
 use crate::keys;
+use crate::openapi::{
+    Conflict, Forbidden, IfMatchHeader, InSubscription, Invalid, NotFound, PreconditionFailed,
+    TooLarge, Unauthenticated,
+};
 use crate::rbac;
 use crate::records::{self, SiteNameRecord, SiteUsageRecord, SubscriptionRecord};
 use crate::store::{
@@ -68,24 +73,37 @@ const DELETE_ATTEMPTS: u32 = 32;
 /// The place of the policy's write in a site deletion's transaction.
 const POLICY_WRITE: usize = 3;
 
+/// The sites routes, with their document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sites, create_site))
+        .routes(routes!(get_site, update_site, delete_site))
+        .routes(routes!(list_zones, create_zone))
+}
+
+/// The sites function's routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/subscriptions/{sub}/sites",
-            get(list_sites).post(create_site),
-        )
-        .route(
-            "/api/subscriptions/{sub}/sites/{site}",
-            get(get_site).patch(update_site).delete(delete_site),
-        )
-        .route(
-            "/api/subscriptions/{sub}/sites/{site}/zones",
-            get(list_zones).post(create_zone),
-        )
+    routes().into()
 }
 
 // ----- Handlers -----
 
+/// Lists the subscription's sites.
+///
+/// Needs `view_sites_and_sensors` at subscription scope (site-scoped callers get `403`).
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/sites",
+    tag = "sites",
+    params(InSubscription, PageRequest),
+    responses(
+        (status = 200, description = "A page of sites", body = Page<Site>),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn list_sites(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -107,6 +125,28 @@ async fn list_sites(
     Ok(json(StatusCode::OK, &records::page::<Site>(found)?))
 }
 
+/// Adds a site.
+///
+/// Needs `modify_sites_and_sensors` at subscription scope (site-scoped callers get `403`).
+/// A display name is unique in the subscription, ignoring case, and "Enterprise
+/// network" is reserved (`409`).
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions/{sub}/sites",
+    tag = "sites",
+    params(InSubscription),
+    request_body = CreateSite,
+    responses(
+        (status = 201, description = "The new site", body = Site,
+            headers(("ETag" = String, description = "The site's version, for If-Match"))),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn create_site(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -132,6 +172,22 @@ async fn create_site(
     Ok(json_with_etag(StatusCode::CREATED, &site, version))
 }
 
+/// Reads one site.
+///
+/// Needs `view_sites_and_sensors` at subscription scope (site-scoped callers get `403`).
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/sites/{site}",
+    tag = "sites",
+    params(InSubscription, ("site" = String, Path, description = "The site's id")),
+    responses(
+        (status = 200, description = "The site", body = Site,
+            headers(("ETag" = String, description = "The site's version, for If-Match"))),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn get_site(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -143,6 +199,28 @@ async fn get_site(
     Ok(json_with_etag(StatusCode::OK, &site, version))
 }
 
+/// Changes a site: each given field replaces the old one whole.
+///
+/// Needs `modify_sites_and_sensors` at subscription scope (site-scoped callers get `403`).
+/// A taken or reserved display name is `409`.
+#[utoipa::path(
+    patch,
+    path = "/api/subscriptions/{sub}/sites/{site}",
+    tag = "sites",
+    params(InSubscription, ("site" = String, Path, description = "The site's id"), IfMatchHeader),
+    request_body = UpdateSite,
+    responses(
+        (status = 200, description = "The changed site", body = Site,
+            headers(("ETag" = String, description = "The site's version, for If-Match"))),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn update_site(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -206,12 +284,28 @@ async fn update_site(
     Err(busy())
 }
 
-/// `DELETE …/sites/{site}`: `409` while sensors are counted at the site or it holds a
-/// device; else, in one transaction, the site, its name, its usage, its zones and every
-/// site-scope role assignment at it (the subscription's policy rewritten `VersionIs`
-/// the version read, with the memberships of principals left without an assignment),
-/// with one audit entry whose `before` lists the assignments removed. Its alerts stay,
-/// as history (see `docs/data-model.md`).
+/// Deletes a site with its zones and its site-scope role assignments.
+///
+/// Needs `modify_sites_and_sensors` at subscription scope (site-scoped callers get `403`).
+/// `409` while sensors or devices are at the site. Its alerts stay, as history.
+#[utoipa::path(
+    delete,
+    path = "/api/subscriptions/{sub}/sites/{site}",
+    tag = "sites",
+    params(InSubscription, ("site" = String, Path, description = "The site's id"), IfMatchHeader),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+    )
+)]
+// In one transaction: the site, its name, its usage, its zones and the subscription's
+// policy rewritten `VersionIs` the version read (with the memberships of principals left
+// without an assignment), with one audit entry whose `before` lists the assignments
+// removed (see `docs/data-model.md`).
 async fn delete_site(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -327,6 +421,22 @@ async fn delete_site(
     Err(busy())
 }
 
+/// Lists a site's zones.
+///
+/// Needs `view_sites_and_sensors` at subscription scope (site-scoped callers get `403`).
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/sites/{site}/zones",
+    tag = "sites",
+    params(InSubscription, ("site" = String, Path, description = "The site's id"), PageRequest),
+    responses(
+        (status = 200, description = "A page of zones", body = Page<Zone>),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn list_zones(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
@@ -351,6 +461,28 @@ async fn list_zones(
     Ok(json(StatusCode::OK, &records::page::<Zone>(found)?))
 }
 
+/// Adds a zone to a site.
+///
+/// Needs `modify_sites_and_sensors` at subscription scope (site-scoped callers get `403`).
+/// A zone name is unique in its site, ignoring case, and a site has a bounded number
+/// of zones (`409`).
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions/{sub}/sites/{site}/zones",
+    tag = "sites",
+    params(InSubscription, ("site" = String, Path, description = "The site's id")),
+    request_body = CreateZone,
+    responses(
+        (status = 201, description = "The new zone", body = Zone,
+            headers(("ETag" = String, description = "The zone's version, for If-Match"))),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+    )
+)]
 async fn create_zone(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,

@@ -39,6 +39,7 @@ pub const MAX_PAGE_LIMIT: u32 = 500;
 
 /// The contract's error codes; each has exactly one HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     Invalid,
@@ -68,11 +69,13 @@ impl ErrorCode {
 
 /// `{"error": {"code", "message"}}`: the body of every failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
@@ -91,6 +94,7 @@ impl ErrorBody {
 
 /// One page of any collection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -98,8 +102,12 @@ pub struct Page<T> {
 
 /// `limit` and `cursor` of every list request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct PageRequest {
+    /// Items per page: 1 to 500, 50 when omitted.
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page, passed back as it is.
     pub cursor: Option<String>,
 }
 
@@ -119,6 +127,7 @@ impl PageRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DevLoginRequest {
     pub email: Email,
@@ -129,18 +138,21 @@ pub struct DevLoginRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenResponse {
     pub token: String,
 }
 
 /// `GET /me`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     pub email: Email,
     pub subscriptions: Vec<MySubscription>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MySubscription {
     pub id: SubscriptionId,
     pub name: DisplayName,
@@ -151,6 +163,7 @@ pub struct MySubscription {
 /// the same [`crate::authz::Access`] as the functions:
 /// `Access::from_grants(assignments.iter().map(MyAssignment::grant))`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MyAssignment {
     pub id: AssignmentId,
     pub role: RoleRef,
@@ -173,12 +186,14 @@ impl MyAssignment {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateSubscription {
     pub name: DisplayName,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Subscription {
     pub id: SubscriptionId,
     pub name: DisplayName,
@@ -188,6 +203,7 @@ pub struct Subscription {
 
 /// A role of `GET /roles` (built-in) or `GET /subscriptions/{sub}/roles` (custom).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Role {
     pub id: RoleRef,
     pub name: String,
@@ -226,6 +242,7 @@ impl From<CustomRole> for Role {
 
 /// `POST /subscriptions/{sub}/roles`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateRole {
     pub name: DisplayName,
@@ -248,7 +265,9 @@ fn non_empty_permissions<'de, D: Deserializer<'de>>(
 
 /// The filter of `GET /subscriptions/{sub}/role-assignments[?site_id=]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct RoleAssignmentFilter {
+    /// Only the assignments made at this site.
     pub site_id: Option<SiteId>,
 }
 
@@ -266,7 +285,10 @@ pub struct CreateRoleAssignment {
     pub scope: Scope,
 }
 
+schema_as!(CreateRoleAssignment => CreateRoleAssignmentFields, "CreateRoleAssignment");
+
 #[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 struct CreateRoleAssignmentFields {
     principal: PrincipalRef,
@@ -326,6 +348,7 @@ impl From<CreateRoleAssignment> for CreateRoleAssignmentFields {
 /// `POST /subscriptions/{sub}/device-groups` `{"name", "sites": {"sites": [...]} |
 /// {"tags": {...}}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateDeviceGroup {
     pub name: DisplayName,
@@ -360,7 +383,10 @@ pub struct CreatePlan {
     pub committed_devices: Option<CommittedDevices>,
 }
 
+schema_as!(CreatePlan => CreatePlanFields, "CreatePlan");
+
 #[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 struct CreatePlanFields {
     kind: PlanKind,
@@ -393,6 +419,7 @@ impl From<CreatePlan> for CreatePlanFields {
 
 /// `PATCH /subscriptions/{sub}/plans/{plan}`; see [`crate::model::PlanTerms::change`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePlan {
     #[serde(default)]
@@ -402,6 +429,7 @@ pub struct UpdatePlan {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Plan {
     pub id: PlanId,
     pub kind: PlanKind,
@@ -427,8 +455,10 @@ pub struct Plan {
 /// The filter of `GET /subscriptions/{sub}/plans/committed-devices[?kind=]`: the
 /// devices one kind of plan covers, or without `kind` the whole inventory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct CommittedDevicesFilter {
+    /// Only the devices this kind of plan covers; the whole inventory when omitted.
     #[serde(default)]
     pub kind: Option<PlanKind>,
 }
@@ -437,6 +467,7 @@ pub struct CommittedDevicesFilter {
 
 /// `POST /subscriptions/{sub}/sites`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateSite {
     pub display_name: DisplayName,
@@ -447,6 +478,7 @@ pub struct CreateSite {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Site {
     pub id: SiteId,
     pub display_name: DisplayName,
@@ -457,6 +489,7 @@ pub struct Site {
 /// `PATCH /subscriptions/{sub}/sites/{site}`: each given field replaces the old one
 /// whole (tags and owners included).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSite {
     #[serde(default)]
@@ -469,12 +502,14 @@ pub struct UpdateSite {
 
 /// `POST /subscriptions/{sub}/sites/{site}/zones`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateZone {
     pub name: DisplayName,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Zone {
     pub id: ZoneId,
     pub site_id: SiteId,
@@ -485,10 +520,14 @@ pub struct Zone {
 
 /// The filters of `GET /subscriptions/{sub}/sensors`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct SensorFilter {
+    /// Only sensors at this site.
     pub site_id: Option<SiteId>,
+    /// Only sensors of this type.
     #[serde(rename = "type")]
     pub sensor_type: Option<SensorType>,
+    /// Only sensors in this health (derived when read).
     pub health: Option<SensorHealth>,
 }
 
@@ -503,7 +542,10 @@ pub struct CreateSensor {
     pub zone_id: Option<ZoneId>,
 }
 
+schema_as!(CreateSensor => CreateSensorFields, "CreateSensor");
+
 #[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 struct CreateSensorFields {
     name: DisplayName,
@@ -557,6 +599,7 @@ impl From<CreateSensor> for CreateSensorFields {
 /// ([`crate::model::assess_health`], [`crate::model::ThreatIntelligence::status`]).
 /// The TI fields are `null` for Enterprise IoT sensors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Sensor {
     pub id: SensorId,
     pub name: DisplayName,
@@ -627,6 +670,7 @@ impl Sensor {
 
 /// `POST /subscriptions/{sub}/sensors` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OnboardedSensor {
     pub sensor: Sensor,
     pub activation_file: ActivationFile,
@@ -634,6 +678,7 @@ pub struct OnboardedSensor {
 
 /// What a sensor needs to reach the API; the token is its ingest credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivationFile {
     pub sensor_id: SensorId,
     pub subscription_id: SubscriptionId,
@@ -643,6 +688,7 @@ pub struct ActivationFile {
 
 /// `PATCH /subscriptions/{sub}/sensors/{id}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSensor {
     #[serde(default)]
@@ -659,6 +705,7 @@ pub const MAX_TI_PUSH_SENSORS: usize = MAX_PAGE_LIMIT as usize;
 /// `POST /subscriptions/{sub}/sensors/ti-update`: 1 to [`MAX_TI_PUSH_SENSORS`]
 /// sensors, a repeated id counting once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PushTiUpdate {
     #[serde(deserialize_with = "sensor_ids_to_push")]
@@ -680,6 +727,7 @@ fn sensor_ids_to_push<'de, D: Deserializer<'de>>(
 /// `POST /subscriptions/{sub}/sensors/ti-update` answer: the sensors now updating,
 /// each with the package it will get.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TiUpdatePushed {
     pub ti_version: TiVersion,
     pub sensor_ids: Vec<SensorId>,
@@ -688,6 +736,7 @@ pub struct TiUpdatePushed {
 /// `GET /subscriptions/{sub}/sensors/health-summary`: how many sensors are in each
 /// health, for the widgets above the grid (health derived at the time of the request).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SensorHealthSummary {
     pub healthy: u64,
     pub unhealthy: u64,
@@ -712,6 +761,7 @@ impl SensorHealthSummary {
 /// `POST /subscriptions/{sub}/sensors/{id}/software-update`: a remote update to a
 /// published version (see [`crate::model::SoftwareUpdate::request`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RequestSoftwareUpdate {
     pub version: SoftwareVersion,
@@ -719,6 +769,7 @@ pub struct RequestSoftwareUpdate {
 
 /// One item of `GET /subscriptions/{sub}/sensors/software`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SensorSoftwareRelease {
     pub version: SoftwareVersion,
     /// `YYYY-MM-DD`.
@@ -733,6 +784,7 @@ pub struct SensorSoftwareRelease {
 /// One item of `GET /subscriptions/{sub}/sensors/endpoint-details`: an endpoint that
 /// OT sensors must be allowed to reach.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SensorEndpoint {
     pub url: String,
     pub protocol: String,
@@ -743,6 +795,7 @@ pub struct SensorEndpoint {
 /// `GET /subscriptions/{sub}/ti-packages/latest`: the newest TI package, ready to
 /// upload to a locally managed sensor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TiPackage {
     pub ti_version: TiVersion,
     /// `YYYY-MM-DD`.
@@ -756,6 +809,7 @@ pub struct TiPackage {
 /// The identifier an on-premises console shows on its sign-in screen when its
 /// password is lost: 1 to 64 letters, digits or '-'.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct SecretIdentifier(String);
 
@@ -796,6 +850,7 @@ impl From<SecretIdentifier> for String {
 /// `POST /subscriptions/{sub}/console-password-recovery`: recovers the password of an
 /// on-premises management console, or of one OT sensor's console with `sensor_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RecoverConsolePassword {
     pub secret_identifier: SecretIdentifier,
@@ -805,6 +860,7 @@ pub struct RecoverConsolePassword {
 
 /// The answer: a one-time code to enter on the console; it is shown only here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsoleRecoveryCode {
     pub recovery_code: String,
     pub sensor_id: Option<SensorId>,
@@ -814,14 +870,19 @@ pub struct ConsoleRecoveryCode {
 
 /// The filters of `GET /subscriptions/{sub}/alerts`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct AlertFilter {
+    /// Only alerts at this site.
     pub site_id: Option<SiteId>,
+    /// Only alerts in this status.
     pub status: Option<AlertStatus>,
+    /// Only alerts of this severity.
     pub severity: Option<Severity>,
 }
 
 /// `PATCH /subscriptions/{sub}/alerts/{id}`; see [`AlertStatus::transition`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAlert {
     #[serde(default)]
@@ -835,6 +896,7 @@ pub const MAX_BULK_ALERTS: usize = 100;
 /// [`MAX_BULK_ALERTS`] alerts, a repeated id counting once. Each alert is changed on
 /// its own (see [`BulkAlertStatusResult`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BulkAlertStatus {
     #[serde(deserialize_with = "alert_ids_to_change")]
@@ -861,6 +923,7 @@ fn alert_ids_to_change<'de, D: Deserializer<'de>>(
 /// The answer of a bulk status change: one result per distinct alert, in the order
 /// asked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BulkAlertStatusResult {
     pub items: Vec<BulkAlertStatusItem>,
 }
@@ -868,6 +931,7 @@ pub struct BulkAlertStatusResult {
 /// One alert's outcome: `status` is what a `PATCH` of that alert alone would have
 /// answered (`200`, `403`, `404`, `409`); `alert` on success, `error` otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BulkAlertStatusItem {
     pub id: AlertId,
     pub status: u16,
@@ -881,12 +945,15 @@ pub struct BulkAlertStatusItem {
 
 /// The filter of `GET /subscriptions/{sub}/devices`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct DeviceFilter {
+    /// Only devices at this site.
     pub site_id: Option<SiteId>,
 }
 
 /// `PATCH /subscriptions/{sub}/devices/{id}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDevice {
     #[serde(default)]
@@ -948,6 +1015,7 @@ pub fn device_export_row(device: &Device) -> [String; 12] {
 
 /// `POST /ingest/heartbeat`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Heartbeat {
     pub version: SoftwareVersion,
@@ -962,12 +1030,14 @@ pub struct Heartbeat {
 
 /// `POST /ingest/heartbeat` answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeartbeatResponse {
     pub pending: Vec<PendingAction>,
 }
 
 /// `POST /ingest/alerts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IngestAlerts {
     pub alerts: Vec<DetectedAlert>,
@@ -975,6 +1045,7 @@ pub struct IngestAlerts {
 
 /// `POST /ingest/devices`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IngestDevices {
     pub devices: Vec<ObservedDevice>,
@@ -982,6 +1053,7 @@ pub struct IngestDevices {
 
 /// The `202` answer of the ingest endpoints: how many items were durably accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Accepted {
     pub accepted: usize,
 }
@@ -990,6 +1062,7 @@ pub struct Accepted {
 
 /// Who made an audited change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AuditActor {
     User { email: Email },
@@ -999,6 +1072,7 @@ pub enum AuditActor {
 /// One successful write: who, what, when, where, and the resource before and after.
 /// Written in the same transaction as the change, so the log never misses one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: AuditEntryId,
     #[serde(with = "time::serde::rfc3339")]

@@ -32,6 +32,7 @@ use crate::model::{
 /// An action of the permission matrix. The order is the seed table's row order, and
 /// it is also each permission's bit in a [`PermissionSet`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
     GrantPermissions,
@@ -168,6 +169,11 @@ impl fmt::Display for Permission {
 /// Serialized as the list of permission names in [`Permission::ALL`] order, never as
 /// bits, so stored roles survive a reordering of the enum.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = Vec<Permission>)
+)]
 pub struct PermissionSet(u32);
 
 impl PermissionSet {
@@ -378,6 +384,12 @@ pub enum RoleRef {
     Custom(RoleId),
 }
 
+string_schema!(
+    RoleRef,
+    "RoleRef",
+    "A role: a built-in role's id (security_reader, security_admin, contributor, owner) or a custom role's id."
+);
+
 impl RoleRef {
     pub fn parse(raw: &str) -> Result<Self, InvalidId> {
         match BuiltInRole::from_id(raw) {
@@ -429,6 +441,12 @@ pub enum PrincipalRef {
 }
 
 const GROUP_PREFIX: &str = "group:";
+
+string_schema!(
+    PrincipalRef,
+    "PrincipalRef",
+    "Who an assignment is given to: a user's email, or group:<group id>."
+);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("must be an email address or group:<group id>")]
@@ -543,6 +561,7 @@ impl Scope {
 
 /// What a scope covers once resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Reach {
     WholeSubscription,
@@ -559,9 +578,12 @@ pub struct RoleAssignment {
     pub scope: Scope,
 }
 
+schema_as!(RoleAssignment => RoleAssignmentFields, "RoleAssignment");
+
 /// The contract's shape of an assignment: `{"id", "principal", "role", "site_id",
 /// "device_group_id"}`.
 #[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 struct RoleAssignmentFields {
     id: AssignmentId,
     principal: PrincipalRef,

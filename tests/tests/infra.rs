@@ -13,16 +13,41 @@ fn template() -> String {
 
 /// `(method, path)` of every `Type: HttpApi` event in the template.
 fn routes(template: &str) -> Vec<(String, String)> {
+    function_routes(template)
+        .into_iter()
+        .map(|(_, method, path)| (method, path))
+        .collect()
+}
+
+/// `(function, method, path)` of every `Type: HttpApi` event in the template, the
+/// function named by its binary (`CodeUri: ../target/lambda/<name>/`, which comes
+/// before the function's events).
+fn function_routes(template: &str) -> Vec<(String, String, String)> {
     let mut routes = Vec::new();
+    let mut function = String::new();
     let mut method = None;
     for line in template.lines().map(str::trim) {
-        if let Some(m) = line.strip_prefix("Method: ") {
+        if let Some(rest) = line.strip_prefix("CodeUri: ../target/lambda/") {
+            function = rest.trim_end_matches('/').to_owned();
+        } else if let Some(m) = line.strip_prefix("Method: ") {
             method = Some(m.to_owned());
         } else if let Some(path) = line.strip_prefix("Path: ") {
-            routes.push((method.take().expect("Method before Path"), path.to_owned()));
+            let method = method.take().expect("Method before Path");
+            routes.push((function.clone(), method, path.to_owned()));
         }
     }
     routes
+}
+
+/// `(METHOD, path)` of every operation an OpenAPI document lists.
+fn documented(document: &serde_json::Value) -> Vec<(String, String)> {
+    let mut operations = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("a path item").keys() {
+            operations.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    operations
 }
 
 #[test]
@@ -102,4 +127,63 @@ fn route_matching_follows_api_gateway_rules() {
     ));
     assert!(route_matches("/api/me", "/api/me"));
     assert!(!route_matches("/api/me", "/api/me/too"));
+}
+
+#[test]
+fn every_documented_operation_is_routed_to_the_function_that_serves_it() {
+    use functions::{alerts, devices, identity, ingest, plans, rbac, sensors, sites};
+    // GIVEN each deployed function's routes, as its binary mounts them
+    let functions = [
+        ("identity", identity::routes(false)),
+        ("rbac", rbac::routes()),
+        ("plans", plans::routes()),
+        ("sites", sites::routes()),
+        ("sensors", sensors::routes()),
+        ("alerts", alerts::routes()),
+        ("devices", devices::routes()),
+        ("ingest", ingest::routes()),
+    ];
+    let template = function_routes(&template());
+    let deployed: std::collections::BTreeSet<&str> = template
+        .iter()
+        .map(|(function, _, _)| function.as_str())
+        .collect();
+    assert_eq!(
+        deployed,
+        functions.iter().map(|(name, _)| *name).collect(),
+        "the functions of the template are not those listed here"
+    );
+    for (function, routes) in functions {
+        let document = serde_json::to_value(routes.into_openapi()).unwrap();
+        for (method, path) in documented(&document) {
+            // THEN the API gateway sends each operation to that function, and only there
+            let targets: std::collections::BTreeSet<&str> = template
+                .iter()
+                .filter(|(_, m, route)| (*m == method || m == "ANY") && route_matches(route, &path))
+                .map(|(f, _, _)| f.as_str())
+                .collect();
+            assert_eq!(
+                targets,
+                [function].into_iter().collect(),
+                "{method} {path} is served by the {function} function"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_openapi_document_needs_no_token() {
+    let template = template();
+    let lines: Vec<&str> = template.lines().map(str::trim).collect();
+    let at = lines
+        .iter()
+        .position(|line| *line == "Path: /api/openapi.json")
+        .expect("the template routes /api/openapi.json");
+    assert!(
+        lines[at + 1..]
+            .iter()
+            .take(3)
+            .any(|line| *line == "Authorizer: NONE"),
+        "GET /api/openapi.json must not need a JWT"
+    );
 }

@@ -96,6 +96,21 @@ async fn every_function_answers_under_cargo_lambda_watch() {
     let subscription: serde_json::Value = created.json().await.unwrap();
     let sub = subscription["id"].as_str().unwrap();
 
+    // The identity function serves the OpenAPI document of every deployed function,
+    // without a token, and without the local binary's dev-login.
+    let document = client
+        .get(format!("{base}/identity/api/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    let status = document.status();
+    let text = document.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "identity /api/openapi.json: {text}");
+    let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(document["paths"]["/api/ingest/heartbeat"]["post"].is_object());
+    assert!(document["paths"]["/api/subscriptions/{sub}/alerts"]["get"].is_object());
+    assert!(document["paths"]["/api/auth/dev-login"].is_null());
+
     // One read per function, each against the table on moto.
     let reads = [
         ("identity", "/api/me".to_owned()),

@@ -23,11 +23,13 @@ const DEBIAN_WASM_PACKAGES: &[&str] = &[
     "rust-web-clippy",
     "lld-22",
 ];
-/// Python tools the tests start: a DynamoDB-API server, the template linter, cargo lambda.
+/// Python tools the tests start: a DynamoDB-API server, the template linter, cargo lambda,
+/// the OpenAPI specification's validator (for the served document).
 const PIP_PACKAGES: &[(&str, &str)] = &[
     ("moto", "moto[server]"),
     ("cfn-lint", "cfn-lint"),
     ("cargo-lambda", "cargo-lambda"),
+    ("openapi-spec-validator", "openapi-spec-validator"),
 ];
 
 type Result<T = ()> = std::result::Result<T, String>;

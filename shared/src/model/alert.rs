@@ -28,6 +28,7 @@ single_line_text!(
 );
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Critical,
@@ -38,6 +39,7 @@ pub enum Severity {
 
 /// The detection engine that raised an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Engine {
     PolicyViolation,
@@ -54,6 +56,7 @@ pub enum Engine {
 /// yet. Setting the current status again is allowed and changes nothing, so a retried
 /// `PATCH` is harmless.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
     New,
@@ -143,6 +146,11 @@ pub const MAX_PCAP_BYTES: usize = 256 * 1024;
 /// reading, so a body that deserializes holds a real capture of at most
 /// [`MAX_PCAP_BYTES`].
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, format = Byte)
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct PacketCapture(Vec<u8>);
 
@@ -209,12 +217,17 @@ impl From<PacketCapture> for String {
 
 /// One detection in `POST /ingest/alerts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DetectedAlert {
     pub title: AlertTitle,
     pub severity: Severity,
     pub engine: Engine,
+    /// An IPv4 or IPv6 address.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.0.0.5"))]
     pub source_ip: IpAddr,
+    /// An IPv4 or IPv6 address.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.0.0.5"))]
     pub destination_ip: IpAddr,
     pub protocol: Protocol,
     pub learnable: bool,
@@ -259,6 +272,7 @@ pub fn on_detection(learned: bool, latest: Option<AlertStatus>) -> DetectionOutc
 
 /// An alert, as stored and as returned by the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Alert {
     pub id: AlertId,
     pub site_id: SiteId,
@@ -268,7 +282,11 @@ pub struct Alert {
     pub severity: Severity,
     pub status: AlertStatus,
     pub engine: Engine,
+    /// An IPv4 or IPv6 address.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.0.0.5"))]
     pub source_ip: IpAddr,
+    /// An IPv4 or IPv6 address.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.0.0.5"))]
     pub destination_ip: IpAddr,
     pub protocol: Protocol,
     pub learnable: bool,

@@ -14,6 +14,11 @@ use crate::model::{
 /// A MAC address, accepted as six hex pairs separated by `:` or `-` in either case,
 /// and always written lower case with `:`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, example = "00:1b:44:11:3a:b7")
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct MacAddress([u8; 6]);
 
@@ -76,8 +81,11 @@ impl From<MacAddress> for String {
 
 /// One device in `POST /ingest/devices`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ObservedDevice {
+    /// An IPv4 or IPv6 address.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.0.0.5"))]
     pub ip: IpAddr,
     pub mac: MacAddress,
     #[serde(default, deserialize_with = "blank_as_unknown")]
@@ -131,12 +139,15 @@ impl DeviceIdentity {
 
 /// A device of the inventory, as stored and as returned by the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Device {
     pub id: DeviceId,
     pub site_id: SiteId,
     pub zone_id: Option<ZoneId>,
     /// The sensor that saw the device last.
     pub sensor_id: SensorId,
+    /// An IPv4 or IPv6 address.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.0.0.5"))]
     pub ip: IpAddr,
     pub mac: MacAddress,
     pub name: Option<DisplayName>,

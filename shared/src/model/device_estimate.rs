@@ -102,6 +102,7 @@ impl DeviceActivity {
 
 /// The body of `GET /subscriptions/{sub}/plans/committed-devices`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommittedDevicesEstimate {
     /// `counted_devices` rounded up to a multiple of 100: the number to commit to.
     pub committed_devices: u64,
@@ -111,6 +112,7 @@ pub struct CommittedDevicesEstimate {
 
 /// How many devices each rule excluded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExcludedDevices {
     pub multicast: u64,
     pub broadcast: u64,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{DeviceGroupId, DisplayName, SiteId, TagFilter, TagsOfSite};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceGroup {
     pub id: DeviceGroupId,
     pub name: DisplayName,
@@ -19,6 +20,7 @@ pub struct DeviceGroup {
 
 /// How a device group picks its sites: `{"sites": [...]}` or `{"tags": {...}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SiteSelector {
     /// These sites, whatever their tags.

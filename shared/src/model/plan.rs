@@ -19,6 +19,7 @@ pub const TRIAL_COMMITTED_DEVICES: CommittedDevices = CommittedDevices(1000);
 pub const TRIAL_LENGTH: Duration = Duration::days(30);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PlanKind {
     Ot,
@@ -61,6 +62,7 @@ impl PlanKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Commitment {
     Trial,
@@ -71,6 +73,7 @@ pub enum Commitment {
 /// A number of committed devices: a positive multiple of 100, at most
 /// [`MAX_COMMITTED_DEVICES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "u64", into = "u32")]
 pub struct CommittedDevices(u32);
 
@@ -220,6 +223,7 @@ impl PlanTerms {
 /// A plan is live until it is cancelled or, for a trial, until it expires. Only one
 /// live plan per kind per subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PlanStatus {
     Live,

@@ -9,6 +9,7 @@ use time::{Duration, OffsetDateTime};
 use crate::model::{PendingAction, SensorId, SiteId, ThreatIntelligence, TiVersion, ZoneId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SensorType {
     OtCloudConnected,
@@ -91,6 +92,12 @@ pub struct SoftwareVersion {
     parts: [u32; VERSION_PARTS],
 }
 
+string_schema!(
+    SoftwareVersion,
+    "SoftwareVersion",
+    "A sensor software version: one to four numbers separated by dots, e.g. 22.1.7."
+);
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("must be a version like 22.1.7 (one to four numbers separated by dots)")]
 pub struct InvalidVersion;
@@ -162,6 +169,7 @@ impl fmt::Display for SoftwareVersion {
 /// The health shown in the sensor grid, worst first when several apply:
 /// disconnected, unsupported, unhealthy, healthy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SensorHealth {
     Healthy,
@@ -187,6 +195,7 @@ pub const DISCONNECTED_AFTER: Duration = Duration::minutes(5);
 
 /// A problem a sensor reports about itself in a heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SensorIssue {
     UnstableCloudConnection,
@@ -197,6 +206,7 @@ pub enum SensorIssue {
 
 /// One reason behind a sensor's health, with what to tell its administrator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HealthFinding {
     NeverConnected,

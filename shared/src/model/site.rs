@@ -37,6 +37,7 @@ pub fn is_reserved_site_name(name: &DisplayName) -> bool {
 /// The people answerable for a site's devices: at most [`MAX_SITE_OWNERS`] distinct
 /// emails (a repeated email counts once).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "Vec<Email>", into = "Vec<Email>")]
 pub struct SiteOwners(BTreeSet<Email>);
 

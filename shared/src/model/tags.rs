@@ -35,6 +35,7 @@ pub enum TagError {
 
 /// A tag's key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct TagKey(String);
 
@@ -54,6 +55,7 @@ impl TagKey {
 
 /// A tag's value; may be empty (a tag used as a plain label).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct TagValue(String);
 
@@ -98,6 +100,7 @@ string_conversions!(TagValue);
 
 /// A site's tags: at most [`MAX_TAGS`], one value per key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(
     try_from = "BTreeMap<TagKey, TagValue>",
     into = "BTreeMap<TagKey, TagValue>"
@@ -145,6 +148,7 @@ impl From<Tags> for BTreeMap<TagKey, TagValue> {
 /// Selects the sites carrying every one of its tags with the same value. Never empty:
 /// an empty filter would select every site, which is what a subscription scope is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "Tags", into = "Tags")]
 pub struct TagFilter(Tags);
 

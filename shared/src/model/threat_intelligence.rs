@@ -31,6 +31,7 @@ pub fn latest_ti_package() -> TiVersion {
 
 /// How new TI packages reach a sensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TiMode {
     Automatic,
@@ -48,6 +49,7 @@ impl TiMode {
 
 /// The TI column of the sensor grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TiUpdateStatus {
     Ok,
@@ -70,6 +72,7 @@ impl TiUpdateStatus {
 /// A TI package version, named after the day it was built (e.g. `2024.03.01` or
 /// `10.0.2403`): 1..=64 characters of letters, digits, `.`, `-` or `_`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct TiVersion(String);
 
@@ -130,6 +133,7 @@ pub enum TiUpdate {
 
 /// Something a sensor must do, returned in a heartbeat's `pending` list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PendingAction {
     TiUpdate {
