@@ -6,6 +6,7 @@
 //! Key design: `docs/data-model.md`, "Alerts and devices".
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::num::NonZeroU8;
 use std::sync::Arc;
 
 use axum::Router;
@@ -71,15 +72,28 @@ pub const PCAP_CONTENT_TYPE: &str = "application/vnd.tcpdump.pcap";
 // ----- Stored alerts -----
 
 /// An alert as stored: its own partition, plus its place in the status lists (GSI1,
-/// the whole subscription; GSI2, its site).
-pub fn alert_item(subscription: &SubscriptionId, alert: &Alert) -> ApiResult<Item> {
+/// the whole subscription; GSI2, its site), in the shard of its status partitions its id
+/// falls in, of the `shards` the table spreads them over ([`TableRead::index_shards`]).
+/// A status change therefore moves its entries between a sharded `new` partition and an
+/// unsharded other in the same Put.
+pub fn alert_item(
+    subscription: &SubscriptionId,
+    alert: &Alert,
+    shards: NonZeroU8,
+) -> ApiResult<Item> {
     let mut item = records::item(keys::alert(subscription, &alert.id), alert)?;
-    item.gsi1 = Some(keys::alert_by_status(subscription, alert.status, &alert.id));
+    item.gsi1 = Some(keys::alert_by_status(
+        subscription,
+        alert.status,
+        &alert.id,
+        shards,
+    ));
     item.gsi2 = Some(keys::alert_by_site_status(
         subscription,
         &alert.site_id,
         alert.status,
         &alert.id,
+        shards,
     ));
     Ok(item)
 }
@@ -131,23 +145,33 @@ fn require_modify(authorized: &Authorized, alert: &Alert) -> ApiResult<()> {
 // ----- List -----
 
 /// The partitions holding the alerts a list request asks for, among those the caller
-/// may view: per status, the subscription-wide status partition (GSI1) when the caller
-/// views every site and names none, else one partition per permitted site (GSI2).
+/// may view: per status, the subscription-wide status partitions (GSI1) when the caller
+/// views every site and names none, else those of each permitted site (GSI2). A status
+/// spread over shards (`new`) contributes every shard.
 fn alert_sources(
     subscription: &SubscriptionId,
     sites: &SiteFilter<'_>,
     filter: &AlertFilter,
+    shards: NonZeroU8,
 ) -> Vec<Source> {
     let statuses: Vec<AlertStatus> = match filter.status {
         Some(status) => vec![status],
         None => vec![AlertStatus::New, AlertStatus::Active, AlertStatus::Closed],
     };
+    let of = |index, partitions: Vec<String>| {
+        partitions.into_iter().map(move |pk| Source {
+            index: Some(index),
+            pk,
+        })
+    };
     let per_site = |site| {
         statuses
             .iter()
-            .map(|&status| Source {
-                index: Some(Index::Gsi2),
-                pk: keys::alerts_by_site_status(subscription, site, status),
+            .flat_map(|&status| {
+                of(
+                    Index::Gsi2,
+                    keys::alerts_by_site_status(subscription, site, status, shards),
+                )
             })
             .collect::<Vec<_>>()
     };
@@ -155,9 +179,11 @@ fn alert_sources(
         (Some(site), _) => per_site(site),
         (None, SiteFilter::All) => statuses
             .iter()
-            .map(|&status| Source {
-                index: Some(Index::Gsi1),
-                pk: keys::alerts_by_status(subscription, status),
+            .flat_map(|&status| {
+                of(
+                    Index::Gsi1,
+                    keys::alerts_by_status(subscription, status, shards),
+                )
             })
             .collect(),
         (None, SiteFilter::Only(sites)) => sites.iter().flat_map(|site| per_site(site)).collect(),
@@ -204,7 +230,12 @@ async fn list_alerts(
     if let Some(site) = &filter.site_id {
         authorized.require(Permission::ViewAlerts, Target::Site(site))?;
     }
-    let sources = alert_sources(&authorized.subscription.id, &sites, &filter);
+    let sources = alert_sources(
+        &authorized.subscription.id,
+        &sites,
+        &filter,
+        table.index_shards(),
+    );
     let severity = filter.severity;
     let found = merged::merged_page(
         &table,
@@ -346,7 +377,7 @@ async fn set_status(
         let now = OffsetDateTime::now_utc();
         let writes = vec![
             Write::Put {
-                item: alert_item(&authorized.subscription.id, &alert)?,
+                item: alert_item(&authorized.subscription.id, &alert, table.index_shards())?,
                 condition: Condition::VersionIs(current.version),
             },
             audit::Change {
@@ -515,7 +546,7 @@ async fn learn(
         let mut writes = Vec::new();
         if status_changed {
             writes.push(Write::Put {
-                item: alert_item(subscription, &alert)?,
+                item: alert_item(subscription, &alert, table.index_shards())?,
                 condition: Condition::VersionIs(current.version),
             });
         } else {
@@ -750,6 +781,7 @@ pub async fn ingest(
 ) -> ApiResult<usize> {
     let accepted = detections.len();
     let subscription = &sensor.subscription_id;
+    let shards = table.index_shards();
     let location = SensorLocation {
         sensor_id: sensor.sensor_id.clone(),
         site_id: sensor.site_id.clone(),
@@ -889,7 +921,7 @@ pub async fn ingest(
                         if let Some(capture) = &groups[g].detection.pcap_base64 {
                             new_items.push(pcap_item(subscription, &alert.id, capture));
                         }
-                        let mut item = alert_item(subscription, &alert)?;
+                        let mut item = alert_item(subscription, &alert, shards)?;
                         item.version = 1;
                         new_items.push(item);
                     }
@@ -907,7 +939,7 @@ pub async fn ingest(
                 let mut alert = stored.record.clone();
                 alert.detected_again(now);
                 writes.push(Write::Put {
-                    item: alert_item(subscription, &alert)?,
+                    item: alert_item(subscription, &alert, shards)?,
                     condition: Condition::VersionIs(stored.version),
                 });
             }
@@ -925,7 +957,10 @@ pub async fn ingest(
         for (g, id) in recoveries {
             let alert = Alert::raised(id, location.clone(), &groups[g].detection, now);
             match table
-                .put(alert_item(subscription, &alert)?, Condition::MustNotExist)
+                .put(
+                    alert_item(subscription, &alert, shards)?,
+                    Condition::MustNotExist,
+                )
                 .await
             {
                 Ok(_) => {
@@ -977,24 +1012,231 @@ mod tests {
 
     /// Every alert of the subscription, newest first.
     async fn all_alerts(table: &Arc<dyn Table>) -> Vec<(Alert, u64)> {
+        listed(table, &AlertFilter::default(), 500).await
+    }
+
+    /// The alerts a subscription-wide list with `filter` shows, newest first, through
+    /// every page of `limit`.
+    async fn listed(table: &Arc<dyn Table>, filter: &AlertFilter, limit: u32) -> Vec<(Alert, u64)> {
         let subscription = SubscriptionId::parse("sub-1").unwrap();
-        let sources = [AlertStatus::New, AlertStatus::Active, AlertStatus::Closed]
-            .into_iter()
-            .map(|status| Source {
-                index: Some(Index::Gsi1),
-                pk: keys::alerts_by_status(&subscription, status),
-            })
-            .collect();
-        let page = merged::merged_page(table, sources, Order::Descending, None, 500, |_| Ok(true))
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let sources = alert_sources(
+                &subscription,
+                &SiteFilter::All,
+                filter,
+                table.index_shards(),
+            );
+            let page = merged::merged_page(
+                table,
+                sources,
+                Order::Descending,
+                cursor.as_deref(),
+                limit,
+                |_| Ok(true),
+            )
             .await
             .unwrap();
-        page.items
-            .iter()
-            .map(|item| (records::decode(item).unwrap(), item.version))
-            .collect()
+            all.extend(
+                page.items
+                    .iter()
+                    .map(|item| (records::decode(item).unwrap(), item.version)),
+            );
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                return all;
+            }
+        }
     }
 
     const NOW: OffsetDateTime = time::macros::datetime!(2024-03-01 12:00 UTC);
+
+    /// A table that spreads hot index partitions over `shards`, as DynamoDB's does, kept
+    /// in an embedded table.
+    struct Sharded {
+        inner: Arc<dyn Table>,
+        shards: NonZeroU8,
+    }
+
+    #[async_trait::async_trait]
+    impl TableRead for Sharded {
+        async fn get(&self, key: &Key) -> crate::store::StoreResult<Option<Item>> {
+            self.inner.get(key).await
+        }
+
+        async fn query(&self, query: &Query) -> crate::store::StoreResult<crate::store::QueryPage> {
+            self.inner.query(query).await
+        }
+
+        fn index_shards(&self) -> NonZeroU8 {
+            self.shards
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl crate::store::TableWrite for Sharded {
+        async fn transact(&self, writes: Vec<Write>) -> crate::store::StoreResult<Vec<u64>> {
+            self.inner.transact(writes).await
+        }
+
+        async fn batch_put(&self, items: Vec<Item>) -> crate::store::StoreResult<()> {
+            self.inner.batch_put(items).await
+        }
+    }
+
+    fn sharded(inner: &Arc<dyn Table>, shards: u8) -> Arc<dyn Table> {
+        Arc::new(Sharded {
+            inner: Arc::clone(inner),
+            shards: NonZeroU8::new(shards).unwrap(),
+        })
+    }
+
+    /// How many index entries each partition of `partitions` holds.
+    async fn entries(table: &Arc<dyn Table>, index: Index, partitions: Vec<String>) -> Vec<usize> {
+        let mut counts = Vec::new();
+        for pk in partitions {
+            let page = table
+                .query(&Query {
+                    index: Some(index),
+                    limit: 1_000,
+                    ..Query::partition(pk)
+                })
+                .await
+                .unwrap();
+            assert!(page.next_cursor.is_none());
+            counts.push(page.items.len());
+        }
+        counts
+    }
+
+    fn titles(alerts: &[(Alert, u64)]) -> Vec<String> {
+        alerts
+            .iter()
+            .map(|(alert, _)| alert.title.as_str().to_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn new_alerts_spread_over_every_shard_and_list_once_newest_first() {
+        let (embedded, _dir) = table().await;
+        let table = sharded(&embedded, 4);
+        let sensor = token("s1");
+        let subscription = &sensor.subscription_id;
+        // WHEN a table with four shards ingests 40 alerts, one at a time
+        for n in 0..40 {
+            let at = NOW + Duration::seconds(n);
+            let batch = vec![detection(&format!("Scan {n}"), "10.0.0.1", None)];
+            ingest(&table, &sensor, batch, at).await.unwrap();
+        }
+        // THEN every shard of `new` holds some, subscription-wide and at the site
+        let gsi1 = keys::alerts_by_status(subscription, AlertStatus::New, table.index_shards());
+        let gsi2 = keys::alerts_by_site_status(
+            subscription,
+            &sensor.site_id,
+            AlertStatus::New,
+            table.index_shards(),
+        );
+        for counts in [
+            entries(&table, Index::Gsi1, gsi1.clone()).await,
+            entries(&table, Index::Gsi2, gsi2.clone()).await,
+        ] {
+            assert_eq!(counts.len(), 4);
+            assert!(counts.iter().all(|&count| count > 0), "{counts:?}");
+            assert_eq!(counts.iter().sum::<usize>(), 40);
+        }
+        // AND lists show each once, newest first, whatever the page size
+        let expected: Vec<String> = (0..40).rev().map(|n| format!("Scan {n}")).collect();
+        for limit in [1, 7, 500] {
+            assert_eq!(
+                titles(&listed(&table, &AlertFilter::default(), limit).await),
+                expected
+            );
+        }
+        // WHEN two of them are closed and one made active
+        let all = all_alerts(&table).await;
+        for ((alert, version), status) in all.iter().take(3).zip([
+            AlertStatus::Closed,
+            AlertStatus::Active,
+            AlertStatus::Closed,
+        ]) {
+            let mut changed = alert.clone();
+            changed.change_status(status).unwrap();
+            table
+                .put(
+                    alert_item(subscription, &changed, table.index_shards()).unwrap(),
+                    Condition::VersionIs(*version),
+                )
+                .await
+                .unwrap();
+        }
+        // THEN they left their shard of `new` for the one partition of their status
+        let count = |counts: Vec<usize>| counts.iter().sum::<usize>();
+        assert_eq!(count(entries(&table, Index::Gsi1, gsi1).await), 37);
+        assert_eq!(count(entries(&table, Index::Gsi2, gsi2).await), 37);
+        let closed =
+            keys::alerts_by_status(subscription, AlertStatus::Closed, table.index_shards());
+        assert_eq!(entries(&table, Index::Gsi1, closed).await, [2]);
+        let by_status = |status| AlertFilter {
+            status: Some(status),
+            ..AlertFilter::default()
+        };
+        assert_eq!(
+            titles(&listed(&table, &by_status(AlertStatus::Closed), 1).await),
+            ["Scan 39", "Scan 37"]
+        );
+        assert_eq!(
+            titles(&listed(&table, &by_status(AlertStatus::Active), 1).await),
+            ["Scan 38"]
+        );
+        assert_eq!(
+            titles(&listed(&table, &by_status(AlertStatus::New), 5).await),
+            expected[3..]
+        );
+        assert_eq!(
+            titles(&listed(&table, &AlertFilter::default(), 3).await),
+            expected
+        );
+    }
+
+    #[tokio::test]
+    async fn alerts_written_unsharded_are_still_listed_and_changed_with_more_shards() {
+        // GIVEN alerts written by a table with one shard (as before shards existed)
+        let (embedded, _dir) = table().await;
+        let sensor = token("s1");
+        let batch: Vec<DetectedAlert> = (0..12)
+            .map(|n| detection(&format!("Scan {n}"), "10.0.0.1", None))
+            .collect();
+        ingest(&embedded, &sensor, batch.clone(), NOW)
+            .await
+            .unwrap();
+        let before = all_alerts(&embedded).await;
+        assert_eq!(before.len(), 12);
+        // WHEN the table spreads `new` over four shards
+        let table = sharded(&embedded, 4);
+        // THEN every alert is listed as before
+        assert_eq!(
+            titles(&listed(&table, &AlertFilter::default(), 5).await),
+            titles(&before)
+        );
+        // AND seen again, each is rewritten into its shard, still listed once
+        ingest(&table, &sensor, batch, NOW + Duration::seconds(1))
+            .await
+            .unwrap();
+        let after = listed(&table, &AlertFilter::default(), 5).await;
+        assert_eq!(titles(&after), titles(&before));
+        assert!(after.iter().all(|(alert, version)| {
+            *version == 2 && alert.last_detected == NOW + Duration::seconds(1)
+        }));
+        let partitions = keys::alerts_by_status(
+            &sensor.subscription_id,
+            AlertStatus::New,
+            table.index_shards(),
+        );
+        let counts = entries(&table, Index::Gsi1, partitions).await;
+        assert_eq!(counts.iter().sum::<usize>(), 12);
+        assert!(counts[1..].iter().any(|&count| count > 0), "{counts:?}");
+    }
 
     #[tokio::test]
     async fn the_same_traffic_twice_is_one_alert_detected_later() {
@@ -1044,7 +1286,7 @@ mod tests {
         alert.change_status(AlertStatus::Closed).unwrap();
         table
             .put(
-                alert_item(subscription, &alert).unwrap(),
+                alert_item(subscription, &alert, table.index_shards()).unwrap(),
                 Condition::VersionIs(version),
             )
             .await
@@ -1076,7 +1318,7 @@ mod tests {
         closed.change_status(AlertStatus::Closed).unwrap();
         table
             .put(
-                alert_item(subscription, &closed).unwrap(),
+                alert_item(subscription, &closed, table.index_shards()).unwrap(),
                 Condition::Always,
             )
             .await
@@ -1170,11 +1412,18 @@ mod tests {
             .await
             .unwrap();
         let subscription = SubscriptionId::parse("sub-1").unwrap();
+        // The embedded store keeps `new` alerts in one partition (one shard).
+        let [partition] = <[String; 1]>::try_from(keys::alerts_by_status(
+            &subscription,
+            AlertStatus::New,
+            table.index_shards(),
+        ))
+        .unwrap();
         let new = table
             .query(&Query {
                 index: Some(Index::Gsi1),
                 limit: 5_000,
-                ..Query::partition(keys::alerts_by_status(&subscription, AlertStatus::New))
+                ..Query::partition(partition)
             })
             .await
             .unwrap();

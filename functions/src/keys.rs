@@ -1,6 +1,9 @@
 //! Where each kind of item lives in the one table (see `docs/data-model.md`).
 //! Key formats are written here and nowhere else.
 
+use std::num::NonZeroU8;
+
+use sha2::{Digest, Sha256};
 use shared::authz::PrincipalRef;
 use shared::model::{
     AlertId, AlertStatus, DeviceId, PlanId, PlanKind, SensorId, SensorType, SiteId, SubscriptionId,
@@ -123,34 +126,106 @@ fn alert_partition(subscription: &SubscriptionId, alert: &AlertId) -> String {
     format!("ALERT#{subscription}#{alert}")
 }
 
-/// GSI1 of an alert: the subscription's alerts of one status, by id (time-ordered).
-pub fn alert_by_status(subscription: &SubscriptionId, status: AlertStatus, alert: &AlertId) -> Key {
-    Key::new(alerts_by_status(subscription, status), alert.as_str())
+/// GSI1 of an alert: the subscription's alerts of one status, by id (time-ordered), in
+/// the status's shard the alert falls in (see [`alert_shard`]).
+pub fn alert_by_status(
+    subscription: &SubscriptionId,
+    status: AlertStatus,
+    alert: &AlertId,
+    shards: NonZeroU8,
+) -> Key {
+    Key::new(
+        status_shard_partition(
+            &format!("ALERTS#{subscription}#"),
+            status,
+            alert_shard(status, alert, shards),
+        ),
+        alert.as_str(),
+    )
 }
 
-pub fn alerts_by_status(subscription: &SubscriptionId, status: AlertStatus) -> String {
-    format!("ALERTS#{subscription}#STATUS#{status}")
+/// Every GSI1 partition holding the subscription's alerts of one status: one per shard
+/// of `new`, one for each other status. A list of that status merges them all.
+pub fn alerts_by_status(
+    subscription: &SubscriptionId,
+    status: AlertStatus,
+    shards: NonZeroU8,
+) -> Vec<String> {
+    status_partitions(&format!("ALERTS#{subscription}#"), status, shards)
 }
 
-/// GSI2 of an alert: one site's alerts of one status, by id (time-ordered).
+/// GSI2 of an alert: one site's alerts of one status, by id (time-ordered), in the
+/// status's shard the alert falls in (see [`alert_shard`]).
 pub fn alert_by_site_status(
     subscription: &SubscriptionId,
     site: &SiteId,
     status: AlertStatus,
     alert: &AlertId,
+    shards: NonZeroU8,
 ) -> Key {
     Key::new(
-        alerts_by_site_status(subscription, site, status),
+        status_shard_partition(
+            &format!("ALERTS#{subscription}#SITE#{site}#"),
+            status,
+            alert_shard(status, alert, shards),
+        ),
         alert.as_str(),
     )
 }
 
+/// Every GSI2 partition holding one site's alerts of one status (as [`alerts_by_status`]).
 pub fn alerts_by_site_status(
     subscription: &SubscriptionId,
     site: &SiteId,
     status: AlertStatus,
-) -> String {
-    format!("ALERTS#{subscription}#SITE#{site}#STATUS#{status}")
+    shards: NonZeroU8,
+) -> Vec<String> {
+    status_partitions(
+        &format!("ALERTS#{subscription}#SITE#{site}#"),
+        status,
+        shards,
+    )
+}
+
+/// How many partitions a status's index entries are spread over: `shards` for `new`,
+/// where ingest writes every raised and refreshed alert (a subscription raising 1,000
+/// alerts a second would otherwise hold one index partition at DynamoDB's write limit);
+/// one for `active` and `closed`, which change at human speed.
+pub fn status_shards(status: AlertStatus, shards: NonZeroU8) -> u8 {
+    match status {
+        AlertStatus::New => shards.get(),
+        AlertStatus::Active | AlertStatus::Closed => 1,
+    }
+}
+
+/// The shard of a status's index partitions an alert's entry is in: a stable hash of
+/// its id (the first 8 bytes of its SHA-256, mod the shard count), so every write and
+/// rewrite of one alert lands in the same shard, on every release and platform (not
+/// `std`'s `DefaultHasher`, whose output may change between releases). Always 0 for an
+/// unsharded status.
+pub fn alert_shard(status: AlertStatus, alert: &AlertId, shards: NonZeroU8) -> u8 {
+    let digest = Sha256::digest(alert.as_str().as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    let count = u64::from(status_shards(status, shards));
+    // The remainder is below the count, itself a u8.
+    u8::try_from(u64::from_be_bytes(first) % count).unwrap_or(0)
+}
+
+/// Shard 0 is the unsharded key (`…STATUS#new`), exactly as written before statuses
+/// had shards, so a table's existing entries stay in a partition every list reads;
+/// shard `n` > 0 is `…STATUS#new#<n>`.
+fn status_shard_partition(prefix: &str, status: AlertStatus, shard: u8) -> String {
+    match shard {
+        0 => format!("{prefix}STATUS#{status}"),
+        n => format!("{prefix}STATUS#{status}#{n}"),
+    }
+}
+
+fn status_partitions(prefix: &str, status: AlertStatus, shards: NonZeroU8) -> Vec<String> {
+    (0..status_shards(status, shards))
+        .map(|shard| status_shard_partition(prefix, status, shard))
+        .collect()
 }
 
 /// One of a sensor's fingerprint buckets: for each fingerprint of the bucket, the
@@ -257,4 +332,140 @@ pub fn sensor_by_type(
 
 pub fn sensors_of_type_partition(subscription: &SubscriptionId, sensor_type: SensorType) -> String {
     format!("SENSORS#{subscription}#TYPE#{sensor_type}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub() -> SubscriptionId {
+        SubscriptionId::parse("sub-1").unwrap()
+    }
+
+    fn site() -> SiteId {
+        SiteId::parse("plant-1").unwrap()
+    }
+
+    fn id(raw: &str) -> AlertId {
+        AlertId::parse(raw).unwrap()
+    }
+
+    fn shards(count: u8) -> NonZeroU8 {
+        NonZeroU8::new(count).unwrap()
+    }
+
+    /// ULIDs as ingest makes them: one batch, monotonic in its random part.
+    fn alert_ids(count: usize) -> Vec<AlertId> {
+        let mut ids = crate::ids::TimeOrderedIds::new(time::OffsetDateTime::UNIX_EPOCH);
+        (0..count).map(|_| id(&ids.next_id())).collect()
+    }
+
+    #[test]
+    fn the_shard_of_an_alert_is_a_stable_hash_of_its_id() {
+        // Fixed values: a change of hash would strand every sharded entry already written.
+        let four = shards(4);
+        let found: Vec<u8> = [
+            "01HQ0000000000000000000000",
+            "01HQ0000000000000000000001",
+            "01J5Z8K3M2N4P6Q8R0S2T4V6W8",
+            "alert-1",
+        ]
+        .into_iter()
+        .map(|raw| alert_shard(AlertStatus::New, &id(raw), four))
+        .collect();
+        // (SHA-256 of the id, its first 8 bytes big-endian, mod 4: computed independently)
+        assert_eq!(found, [3, 1, 0, 0]);
+    }
+
+    #[test]
+    fn the_same_alert_always_lands_in_the_same_shard_of_new() {
+        for alert in alert_ids(50) {
+            let first = alert_by_status(&sub(), AlertStatus::New, &alert, shards(4));
+            let again = alert_by_status(&sub(), AlertStatus::New, &alert, shards(4));
+            assert_eq!(first, again);
+            assert_eq!(first.sk, alert.as_str());
+            // one of the partitions a list of `new` reads, subscription-wide and at its site
+            assert!(alerts_by_status(&sub(), AlertStatus::New, shards(4)).contains(&first.pk));
+            let at_site =
+                alert_by_site_status(&sub(), &site(), AlertStatus::New, &alert, shards(4));
+            assert!(
+                alerts_by_site_status(&sub(), &site(), AlertStatus::New, shards(4))
+                    .contains(&at_site.pk)
+            );
+        }
+    }
+
+    #[test]
+    fn alerts_of_one_batch_cover_every_shard_about_evenly() {
+        for count in 1..=8u8 {
+            let mut per_shard = vec![0usize; usize::from(count)];
+            for alert in alert_ids(800) {
+                let shard = alert_shard(AlertStatus::New, &alert, shards(count));
+                per_shard[usize::from(shard)] += 1;
+            }
+            let fair = 800 / usize::from(count);
+            assert!(
+                per_shard.iter().all(|&n| n > fair / 2 && n < fair * 3 / 2),
+                "{count} shards: {per_shard:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_new_is_sharded_and_shard_zero_is_the_unsharded_key() {
+        assert_eq!(
+            alerts_by_status(&sub(), AlertStatus::New, shards(4)),
+            [
+                "ALERTS#sub-1#STATUS#new",
+                "ALERTS#sub-1#STATUS#new#1",
+                "ALERTS#sub-1#STATUS#new#2",
+                "ALERTS#sub-1#STATUS#new#3",
+            ]
+        );
+        assert_eq!(
+            alerts_by_site_status(&sub(), &site(), AlertStatus::New, shards(2)),
+            [
+                "ALERTS#sub-1#SITE#plant-1#STATUS#new",
+                "ALERTS#sub-1#SITE#plant-1#STATUS#new#1",
+            ]
+        );
+        // one shard: exactly the keys written before statuses had shards
+        assert_eq!(
+            alerts_by_status(&sub(), AlertStatus::New, shards(1)),
+            ["ALERTS#sub-1#STATUS#new"]
+        );
+        for status in [AlertStatus::Active, AlertStatus::Closed] {
+            assert_eq!(
+                alerts_by_status(&sub(), status, shards(4)),
+                [format!("ALERTS#sub-1#STATUS#{status}")]
+            );
+            assert_eq!(
+                alerts_by_site_status(&sub(), &site(), status, shards(4)),
+                [format!("ALERTS#sub-1#SITE#plant-1#STATUS#{status}")]
+            );
+            for alert in alert_ids(20) {
+                assert_eq!(alert_shard(status, &alert, shards(4)), 0);
+                assert_eq!(
+                    alert_by_status(&sub(), status, &alert, shards(4)).pk,
+                    format!("ALERTS#sub-1#STATUS#{status}")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn more_shards_keep_reading_every_shard_of_fewer() {
+        // Raising the count never hides an entry written under a smaller one.
+        for alert in alert_ids(100) {
+            for fewer in 1..=4u8 {
+                let written = alert_by_status(&sub(), AlertStatus::New, &alert, shards(fewer));
+                for more in fewer..=8 {
+                    assert!(
+                        alerts_by_status(&sub(), AlertStatus::New, shards(more))
+                            .contains(&written.pk)
+                    );
+                }
+            }
+        }
+    }
 }

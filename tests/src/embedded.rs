@@ -2,6 +2,7 @@
 //! one, with a hook that commits another writer's change between a handler's read and
 //! its own transaction — the moment a lost race happens, made deterministic.
 
+use std::num::NonZeroU8;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -76,6 +77,10 @@ impl TableRead for Interposer {
 
     async fn query(&self, query: &Query) -> StoreResult<QueryPage> {
         self.inner.query(query).await
+    }
+
+    fn index_shards(&self) -> NonZeroU8 {
+        self.inner.index_shards()
     }
 }
 

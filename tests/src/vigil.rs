@@ -176,6 +176,16 @@ impl Vigil {
         panic!("vigil did not answer on {} within 30 s", self.base);
     }
 
+    /// On DynamoDB, a client of the table this server keeps its state in, to look at
+    /// how things are stored (its cursors are not the server's); `None` on the embedded
+    /// store.
+    pub async fn dynamodb_table(&self) -> Option<functions::store::dynamodb::DynamoTable> {
+        match &self.moto {
+            Some((moto, table)) => Some(moto.table(table, [9; 32]).await),
+            None => None,
+        }
+    }
+
     /// `kill -9`, then start again on the same port and data: what was acknowledged
     /// before must still be there.
     pub async fn kill_and_restart(mut self) -> Self {

@@ -5,9 +5,13 @@
 use std::collections::BTreeSet;
 
 use base64::Engine as _;
+use functions::keys;
+use functions::store::dynamodb::INDEX_SHARDS;
+use functions::store::{Index, Query, TableRead as _};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::authz::{BuiltInRole, Permission};
+use shared::model::{AlertStatus, SiteId, SubscriptionId};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use vigil_tests::fleet::{Fleet, Sensor, detection};
@@ -508,6 +512,209 @@ on_both_stores!(
                 .get(&fleet.path(&format!("/alerts{query}")), Some(&fleet.owner))
                 .await;
             expect(&refused, 400, "invalid");
+        }
+    }
+);
+
+/// How many index entries each of `partitions` holds, on the DynamoDB table of `vigil`
+/// (`None` on the embedded store).
+async fn index_entries(vigil: &Vigil, index: Index, partitions: Vec<String>) -> Option<Vec<usize>> {
+    let table = vigil.dynamodb_table().await?;
+    let mut counts = Vec::new();
+    for pk in partitions {
+        let page = table
+            .query(&Query {
+                index: Some(index),
+                limit: 1_000,
+                ..Query::partition(pk)
+            })
+            .await
+            .expect("an index query");
+        assert!(page.next_cursor.is_none());
+        counts.push(page.items.len());
+    }
+    Some(counts)
+}
+
+on_both_stores!(
+    new_alerts_spread_over_shards_list_once_newest_first_and_move_with_their_status,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let north = fleet.site("North").await;
+        let south = fleet.site("South").await;
+        let at_north = fleet.sensor("n1", &north, None).await;
+        let at_south = fleet.sensor("s1", &south, None).await;
+        // GIVEN 36 new alerts in three batches, north, south, north again
+        let mut sent: Vec<(String, String)> = Vec::new();
+        for (batch, (sensor, site)) in [
+            (&at_north, &north),
+            (&at_south, &south),
+            (&at_north, &north),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let titles: Vec<String> = (0..12).map(|n| format!("Alert {batch}-{n:02}")).collect();
+            let alerts = titles
+                .iter()
+                .map(|title| detection(title, "10.0.0.1", true))
+                .collect();
+            fleet.raise(sensor, alerts).await;
+            sent.extend(titles.into_iter().map(|title| (title, site.clone())));
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let newest_first = |keep: &dyn Fn(&str, &str) -> bool| -> Vec<String> {
+            sent.iter()
+                .rev()
+                .filter(|(title, site)| keep(title, site))
+                .map(|(title, _)| title.clone())
+                .collect()
+        };
+        let titles = |items: &[Value]| -> Vec<String> {
+            items
+                .iter()
+                .map(|a| a["title"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        // THEN on DynamoDB they fill every shard of `new`, subscription-wide and per site
+        let sub = SubscriptionId::parse(fleet.sub.as_str()).unwrap();
+        let shards = INDEX_SHARDS;
+        let new_everywhere = keys::alerts_by_status(&sub, AlertStatus::New, shards);
+        let new_at = |site: &str| {
+            keys::alerts_by_site_status(
+                &sub,
+                &SiteId::parse(site).unwrap(),
+                AlertStatus::New,
+                shards,
+            )
+        };
+        if let Some(counts) = index_entries(&vigil, Index::Gsi1, new_everywhere.clone()).await {
+            assert_eq!(counts.len(), 4);
+            assert!(counts.iter().all(|&n| n > 0), "{counts:?}");
+            assert_eq!(counts.iter().sum::<usize>(), 36);
+            for (site, expected) in [(&north, 24), (&south, 12)] {
+                let counts = index_entries(&vigil, Index::Gsi2, new_at(site))
+                    .await
+                    .unwrap();
+                assert!(counts.iter().all(|&n| n > 0), "{site}: {counts:?}");
+                assert_eq!(counts.iter().sum::<usize>(), expected);
+            }
+        }
+        // AND every list shows each alert once, newest first, through pages of any size
+        let reader = fleet
+            .member("reader@example.com", "security_reader", Some(&south))
+            .await;
+        let check_lists = |expect_new: Vec<String>| {
+            let fleet = &fleet;
+            let (north, south, reader) = (&north, &south, &reader);
+            async move {
+                let all = newest_first(&|_, _| true);
+                let in_new = |title: &str| expect_new.iter().any(|t| t == title);
+                let cases: Vec<(String, &str, Vec<String>)> = vec![
+                    (String::new(), &fleet.owner, all.clone()),
+                    (
+                        "?status=new".into(),
+                        &fleet.owner,
+                        newest_first(&|t, _| in_new(t)),
+                    ),
+                    (
+                        format!("?site_id={north}"),
+                        &fleet.owner,
+                        newest_first(&|_, s| s == north),
+                    ),
+                    (
+                        format!("?site_id={south}&status=new"),
+                        &fleet.owner,
+                        newest_first(&|t, s| s == south && in_new(t)),
+                    ),
+                    // a site-scoped reader: every shard of their one site
+                    (String::new(), reader, newest_first(&|_, s| s == south)),
+                    (
+                        "?status=new".into(),
+                        reader,
+                        newest_first(&|t, s| s == south && in_new(t)),
+                    ),
+                ];
+                for (query, token, expected) in cases {
+                    for limit in [1, 5, 50] {
+                        let items = fleet
+                            .list_all(token, &format!("/alerts{query}"), limit)
+                            .await;
+                        assert_eq!(titles(&items), expected, "{query} limit {limit}");
+                        let unique: BTreeSet<String> = ids(&items).into_iter().collect();
+                        assert_eq!(unique.len(), items.len(), "{query}: an alert twice");
+                    }
+                }
+            }
+        };
+        check_lists(newest_first(&|_, _| true)).await;
+
+        // WHEN some are closed one by one, some set active in bulk, one learned
+        let listed = list(&fleet, &fleet.owner, "").await;
+        let id_of = |title: &str| -> String {
+            listed
+                .iter()
+                .find(|a| a["title"] == title)
+                .and_then(|a| a["id"].as_str())
+                .unwrap()
+                .to_owned()
+        };
+        let closed_titles = ["Alert 0-03", "Alert 1-07", "Alert 2-11"];
+        for title in closed_titles {
+            let closed = patch(
+                &fleet,
+                &fleet.owner,
+                &id_of(title),
+                json!({"status": "closed"}),
+            )
+            .await;
+            assert_eq!(closed.status, 200, "{closed:?}");
+        }
+        let active_titles = ["Alert 0-00", "Alert 1-01", "Alert 1-02", "Alert 2-05"];
+        let bulk = fleet
+            .post(
+                "/alerts/status",
+                json!({"alert_ids": active_titles.iter().map(|t| id_of(t)).collect::<Vec<_>>(),
+                       "status": "active"}),
+            )
+            .await;
+        assert_eq!(bulk.status, 200, "{bulk:?}");
+        assert!(
+            bulk.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["status"] == 200)
+        );
+        let learned = learn(&fleet, &fleet.owner, &id_of("Alert 2-00")).await;
+        assert_eq!(learned.status, 200, "{learned:?}");
+        assert_eq!(learned.body["status"], "closed");
+        let closed_titles = [closed_titles.as_slice(), &["Alert 2-00"]].concat();
+
+        // THEN each is listed under its new status only, the rest still new
+        let by_status = |status: &str, keep: &[&str]| {
+            let keep: Vec<String> = keep.iter().map(|t| t.to_string()).collect();
+            let fleet = &fleet;
+            let status = status.to_owned();
+            async move {
+                let items = list(fleet, &fleet.owner, &format!("?status={status}")).await;
+                assert_eq!(
+                    titles(&items),
+                    newest_first(&|t, _| keep.iter().any(|k| k == t))
+                );
+                assert!(items.iter().all(|a| a["status"] == status.as_str()));
+            }
+        };
+        by_status("closed", &closed_titles).await;
+        by_status("active", &active_titles).await;
+        let moved = |title: &str| closed_titles.contains(&title) || active_titles.contains(&title);
+        check_lists(newest_first(&|t, _| !moved(t))).await;
+        // AND on DynamoDB their entries left the shards of `new`
+        if let Some(counts) = index_entries(&vigil, Index::Gsi1, new_everywhere).await {
+            assert_eq!(counts.iter().sum::<usize>(), 36 - 8);
+            let closed = keys::alerts_by_status(&sub, AlertStatus::Closed, shards);
+            let counts = index_entries(&vigil, Index::Gsi1, closed).await.unwrap();
+            assert_eq!(counts, [4]);
         }
     }
 );

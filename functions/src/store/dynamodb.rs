@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Debug;
+use std::num::NonZeroU8;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -54,6 +55,13 @@ const TRANSACT_GET_MAX: usize = 25;
 /// Attempts at a batch's unprocessed items, or at a transaction that lost a race, before
 /// giving up as unavailable.
 const MAX_ATTEMPTS: u32 = 10;
+/// Shards of a write-hot index partition ([`TableRead::index_shards`]). A partition takes
+/// about 1,000 write units a second; ingest at 1,000 alerts a second into one
+/// subscription writes that many `new` index entries (GSI1, and GSI2 for a one-site
+/// fleet), so four shards take about 250 each: a quarter of the limit, with room for a
+/// subscription four times as busy. Each list of `new` alerts reads four partitions.
+/// Fixed for a table's life; never lowered (see the trait).
+pub const INDEX_SHARDS: NonZeroU8 = NonZeroU8::new(4).expect("not zero");
 /// How long `ensure_table` waits for a new table to become active.
 const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -406,6 +414,10 @@ impl TableRead for DynamoTable {
             .map(from_attributes)
             .collect::<StoreResult<Vec<_>>>()?;
         self.cursors.page(query, items, stopped_early)
+    }
+
+    fn index_shards(&self) -> NonZeroU8 {
+        INDEX_SHARDS
     }
 }
 

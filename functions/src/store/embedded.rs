@@ -8,6 +8,7 @@
 //! redb's calls block (file I/O, fsync, the single-writer lock), so each runs on tokio's
 //! blocking pool, never on the async workers.
 
+use std::num::NonZeroU8;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
@@ -117,6 +118,12 @@ impl TableRead for EmbeddedTable {
             Some(index) => read_index(&txn, index, query, resume.as_ref(), wanted)?,
         };
         self.cursors.page(query, items, false)
+    }
+
+    /// No partitions, so no write limit per partition to spread over: one shard, and a
+    /// list costs what it did before shards existed.
+    fn index_shards(&self) -> NonZeroU8 {
+        NonZeroU8::MIN
     }
 }
 

@@ -9,6 +9,8 @@
 //! Every item carries a `version` managed by the store: 1 when created, +1 on every
 //! write. Optimistic concurrency is a [`Condition::VersionIs`] on the write.
 
+use std::num::NonZeroU8;
+
 use async_trait::async_trait;
 
 mod cursor;
@@ -208,6 +210,17 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait TableRead: Send + Sync {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>>;
     async fn query(&self, query: &Query) -> StoreResult<QueryPage>;
+
+    /// How many partitions ("shards") each write-hot index partition of this table is
+    /// spread over: today the subscription's and each site's `new` alerts
+    /// (`keys::alerts_by_status`, `keys::alerts_by_site_status`). Writers put an entry
+    /// into one shard, chosen from its id; lists read every shard. A property of the
+    /// table, fixed for its life: 1 where there are no partitions to spread (the embedded
+    /// store), a few on DynamoDB. Shard 0 is the unsharded key, so a table written with a
+    /// smaller count (e.g. before shards existed: 1) reads correctly with a larger one;
+    /// a count is never lowered on an existing table, as the entries in the shards
+    /// dropped would vanish from lists.
+    fn index_shards(&self) -> NonZeroU8;
 }
 
 /// Writing items.
