@@ -57,7 +57,8 @@ async fn main() {
     let small = Loaded::fill(1_000).await;
     let large_page = large.wrk_page(seconds);
     let small_page = small.wrk_page(seconds);
-    let large_status_page = large.wrk(&large.fleet.path("/alerts?limit=50&status=new"), seconds);
+    let status_path = format!("/alerts?limit={PAGE}&status=new");
+    let large_status_page = large.wrk(&large.fleet.path(&status_path), seconds);
 
     println!();
     println!("| what | figure |");
