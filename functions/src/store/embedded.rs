@@ -5,8 +5,8 @@
 //! redb's default immediate durability: when a write is acknowledged it has been fsynced,
 //! and a `kill -9` at any moment leaves the last committed state (redb is crash-safe).
 //!
-//! redb's calls block (file I/O, fsync, the single-writer lock), so each runs on tokio's
-//! blocking pool, never on the async workers.
+//! Writes block (the single-writer lock, fsync), so they run on tokio's blocking pool;
+//! reads take microseconds from redb's page cache and run on the calling task.
 
 use std::num::NonZeroU8;
 use std::ops::Bound;
