@@ -41,8 +41,8 @@ use crate::ids;
 use crate::keys;
 use crate::merged::{self, Order, Source};
 use crate::openapi::{
-    Binary, Conflict, Forbidden, IfMatchHeader, InSubscription, Invalid, NotFound,
-    PreconditionFailed, TooLarge, Unauthenticated,
+    Binary, DeleteErrors, Forbidden, IfMatchHeader, InSubscription, Invalid, ListErrors, NotFound,
+    ReadErrors, TooLarge, Unauthenticated, UpdateErrors,
 };
 use crate::records::{self, FingerprintBucketRecord, FingerprintEntry, Versioned};
 use crate::store::{
@@ -202,10 +202,7 @@ fn alert_sources(
     params(InSubscription, AlertFilter, PageRequest),
     responses(
         (status = 200, description = "A page of alerts", body = Page<Alert>),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ListErrors,
     )
 )]
 async fn list_alerts(
@@ -310,13 +307,7 @@ async fn get_alert(
     responses(
         (status = 200, description = "The changed alert", body = Alert,
             headers(("ETag" = String, description = "The alert's version, for If-Match"))),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
-        (status = 413, response = TooLarge),
+        UpdateErrors,
     )
 )]
 async fn update_alert(
@@ -500,11 +491,7 @@ async fn change_statuses(
     responses(
         (status = 200, description = "The learned (closed) alert", body = Alert,
             headers(("ETag" = String, description = "The alert's version, for If-Match"))),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        DeleteErrors,
     )
 )]
 async fn learn(
@@ -610,9 +597,7 @@ async fn learn(
     params(InSubscription, ("id" = String, Path, description = "The alert's id")),
     responses(
         (status = 200, description = "The capture", content_type = "application/vnd.tcpdump.pcap", body = Binary),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadErrors,
     )
 )]
 async fn pcap(

@@ -34,8 +34,8 @@ use crate::ids;
 use crate::keys;
 use crate::merged::{self, Order, Source};
 use crate::openapi::{
-    Conflict, Forbidden, IfMatchHeader, InSubscription, Invalid, NotFound, PreconditionFailed,
-    TooLarge, Unauthenticated,
+    DeleteErrors, IfMatchHeader, InSubscription, ListErrors, NotFound, Unauthenticated,
+    UpdateErrors,
 };
 use crate::records::{self, DeviceIdentityRecord, Versioned};
 use crate::store::{
@@ -168,10 +168,7 @@ fn require_view_somewhere(authorized: &Authorized) -> ApiResult<()> {
     params(InSubscription, DeviceFilter, PageRequest),
     responses(
         (status = 200, description = "A page of devices", body = Page<Device>),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ListErrors,
     )
 )]
 async fn list_devices(
@@ -224,10 +221,7 @@ async fn list_devices(
     params(InSubscription, DeviceFilter),
     responses(
         (status = 200, description = "The CSV file", content_type = "text/csv", body = String),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ListErrors,
     )
 )]
 async fn export_devices(
@@ -348,13 +342,7 @@ fn user(principal: &shared::authz::Principal) -> AuditActor {
     responses(
         (status = 200, description = "The changed device", body = Device,
             headers(("ETag" = String, description = "The device's version, for If-Match"))),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
-        (status = 413, response = TooLarge),
+        UpdateErrors,
     )
 )]
 async fn update_device(
@@ -425,11 +413,7 @@ async fn update_device(
     params(InSubscription, ("id" = String, Path, description = "The device's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        DeleteErrors,
     )
 )]
 async fn delete_device(

@@ -19,7 +19,8 @@ use axum::response::{IntoResponse, Response};
 use shared::api::ErrorBody;
 use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{IntoParams, Modify, OpenApi, ToResponse, ToSchema};
+use utoipa::openapi::{Ref, RefOr, Response as ResponseDoc};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToResponse, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::http::AppState;
@@ -207,6 +208,58 @@ pub struct PreconditionFailed(pub ErrorBody);
 #[derive(Debug, ToResponse)]
 #[response(example = json!({"error": {"code": "too_large", "message": "the request body is over the limit of 1048576 bytes (1 MiB)"}}))]
 pub struct TooLarge(pub ErrorBody);
+
+// ----- The error responses most operations share, as one entry each -----
+
+/// The contract's error responses for `codes`, each a reference to its component.
+fn errors(codes: &[(u16, &str)]) -> std::collections::BTreeMap<String, RefOr<ResponseDoc>> {
+    codes
+        .iter()
+        .map(|(status, name)| {
+            (
+                status.to_string(),
+                RefOr::Ref(Ref::from_response_name(*name)),
+            )
+        })
+        .collect()
+}
+
+macro_rules! error_set {
+    ($(#[$doc:meta])* $name:ident: $($status:literal => $response:ident),+) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> std::collections::BTreeMap<String, RefOr<ResponseDoc>> {
+                errors(&[$(($status, stringify!($response))),+])
+            }
+        }
+    };
+}
+
+error_set!(
+    /// A read of one resource: `401`, `403`, `404`.
+    ReadErrors: 401 => Unauthenticated, 403 => Forbidden, 404 => NotFound
+);
+error_set!(
+    /// A list (its query string validated): `400`, `401`, `403`, `404`.
+    ListErrors: 400 => Invalid, 401 => Unauthenticated, 403 => Forbidden, 404 => NotFound
+);
+error_set!(
+    /// A write with a body: `400`, `401`, `403`, `404`, `409`, `413`.
+    CreateErrors: 400 => Invalid, 401 => Unauthenticated, 403 => Forbidden, 404 => NotFound,
+        409 => Conflict, 413 => TooLarge
+);
+error_set!(
+    /// A change with a body and `If-Match`: `400`, `401`, `403`, `404`, `409`, `412`, `413`.
+    UpdateErrors: 400 => Invalid, 401 => Unauthenticated, 403 => Forbidden, 404 => NotFound,
+        409 => Conflict, 412 => PreconditionFailed, 413 => TooLarge
+);
+error_set!(
+    /// A deletion with `If-Match`: `401`, `403`, `404`, `409`, `412`.
+    DeleteErrors: 401 => Unauthenticated, 403 => Forbidden, 404 => NotFound,
+        409 => Conflict, 412 => PreconditionFailed
+);
 
 #[cfg(test)]
 mod tests {

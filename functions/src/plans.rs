@@ -48,8 +48,7 @@ use crate::http::principal::Caller;
 use crate::ids;
 use crate::keys;
 use crate::openapi::{
-    Conflict, Forbidden, IfMatchHeader, InSubscription, Invalid, NotFound, PreconditionFailed,
-    TooLarge, Unauthenticated,
+    CreateErrors, DeleteErrors, IfMatchHeader, InSubscription, ListErrors, ReadErrors, UpdateErrors,
 };
 use crate::records::{self, LivePlanRecord, PlanRecord};
 use crate::store::{Condition, Query, SortKeyRange, StoreError, Table, TableRead, Write};
@@ -85,10 +84,7 @@ pub fn router() -> Router<AppState> {
     params(InSubscription, PageRequest),
     responses(
         (status = 200, description = "A page of plans", body = Page<Plan>),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ListErrors,
     )
 )]
 async fn list_plans_handler(
@@ -130,12 +126,7 @@ async fn list_plans_handler(
     responses(
         (status = 201, description = "The new plan", body = Plan,
             headers(("ETag" = String, description = "The plan's version, for If-Match"))),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = TooLarge),
+        CreateErrors,
     )
 )]
 async fn create_plan_handler(
@@ -179,9 +170,7 @@ async fn create_plan_handler(
     responses(
         (status = 200, description = "The plan", body = Plan,
             headers(("ETag" = String, description = "The plan's version, for If-Match"))),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadErrors,
     )
 )]
 async fn get_plan(
@@ -213,13 +202,7 @@ async fn get_plan(
     responses(
         (status = 200, description = "The changed plan", body = Plan,
             headers(("ETag" = String, description = "The plan's new version"))),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
-        (status = 413, response = TooLarge),
+        UpdateErrors,
     )
 )]
 async fn update_plan(
@@ -307,11 +290,7 @@ async fn update_plan(
     params(InSubscription, ("plan" = String, Path, description = "The plan's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Cancelled"),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        DeleteErrors,
     )
 )]
 async fn cancel_plan(
@@ -382,10 +361,7 @@ async fn cancel_plan(
     params(InSubscription, CommittedDevicesFilter),
     responses(
         (status = 200, description = "The estimate", body = CommittedDevicesEstimate),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ListErrors,
     )
 )]
 async fn committed_devices(

@@ -53,8 +53,7 @@ use crate::http::principal::Caller;
 use crate::ids;
 use crate::keys;
 use crate::openapi::{
-    Conflict, Forbidden, IfMatchHeader, InSubscription, Invalid, NotFound, PreconditionFailed,
-    TooLarge, Unauthenticated,
+    CreateErrors, DeleteErrors, IfMatchHeader, InSubscription, Invalid, ListErrors, Unauthenticated,
 };
 use crate::records::{self, MembershipRecord, SubscriptionRecord};
 use crate::store::{Condition, Query, StoreError, Table, TableRead, Write};
@@ -373,10 +372,7 @@ async fn list_built_in_roles(
     responses(
         (status = 200, description = "A page of roles", body = Page<Role>,
             headers(("ETag" = String, description = "The version of the subscription's policy, for If-Match on a DELETE"))),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ListErrors,
     )
 )]
 async fn list_roles(
@@ -412,12 +408,7 @@ async fn list_roles(
     request_body = CreateRole,
     responses(
         (status = 201, description = "The new role", body = Role),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = TooLarge),
+        CreateErrors,
     )
 )]
 async fn create_role(
@@ -482,11 +473,7 @@ async fn create_role(
     params(InSubscription, ("role" = String, Path, description = "The custom role's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        DeleteErrors,
     )
 )]
 async fn delete_role(
@@ -550,10 +537,7 @@ async fn delete_role(
     responses(
         (status = 200, description = "A page of assignments", body = Page<RoleAssignment>,
             headers(("ETag" = String, description = "The version of the subscription's policy, for If-Match on a DELETE"))),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ListErrors,
     )
 )]
 async fn list_assignments(
@@ -598,12 +582,7 @@ async fn list_assignments(
     request_body = CreateRoleAssignment,
     responses(
         (status = 201, description = "The new assignment", body = RoleAssignment),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = TooLarge),
+        CreateErrors,
     )
 )]
 async fn create_assignment(
@@ -730,11 +709,7 @@ fn check_assignable(
     params(InSubscription, ("id" = String, Path, description = "The assignment's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        DeleteErrors,
     )
 )]
 async fn delete_assignment(
@@ -792,10 +767,7 @@ async fn delete_assignment(
     responses(
         (status = 200, description = "A page of device groups", body = Page<DeviceGroup>,
             headers(("ETag" = String, description = "The version of the subscription's policy, for If-Match on a DELETE"))),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ListErrors,
     )
 )]
 async fn list_device_groups(
@@ -826,12 +798,7 @@ async fn list_device_groups(
     request_body = CreateDeviceGroup,
     responses(
         (status = 201, description = "The new device group", body = DeviceGroup),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = TooLarge),
+        CreateErrors,
     )
 )]
 async fn create_device_group(
@@ -907,11 +874,7 @@ async fn create_device_group(
     params(InSubscription, ("id" = String, Path, description = "The device group's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        DeleteErrors,
     )
 )]
 async fn delete_device_group(
@@ -966,10 +929,7 @@ async fn delete_device_group(
     params(InSubscription, PageRequest),
     responses(
         (status = 200, description = "A page of audit entries", body = Page<AuditEntry>),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ListErrors,
     )
 )]
 async fn audit_log(

@@ -61,8 +61,7 @@ use crate::http::sensor::{SensorTokenRecord, new_token, token_hash};
 use crate::ids;
 use crate::keys;
 use crate::openapi::{
-    Conflict, Forbidden, IfMatchHeader, InSubscription, Invalid, NotFound, PreconditionFailed,
-    TooLarge, Unauthenticated,
+    CreateErrors, DeleteErrors, IfMatchHeader, InSubscription, ListErrors, ReadErrors, UpdateErrors,
 };
 use crate::records::{self, SensorRecord, Versioned};
 use crate::sites::{self, SensorCountChange};
@@ -346,12 +345,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiUrl {
     responses(
         (status = 201, description = "The sensor and its activation file", body = OnboardedSensor,
             headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = TooLarge),
+        CreateErrors,
     )
 )]
 async fn onboard_sensor(
@@ -491,9 +485,7 @@ async fn check_zone(
     responses(
         (status = 200, description = "The sensor", body = Sensor,
             headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadErrors,
     )
 )]
 async fn get_sensor(
@@ -530,13 +522,7 @@ async fn get_sensor(
     responses(
         (status = 200, description = "The changed sensor", body = Sensor,
             headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
-        (status = 413, response = TooLarge),
+        UpdateErrors,
     )
 )]
 async fn update_sensor(
@@ -618,11 +604,7 @@ async fn update_sensor(
     params(InSubscription, ("id" = String, Path, description = "The sensor's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        DeleteErrors,
     )
 )]
 async fn delete_sensor(
@@ -707,9 +689,7 @@ async fn delete_sensor(
     responses(
         (status = 200, description = "The activation file", body = ActivationFile,
             headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadErrors,
     )
 )]
 async fn download_activation_file(
@@ -744,11 +724,7 @@ async fn download_activation_file(
     responses(
         (status = 200, description = "The new activation file", body = ActivationFile,
             headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        DeleteErrors,
     )
 )]
 async fn reactivate(
@@ -809,13 +785,7 @@ async fn reactivate(
     responses(
         (status = 200, description = "The sensor", body = Sensor,
             headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
-        (status = 413, response = TooLarge),
+        UpdateErrors,
     )
 )]
 async fn request_software_update(
@@ -898,10 +868,7 @@ fn sensor_query(subscription: &SubscriptionId, filter: &SensorFilter) -> TableQu
     params(InSubscription, SensorFilter, PageRequest),
     responses(
         (status = 200, description = "A page of sensors", body = Page<Sensor>),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ListErrors,
     )
 )]
 async fn list_sensors(
@@ -958,10 +925,7 @@ async fn list_sensors(
     params(InSubscription, SensorFilter),
     responses(
         (status = 200, description = "Sensors per health", body = SensorHealthSummary),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ListErrors,
     )
 )]
 async fn health_summary(
@@ -1085,9 +1049,7 @@ impl Export {
     params(InSubscription),
     responses(
         (status = 200, description = "The CSV file", content_type = "text/csv", body = String),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadErrors,
     )
 )]
 async fn export_csv(
@@ -1156,12 +1118,7 @@ async fn export_csv(
     request_body = PushTiUpdate,
     responses(
         (status = 200, description = "The sensors now updating", body = TiUpdatePushed),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = TooLarge),
+        CreateErrors,
     )
 )]
 async fn push_ti_update(
@@ -1309,10 +1266,7 @@ fn fixed_page<T>(items: Vec<T>, page: PageRequest) -> ApiResult<Page<T>> {
     params(InSubscription, PageRequest),
     responses(
         (status = 200, description = "A page of endpoints", body = Page<SensorEndpoint>),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ListErrors,
     )
 )]
 async fn endpoint_details(
@@ -1368,10 +1322,7 @@ async fn endpoint_details(
     params(InSubscription, PageRequest),
     responses(
         (status = 200, description = "A page of releases", body = Page<SensorSoftwareRelease>),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ListErrors,
     )
 )]
 async fn sensor_software(
@@ -1410,9 +1361,7 @@ async fn sensor_software(
     responses(
         (status = 200, description = "The package", body = TiPackage,
             headers(("ETag" = String, description = "The package's content hash"))),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadErrors,
     )
 )]
 async fn latest_ti_package_download(
@@ -1464,12 +1413,7 @@ async fn latest_ti_package_download(
     request_body = RecoverConsolePassword,
     responses(
         (status = 200, description = "The recovery code", body = ConsoleRecoveryCode),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = TooLarge),
+        CreateErrors,
     )
 )]
 async fn recover_console_password(

@@ -56,8 +56,7 @@ use crate::http::principal::Caller;
 use crate::ids;
 use crate::keys;
 use crate::openapi::{
-    Conflict, Forbidden, IfMatchHeader, InSubscription, Invalid, NotFound, PreconditionFailed,
-    TooLarge, Unauthenticated,
+    CreateErrors, DeleteErrors, IfMatchHeader, InSubscription, ListErrors, ReadErrors, UpdateErrors,
 };
 use crate::rbac;
 use crate::records::{self, SiteNameRecord, SiteUsageRecord, SubscriptionRecord};
@@ -98,10 +97,7 @@ pub fn router() -> Router<AppState> {
     params(InSubscription, PageRequest),
     responses(
         (status = 200, description = "A page of sites", body = Page<Site>),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ListErrors,
     )
 )]
 async fn list_sites(
@@ -139,12 +135,7 @@ async fn list_sites(
     responses(
         (status = 201, description = "The new site", body = Site,
             headers(("ETag" = String, description = "The site's version, for If-Match"))),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = TooLarge),
+        CreateErrors,
     )
 )]
 async fn create_site(
@@ -183,9 +174,7 @@ async fn create_site(
     responses(
         (status = 200, description = "The site", body = Site,
             headers(("ETag" = String, description = "The site's version, for If-Match"))),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadErrors,
     )
 )]
 async fn get_site(
@@ -212,13 +201,7 @@ async fn get_site(
     responses(
         (status = 200, description = "The changed site", body = Site,
             headers(("ETag" = String, description = "The site's version, for If-Match"))),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
-        (status = 413, response = TooLarge),
+        UpdateErrors,
     )
 )]
 async fn update_site(
@@ -295,11 +278,7 @@ async fn update_site(
     params(InSubscription, ("site" = String, Path, description = "The site's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        DeleteErrors,
     )
 )]
 // In one transaction: the site, its name, its usage, its zones and the subscription's
@@ -431,10 +410,7 @@ async fn delete_site(
     params(InSubscription, ("site" = String, Path, description = "The site's id"), PageRequest),
     responses(
         (status = 200, description = "A page of zones", body = Page<Zone>),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ListErrors,
     )
 )]
 async fn list_zones(
@@ -475,12 +451,7 @@ async fn list_zones(
     responses(
         (status = 201, description = "The new zone", body = Zone,
             headers(("ETag" = String, description = "The zone's version, for If-Match"))),
-        (status = 400, response = Invalid),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = TooLarge),
+        CreateErrors,
     )
 )]
 async fn create_zone(
