@@ -134,14 +134,7 @@ pub fn alert_by_status(
     alert: &AlertId,
     shards: NonZeroU8,
 ) -> Key {
-    Key::new(
-        status_shard_partition(
-            &format!("ALERTS#{subscription}#"),
-            status,
-            alert_shard(status, alert, shards),
-        ),
-        alert.as_str(),
-    )
+    status_entry(&format!("ALERTS#{subscription}#"), status, alert, shards)
 }
 
 /// Every GSI1 partition holding the subscription's alerts of one status: one per shard
@@ -163,13 +156,11 @@ pub fn alert_by_site_status(
     alert: &AlertId,
     shards: NonZeroU8,
 ) -> Key {
-    Key::new(
-        status_shard_partition(
-            &format!("ALERTS#{subscription}#SITE#{site}#"),
-            status,
-            alert_shard(status, alert, shards),
-        ),
-        alert.as_str(),
+    status_entry(
+        &format!("ALERTS#{subscription}#SITE#{site}#"),
+        status,
+        alert,
+        shards,
     )
 }
 
@@ -220,6 +211,14 @@ fn status_shard_partition(prefix: &str, status: AlertStatus, shard: u8) -> Strin
         0 => format!("{prefix}STATUS#{status}"),
         n => format!("{prefix}STATUS#{status}#{n}"),
     }
+}
+
+/// An alert's index entry under `prefix`, in the shard of its status it falls in.
+fn status_entry(prefix: &str, status: AlertStatus, alert: &AlertId, shards: NonZeroU8) -> Key {
+    Key::new(
+        status_shard_partition(prefix, status, alert_shard(status, alert, shards)),
+        alert.as_str(),
+    )
 }
 
 fn status_partitions(prefix: &str, status: AlertStatus, shards: NonZeroU8) -> Vec<String> {

@@ -112,6 +112,16 @@ impl Fleet {
         created.body["id"].as_str().expect("a zone id").to_owned()
     }
 
+    /// Sites "North" and "South" with one OT sensor each ("n1", "s1"): what the site
+    /// isolation tests stand on. Returns (north, south, its sensor, its sensor).
+    pub async fn north_and_south(&self) -> (String, String, Sensor, Sensor) {
+        let north = self.site("North").await;
+        let south = self.site("South").await;
+        let at_north = self.sensor("n1", &north, None).await;
+        let at_south = self.sensor("s1", &south, None).await;
+        (north, south, at_north, at_south)
+    }
+
     /// Onboards an OT sensor at `site` (in `zone`, if any) as the owner.
     pub async fn sensor(&self, name: &str, site: &str, zone: Option<&str>) -> Sensor {
         let mut body = json!({"name": name, "type": "ot_cloud_connected", "site_id": site});

@@ -421,10 +421,7 @@ on_both_stores!(
     lists_filter_and_page_across_sites_newest_first_each_alert_once,
     |vigil: Vigil| async move {
         let fleet = Fleet::new(&vigil).await;
-        let north = fleet.site("North").await;
-        let south = fleet.site("South").await;
-        let at_north = fleet.sensor("n1", &north, None).await;
-        let at_south = fleet.sensor("s1", &south, None).await;
+        let (north, south, at_north, at_south) = fleet.north_and_south().await;
         // GIVEN alerts at two sites, sent in turns, some critical, some closed
         let mut sent = Vec::new();
         for n in 0..9 {
@@ -540,10 +537,7 @@ on_both_stores!(
     new_alerts_spread_over_shards_list_once_newest_first_and_move_with_their_status,
     |vigil: Vigil| async move {
         let fleet = Fleet::new(&vigil).await;
-        let north = fleet.site("North").await;
-        let south = fleet.site("South").await;
-        let at_north = fleet.sensor("n1", &north, None).await;
-        let at_south = fleet.sensor("s1", &south, None).await;
+        let (north, south, at_north, at_south) = fleet.north_and_south().await;
         // GIVEN 36 new alerts in three batches, north, south, north again
         let mut sent: Vec<(String, String)> = Vec::new();
         for (batch, (sensor, site)) in [
@@ -723,10 +717,7 @@ on_both_stores!(
     a_site_scoped_user_sees_and_changes_only_their_sites_alerts,
     |vigil: Vigil| async move {
         let fleet = Fleet::new(&vigil).await;
-        let north = fleet.site("North").await;
-        let south = fleet.site("South").await;
-        let at_north = fleet.sensor("n1", &north, None).await;
-        let at_south = fleet.sensor("s1", &south, None).await;
+        let (north, south, at_north, at_south) = fleet.north_and_south().await;
         let mut with_capture = detection("North 2", "10.0.0.2", true);
         with_capture["pcap_base64"] = "1MOyoQ==".into();
         fleet

@@ -242,10 +242,7 @@ on_both_stores!(
     lists_and_the_export_show_only_permitted_sites_each_device_once,
     |vigil: Vigil| async move {
         let fleet = Fleet::new(&vigil).await;
-        let north = fleet.site("North").await;
-        let south = fleet.site("South").await;
-        let at_north = fleet.sensor("n1", &north, None).await;
-        let at_south = fleet.sensor("s1", &south, None).await;
+        let (north, south, at_north, at_south) = fleet.north_and_south().await;
         fleet
             .observe(
                 &at_north,
@@ -341,10 +338,7 @@ on_both_stores!(
     device_permissions_follow_the_seed_table_and_the_site_scope,
     |vigil: Vigil| async move {
         let fleet = Fleet::new(&vigil).await;
-        let north = fleet.site("North").await;
-        let south = fleet.site("South").await;
-        let at_north = fleet.sensor("n1", &north, None).await;
-        let at_south = fleet.sensor("s1", &south, None).await;
+        let (north, _, at_north, at_south) = fleet.north_and_south().await;
         fleet
             .observe(
                 &at_north,
