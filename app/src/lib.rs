@@ -1,40 +1,82 @@
 //! Vigil's console: a Leptos single-page app over the HTTP API.
 //!
 //! Rules (what a valid email is, who may do what) come from `shared`; the app never
-//! writes one of its own.
+//! writes one of its own. Logic that renders nothing lives in [`logic`] and is tested
+//! natively.
 
 pub mod api;
+mod components;
+pub mod logic;
 mod pages;
+pub mod routes;
 mod session;
+mod tenant;
 
 use leptos::prelude::*;
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
 
-/// The signed-in user's token, shared by every page.
-#[derive(Debug, Clone, Copy)]
-pub struct Session(RwSignal<Option<String>>);
+use crate::api::{Api, ApiError};
+use crate::components::toast::{ToastRegion, Toasts};
+use crate::pages::{
+    coming::Coming, home::Home, overview::Overview, plans::Plans, shell::Shell, sign_in::SignIn,
+    sites::Sites, sites::details::SensorDetails, subscriptions::Subscriptions,
+};
+use crate::routes::Page;
+use crate::session::Session;
 
-impl Session {
-    pub fn token(&self) -> Option<String> {
-        self.0.get()
-    }
+/// `GET /me`, loaded once per sign-in and shared by every page.
+#[derive(Clone, Copy)]
+pub struct MeResource(pub LocalResource<Result<shared::api::Me, ApiError>>);
 
-    pub fn sign_in(&self, token: String) {
-        session::save(&token);
-        self.0.set(Some(token));
-    }
+pub fn use_api() -> Api {
+    expect_context::<Api>()
+}
 
-    pub fn sign_out(&self) {
-        session::clear();
-        self.0.set(None);
-    }
+pub fn use_session() -> Session {
+    expect_context::<Session>()
 }
 
 #[component]
 pub fn App() -> impl IntoView {
-    let session = Session(RwSignal::new(session::load()));
+    let session = Session::load();
+    let api = Api::new(session);
     provide_context(session);
-    move || match session.token() {
-        Some(token) => view! { <pages::Console token /> }.into_any(),
-        None => view! { <pages::SignIn /> }.into_any(),
+    provide_context(api);
+    provide_context(Toasts::new());
+    let me = LocalResource::new(move || {
+        let signed_in = session.is_signed_in();
+        async move {
+            if signed_in {
+                api::identity::me(api).await
+            } else {
+                Err(ApiError::Network("signed out".to_owned()))
+            }
+        }
+    });
+    provide_context(MeResource(me));
+    view! {
+        <Router>
+            <Routes fallback=|| view! { <main class="narrow"><h1>"Not found"</h1><p>"No page here."</p></main> }>
+                <Route path=path!("/sign-in") view=SignIn />
+                <Route path=path!("/") view=Home />
+                <Route path=path!("/subscriptions") view=Subscriptions />
+                <ParentRoute path=path!("/s/:sub") view=Shell>
+                    <Route path=path!("") view=Overview />
+                    <Route path=path!("sites") view=Sites />
+                    <Route path=path!("sensors/:id") view=SensorDetails />
+                    <Route path=path!("plans") view=Plans />
+                    <Route path=path!("alerts") view=|| view! { <Coming page=Page::Alerts /> } />
+                    <Route path=path!("alerts/:id") view=|| view! { <Coming page=Page::Alerts /> } />
+                    <Route path=path!("devices") view=|| view! { <Coming page=Page::Devices /> } />
+                    <Route path=path!("devices/:id") view=|| view! { <Coming page=Page::Devices /> } />
+                    <Route path=path!("workbooks") view=|| view! { <Coming page=Page::Workbooks /> } />
+                    <Route path=path!("workbooks/:id") view=|| view! { <Coming page=Page::Workbooks /> } />
+                    <Route path=path!("access") view=|| view! { <Coming page=Page::Access /> } />
+                    <Route path=path!("audit") view=|| view! { <Coming page=Page::Audit /> } />
+                </ParentRoute>
+            </Routes>
+        </Router>
+        <ToastRegion />
     }
 }

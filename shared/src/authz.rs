@@ -120,6 +120,32 @@ impl Permission {
         }
     }
 
+    /// The permission as a person reads it: the seed table's action, shortened. The
+    /// console names it when it explains why an action is not offered.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Permission::GrantPermissions => "Grant permissions",
+            Permission::OnboardSensors => "Onboard sensors",
+            Permission::DownloadSensorSoftware => "Download sensor software",
+            Permission::DownloadEndpointDetails => "Download endpoint details",
+            Permission::DownloadActivationFiles => "Download activation files",
+            Permission::ViewPlans => "View plans",
+            Permission::ModifyPlans => "Modify plans",
+            Permission::ViewSitesAndSensors => "View sites and sensors",
+            Permission::ModifySitesAndSensors => "Modify sites and sensors",
+            Permission::RecoverConsolePasswords => "Recover console passwords",
+            Permission::DownloadTiPackages => "Download TI packages",
+            Permission::PushTiUpdates => "Push TI updates",
+            Permission::OnboardEnterpriseIotPlan => "Onboard an Enterprise IoT plan",
+            Permission::ViewAlerts => "View alerts",
+            Permission::ModifyAlerts => "Modify alerts",
+            Permission::ViewDevices => "View devices",
+            Permission::ManageDevices => "Manage devices",
+            Permission::ViewWorkbooks => "View workbooks",
+            Permission::ManageWorkbooks => "Manage workbooks",
+        }
+    }
+
     pub fn parse(name: &str) -> Result<Self, UnknownPermission> {
         Self::ALL
             .into_iter()
@@ -221,6 +247,11 @@ impl PermissionSet {
 
     pub const fn intersection(self, other: PermissionSet) -> Self {
         PermissionSet(self.0 & other.0)
+    }
+
+    /// The permissions of `self` that `other` lacks.
+    pub const fn difference(self, other: PermissionSet) -> Self {
+        PermissionSet(self.0 & !other.0)
     }
 
     pub const fn is_empty(self) -> bool {

@@ -1,12 +1,8 @@
-//! The console in real headless Chromium against the real `vigil` binary.
-
-use std::time::Duration;
+//! Signing in and the session, in real headless Chromium against the real `vigil` binary.
 
 use fantoccini::Locator;
-use vigil_tests::browser::Browser;
-use vigil_tests::vigil::{Vigil, workspace_root};
-
-const WAIT: Duration = Duration::from_secs(20);
+use vigil_tests::browser::{Browser, find, open_menu, wait_for_text, wait_until};
+use vigil_tests::vigil::Vigil;
 
 #[tokio::test]
 async fn a_user_signs_in_creates_a_subscription_and_keeps_the_session_after_a_reload() {
@@ -14,64 +10,90 @@ async fn a_user_signs_in_creates_a_subscription_and_keeps_the_session_after_a_re
     let browser = Browser::start().await;
     let page = &browser.client;
 
-    // GIVEN the console's sign-in page
-    page.goto(&vigil.base).await.expect("the console loads");
-    let email = page
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#email"))
-        .await
-        .expect("the SPA renders its sign-in form");
-    // WHEN a person signs in with an email
-    email.send_keys("grace@example.com").await.unwrap();
-    page.find(Locator::Css("#sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    // THEN the console shows who is signed in (GET /me answered)
-    wait_for_text(page, "#who", "grace@example.com").await;
+    // GIVEN a person with no subscription signs in
+    browser.sign_in(&vigil.base, "grace@example.com").await;
+    // THEN the console offers the subscription picker and says who is signed in
+    find(page, "#subscription-name").await;
+    open_menu(page, "//header", "Account").await;
+    wait_for_text(page, "#who", |t| t == "grace@example.com").await;
 
     // WHEN they create a subscription
-    let name = page.find(Locator::Css("#subscription-name")).await.unwrap();
+    let name = find(page, "#subscription-name").await;
     name.send_keys("Plant North").await.unwrap();
-    page.find(Locator::Css("#create-subscription"))
+    find(page, "#create-subscription")
         .await
-        .unwrap()
         .click()
         .await
         .unwrap();
     // THEN it is listed (POST then GET /subscriptions answered)
-    wait_for_text(page, "#subscriptions .subscription .name", "Plant North").await;
+    wait_for_text(page, "#subscriptions .subscription .name", |t| {
+        t == "Plant North"
+    })
+    .await;
 
     // WHEN the page is reloaded
     page.refresh().await.unwrap();
     // THEN the session and the list are still there
-    wait_for_text(page, "#who", "grace@example.com").await;
-    wait_for_text(page, "#subscriptions .subscription .name", "Plant North").await;
-
-    let screenshot = page.screenshot().await.expect("a screenshot");
-    let folder = workspace_root().join("target").join("screenshots");
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("console.png"), screenshot).unwrap();
-
+    wait_for_text(page, "#subscriptions .subscription .name", |t| {
+        t == "Plant North"
+    })
+    .await;
+    browser.screenshot("subscriptions").await;
     browser.close().await;
 }
 
-async fn wait_for_text(page: &fantoccini::Client, css: &str, expected: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut last = String::new();
-    while tokio::time::Instant::now() < deadline {
-        if let Ok(element) = page.find(Locator::Css(css)).await
-            && let Ok(text) = element.text().await
-        {
-            if text.trim() == expected {
-                return;
-            }
-            last = text;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{css} never showed {expected:?} (last seen: {last:?})");
+#[tokio::test]
+async fn a_signed_out_visit_and_a_rejected_token_both_return_to_sign_in_and_back() {
+    let vigil = Vigil::start().await;
+    let browser = Browser::start().await;
+    let page = &browser.client;
+    let owner = vigil.api().dev_login("ada@example.com").await;
+    let created = vigil
+        .api()
+        .post(
+            "/subscriptions",
+            Some(&owner),
+            serde_json::json!({"name": "Plants"}),
+        )
+        .await;
+    let sub = created.body["id"].as_str().unwrap().to_owned();
+    let plans = format!("/s/{sub}/plans");
+
+    // GIVEN a signed-out visitor opens a deep link
+    page.goto(&format!("{}{plans}", vigil.base)).await.unwrap();
+    // THEN they are sent to sign in, with the link kept
+    wait_until(
+        page,
+        "the sign-in page keeps where the user was going",
+        || async {
+            page.current_url().await.is_ok_and(|url| {
+                url.path() == "/sign-in" && url.query().is_some_and(|q| q.contains("next="))
+            })
+        },
+    )
+    .await;
+    // WHEN they sign in
+    let field = find(page, "#email").await;
+    field.send_keys("ada@example.com").await.unwrap();
+    find(page, "#sign-in").await.click().await.unwrap();
+    // THEN they land where they were going
+    wait_for_text(page, "main#content h1", |t| t == "Plans and pricing").await;
+
+    // WHEN the server stops accepting the token (a 401 on the next call)
+    page.execute(
+        "localStorage.setItem('vigil.token', '\"not-a-token\"')",
+        vec![],
+    )
+    .await
+    .unwrap();
+    page.refresh().await.unwrap();
+    // THEN the console signs them out and asks them to sign in again, keeping the page
+    wait_until(page, "a 401 returns to sign-in with next", || async {
+        page.current_url().await.is_ok_and(|url| {
+            url.path() == "/sign-in" && url.query().is_some_and(|q| q.contains("plans"))
+        })
+    })
+    .await;
+    assert!(page.find(Locator::Css("#email")).await.is_ok());
+    browser.close().await;
 }

@@ -1,25 +1,47 @@
-//! Sign-in with an email (the local binary's dev-login).
+//! Sign-in with an email (the local binary's dev-login), then back to where the user
+//! was going (`?next=`).
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_navigate, use_query_map};
 use shared::api::DevLoginRequest;
 use shared::model::Email;
 
-use crate::{Session, api};
+use crate::api::identity;
+use crate::routes::safe_next;
+use crate::{MeResource, use_session};
 
 #[component]
 pub fn SignIn() -> impl IntoView {
-    let session = expect_context::<Session>();
+    let session = use_session();
+    let me = expect_context::<MeResource>().0;
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let next = move || safe_next(query.with(|q| q.get("next")).as_deref());
     let (email, set_email) = signal(String::new());
     let (error, set_error) = signal(None::<String>);
     let sign_in = Action::new_local(|request: &DevLoginRequest| {
         let request = request.clone();
-        async move { api::dev_login(&request).await }
+        async move { identity::dev_login(&request).await }
     });
     Effect::new(move || match sign_in.value().get() {
         Some(Ok(response)) => session.sign_in(response.token),
         Some(Err(refused)) => set_error.set(Some(refused.to_string())),
         None => {}
+    });
+    // Signed in (just now, or already): go where the user was going.
+    Effect::new(move || {
+        if session.is_signed_in() {
+            me.refetch();
+            navigate(
+                &next(),
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
+        }
     });
     let submit = move |event: SubmitEvent| {
         event.prevent_default();
@@ -36,13 +58,14 @@ pub fn SignIn() -> impl IntoView {
     };
     view! {
         <header class="top">
-            <h1>"VIGIL"</h1>
+            <span class="brand">"VIGIL"</span>
         </header>
-        <main>
+        <main class="narrow">
             <section class="card">
-                <h2>"Sign in"</h2>
+                <h1>"Sign in"</h1>
                 <p class="hint">"Local sign-in: enter the email of the account to use."</p>
-                <form class="inline" on:submit=submit>
+                <form class="stack" on:submit=submit>
+                    <label for="email">"Email"</label>
                     <input
                         id="email"
                         type="text"
@@ -56,7 +79,7 @@ pub fn SignIn() -> impl IntoView {
                         "Sign in"
                     </button>
                 </form>
-                {move || error.get().map(|message| view! { <p class="error">{message}</p> })}
+                {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
             </section>
         </main>
     }

@@ -1,0 +1,203 @@
+//! A typed client of Vigil's HTTP API: one module per area over one generic request
+//! function, the contract's error body turned into [`ApiError`]. A `401` ends the
+//! session, which sends the user to sign in again.
+
+pub mod alerts;
+pub mod identity;
+pub mod plans;
+pub mod sensors;
+pub mod sites;
+
+use gloo_net::http::{Method, RequestBuilder, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use shared::api::{ErrorBody, ErrorCode, Page};
+
+use crate::session::Session;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// The API answered with the contract's error body.
+    #[error("{message}")]
+    Refused {
+        status: u16,
+        code: ErrorCode,
+        message: String,
+    },
+    /// The API could not be reached, or answered something unreadable.
+    #[error("the server could not be reached: {0}")]
+    Network(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ApiError::Refused { code, .. } => Some(*code),
+            ApiError::Network(_) => None,
+        }
+    }
+
+    /// `412`: the item changed since it was read.
+    pub fn is_stale(&self) -> bool {
+        self.code() == Some(ErrorCode::PreconditionFailed)
+    }
+
+    pub fn is_forbidden(&self) -> bool {
+        self.code() == Some(ErrorCode::Forbidden)
+    }
+}
+
+/// A body read with its `ETag`, to send back as `If-Match`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub etag: Option<String>,
+}
+
+/// The client: cheap to copy into every closure.
+#[derive(Debug, Clone, Copy)]
+pub struct Api {
+    session: Session,
+}
+
+impl Api {
+    pub fn new(session: Session) -> Self {
+        Api { session }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        if_match: Option<&str>,
+    ) -> Result<Response, ApiError> {
+        let mut builder = RequestBuilder::new(&format!("/api{path}")).method(method);
+        if let Some(token) = self.session.token_untracked() {
+            builder = builder.header("Authorization", &format!("Bearer {token}"));
+        }
+        if let Some(etag) = if_match {
+            builder = builder.header("If-Match", etag);
+        }
+        let request = match body {
+            Some(json) => builder
+                .header("Content-Type", "application/json")
+                .body(json),
+            None => builder.build(),
+        }
+        .map_err(network)?;
+        let response = request.send().await.map_err(network)?;
+        if response.ok() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let error = match response.json::<ErrorBody>().await {
+            Ok(body) => ApiError::Refused {
+                status,
+                code: body.error.code,
+                message: body.error.message,
+            },
+            Err(_) => ApiError::Network(format!(
+                "unexpected answer {status} {}",
+                response.status_text()
+            )),
+        };
+        if error.code() == Some(ErrorCode::Unauthenticated) {
+            self.session.expire();
+        }
+        Err(error)
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        json(self.call(Method::GET, path, None, None).await?).await
+    }
+
+    pub async fn get_versioned<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Versioned<T>, ApiError> {
+        let response = self.call(Method::GET, path, None, None).await?;
+        let etag = response.headers().get("etag");
+        Ok(Versioned {
+            value: json(response).await?,
+            etag,
+        })
+    }
+
+    /// Every page of a list (for bulk work over all that match a filter).
+    pub async fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ApiError> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page_path = match &cursor {
+                None => format!("{path}{separator}limit=500"),
+                Some(cursor) => format!(
+                    "{path}{separator}limit=500&cursor={}",
+                    crate::logic::query::encode(cursor)
+                ),
+            };
+            let page: Page<T> = self.get(&page_path).await?;
+            items.extend(page.items);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        json(
+            self.call(Method::POST, path, Some(to_json(body)?), None)
+                .await?,
+        )
+        .await
+    }
+
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        if_match: Option<&str>,
+    ) -> Result<T, ApiError> {
+        json(
+            self.call(Method::PATCH, path, Some(to_json(body)?), if_match)
+                .await?,
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str, if_match: Option<&str>) -> Result<(), ApiError> {
+        self.call(Method::DELETE, path, None, if_match).await?;
+        Ok(())
+    }
+
+    /// Fetches with the bearer token and saves the body through a `Blob` (a plain
+    /// link could not send the token).
+    pub async fn download(&self, path: &str, file_name: &str) -> Result<(), ApiError> {
+        let response = self.call(Method::GET, path, None, None).await?;
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .unwrap_or_else(|| "application/octet-stream".to_owned());
+        let bytes = response.binary().await.map_err(network)?;
+        crate::components::download::save(&bytes, &content_type, file_name)
+            .map_err(ApiError::Network)
+    }
+}
+
+fn to_json<B: Serialize>(body: &B) -> Result<String, ApiError> {
+    serde_json::to_string(body).map_err(|e| ApiError::Network(e.to_string()))
+}
+
+async fn json<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+    response.json().await.map_err(network)
+}
+
+fn network(error: gloo_net::Error) -> ApiError {
+    ApiError::Network(error.to_string())
+}

@@ -1,0 +1,9 @@
+//! The console's logic that renders nothing: plain Rust, tested natively with
+//! ordinary `#[test]`s (`cargo test -p app --lib`).
+
+pub mod bulk;
+pub mod denial;
+pub mod format;
+pub mod grouping;
+pub mod query;
+pub mod selection;

@@ -1,0 +1,263 @@
+//! The query string ↔ the filters of a page. Filters, grouping and the open pane live
+//! in the URL so that a link can be shared and a reload shows the same screen.
+
+use serde::de::DeserializeOwned;
+use serde::de::value::{Error as ValueError, StrDeserializer};
+use shared::model::{SensorHealth, SensorId, SensorType, SiteId};
+
+/// A query string's pairs, decoded, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryPairs(Vec<(String, String)>);
+
+impl QueryPairs {
+    /// Reads `?a=1&b=x%20y` (the leading `?` is optional).
+    pub fn parse(search: &str) -> Self {
+        let search = search.strip_prefix('?').unwrap_or(search);
+        QueryPairs(
+            search
+                .split('&')
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, value)) => (decode(key), decode(value)),
+                    None => (decode(pair), String::new()),
+                })
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Sets `key` to `value`, or removes it when `value` is empty.
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.0.retain(|(k, _)| k != key);
+        if !value.is_empty() {
+            self.0.push((key.to_owned(), value.to_owned()));
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: &str) -> Self {
+        self.set(key, value);
+        self
+    }
+
+    /// `?a=1&b=x%20y`, or the empty string when there is nothing to say.
+    pub fn to_search(&self) -> String {
+        if self.0.is_empty() {
+            return String::new();
+        }
+        let pairs: Vec<String> = self
+            .0
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        format!("?{}", pairs.join("&"))
+    }
+}
+
+/// Reads a contract enum from its `snake_case` name (`"ot_cloud_connected"`).
+pub fn parse_enum<T: DeserializeOwned>(raw: &str) -> Option<T> {
+    T::deserialize(StrDeserializer::<ValueError>::new(raw)).ok()
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+pub fn encode(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` and `+`; malformed escapes are kept as written.
+pub fn decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'+' => out.push(b' '),
+            b'%' if index + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[index + 1..index + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(byte) => {
+                        out.push(byte);
+                        index += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            byte => out.push(byte),
+        }
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What the side pane of Sites and sensors shows (`&pane=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SitesPane {
+    EditSite(SiteId),
+    Onboard,
+    Sensor(SensorId),
+}
+
+impl SitesPane {
+    pub fn parse(raw: &str) -> Option<Self> {
+        if raw == "onboard" {
+            return Some(SitesPane::Onboard);
+        }
+        let (kind, id) = raw.split_once(':')?;
+        match kind {
+            "site" => SiteId::parse(id).ok().map(SitesPane::EditSite),
+            "sensor" => SensorId::parse(id).ok().map(SitesPane::Sensor),
+            _ => None,
+        }
+    }
+
+    pub fn as_param(&self) -> String {
+        match self {
+            SitesPane::EditSite(site) => format!("site:{site}"),
+            SitesPane::Onboard => "onboard".to_owned(),
+            SitesPane::Sensor(sensor) => format!("sensor:{sensor}"),
+        }
+    }
+}
+
+/// The filters of Sites and sensors: `?site=&type=&health=&q=&pane=`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SensorQuery {
+    pub site: Option<SiteId>,
+    pub sensor_type: Option<SensorType>,
+    pub health: Option<SensorHealth>,
+    /// Matched against sensor names in the page (the API filters the rest).
+    pub text: String,
+    pub pane: Option<SitesPane>,
+}
+
+impl SensorQuery {
+    /// Unknown or malformed values are ignored, as if absent: a stale link still opens.
+    pub fn from_pairs(pairs: &QueryPairs) -> Self {
+        SensorQuery {
+            site: pairs.get("site").and_then(|s| SiteId::parse(s).ok()),
+            sensor_type: pairs.get("type").and_then(parse_enum),
+            health: pairs.get("health").and_then(parse_enum),
+            text: pairs.get("q").unwrap_or_default().to_owned(),
+            pane: pairs.get("pane").and_then(SitesPane::parse),
+        }
+    }
+
+    /// The query of `GET /subscriptions/{sub}/sensors` for these filters (without
+    /// `limit` and `cursor`).
+    pub fn api_query(&self) -> QueryPairs {
+        let mut pairs = QueryPairs::default();
+        if let Some(site) = &self.site {
+            pairs.set("site_id", site.as_str());
+        }
+        if let Some(sensor_type) = self.sensor_type {
+            pairs.set("type", sensor_type.as_str());
+        }
+        if let Some(health) = self.health {
+            pairs.set("health", health.as_str());
+        }
+        pairs
+    }
+
+    /// Whether a sensor's name matches the text filter (case-insensitive).
+    pub fn matches_text(&self, name: &str) -> bool {
+        let text = self.text.trim();
+        text.is_empty() || name.to_lowercase().contains(&text.to_lowercase())
+    }
+
+    /// Whether any filter narrows the list (the pane does not).
+    pub fn is_filtered(&self) -> bool {
+        self.site.is_some()
+            || self.sensor_type.is_some()
+            || self.health.is_some()
+            || !self.text.trim().is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_round_trip_with_encoding() {
+        let pairs = QueryPairs::parse("?site=north&q=pump%20%2F%201&empty=");
+        assert_eq!(pairs.get("site"), Some("north"));
+        assert_eq!(pairs.get("q"), Some("pump / 1"));
+        assert_eq!(pairs.get("empty"), None);
+        assert_eq!(
+            pairs.clone().with("empty", "").to_search(),
+            "?site=north&q=pump%20%2F%201"
+        );
+        assert_eq!(
+            QueryPairs::parse(&pairs.to_search()).get("q"),
+            Some("pump / 1")
+        );
+    }
+
+    #[test]
+    fn setting_a_value_replaces_it_and_an_empty_one_removes_it() {
+        let pairs = QueryPairs::parse("a=1&b=2").with("a", "3").with("b", "");
+        assert_eq!(pairs.to_search(), "?a=3");
+        assert_eq!(QueryPairs::default().to_search(), "");
+    }
+
+    #[test]
+    fn malformed_escapes_are_kept() {
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(decode("%zz"), "%zz");
+        assert_eq!(decode("a+b"), "a b");
+    }
+
+    #[test]
+    fn sensor_filters_read_from_the_url_and_map_to_the_api() {
+        let query = SensorQuery::from_pairs(&QueryPairs::parse(
+            "site=north&type=ot_cloud_connected&health=unhealthy&q=Pump&pane=site:north",
+        ));
+        assert_eq!(query.site, Some(SiteId::parse("north").unwrap()));
+        assert_eq!(query.sensor_type, Some(SensorType::OtCloudConnected));
+        assert_eq!(query.health, Some(SensorHealth::Unhealthy));
+        assert_eq!(
+            query.pane,
+            Some(SitesPane::EditSite(SiteId::parse("north").unwrap()))
+        );
+        assert_eq!(
+            query.api_query().to_search(),
+            "?site_id=north&type=ot_cloud_connected&health=unhealthy"
+        );
+        assert!(query.matches_text("pump house 3"));
+        assert!(!query.matches_text("valve"));
+        assert!(query.is_filtered());
+    }
+
+    #[test]
+    fn unknown_filter_values_are_ignored() {
+        let query = SensorQuery::from_pairs(&QueryPairs::parse("type=toaster&health=&pane=x:y"));
+        assert_eq!(query, SensorQuery::default());
+        assert!(!query.is_filtered());
+    }
+
+    #[test]
+    fn panes_round_trip() {
+        for pane in [
+            SitesPane::Onboard,
+            SitesPane::EditSite(SiteId::parse("s1").unwrap()),
+            SitesPane::Sensor(SensorId::parse("x1").unwrap()),
+        ] {
+            assert_eq!(SitesPane::parse(&pane.as_param()), Some(pane));
+        }
+    }
+}

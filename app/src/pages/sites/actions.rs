@@ -1,0 +1,313 @@
+//! The actions on one sensor, from its row menu or its details page: edit zone,
+//! automatic TI, download activation file, reactivate, delete, recover its password.
+
+use leptos::prelude::*;
+use shared::api::{RecoverConsolePassword, SecretIdentifier, Sensor, UpdateSensor};
+use shared::authz::Permission;
+use shared::model::{SensorType, TiMode, ZoneId};
+
+use super::needs;
+use crate::api::{ApiError, sensors, sites};
+use crate::components::action::Guarded;
+use crate::components::dialog::{Confirm, Dialog, Menu};
+use crate::components::toast::use_toasts;
+use crate::logic::denial::At;
+use crate::tenant::use_tenant;
+use crate::use_api;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    EditZone,
+    Reactivate,
+    Delete,
+    RecoverPassword,
+}
+
+#[component]
+pub fn SensorActions(
+    sensor: Sensor,
+    /// In a row's menu, or laid out as a toolbar (details page).
+    in_menu: bool,
+    #[prop(into)] on_changed: Callback<()>,
+    #[prop(optional, into)] on_deleted: Option<Callback<()>>,
+) -> impl IntoView {
+    let api = use_api();
+    let tenant = use_tenant();
+    let toasts = use_toasts();
+    let open = RwSignal::new(None::<Open>);
+    let busy = RwSignal::new(false);
+    let sensor = StoredValue::new(sensor);
+    let is_ot = sensor.with_value(|s| s.sensor_type.is_ot());
+    let sub = move || tenant.with_untracked(|t| t.id.clone());
+    let ot_only = Signal::derive(move || (!is_ot).then(|| "Only OT sensors".to_owned()));
+    let cloud_connected = sensor.with_value(|s| s.sensor_type == SensorType::OtCloudConnected);
+    let automatic_only = Signal::derive(move || {
+        (!cloud_connected)
+            .then(|| "Only OT cloud-connected sensors update automatically".to_owned())
+    });
+
+    let toggle_ti = move || {
+        let (id, mode) = sensor.with_value(|s| (s.id.clone(), s.ti_mode));
+        let next = match mode {
+            Some(TiMode::Automatic) => TiMode::Manual,
+            _ => TiMode::Automatic,
+        };
+        let sub = sub();
+        leptos::task::spawn_local(async move {
+            let request = UpdateSensor {
+                ti_mode: Some(next),
+                ..Default::default()
+            };
+            match sensors::update(api, &sub, &id, &request).await {
+                Ok(_) => {
+                    toasts.info(match next {
+                        TiMode::Automatic => "Automatic threat intelligence updates are on",
+                        TiMode::Manual => "Automatic threat intelligence updates are off",
+                    });
+                    on_changed.run(());
+                }
+                Err(error) => toasts.error(format!("Could not change TI mode: {error}")),
+            }
+        });
+    };
+    let download = move || {
+        let (id, name) = sensor.with_value(|s| (s.id.clone(), s.name.to_string()));
+        let sub = sub();
+        leptos::task::spawn_local(async move {
+            if let Err(error) = sensors::download_activation_file(api, &sub, &id, &name).await {
+                toasts.error(format!("Could not download the activation file: {error}"));
+            }
+        });
+    };
+    let reactivate = move || {
+        let (id, name) = sensor.with_value(|s| (s.id.clone(), s.name.to_string()));
+        let sub = sub();
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match sensors::reactivate(api, &sub, &id).await {
+                Ok(file) => {
+                    let bytes = serde_json::to_vec_pretty(&file).unwrap_or_default();
+                    let saved = crate::components::download::save(
+                        &bytes,
+                        "application/json",
+                        &format!("{}-activation.json", name.replace(' ', "-")),
+                    );
+                    match saved {
+                        Ok(()) => toasts.info(format!(
+                            "{name} reactivated: its old activation file no longer works"
+                        )),
+                        Err(error) => toasts.error(error),
+                    }
+                    open.set(None);
+                    on_changed.run(());
+                }
+                Err(error) => toasts.error(format!("Could not reactivate {name}: {error}")),
+            }
+            busy.set(false);
+        });
+    };
+    let delete = move || {
+        let (id, name) = sensor.with_value(|s| (s.id.clone(), s.name.to_string()));
+        let sub = sub();
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match sensors::delete(api, &sub, &id).await {
+                Ok(()) => {
+                    toasts.info(format!("{name} deleted"));
+                    open.set(None);
+                    match on_deleted {
+                        Some(deleted) => deleted.run(()),
+                        None => on_changed.run(()),
+                    }
+                }
+                Err(error) => toasts.error(format!("Could not delete {name}: {error}")),
+            }
+            busy.set(false);
+        });
+    };
+
+    let modify = needs(Permission::ModifySitesAndSensors);
+    let ti_label = sensor.with_value(|s| match s.ti_mode {
+        Some(TiMode::Automatic) => "Turn off automatic TI",
+        _ => "Turn on automatic TI",
+    });
+    let buttons = move || {
+        view! {
+            <Guarded label="Edit zone" menu_item=in_menu needs=modify at=At::Subscription on_click=move |_| open.set(Some(Open::EditZone)) />
+            <Guarded label=ti_label menu_item=in_menu needs=modify at=At::Subscription blocked=automatic_only on_click=move |_| toggle_ti() />
+            <Guarded label="Download activation file" menu_item=in_menu needs=needs(Permission::DownloadActivationFiles) at=At::Subscription on_click=move |_| download() />
+            <Guarded label="Reactivate" menu_item=in_menu needs=modify at=At::Subscription on_click=move |_| open.set(Some(Open::Reactivate)) />
+            <Guarded label="Recover sensor password" menu_item=in_menu needs=needs(Permission::RecoverConsolePasswords) at=At::Subscription blocked=ot_only on_click=move |_| open.set(Some(Open::RecoverPassword)) />
+            <Guarded label="Delete" class="danger" menu_item=in_menu needs=modify at=At::Subscription on_click=move |_| open.set(Some(Open::Delete)) />
+        }
+    };
+    let name = sensor.with_value(|s| s.name.to_string());
+    let close = Callback::new(move |()| open.set(None));
+    view! {
+        {if in_menu {
+            view! { <Menu label="Actions">{buttons()}</Menu> }.into_any()
+        } else {
+            view! { <div class="toolbar" role="toolbar" aria-label="Sensor actions">{buttons()}</div> }.into_any()
+        }}
+        {move || open.get().map(|which| match which {
+            Open::EditZone => view! { <EditZoneDialog sensor=sensor.get_value() on_close=close on_changed /> }.into_any(),
+            Open::RecoverPassword => view! { <RecoverPasswordDialog sensor=Some(sensor.get_value()) on_close=close /> }.into_any(),
+            Open::Reactivate => view! {
+                <Confirm
+                    title=format!("Reactivate {name}")
+                    message="A new activation file is issued and downloaded; the current one stops working at once. Upload the new file to the sensor."
+                    confirm="Reactivate"
+                    on_confirm=move |_| reactivate()
+                    on_close=close
+                    busy=busy
+                />
+            }
+                .into_any(),
+            Open::Delete => view! {
+                <Confirm
+                    title=format!("Delete {name}")
+                    message="The sensor is removed and its activation file stops working. Its alerts and devices stay as history."
+                    confirm="Delete"
+                    on_confirm=move |_| delete()
+                    on_close=close
+                    busy=busy
+                />
+            }
+                .into_any(),
+        })}
+    }
+}
+
+#[component]
+fn EditZoneDialog(
+    sensor: Sensor,
+    #[prop(into)] on_close: Callback<()>,
+    #[prop(into)] on_changed: Callback<()>,
+) -> impl IntoView {
+    let api = use_api();
+    let tenant = use_tenant();
+    let toasts = use_toasts();
+    let sub = tenant.with_untracked(|t| t.id.clone());
+    let site = sensor.site_id.clone();
+    let zones = {
+        let sub = sub.clone();
+        LocalResource::new(move || {
+            let (sub, site) = (sub.clone(), site.clone());
+            async move { sites::zones(api, &sub, &site).await }
+        })
+    };
+    let chosen = RwSignal::new(
+        sensor
+            .zone_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+    );
+    let error = RwSignal::new(None::<String>);
+    let id = sensor.id.clone();
+    let save = move |_| {
+        let Ok(zone) = ZoneId::parse(&chosen.get_untracked()) else {
+            error.set(Some("Choose a zone.".into()));
+            return;
+        };
+        let (sub, id) = (sub.clone(), id.clone());
+        leptos::task::spawn_local(async move {
+            let request = UpdateSensor {
+                zone_id: Some(zone),
+                ..Default::default()
+            };
+            match sensors::update(api, &sub, &id, &request).await {
+                Ok(_) => {
+                    toasts.info("Zone changed");
+                    on_changed.run(());
+                    on_close.run(());
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    view! {
+        <Dialog title=format!("Edit zone of {}", sensor.name) on_close>
+            {move || match zones.get() {
+                None => view! { <p class="state loading">"Loading zones…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error" role="alert">{format!("Could not load zones: {e}")}</p> }.into_any(),
+                Some(Ok(zones)) if zones.is_empty() => view! {
+                    <p class="state empty">"This site has no zones yet: add one in the Edit site pane."</p>
+                }
+                    .into_any(),
+                Some(Ok(zones)) => view! {
+                    <label for="zone-choice">"Zone"</label>
+                    <select id="zone-choice" on:change=move |e| chosen.set(event_target_value(&e))>
+                        <option value="">"Choose a zone"</option>
+                        {zones.into_iter().map(|z| {
+                            let value = z.id.to_string();
+                            let selected = value == chosen.get_untracked();
+                            view! { <option value=value selected=selected>{z.name.to_string()}</option> }
+                        }).collect_view()}
+                    </select>
+                }
+                    .into_any(),
+            }}
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <div class="buttons">
+                <button type="button" on:click=save>"Save"</button>
+                <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Cancel"</button>
+            </div>
+        </Dialog>
+    }
+}
+
+/// Recovers the password of the on-premises management console, or of one sensor's
+/// console: the user types the secret identifier the console shows.
+#[component]
+pub fn RecoverPasswordDialog(
+    sensor: Option<Sensor>,
+    #[prop(into)] on_close: Callback<()>,
+) -> impl IntoView {
+    let api = use_api();
+    let tenant = use_tenant();
+    let secret = RwSignal::new(String::new());
+    let result = RwSignal::new(None::<Result<String, String>>);
+    let title = match &sensor {
+        Some(sensor) => format!("Recover the password of {}", sensor.name),
+        None => "Recover console password".to_owned(),
+    };
+    let sensor_id = sensor.map(|s| s.id);
+    let submit = move |_| {
+        let identifier = match SecretIdentifier::parse(secret.get_untracked().trim()) {
+            Ok(identifier) => identifier,
+            Err(problem) => {
+                result.set(Some(Err(format!("Secret identifier {problem}."))));
+                return;
+            }
+        };
+        let request = RecoverConsolePassword {
+            secret_identifier: identifier,
+            sensor_id: sensor_id.clone(),
+        };
+        let sub = tenant.with_untracked(|t| t.id.clone());
+        leptos::task::spawn_local(async move {
+            let answer = sensors::recover_console_password(api, &sub, &request).await;
+            result.set(Some(
+                answer
+                    .map(|code| code.recovery_code)
+                    .map_err(|e: ApiError| e.to_string()),
+            ));
+        });
+    };
+    view! {
+        <Dialog title on_close>
+            <label for="secret-identifier">"Secret identifier"</label>
+            <input id="secret-identifier" type="text" prop:value=secret on:input=move |e| secret.set(event_target_value(&e)) />
+            <p class="hint">"Shown on the console's sign-in screen after \"Password recovery\"."</p>
+            {move || result.get().map(|r| match r {
+                Ok(code) => view! { <p class="success" role="status">"Recovery code: "<code id="recovery-code">{code}</code></p> }.into_any(),
+                Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+            })}
+            <div class="buttons">
+                <button type="button" on:click=submit>"Recover"</button>
+                <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
+            </div>
+        </Dialog>
+    }
+}

@@ -1,0 +1,125 @@
+//! Every console URL, built in one place so that no page formats a path by hand.
+
+use shared::model::{SensorId, SubscriptionId};
+
+use crate::logic::query::{QueryPairs, encode};
+
+/// The pages of a subscription, in the side navigation's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Overview,
+    Sites,
+    Plans,
+    Alerts,
+    Devices,
+    Workbooks,
+    Access,
+    Audit,
+}
+
+impl Page {
+    pub const ALL: [Page; 8] = [
+        Page::Overview,
+        Page::Sites,
+        Page::Plans,
+        Page::Alerts,
+        Page::Devices,
+        Page::Workbooks,
+        Page::Access,
+        Page::Audit,
+    ];
+
+    pub const fn title(self) -> &'static str {
+        match self {
+            Page::Overview => "Overview",
+            Page::Sites => "Sites and sensors",
+            Page::Plans => "Plans and pricing",
+            Page::Alerts => "Alerts",
+            Page::Devices => "Device inventory",
+            Page::Workbooks => "Workbooks",
+            Page::Access => "Users and roles",
+            Page::Audit => "Audit log",
+        }
+    }
+
+    const fn segment(self) -> &'static str {
+        match self {
+            Page::Overview => "",
+            Page::Sites => "/sites",
+            Page::Plans => "/plans",
+            Page::Alerts => "/alerts",
+            Page::Devices => "/devices",
+            Page::Workbooks => "/workbooks",
+            Page::Access => "/access",
+            Page::Audit => "/audit",
+        }
+    }
+
+    pub fn href(self, sub: &SubscriptionId) -> String {
+        format!("/s/{sub}{}", self.segment())
+    }
+
+    pub fn href_with(self, sub: &SubscriptionId, query: &QueryPairs) -> String {
+        format!("{}{}", self.href(sub), query.to_search())
+    }
+}
+
+pub fn sensor(sub: &SubscriptionId, id: &SensorId) -> String {
+    format!("/s/{sub}/sensors/{id}")
+}
+
+pub fn sensor_tab(sub: &SubscriptionId, id: &SensorId, tab: &str) -> String {
+    format!("/s/{sub}/sensors/{id}?tab={tab}")
+}
+
+pub const SUBSCRIPTIONS: &str = "/subscriptions";
+
+/// The sign-in page, returning to `next` afterwards.
+pub fn sign_in(next: &str) -> String {
+    if next.is_empty() || next == "/" || next.starts_with("/sign-in") {
+        "/sign-in".to_owned()
+    } else {
+        format!("/sign-in?next={}", encode(next))
+    }
+}
+
+/// Where to go after signing in: only a path of this console, never another site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") => path.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_have_the_console_routes() {
+        let sub = SubscriptionId::parse("s1").unwrap();
+        assert_eq!(Page::Overview.href(&sub), "/s/s1");
+        assert_eq!(Page::Sites.href(&sub), "/s/s1/sites");
+        assert_eq!(
+            Page::Sites.href_with(&sub, &QueryPairs::default().with("site", "n")),
+            "/s/s1/sites?site=n"
+        );
+        assert_eq!(
+            sensor(&sub, &SensorId::parse("x").unwrap()),
+            "/s/s1/sensors/x"
+        );
+    }
+
+    #[test]
+    fn sign_in_keeps_where_the_user_was_and_only_returns_inside_the_console() {
+        assert_eq!(
+            sign_in("/s/s1/sites?site=n"),
+            "/sign-in?next=%2Fs%2Fs1%2Fsites%3Fsite%3Dn"
+        );
+        assert_eq!(sign_in("/"), "/sign-in");
+        assert_eq!(safe_next(Some("/s/s1")), "/s/s1");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}
