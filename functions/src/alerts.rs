@@ -17,8 +17,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use shared::api::{
-    AlertFilter, AuditActor, BulkAlertStatus, BulkAlertStatusItem, BulkAlertStatusResult,
-    ErrorDetail, Page, PageRequest, UpdateAlert,
+    AlertFilter, AlertSummary, AuditActor, BulkAlertStatus, BulkAlertStatusItem,
+    BulkAlertStatusResult, ErrorDetail, Page, PageRequest, UpdateAlert,
 };
 use shared::authz::{Permission, Principal, SiteFilter, Target};
 use shared::model::{
@@ -30,6 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::access::{self, Authorized};
+use crate::alert_counts::{self, CountChange, Counted};
 use crate::audit;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
@@ -53,6 +54,7 @@ use crate::store::{
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_alerts))
+        .routes(routes!(alert_summary))
         .routes(routes!(change_statuses))
         .routes(routes!(get_alert, update_alert))
         .routes(routes!(learn))
@@ -256,6 +258,39 @@ async fn list_alerts(
     ))
 }
 
+/// Counts the alerts at the sites the caller may view, for the Overview: the open ones
+/// (status `new` or `active`) per severity, and those first detected on each of the
+/// last 30 UTC days per severity.
+///
+/// Authorized as the list: only sites where the caller holds `view_alerts` are counted
+/// (`403` if there is none). Read from counters kept on write (one query per site).
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/alerts/summary",
+    tag = "alerts",
+    params(InSubscription),
+    responses(
+        (status = 200, description = "Alert counts at the sites the caller may view", body = AlertSummary),
+        ReadErrors,
+    )
+)]
+async fn alert_summary(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path(sub): Path<String>,
+) -> ApiResult<Response> {
+    let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
+    let sites = authorized.access.sites_with(Permission::ViewAlerts);
+    if sites == SiteFilter::None {
+        return Err(ApiError::Forbidden(
+            "this needs the view_alerts permission at some site".into(),
+        ));
+    }
+    let today = OffsetDateTime::now_utc().date();
+    let summary = alert_counts::summary(&table, &authorized.subscription.id, &sites, today).await?;
+    Ok(json(StatusCode::OK, &summary))
+}
+
 /// The one field of a stored alert the severity filter reads.
 #[derive(serde::Deserialize)]
 struct SeverityOf {
@@ -356,7 +391,7 @@ async fn set_status(
     status: AlertStatus,
     if_match: IfMatch,
 ) -> ApiResult<Stored> {
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 0..MAX_ATTEMPTS {
         if_match.check(current.version)?;
         let mut alert = current.record.clone();
         let change = alert
@@ -386,17 +421,26 @@ async fn set_status(
                 audit::snapshot(&alert),
             )?,
         ];
-        match table.transact(writes).await {
-            Ok(versions) => {
+        let counted = CountChange::rewritten(&current.record, &alert);
+        match alert_counts::transact_counted(
+            table,
+            writes,
+            &authorized.subscription.id,
+            &alert.site_id,
+            &counted,
+        )
+        .await?
+        {
+            Counted::Committed(versions) => {
                 return Ok(Stored {
                     record: alert,
                     version: versions[0],
                 });
             }
-            Err(StoreError::ConditionFailed { .. }) => {
+            Counted::ConditionFailed { .. } => {
+                crate::contention::back_off(attempt + 1).await;
                 current = visible_alert(table, authorized, current.record.id.as_str()).await?;
             }
-            Err(other) => return Err(other.into()),
         }
     }
     Err(ApiError::Conflict(
@@ -504,7 +548,7 @@ async fn learn(
     let mut current = visible_alert(table.as_ref(), &authorized, &id).await?;
     require_modify(&authorized, &current.record)?;
     let subscription = &authorized.subscription.id;
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 0..MAX_ATTEMPTS {
         if_match.check(current.version)?;
         let mut alert = current.record.clone();
         let fingerprint = alert
@@ -565,8 +609,17 @@ async fn learn(
                 audit::snapshot(&alert),
             )?,
         );
-        match table.transact(writes).await {
-            Ok(versions) => {
+        let counted = CountChange::rewritten(&current.record, &alert);
+        match alert_counts::transact_counted(
+            table.as_ref(),
+            writes,
+            subscription,
+            &alert.site_id,
+            &counted,
+        )
+        .await?
+        {
+            Counted::Committed(versions) => {
                 let version = if status_changed {
                     versions[0]
                 } else {
@@ -574,10 +627,10 @@ async fn learn(
                 };
                 return Ok(json_with_etag(StatusCode::OK, &alert, version));
             }
-            Err(StoreError::ConditionFailed { .. }) => {
+            Counted::ConditionFailed { .. } => {
+                crate::contention::back_off(attempt + 1).await;
                 current = visible_alert(table.as_ref(), &authorized, &id).await?;
             }
-            Err(other) => return Err(other.into()),
         }
     }
     Err(ApiError::Conflict(
@@ -900,8 +953,19 @@ pub async fn ingest(
                     });
                 }
             }
-            match table.transact(writes).await {
-                Ok(_) => {
+            // The new alerts are counted in the transaction that claims them: the one
+            // place where raising them is decided, exactly once.
+            let counted = CountChange::raised(raised.iter().map(|(_, alert)| alert));
+            match alert_counts::transact_counted(
+                table.as_ref(),
+                writes,
+                subscription,
+                &sensor.site_id,
+                &counted,
+            )
+            .await?
+            {
+                Counted::Committed(_) => {
                     for (g, alert) in raised {
                         if let Some(capture) = &groups[g].detection.pcap_base64 {
                             new_items.push(pcap_item(subscription, &alert.id, capture));
@@ -911,8 +975,7 @@ pub async fn ingest(
                         new_items.push(item);
                     }
                 }
-                Err(StoreError::ConditionFailed { .. }) => retry.extend(raises),
-                Err(other) => return Err(other.into()),
+                Counted::ConditionFailed { .. } => retry.extend(raises),
             }
         }
 
@@ -1344,6 +1407,100 @@ mod tests {
             .count();
         assert_eq!(scans, 1);
         assert_eq!(alerts.len(), 9);
+    }
+
+    /// The summary of subscription `sub-1` at every site, on `NOW`'s day.
+    async fn summary_now(table: &Arc<dyn Table>) -> shared::api::AlertSummary {
+        let subscription = SubscriptionId::parse("sub-1").unwrap();
+        alert_counts::summary(table, &subscription, &SiteFilter::All, NOW.date())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn concurrent_ingests_count_each_alert_raised_once_and_refreshes_not_at_all() {
+        let (table, _dir) = table().await;
+        // GIVEN 8 ingests at once of the same traffic, each with traffic of its own,
+        // from sensors at two sites
+        let mut running = tokio::task::JoinSet::new();
+        for n in 0..8 {
+            let table = Arc::clone(&table);
+            running.spawn(async move {
+                let mut own = detection(&format!("Other {n}"), "10.0.0.2", None);
+                own.severity = if n % 2 == 0 {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                };
+                let batch = vec![detection("Scan", "10.0.0.1", None), own];
+                ingest(&table, &token("s1"), batch, NOW).await.unwrap();
+            });
+        }
+        let mut elsewhere = token("s2");
+        elsewhere.site_id = shared::model::SiteId::parse("plant-2").unwrap();
+        ingest(
+            &table,
+            &elsewhere,
+            vec![detection("Scan", "10.0.0.1", None)],
+            NOW,
+        )
+        .await
+        .unwrap();
+        while let Some(done) = running.join_next().await {
+            done.unwrap();
+        }
+        // WHEN all of it is seen again (refreshes)
+        let again: Vec<DetectedAlert> = (0..8)
+            .map(|n| detection(&format!("Other {n}"), "10.0.0.2", None))
+            .collect();
+        ingest(&table, &token("s1"), again, NOW + Duration::seconds(5))
+            .await
+            .unwrap();
+        // THEN the counts are those of the alerts stored
+        let stored = all_alerts(&table).await;
+        assert_eq!(stored.len(), 10);
+        let summary = summary_now(&table).await;
+        let expected = shared::api::SeverityCounts {
+            critical: 4,
+            major: 2,
+            minor: 0,
+            warning: 4,
+        };
+        assert_eq!(summary.open, expected);
+        assert_eq!(summary.daily[29].counts, expected);
+        // WHEN one is closed and another made active
+        for ((alert, version), status) in stored
+            .iter()
+            .take(2)
+            .zip([AlertStatus::Closed, AlertStatus::Active])
+        {
+            let mut changed = alert.clone();
+            changed.change_status(status).unwrap();
+            let change = CountChange::rewritten(alert, &changed);
+            let put = Write::Put {
+                item: alert_item(&alert_id_sub(), &changed, table.index_shards()).unwrap(),
+                condition: Condition::VersionIs(*version),
+            };
+            alert_counts::transact_counted(
+                table.as_ref(),
+                vec![put],
+                &alert_id_sub(),
+                &alert.site_id,
+                &change,
+            )
+            .await
+            .unwrap();
+        }
+        // THEN one fewer is open, and the day's count stays
+        let closed = stored[0].0.severity;
+        let after = summary_now(&table).await;
+        assert_eq!(after.open.total(), 9);
+        assert_eq!(after.open.get(closed), expected.get(closed) - 1);
+        assert_eq!(after.daily[29].counts, expected);
+    }
+
+    fn alert_id_sub() -> SubscriptionId {
+        SubscriptionId::parse("sub-1").unwrap()
     }
 
     #[tokio::test]

@@ -10,6 +10,8 @@ use shared::model::{
     ZoneId,
 };
 
+use time::Date;
+
 use crate::store::{Key, Query, SortKeyRange};
 
 /// A subscription and its authorization policy (assignments, custom roles, device
@@ -240,6 +242,109 @@ pub fn alert_fingerprints(subscription: &SubscriptionId, sensor: &SensorId, buck
 
 pub const FINGERPRINT_BUCKETS: u8 = 64;
 
+// ----- Alert counters (the summary; see docs/data-model.md, "Alert counters") -----
+
+/// How many counter items ("shards") each of a site's counts is spread over. A write
+/// picks one at random and reads and rewrites only it (`VersionIs`), so concurrent
+/// ingests at one site rarely touch the same item; a read sums them all. Fixed for the
+/// table's life, and never lowered: the counts in the shards dropped would be lost.
+pub const ALERT_COUNT_SHARDS: u8 = 8;
+
+/// The partition of one site's alert counters: its open alerts per severity
+/// ([`alert_open_counts`]) and its alerts first detected per UTC day
+/// ([`alert_day_counts`]), each spread over [`ALERT_COUNT_SHARDS`] items.
+pub fn alert_counts_partition(subscription: &SubscriptionId, site: &SiteId) -> String {
+    format!("ALERTCOUNT#{subscription}#SITE#{site}")
+}
+
+/// Shard `shard` of a site's open alerts (status `new` or `active`) per severity.
+pub fn alert_open_counts(subscription: &SubscriptionId, site: &SiteId, shard: u8) -> Key {
+    Key::new(
+        alert_counts_partition(subscription, site),
+        format!("{OPEN_COUNTS_PREFIX}{shard}"),
+    )
+}
+
+/// Shard `shard` of the alerts first detected at a site on UTC day `day`, per severity.
+pub fn alert_day_counts(subscription: &SubscriptionId, site: &SiteId, day: Date, shard: u8) -> Key {
+    Key::new(
+        alert_counts_partition(subscription, site),
+        format!("{DAY_COUNTS_PREFIX}{}#{shard}", day_key(day)),
+    )
+}
+
+const OPEN_COUNTS_PREFIX: &str = "OPEN#";
+const DAY_COUNTS_PREFIX: &str = "DAY#";
+
+/// `YYYYMMDD`: fixed width, so days sort as dates.
+fn day_key(day: Date) -> String {
+    format!(
+        "{:04}{:02}{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    )
+}
+
+/// The one query reading a site's counters for a summary: every shard of its day
+/// counts from `since` on, then every shard of its open counts (`DAY#…` < `OPEN#…`), at
+/// most ([`ALERT_COUNT_SHARDS`] × (days + 1)) items, whatever the number of alerts.
+/// Days after today (a clock ahead) are read too and skipped by the reader.
+pub fn alert_counts_query(subscription: &SubscriptionId, site: &SiteId, since: Date) -> Query {
+    Query {
+        range: SortKeyRange::Between(
+            format!("{DAY_COUNTS_PREFIX}{}", day_key(since)),
+            format!("{OPEN_COUNTS_PREFIX}~"),
+        ),
+        limit: 1_000,
+        ..Query::partition(alert_counts_partition(subscription, site))
+    }
+}
+
+/// What a counter item of [`alert_counts_partition`] counts, from its sort key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertCounter {
+    Open,
+    Day(Date),
+}
+
+/// Reads a counter's sort key (`None`: not a counter's).
+pub fn alert_counter(sort_key: &str) -> Option<AlertCounter> {
+    if let Some(shard) = sort_key.strip_prefix(OPEN_COUNTS_PREFIX) {
+        return shard.parse::<u8>().ok().map(|_| AlertCounter::Open);
+    }
+    let rest = sort_key.strip_prefix(DAY_COUNTS_PREFIX)?;
+    let (day, shard) = rest.split_once('#')?;
+    shard.parse::<u8>().ok()?;
+    if day.len() != 8 || !day.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| day.get(range)?.parse::<u32>().ok();
+    let year = i32::try_from(number(0..4)?).ok()?;
+    let month = time::Month::try_from(u8::try_from(number(4..6)?).ok()?).ok()?;
+    let date = Date::from_calendar_date(year, month, u8::try_from(number(6..8)?).ok()?).ok()?;
+    Some(AlertCounter::Day(date))
+}
+
+/// Marks that a site has alert counters: written with the first counter item of each
+/// shard, so a caller who views every site finds the counters of every site that ever
+/// had an alert — deleted sites included, whose alerts stay as history.
+pub fn alert_counted_site(subscription: &SubscriptionId, site: &SiteId) -> Key {
+    Key::new(
+        format!("ALERTCOUNT#{subscription}"),
+        format!("{SITE_PREFIX}{site}"),
+    )
+}
+
+/// Every site with alert counters, `limit` per page (body: the site id).
+pub fn alert_counted_sites_query(subscription: &SubscriptionId, limit: u32) -> Query {
+    Query {
+        range: SortKeyRange::BeginsWith(SITE_PREFIX.to_owned()),
+        limit,
+        ..Query::partition(format!("ALERTCOUNT#{subscription}"))
+    }
+}
+
 // ----- Sites, zones and plans (area `sites`) -----
 
 /// Uniqueness of a site's display name in a subscription: the key is the name's
@@ -450,6 +555,58 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_sites_counters_sort_days_in_date_order_before_the_open_counts() {
+        let day = |y, m, d| {
+            time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d).unwrap()
+        };
+        let open = alert_open_counts(&sub(), &site(), 3);
+        assert_eq!(open.pk, "ALERTCOUNT#sub-1#SITE#plant-1");
+        assert_eq!(open.sk, "OPEN#3");
+        let first = alert_day_counts(&sub(), &site(), day(2024, 2, 29), 7);
+        assert_eq!(first.pk, open.pk);
+        assert_eq!(first.sk, "DAY#20240229#7");
+        let later = alert_day_counts(&sub(), &site(), day(2024, 3, 1), 0);
+        let much_later = alert_day_counts(&sub(), &site(), day(2025, 1, 10), 0);
+        assert!(first.sk < later.sk && later.sk < much_later.sk && much_later.sk < open.sk);
+        // the summary's query covers the days from `since` on and the open counts
+        let query = alert_counts_query(&sub(), &site(), day(2024, 3, 1));
+        assert_eq!(query.pk, open.pk);
+        let SortKeyRange::Between(low, high) = &query.range else {
+            panic!("{query:?}")
+        };
+        for inside in [&later.sk, &much_later.sk, &open.sk] {
+            assert!(low <= inside && inside <= high, "{inside}");
+        }
+        assert!(&first.sk < low);
+        for shard in 0..ALERT_COUNT_SHARDS {
+            let sk = alert_open_counts(&sub(), &site(), shard).sk;
+            assert!(low <= &sk && &sk <= high, "{sk}");
+        }
+        assert!(usize::try_from(query.limit).unwrap() >= usize::from(ALERT_COUNT_SHARDS) * 31);
+        // and the sort keys read back
+        assert_eq!(alert_counter(&open.sk), Some(AlertCounter::Open));
+        assert_eq!(
+            alert_counter(&first.sk),
+            Some(AlertCounter::Day(day(2024, 2, 29)))
+        );
+        for other in [
+            "OPEN#",
+            "OPEN#x",
+            "DAY#2024022#1",
+            "DAY#20240230#1",
+            "DAY#20240229",
+            "SITE#a",
+        ] {
+            assert_eq!(alert_counter(other), None, "{other}");
+        }
+        // the sites with counters are apart from any site's counters
+        let counted = alert_counted_site(&sub(), &site());
+        assert_eq!(counted.pk, "ALERTCOUNT#sub-1");
+        assert_eq!(counted.sk, "SITE#plant-1");
+        assert_eq!(alert_counted_sites_query(&sub(), 10).pk, counted.pk);
     }
 
     #[test]

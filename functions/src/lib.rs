@@ -9,6 +9,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod access;
+pub mod alert_counts;
 pub mod alerts;
 pub mod audit;
 pub mod auth;

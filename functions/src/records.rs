@@ -70,6 +70,27 @@ pub struct FingerprintEntry {
     pub learned_at: Option<OffsetDateTime>,
 }
 
+/// One shard of a site's alert counts per severity (`keys::alert_open_counts`,
+/// `keys::alert_day_counts`). Signed: an alert counted in one shard may be uncounted in
+/// another, so one shard can go below zero; the sum over a site's shards cannot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertCountsRecord {
+    #[serde(default)]
+    pub critical: i64,
+    #[serde(default)]
+    pub major: i64,
+    #[serde(default)]
+    pub minor: i64,
+    #[serde(default)]
+    pub warning: i64,
+}
+
+/// A site that has alert counters (`keys::alert_counted_site`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountedSiteRecord {
+    pub site_id: SiteId,
+}
+
 /// Maps a device's merge identity to the device (`keys::device_identity`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceIdentityRecord {

@@ -941,6 +941,80 @@ pub struct BulkAlertStatusItem {
     pub error: Option<ErrorDetail>,
 }
 
+/// Alert counts per severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SeverityCounts {
+    pub critical: u64,
+    pub major: u64,
+    pub minor: u64,
+    pub warning: u64,
+}
+
+impl SeverityCounts {
+    /// Every severity, most severe first.
+    pub const SEVERITIES: [Severity; 4] = [
+        Severity::Critical,
+        Severity::Major,
+        Severity::Minor,
+        Severity::Warning,
+    ];
+
+    /// All severities together.
+    pub fn total(&self) -> u64 {
+        self.critical
+            .saturating_add(self.major)
+            .saturating_add(self.minor)
+            .saturating_add(self.warning)
+    }
+
+    /// The count of one severity.
+    pub fn get(&self, severity: Severity) -> u64 {
+        match severity {
+            Severity::Critical => self.critical,
+            Severity::Major => self.major,
+            Severity::Minor => self.minor,
+            Severity::Warning => self.warning,
+        }
+    }
+
+    /// Counts `n` more of `severity` (saturating, never wrapping).
+    pub fn add(&mut self, severity: Severity, n: u64) {
+        let count = match severity {
+            Severity::Critical => &mut self.critical,
+            Severity::Major => &mut self.major,
+            Severity::Minor => &mut self.minor,
+            Severity::Warning => &mut self.warning,
+        };
+        *count = count.saturating_add(n);
+    }
+}
+
+/// One UTC day of [`AlertSummary::daily`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DailyAlertCount {
+    /// The UTC day, `YYYY-MM-DD`.
+    #[cfg_attr(feature = "openapi", schema(example = "2024-03-01"))]
+    pub date: String,
+    /// Alerts first detected that day, per severity.
+    pub counts: SeverityCounts,
+}
+
+/// `GET /subscriptions/{sub}/alerts/summary`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AlertSummary {
+    /// Open alerts (status new or active) per severity, at the sites the caller may view.
+    pub open: SeverityCounts,
+    /// Alerts first detected on each of the last 30 UTC days, oldest first, today last
+    /// (always 30 entries, zero-filled).
+    pub daily: Vec<DailyAlertCount>,
+}
+
+/// How many days [`AlertSummary::daily`] covers, today included.
+pub const ALERT_SUMMARY_DAYS: usize = 30;
+
 // ----- Devices -----
 
 /// The filter of `GET /subscriptions/{sub}/devices`.
@@ -1359,6 +1433,40 @@ mod tests {
                 "2024-03-01T10:00:00Z",
                 "2024-03-01T11:00:00Z"
             ]
+        );
+    }
+
+    #[test]
+    fn severity_counts_add_get_and_total_each_severity_apart() {
+        let mut counts = SeverityCounts::default();
+        assert_eq!(counts.total(), 0);
+        counts.add(Severity::Critical, 2);
+        counts.add(Severity::Warning, 1);
+        counts.add(Severity::Critical, 3);
+        assert_eq!(counts.get(Severity::Critical), 5);
+        assert_eq!(counts.get(Severity::Major), 0);
+        assert_eq!(counts.get(Severity::Minor), 0);
+        assert_eq!(counts.get(Severity::Warning), 1);
+        assert_eq!(counts.total(), 6);
+        for severity in SeverityCounts::SEVERITIES {
+            let mut one = SeverityCounts::default();
+            one.add(severity, 7);
+            assert_eq!(one.get(severity), 7, "{severity:?}");
+            assert_eq!(one.total(), 7, "{severity:?}");
+        }
+        counts.add(Severity::Major, u64::MAX);
+        assert_eq!(counts.get(Severity::Major), u64::MAX);
+        counts.add(Severity::Major, 1);
+        assert_eq!(counts.get(Severity::Major), u64::MAX, "saturates");
+        assert_eq!(
+            serde_json::to_value(SeverityCounts {
+                critical: 1,
+                major: 2,
+                minor: 3,
+                warning: 4
+            })
+            .unwrap(),
+            json!({"critical": 1, "major": 2, "minor": 3, "warning": 4})
         );
     }
 

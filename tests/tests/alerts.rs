@@ -1054,3 +1054,479 @@ on_both_stores!(
         assert_eq!(get(&fleet, &fleet.owner, id).await.body["status"], "new");
     }
 );
+
+// ----- The summary -----
+
+/// `GET …/alerts/summary` as the holder of `token`, which must answer 200.
+async fn summary(fleet: &Fleet, token: &str) -> Value {
+    let answer = fleet
+        .api
+        .get(&fleet.path("/alerts/summary"), Some(token))
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.body
+}
+
+/// Counts per severity as the summary writes them.
+fn counts(critical: u64, major: u64, minor: u64, warning: u64) -> Value {
+    json!({"critical": critical, "major": major, "minor": minor, "warning": warning})
+}
+
+/// A detection of `severity`.
+fn of_severity(title: &str, severity: &str) -> Value {
+    let mut detected = detection(title, "10.0.0.1", true);
+    detected["severity"] = severity.into();
+    detected
+}
+
+/// Today's UTC date as the summary writes it.
+fn today() -> String {
+    let day = OffsetDateTime::now_utc().date();
+    format!(
+        "{:04}-{:02}-{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    )
+}
+
+/// The summary's `open`, and its entry for today (which must be its last).
+fn open_and_today(summary: &Value) -> (Value, Value) {
+    let daily = summary["daily"].as_array().expect("daily");
+    assert_eq!(daily.len(), 30, "{summary}");
+    let last = &daily[29];
+    assert_eq!(last["date"], today(), "{summary}");
+    (summary["open"].clone(), last["counts"].clone())
+}
+
+/// What a summary must show, counted from the alerts the owner lists: open ones (new or
+/// active) per severity, and those first detected today per severity.
+fn counted_from(alerts: &[Value]) -> (Value, Value) {
+    let mut open = json!({"critical": 0, "major": 0, "minor": 0, "warning": 0});
+    let mut first_today = open.clone();
+    for alert in alerts {
+        let severity = alert["severity"].as_str().unwrap();
+        if alert["status"] != "closed" {
+            open[severity] = (open[severity].as_u64().unwrap() + 1).into();
+        }
+        if alert["first_detected"]
+            .as_str()
+            .unwrap()
+            .starts_with(&today())
+        {
+            first_today[severity] = (first_today[severity].as_u64().unwrap() + 1).into();
+        }
+    }
+    (open, first_today)
+}
+
+on_both_stores!(
+    the_summary_counts_open_alerts_per_severity_and_today_s_first_detections,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        // GIVEN a fleet without alerts: thirty zero days, oldest first, today last
+        let empty = summary(&fleet, &fleet.owner).await;
+        let (open, first_today) = open_and_today(&empty);
+        assert_eq!(open, counts(0, 0, 0, 0));
+        assert_eq!(first_today, counts(0, 0, 0, 0));
+        let dates: Vec<&str> = empty["daily"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["date"].as_str().unwrap())
+            .collect();
+        let mut sorted = dates.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted, dates, "thirty distinct days, oldest first");
+        let oldest = OffsetDateTime::now_utc().date() - time::Duration::days(29);
+        assert_eq!(
+            dates[0],
+            format!(
+                "{:04}-{:02}-{:02}",
+                oldest.year(),
+                u8::from(oldest.month()),
+                oldest.day()
+            )
+        );
+        // WHEN alerts of several severities are raised at two sites
+        let (_north, _south, at_north, at_south) = fleet.north_and_south().await;
+        fleet
+            .raise(
+                &at_north,
+                vec![
+                    of_severity("N critical 1", "critical"),
+                    of_severity("N critical 2", "critical"),
+                    of_severity("N major", "major"),
+                    of_severity("N warning", "warning"),
+                ],
+            )
+            .await;
+        fleet
+            .raise(
+                &at_south,
+                vec![
+                    of_severity("S minor", "minor"),
+                    of_severity("S critical", "critical"),
+                ],
+            )
+            .await;
+        // THEN the summary counts each open, and first detected today
+        let (open, first_today) = open_and_today(&summary(&fleet, &fleet.owner).await);
+        assert_eq!(open, counts(3, 1, 1, 1));
+        assert_eq!(first_today, counts(3, 1, 1, 1));
+        // WHEN the same traffic comes again (refreshes, at another severity too)
+        fleet
+            .raise(
+                &at_north,
+                vec![
+                    of_severity("N critical 1", "critical"),
+                    of_severity("N major", "warning"),
+                ],
+            )
+            .await;
+        // THEN nothing more is counted
+        let (open, first_today) = open_and_today(&summary(&fleet, &fleet.owner).await);
+        assert_eq!(open, counts(3, 1, 1, 1));
+        assert_eq!(first_today, counts(3, 1, 1, 1));
+
+        let listed = list(&fleet, &fleet.owner, "").await;
+        let id_of = |title: &str| -> String {
+            listed
+                .iter()
+                .find(|a| a["title"] == title)
+                .and_then(|a| a["id"].as_str())
+                .unwrap()
+                .to_owned()
+        };
+        // WHEN one critical is closed, another made active (still open)
+        let closed = patch(
+            &fleet,
+            &fleet.owner,
+            &id_of("N critical 1"),
+            json!({"status": "closed"}),
+        )
+        .await;
+        assert_eq!(closed.status, 200, "{closed:?}");
+        let active = patch(
+            &fleet,
+            &fleet.owner,
+            &id_of("N critical 2"),
+            json!({"status": "active"}),
+        )
+        .await;
+        assert_eq!(active.status, 200, "{active:?}");
+        // THEN one critical fewer is open; the day's counts stay
+        let (open, first_today) = open_and_today(&summary(&fleet, &fleet.owner).await);
+        assert_eq!(open, counts(2, 1, 1, 1));
+        assert_eq!(first_today, counts(3, 1, 1, 1));
+        // WHEN the major and the minor are closed in bulk (with the closed one again)
+        let bulk = fleet
+            .post(
+                "/alerts/status",
+                json!({"alert_ids": [id_of("N major"), id_of("S minor"), id_of("N critical 1")],
+                       "status": "closed"}),
+            )
+            .await;
+        assert_eq!(bulk.status, 200, "{bulk:?}");
+        assert!(
+            bulk.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["status"] == 200),
+            "{bulk:?}"
+        );
+        let (open, _) = open_and_today(&summary(&fleet, &fleet.owner).await);
+        assert_eq!(open, counts(2, 0, 0, 1));
+        // WHEN the warning is learned, and learned again
+        for _ in 0..2 {
+            let learned = learn(&fleet, &fleet.owner, &id_of("N warning")).await;
+            assert_eq!(learned.status, 200, "{learned:?}");
+        }
+        let (open, _) = open_and_today(&summary(&fleet, &fleet.owner).await);
+        assert_eq!(open, counts(2, 0, 0, 0));
+        // WHEN a closed alert is reopened, and the traffic of another closed one comes again
+        let reopened = patch(
+            &fleet,
+            &fleet.owner,
+            &id_of("N critical 1"),
+            json!({"status": "active"}),
+        )
+        .await;
+        assert_eq!(reopened.status, 200, "{reopened:?}");
+        fleet
+            .raise(&at_south, vec![of_severity("S minor", "minor")])
+            .await;
+        // THEN both are open again, and the new alert is a first detection of today
+        let now = summary(&fleet, &fleet.owner).await;
+        let (open, first_today) = open_and_today(&now);
+        assert_eq!(open, counts(3, 0, 1, 0));
+        assert_eq!(first_today, counts(3, 1, 2, 1));
+        // AND the summary agrees with the alerts listed; no other day counts anything
+        let all = list(&fleet, &fleet.owner, "").await;
+        assert_eq!(all.len(), 7);
+        assert_eq!(counted_from(&all), (open, first_today));
+        let earlier: u64 = now["daily"].as_array().unwrap()[..29]
+            .iter()
+            .map(|d| {
+                ["critical", "major", "minor", "warning"]
+                    .iter()
+                    .map(|s| d["counts"][s].as_u64().unwrap())
+                    .sum::<u64>()
+            })
+            .sum();
+        assert_eq!(earlier, 0);
+    }
+);
+
+on_both_stores!(
+    a_site_scoped_reader_sees_only_their_sites_counts_and_others_are_refused,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let (north, south, at_north, at_south) = fleet.north_and_south().await;
+        fleet
+            .raise(
+                &at_north,
+                vec![
+                    of_severity("N critical", "critical"),
+                    of_severity("N major", "major"),
+                ],
+            )
+            .await;
+        fleet
+            .raise(
+                &at_south,
+                vec![
+                    of_severity("S minor", "minor"),
+                    of_severity("S warning", "warning"),
+                    of_severity("S warning 2", "warning"),
+                ],
+            )
+            .await;
+        // GIVEN readers at North only, at South only, and at subscription scope
+        let at_north_only = fleet
+            .member("north@example.com", "security_reader", Some(&north))
+            .await;
+        let at_south_only = fleet
+            .member("south@example.com", "security_admin", Some(&south))
+            .await;
+        let everywhere = fleet
+            .member("reader@example.com", "security_reader", None)
+            .await;
+        // THEN each sees the counts of their sites only
+        for (token, expected) in [
+            (&at_north_only, counts(1, 1, 0, 0)),
+            (&at_south_only, counts(0, 0, 1, 2)),
+            (&everywhere, counts(1, 1, 1, 2)),
+            (&fleet.owner, counts(1, 1, 1, 2)),
+        ] {
+            let (open, first_today) = open_and_today(&summary(&fleet, token).await);
+            assert_eq!(open, expected);
+            assert_eq!(first_today, expected);
+        }
+        // WHEN the North reader also reads South through a second assignment
+        let both = fleet
+            .member("north@example.com", "security_reader", Some(&south))
+            .await;
+        let (open, _) = open_and_today(&summary(&fleet, &both).await);
+        assert_eq!(open, counts(1, 1, 1, 2));
+        // GIVEN a member whose only role does not grant view_alerts
+        let role = fleet
+            .post(
+                "/roles",
+                json!({"name": "Devices only", "permissions": ["view_devices"]}),
+            )
+            .await;
+        assert_eq!(role.status, 201, "{role:?}");
+        let role = role.body["id"].as_str().unwrap().to_owned();
+        let devices_only = fleet.member("devices@example.com", &role, None).await;
+        let at_site = fleet
+            .member("devices-north@example.com", &role, Some(&north))
+            .await;
+        for token in [&devices_only, &at_site] {
+            // THEN the summary is 403, as the list is
+            let refused = fleet
+                .api
+                .get(&fleet.path("/alerts/summary"), Some(token))
+                .await;
+            expect(&refused, 403, "forbidden");
+            let listed = fleet.api.get(&fleet.path("/alerts"), Some(token)).await;
+            assert_eq!(listed.status, 403, "{listed:?}");
+        }
+        // AND without an assignment, or in no such subscription, it is 404
+        let stranger = fleet.api.dev_login("stranger@example.com").await;
+        for (token, sub) in [(&stranger, fleet.sub.as_str()), (&fleet.owner, "nope")] {
+            let missing = fleet
+                .api
+                .get(&format!("/subscriptions/{sub}/alerts/summary"), Some(token))
+                .await;
+            expect(&missing, 404, "not_found");
+        }
+        let anonymous = fleet.api.get(&fleet.path("/alerts/summary"), None).await;
+        assert_eq!(anonymous.status, 401, "{anonymous:?}");
+    }
+);
+
+on_both_stores!(
+    a_deleted_sites_counts_stay_with_its_alerts_for_who_still_sees_them,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        // GIVEN a site with alerts, and a reader scoped to it
+        let doomed = fleet.site("Doomed").await;
+        let sensor = fleet.sensor("d1", &doomed, None).await;
+        fleet
+            .raise(&sensor, vec![of_severity("Scan", "critical")])
+            .await;
+        let reader = fleet
+            .member("reader@example.com", "security_reader", Some(&doomed))
+            .await;
+        assert_eq!(
+            open_and_today(&summary(&fleet, &reader).await).0,
+            counts(1, 0, 0, 0)
+        );
+        // WHEN its sensor and then the site are deleted
+        let removed = fleet.delete(&format!("/sensors/{}", sensor.id)).await;
+        assert_eq!(removed.status, 204, "{removed:?}");
+        let deleted = fleet.delete(&format!("/sites/{doomed}")).await;
+        assert_eq!(deleted.status, 204, "{deleted:?}");
+        // THEN the alert stays counted for the owner, as it stays listed
+        let (open, first_today) = open_and_today(&summary(&fleet, &fleet.owner).await);
+        assert_eq!(open, counts(1, 0, 0, 0));
+        assert_eq!(first_today, counts(1, 0, 0, 0));
+        assert_eq!(list(&fleet, &fleet.owner, "").await.len(), 1);
+        // AND the site-scoped reader, whose assignment went with the site, sees nothing
+        let gone = fleet
+            .api
+            .get(&fleet.path("/alerts/summary"), Some(&reader))
+            .await;
+        assert_eq!(gone.status, 404, "{gone:?}");
+        // AND closing the alert still moves the count
+        let id = list(&fleet, &fleet.owner, "").await[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let closed = patch(&fleet, &fleet.owner, &id, json!({"status": "closed"})).await;
+        assert_eq!(closed.status, 200, "{closed:?}");
+        let (open, first_today) = open_and_today(&summary(&fleet, &fleet.owner).await);
+        assert_eq!(open, counts(0, 0, 0, 0));
+        assert_eq!(first_today, counts(1, 0, 0, 0));
+    }
+);
+
+on_both_stores!(
+    concurrent_ingests_and_status_changes_leave_exact_counts,
+    |vigil: Vigil| async move {
+        let fleet = std::sync::Arc::new(Fleet::new(&vigil).await);
+        let north = fleet.site("North").await;
+        let south = fleet.site("South").await;
+        let mut sensors = Vec::new();
+        for (n, site) in [&north, &north, &north, &south].into_iter().enumerate() {
+            sensors.push(fleet.sensor(&format!("s{n}"), site, None).await);
+        }
+        const SEVERITIES: [&str; 4] = ["critical", "major", "minor", "warning"];
+        // GIVEN alerts already raised at both sites
+        for (n, sensor) in sensors.iter().enumerate() {
+            let batch = (0..6)
+                .map(|k| of_severity(&format!("Old {n}-{k}"), SEVERITIES[k % 4]))
+                .collect();
+            fleet.raise(sensor, batch).await;
+        }
+        let old = list(&fleet, &fleet.owner, "").await;
+        assert_eq!(old.len(), 24);
+        // WHEN every sensor sends batches at once (new traffic, traffic shared by the
+        // sensors' own batches, and the old traffic again), while old alerts are closed
+        // one by one and in bulk, made active, and learned
+        let mut running = tokio::task::JoinSet::new();
+        for (n, sensor) in sensors.iter().enumerate() {
+            for round in 0..4 {
+                let fleet = std::sync::Arc::clone(&fleet);
+                let sensor = sensor.clone();
+                running.spawn(async move {
+                    let mut batch: Vec<Value> = (0..5)
+                        .map(|k| {
+                            of_severity(&format!("New {n}-{round}-{k}"), SEVERITIES[(k + n) % 4])
+                        })
+                        .collect();
+                    batch.push(of_severity(&format!("Shared {n}"), "critical"));
+                    batch.push(of_severity(&format!("Old {n}-{round}"), "major"));
+                    fleet.raise(&sensor, batch).await;
+                });
+            }
+        }
+        let ids_of = |keep: &dyn Fn(usize) -> bool| -> Vec<String> {
+            old.iter()
+                .enumerate()
+                .filter(|(i, _)| keep(*i))
+                .map(|(_, a)| a["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        for (n, id) in ids_of(&|i| i % 3 == 0).into_iter().enumerate() {
+            let fleet = std::sync::Arc::clone(&fleet);
+            running.spawn(async move {
+                let status = if n % 2 == 0 { "closed" } else { "active" };
+                let changed = patch(&fleet, &fleet.owner, &id, json!({ "status": status })).await;
+                assert_eq!(changed.status, 200, "{changed:?}");
+            });
+        }
+        for chunk in ids_of(&|i| i % 3 == 1).chunks(3) {
+            let fleet = std::sync::Arc::clone(&fleet);
+            let ids = chunk.to_vec();
+            running.spawn(async move {
+                let bulk = fleet
+                    .post(
+                        "/alerts/status",
+                        json!({"alert_ids": ids, "status": "closed"}),
+                    )
+                    .await;
+                assert_eq!(bulk.status, 200, "{bulk:?}");
+                assert!(
+                    bulk.body["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|i| i["status"] == 200),
+                    "{bulk:?}"
+                );
+            });
+        }
+        for id in ids_of(&|i| i % 6 == 2) {
+            let fleet = std::sync::Arc::clone(&fleet);
+            running.spawn(async move {
+                let learned = learn(&fleet, &fleet.owner, &id).await;
+                assert_eq!(learned.status, 200, "{learned:?}");
+            });
+        }
+        while let Some(done) = running.join_next().await {
+            done.unwrap();
+        }
+        // THEN the summary counts exactly the alerts stored, per site and everywhere
+        let all = list(&fleet, &fleet.owner, "").await;
+        assert!(all.len() > 24 + 80, "{}", all.len());
+        let unique: BTreeSet<String> = ids(&all).into_iter().collect();
+        assert_eq!(unique.len(), all.len());
+        assert_eq!(
+            open_and_today(&summary(&fleet, &fleet.owner).await),
+            counted_from(&all)
+        );
+        for site in [&north, &south] {
+            let reader = fleet
+                .member(
+                    &format!("reader-{site}@example.com"),
+                    "security_reader",
+                    Some(site),
+                )
+                .await;
+            let at_site: Vec<Value> = all
+                .iter()
+                .filter(|a| a["site_id"] == site.as_str())
+                .cloned()
+                .collect();
+            assert_eq!(
+                open_and_today(&summary(&fleet, &reader).await),
+                counted_from(&at_site),
+                "{site}"
+            );
+        }
+    }
+);

@@ -227,3 +227,40 @@ async fn the_document_lists_dev_login_only_when_it_is_on() {
             .any(|(method, path)| method == "GET" && path == "/api/me")
     );
 }
+
+#[tokio::test]
+async fn the_alert_summary_is_documented_with_the_shapes_the_console_reads() {
+    // GIVEN the served document
+    let vigil = Vigil::start().await;
+    let document = served_document(&vigil).await;
+    // THEN the summary is a GET of the alerts area answering an AlertSummary
+    let operation = &document["paths"]["/api/subscriptions/{sub}/alerts/summary"]["get"];
+    assert!(operation.is_object(), "the summary is not documented");
+    assert_eq!(operation["tags"], serde_json::json!(["alerts"]));
+    assert_eq!(
+        operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/AlertSummary"
+    );
+    for status in ["401", "403", "404"] {
+        assert!(
+            operation["responses"][status].is_object(),
+            "{status} is not documented"
+        );
+    }
+    // AND its schemas have exactly the fields the console is written against
+    let properties = |name: &str| -> BTreeSet<String> {
+        document["components"]["schemas"][name]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no schema {name}"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(properties("AlertSummary"), set(&["open", "daily"]));
+    assert_eq!(properties("DailyAlertCount"), set(&["date", "counts"]));
+    assert_eq!(
+        properties("SeverityCounts"),
+        set(&["critical", "major", "minor", "warning"])
+    );
+}
