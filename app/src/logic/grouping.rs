@@ -3,10 +3,7 @@
 use std::cmp::Ordering;
 
 /// Groups rows by a key, groups in key order, rows in their given order.
-pub fn group_by<'a, T, K: Ord + Clone>(
-    rows: &'a [T],
-    key: impl Fn(&T) -> K,
-) -> Vec<(K, Vec<&'a T>)> {
+pub fn group_by<T, K: Ord + Clone>(rows: &[T], key: impl Fn(&T) -> K) -> Vec<(K, Vec<&T>)> {
     let mut groups: Vec<(K, Vec<&T>)> = Vec::new();
     for row in rows {
         let k = key(row);
@@ -91,7 +88,7 @@ mod tests {
         assert!(!second.ascending);
         assert_eq!(Sort::aria(Some(second), 2), "descending");
         assert_eq!(Sort::aria(Some(second), 1), "none");
-        assert_eq!(Sort::clicked(Some(second), 1).ascending, true);
+        assert!(Sort::clicked(Some(second), 1).ascending);
     }
 
     #[test]

@@ -170,10 +170,10 @@ fn OpenAlertsCard() -> impl IntoView {
     let denied_again = denied.clone();
     view! {
         <Card title="Open alerts by severity" denied>
-            {move || loaded(summary.get(), "open alerts", move || summary.refetch(), |s| open_alerts(s))}
+            {move || loaded(summary.get(), "open alerts", move || summary.refetch(), open_alerts)}
         </Card>
         <Card title="Alerts over the last 30 days" denied=denied_again>
-            {move || loaded(summary.get(), "alerts over time", move || summary.refetch(), |s| daily_alerts(s))}
+            {move || loaded(summary.get(), "alerts over time", move || summary.refetch(), daily_alerts)}
         </Card>
     }
 }

@@ -206,7 +206,7 @@ fn EditZoneDialog(
     let error = RwSignal::new(None::<String>);
     let id = sensor.id.clone();
     let save = move |_| {
-        let Ok(zone) = ZoneId::parse(&chosen.get_untracked()) else {
+        let Ok(zone) = ZoneId::parse(chosen.get_untracked()) else {
             error.set(Some("Choose a zone.".into()));
             return;
         };
