@@ -76,12 +76,19 @@ pub fn Confirm(
 }
 
 /// A drop-down of actions; native `<details>` keeps it keyboard-reachable.
+/// Choosing an item closes it.
 #[component]
 pub fn Menu(#[prop(into)] label: String, children: Children) -> impl IntoView {
+    let details = NodeRef::<leptos::html::Details>::new();
+    let close = move |_| {
+        if let Some(details) = details.get() {
+            details.set_open(false);
+        }
+    };
     view! {
-        <details class="menu">
+        <details class="menu" node_ref=details>
             <summary role="button" aria-haspopup="menu">{label}</summary>
-            <div class="menu-items" role="menu">{children()}</div>
+            <div class="menu-items" role="menu" on:click=close>{children()}</div>
         </details>
     }
 }
