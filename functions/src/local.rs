@@ -6,9 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::any;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::auth::{Authenticator, LOCAL_AUDIENCE, LOCAL_ISSUER};
@@ -161,17 +166,87 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Every area's routes, `GET /api/openapi.json` with their document, and the SPA for
+/// Every area's routes, `GET /api/openapi.json` with their document, and the console for
 /// every other path.
 pub fn app(state: AppState, dev_login: bool, dist: &Path) -> Router {
-    // The SPA routes on the client: unknown paths outside /api get index.html.
-    let spa = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
     let (routes, document) = openapi::routes(dev_login).split_for_parts();
     let routes = openapi::serving(routes, &document)
         .route("/api/{*rest}", any(no_such_endpoint))
         .with_state(state)
-        .fallback_service(spa);
+        .fallback_service(console(dist));
     with_common_layers(routes)
+}
+
+/// The built console (trunk's output in `dist`), served like a product:
+///
+/// - compressed: the `.br` and `.gz` files that `cargo xtask spa`/`test` write beside each
+///   file when the client accepts them (compressed once, at build time), else brotli or
+///   gzip on the fly (a dist built by `trunk` alone, or the debug build of `cargo xtask dev`);
+/// - trunk's content-hashed file names (`app-<hash>_bg.wasm`, `style-<hash>.css`) cached
+///   for a year as immutable, everything else (index.html above all) revalidated on each
+///   use, so a new release is picked up on the next load;
+/// - index.html for every path that is no file: the console routes on the client.
+fn console(dist: &Path) -> Router {
+    let index = ServeFile::new(dist.join("index.html"))
+        .precompressed_br()
+        .precompressed_gzip();
+    let files = ServeDir::new(dist)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(index);
+    // Never compresses what is already compressed (a precompressed file has its
+    // Content-Encoding set); brotli at quality 4 and gzip at 6 on the fly.
+    Router::new()
+        .fallback_service(files)
+        .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(console_cache_headers))
+}
+
+const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
+
+async fn console_cache_headers(request: Request, next: Next) -> Response {
+    let hashed = is_hashed_file_name(request.uri().path());
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let headers = response.headers_mut();
+    // A missing hashed file answers with index.html (the fallback): never cache that.
+    let html = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    let found = status.is_success() || status == StatusCode::NOT_MODIFIED;
+    let policy = if hashed && found && !html {
+        IMMUTABLE
+    } else {
+        NO_CACHE
+    };
+    headers.insert(header::CACHE_CONTROL, policy);
+    // The body depends on Accept-Encoding whether it was compressed now or at build time.
+    let varies = headers
+        .get_all(header::VARY)
+        .iter()
+        .any(|v| v.as_bytes().eq_ignore_ascii_case(b"accept-encoding"));
+    if !varies {
+        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    response
+}
+
+/// Whether the last segment of `path` is a file name with trunk's content hash in it:
+/// trunk names files `<stem>-<hash>.<ext>` (`app-<hash>_bg.wasm`, `app-<hash>.js`) with
+/// the hash a 64-bit seahash in lower-case hex (up to 16 digits; 8 or more is taken as a
+/// hash, so a name like `favicon.ico` is not).
+fn is_hashed_file_name(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let Some((stem, _extension)) = name.split_once('.') else {
+        return false;
+    };
+    stem.split(['-', '_']).skip(1).any(|part| {
+        (8..=16).contains(&part.len())
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 async fn shutdown_signal() {
@@ -191,5 +266,36 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hashed_file_name;
+
+    #[test]
+    fn trunk_hashed_names_are_recognised() {
+        for hashed in [
+            "/app-3f2a9c0d1e4b5a67_bg.wasm",
+            "/app-3f2a9c0d1e4b5a67.js",
+            "/style-9c0d1e4b5a67.css",
+        ] {
+            assert!(is_hashed_file_name(hashed), "{hashed}");
+        }
+        for plain in [
+            "/",
+            "/index.html",
+            "/favicon.ico",
+            "/s/abc/sites",
+            "/app.js",
+            "/app-3F2A9C0D1E4B5A67.js",
+            "/app-3f2a9c.js",
+            "/deadbeefcafe.js",
+            "/app-3f2a9c0d1e4b5a67",
+            // wasm-bindgen's snippet folders are named after the crate, not the content.
+            "/snippets/app-0123abcd4567ef89/inline0.js",
+        ] {
+            assert!(!is_hashed_file_name(plain), "{plain}");
+        }
     }
 }

@@ -86,6 +86,8 @@ pub struct Vigil {
     pub base: String,
     port: u16,
     data: PathBuf,
+    /// The console it serves: the workspace's `dist/` unless a test brings its own.
+    dist: PathBuf,
     extra_args: Vec<String>,
     moto: Option<(Arc<Moto>, String)>,
     _data_guard: Option<tempfile::TempDir>,
@@ -118,10 +120,23 @@ impl Vigil {
         Self::fresh(args.iter().map(|a| a.to_string()).collect(), None).await
     }
 
+    /// Starts on the embedded store, serving the console files in `dist`.
+    pub async fn start_serving(dist: &Path) -> Self {
+        Self::fresh_with_dist(dist.to_path_buf(), Vec::new(), None).await
+    }
+
     async fn fresh(args: Vec<String>, moto: Option<(Arc<Moto>, String)>) -> Self {
+        Self::fresh_with_dist(workspace_root().join("dist"), args, moto).await
+    }
+
+    async fn fresh_with_dist(
+        dist: PathBuf,
+        args: Vec<String>,
+        moto: Option<(Arc<Moto>, String)>,
+    ) -> Self {
         let data = tempfile::tempdir().expect("a temp dir");
         let path = data.path().to_path_buf();
-        let mut vigil = Self::spawn(free_port(), path, args, moto).await;
+        let mut vigil = Self::spawn(free_port(), path, dist, args, moto).await;
         vigil._data_guard = Some(data);
         vigil
     }
@@ -129,10 +144,10 @@ impl Vigil {
     async fn spawn(
         port: u16,
         data: PathBuf,
+        dist: PathBuf,
         extra_args: Vec<String>,
         moto: Option<(Arc<Moto>, String)>,
     ) -> Self {
-        let dist = workspace_root().join("dist");
         let mut command = Command::new(vigil_binary());
         if let Some((server, table)) = &moto {
             command.env("TABLE_NAME", table).envs(server.child_env());
@@ -154,6 +169,7 @@ impl Vigil {
             base: format!("http://127.0.0.1:{port}"),
             port,
             data,
+            dist,
             extra_args,
             moto,
             _data_guard: None,
@@ -195,6 +211,7 @@ impl Vigil {
         let mut restarted = Self::spawn(
             self.port,
             self.data.clone(),
+            self.dist.clone(),
             self.extra_args.clone(),
             self.moto.clone(),
         )

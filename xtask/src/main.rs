@@ -5,11 +5,21 @@
 //! the README's two commands work on a machine with nothing but rustup.
 
 use std::env;
+use std::ffi::OsString;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 const TRUNK_VERSION: &str = "0.21.14";
+/// wasm-opt for trunk's release builds: npm's binaryen (Debian's binaryen 108 writes
+/// modules that do not run). Must match `[tools] wasm_opt` in `Trunk.toml`.
+const BINARYEN_VERSION: &str = "132";
+/// Where the bootstrap installs npm tools: inside `target/`, so git ignores it and
+/// `cargo clean` removes it.
+const NPM_TOOLS: &str = "target/tools";
+/// The console's wasm, gzip-compressed at level 9 (as the `.gz` beside it), at most.
+const WASM_GZIP_BUDGET: u64 = 250 * 1024;
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// Name under which Debian's wasm-capable toolchain is linked into rustup.
 const DEBIAN_TOOLCHAIN: &str = "debian-web";
@@ -42,7 +52,7 @@ fn main() -> ExitCode {
         Some("dev") => dev(&args[1..]),
         Some("test") => test(),
         Some("bench") => bench(),
-        Some("spa") => bootstrap().and_then(|wasm| build_spa(&wasm, true)),
+        Some("spa") => bootstrap().and_then(|wasm| release_console(&wasm)),
         _ => Err(USAGE.to_owned()),
     };
     match outcome {
@@ -61,10 +71,11 @@ const USAGE: &str = "usage: cargo xtask <command>
   bootstrap   install what the project needs (idempotent)
   dev         bootstrap, build the SPA and run Vigil on http://127.0.0.1:8080 with demo data
               (--addr ADDR, --data DIR to change where)
-  test        bootstrap, then every check and test: fmt, clippy (native and wasm32), the SPA
-              build, unit, HTTP, store and browser tests
+  test        bootstrap, then every check and test: fmt, clippy (native and wasm32), the
+              release SPA build and its size budget, unit, HTTP, store and browser tests
   bench       the benchmarks: criterion, then HTTP load against a release `vigil serve`
-  spa         bootstrap and build the SPA in release mode into dist/";
+  spa         bootstrap and build the SPA in release mode into dist/ (precompressed), and
+              check its size budget";
 
 /// How to build for wasm32 on this machine.
 #[derive(Debug, Clone)]
@@ -149,6 +160,8 @@ fn bootstrap() -> Result<WasmRoute> {
         ("chromedriver", "chromium-driver"),
         // The HTTP load figures (`bench`).
         ("wrk", "wrk"),
+        // binaryen's wasm-opt (below) comes from npm.
+        ("npm", "npm"),
     ] {
         if output("which", &[binary]).is_none() {
             apt_packages.push(package);
@@ -179,6 +192,7 @@ fn bootstrap() -> Result<WasmRoute> {
         let spec = format!("wasm-bindgen-cli@{bindgen}");
         run(cmd("cargo", &["install", &spec]))?;
     }
+    install_binaryen()?;
     let missing: Vec<&str> = PIP_PACKAGES
         .iter()
         .filter(|(name, _)| output("python3", &["-m", "pip", "show", "-q", name]).is_none())
@@ -190,6 +204,47 @@ fn bootstrap() -> Result<WasmRoute> {
         run(cmd("python3", &args))?;
     }
     Ok(wasm)
+}
+
+fn npm_tools_bin() -> PathBuf {
+    root().join(NPM_TOOLS).join("node_modules").join(".bin")
+}
+
+/// npm `binaryen@BINARYEN_VERSION` into the project-local tools folder (once).
+fn install_binaryen() -> Result {
+    let wasm_opt = npm_tools_bin().join("wasm-opt");
+    let wanted = format!("version {BINARYEN_VERSION} ");
+    let installed = |path: &Path| {
+        output(&path.to_string_lossy(), &["--version"]).is_some_and(|v| v.contains(&wanted))
+    };
+    if installed(&wasm_opt) {
+        return Ok(());
+    }
+    let folder = root().join(NPM_TOOLS);
+    std::fs::create_dir_all(&folder)
+        .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    let spec = format!("binaryen@{BINARYEN_VERSION}");
+    let mut npm = cmd(
+        "npm",
+        &["install", "--no-audit", "--no-fund", "--prefix", NPM_TOOLS],
+    );
+    npm.arg(&spec);
+    run(npm)?;
+    if installed(&wasm_opt) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{spec} installed, but {} --version does not say version {BINARYEN_VERSION}",
+            wasm_opt.display()
+        ))
+    }
+}
+
+/// PATH with the project's npm tools first: trunk runs the `wasm-opt` it finds there.
+fn tools_path() -> OsString {
+    let mut paths = vec![npm_tools_bin()];
+    paths.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
+    env::join_paths(paths).expect("no ':' in the tools folder")
 }
 
 /// Prefers rustup's wasm32 target (a normal laptop); falls back to Debian's rustc-web.
@@ -254,15 +309,165 @@ fn locked_version(package: &str) -> Result<String> {
 fn build_spa(wasm: &WasmRoute, release: bool) -> Result {
     let mut command = cmd("trunk", &["build"]);
     if release {
+        // `[profile.wasm-release]` and `wasm-opt -Oz`: see `app/index.html`.
         command.arg("--release");
     }
-    command.envs(wasm.env());
+    command.envs(wasm.env()).env("PATH", tools_path());
     run(command)
+}
+
+/// The console as it ships: the release build, `.gz` and `.br` beside each file for
+/// `vigil serve`, and the wasm's size against its budget.
+fn release_console(wasm: &WasmRoute) -> Result {
+    let started = Instant::now();
+    build_spa(wasm, true)?;
+    eprintln!("xtask: release console built in {:.0?}", started.elapsed());
+    let dist = root().join("dist");
+    precompress(&dist)?;
+    check_console_size(&dist, WASM_GZIP_BUDGET)
+}
+
+/// What `vigil serve` may send compressed.
+const COMPRESSIBLE: &[&str] = &["wasm", "js", "css", "html", "svg", "json", "txt"];
+
+/// Writes `<file>.gz` (gzip level 9) and `<file>.br` (brotli quality 11) beside every
+/// compressible file under `dist`, once per build: trunk empties `dist/` on each build,
+/// so none is ever stale. `vigil serve` compresses on the fly what has none.
+fn precompress(dist: &Path) -> Result {
+    let started = Instant::now();
+    let mut written = 0;
+    for file in files_under(dist)? {
+        let compressible = file
+            .extension()
+            .is_some_and(|e| COMPRESSIBLE.iter().any(|c| e == *c));
+        if !compressible {
+            continue;
+        }
+        let bytes = read(&file)?;
+        for (extension, compressed) in [("gz", gzip(&bytes)), ("br", brotli(&bytes))] {
+            let mut name = file.clone().into_os_string();
+            name.push(".");
+            name.push(extension);
+            let target = PathBuf::from(name);
+            std::fs::write(&target, compressed)
+                .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+            written += 1;
+        }
+    }
+    eprintln!(
+        "xtask: {written} precompressed files (.gz, .br) in {}, in {:.1?}",
+        dist.display(),
+        started.elapsed()
+    );
+    Ok(())
+}
+
+fn files_under(folder: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut folders = vec![folder.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let entries = std::fs::read_dir(&folder)
+            .map_err(|e| format!("cannot list {}: {e}", folder.display()))?;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| format!("cannot list {}: {e}", folder.display()))?
+                .path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).expect("writing to memory");
+    encoder.finish().expect("writing to memory")
+}
+
+fn brotli(bytes: &[u8]) -> Vec<u8> {
+    let mut compressed = Vec::new();
+    {
+        // Quality 11 (the best), a 4 MiB window.
+        let mut encoder = brotli::CompressorWriter::new(&mut compressed, 64 * 1024, 11, 22);
+        encoder.write_all(bytes).expect("writing to memory");
+    }
+    compressed
+}
+
+fn kb(bytes: u64) -> String {
+    format!("{:.1} KB", bytes as f64 / 1024.0)
+}
+
+/// Prints the wasm's and the JS glue's sizes, and fails when the wasm's gzip size is
+/// over `budget` (KB = 1024 bytes; gzip at level 9, as served).
+fn check_console_size(dist: &Path, budget: u64) -> Result {
+    let top: Vec<PathBuf> = files_under(dist)?
+        .into_iter()
+        .filter(|f| f.parent() == Some(dist))
+        .collect();
+    let only = |extension: &str| -> Result<PathBuf> {
+        let found: Vec<&PathBuf> = top
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == extension))
+            .collect();
+        match found.as_slice() {
+            [one] => Ok((*one).clone()),
+            _ => Err(format!(
+                "expected one .{extension} in {}, found {}",
+                dist.display(),
+                found.len()
+            )),
+        }
+    };
+    // The files as served: the original and the `.gz`/`.br` that `precompress` wrote.
+    let sizes = |path: &Path| -> Result<(u64, u64, u64)> {
+        let size = |extension: &str| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(extension);
+            std::fs::metadata(&name)
+                .map(|m| m.len())
+                .map_err(|e| format!("cannot read {}: {e}", Path::new(&name).display()))
+        };
+        Ok((size("")?, size(".gz")?, size(".br")?))
+    };
+    let (wasm_raw, wasm_gzip, wasm_br) = sizes(&only("wasm")?)?;
+    let (js_raw, js_gzip, js_br) = sizes(&only("js")?)?;
+    let line = format!(
+        "console wasm: {} raw, {} gzip (budget {} KB)",
+        kb(wasm_raw),
+        kb(wasm_gzip),
+        budget / 1024
+    );
+    println!("{line}");
+    println!(
+        "console wasm brotli: {}; JS glue: {} raw, {} gzip, {} brotli",
+        kb(wasm_br),
+        kb(js_raw),
+        kb(js_gzip),
+        kb(js_br)
+    );
+    if wasm_gzip > budget {
+        return Err(format!(
+            "the console's wasm is over its size budget by {}: {line}",
+            kb(wasm_gzip - budget)
+        ));
+    }
+    Ok(())
 }
 
 fn dev(args: &[String]) -> Result {
     let wasm = bootstrap()?;
-    // Debug builds, as `test` makes them: a first run takes minutes, not a full LTO build.
+    // A debug build: faster to rebuild than the release one `test` makes (no LTO, no
+    // wasm-opt); `vigil serve` compresses it on the fly.
     build_spa(&wasm, false)?;
     let mut serve = cmd(
         "cargo",
@@ -321,7 +526,8 @@ fn test() -> Result {
     );
     wasm_clippy.envs(wasm.env());
     run(wasm_clippy)?;
-    build_spa(&wasm, false)?;
+    // The console as it ships (the browser tests below run against it), over budget fails.
+    release_console(&wasm)?;
     // The HTTP and browser tests start the real binary: build it before they run,
     // with the same workspace-wide features as the tests so nothing builds twice.
     run(cmd(
@@ -353,4 +559,68 @@ fn bench() -> Result {
             "vigil-load",
         ],
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A dist folder with a wasm of `size` bytes that gzip cannot shrink, and its JS.
+    fn fake_dist(name: &str, size: usize) -> PathBuf {
+        let dist = env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dist);
+        std::fs::create_dir_all(&dist).unwrap();
+        let mut state = 0x9e37_79b9_u32;
+        let wasm: Vec<u8> = (0..size)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 24) as u8
+            })
+            .collect();
+        std::fs::write(dist.join("app-3f2a9c0d1e4b5a67_bg.wasm"), wasm).unwrap();
+        std::fs::write(
+            dist.join("app-3f2a9c0d1e4b5a67.js"),
+            "export {};\n".repeat(50),
+        )
+        .unwrap();
+        std::fs::write(dist.join("index.html"), "<!DOCTYPE html>").unwrap();
+        dist
+    }
+
+    #[test]
+    fn a_wasm_over_budget_fails_and_one_under_passes() {
+        let dist = fake_dist("budget", 64 * 1024);
+        precompress(&dist).unwrap();
+        for extension in [".gz", ".br"] {
+            let mut name = dist.join("app-3f2a9c0d1e4b5a67_bg.wasm").into_os_string();
+            name.push(extension);
+            assert!(Path::new(&name).exists(), "{name:?}");
+        }
+        let error = check_console_size(&dist, 32 * 1024).unwrap_err();
+        assert!(error.contains("(budget 32 KB)"), "{error}");
+        assert!(error.contains("console wasm: 64.0 KB raw"), "{error}");
+        check_console_size(&dist, 128 * 1024).unwrap();
+        std::fs::remove_dir_all(&dist).unwrap();
+    }
+
+    #[test]
+    fn precompressed_files_decode_to_the_original() {
+        let dist = fake_dist("decode", 4096);
+        precompress(&dist).unwrap();
+        let js = dist.join("app-3f2a9c0d1e4b5a67.js");
+        let original = std::fs::read(&js).unwrap();
+        let gz = std::fs::read(format!("{}.gz", js.display())).unwrap();
+        let mut decoded = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut decoded)
+            .unwrap();
+        assert_eq!(decoded, original);
+        let br = std::fs::read(format!("{}.br", js.display())).unwrap();
+        let mut decoded = Vec::new();
+        std::io::Read::read_to_end(&mut brotli::Decompressor::new(&br[..], 4096), &mut decoded)
+            .unwrap();
+        assert_eq!(decoded, original);
+        std::fs::remove_dir_all(&dist).unwrap();
+    }
 }
