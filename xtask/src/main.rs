@@ -537,7 +537,9 @@ fn test() -> Result {
     run(cmd(
         "cargo",
         &["test", "--workspace", "--exclude", "app", "--no-fail-fast"],
-    ))
+    ))?;
+    // The console's logic that renders nothing, tested natively.
+    run(cmd("cargo", &["test", "--package", "app", "--lib"]))
 }
 
 /// The criterion benchmarks, then the HTTP load figures against a release `vigil serve`.
