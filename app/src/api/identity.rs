@@ -16,15 +16,7 @@ pub async fn dev_login(request: &DevLoginRequest) -> Result<TokenResponse, ApiEr
     if response.ok() {
         return response.json().await.map_err(super::network);
     }
-    let status = response.status();
-    match response.json::<shared::api::ErrorBody>().await {
-        Ok(body) => Err(ApiError::Refused {
-            status,
-            code: body.error.code,
-            message: body.error.message,
-        }),
-        Err(_) => Err(ApiError::Network(format!("unexpected answer {status}"))),
-    }
+    Err(super::refusal(response).await)
 }
 
 pub async fn me(api: Api) -> Result<Me, ApiError> {

@@ -90,18 +90,7 @@ impl Api {
         if response.ok() {
             return Ok(response);
         }
-        let status = response.status();
-        let error = match response.json::<ErrorBody>().await {
-            Ok(body) => ApiError::Refused {
-                status,
-                code: body.error.code,
-                message: body.error.message,
-            },
-            Err(_) => ApiError::Network(format!(
-                "unexpected answer {status} {}",
-                response.status_text()
-            )),
-        };
+        let error = refusal(response).await;
         if error.code() == Some(ErrorCode::Unauthenticated) {
             self.session.expire();
         }
@@ -187,6 +176,22 @@ impl Api {
         let bytes = response.binary().await.map_err(network)?;
         crate::components::download::save(&bytes, &content_type, file_name)
             .map_err(ApiError::Network)
+    }
+}
+
+/// A refusal in the contract's error body, or what else came back.
+async fn refusal(response: Response) -> ApiError {
+    let status = response.status();
+    match response.json::<ErrorBody>().await {
+        Ok(body) => ApiError::Refused {
+            status,
+            code: body.error.code,
+            message: body.error.message,
+        },
+        Err(_) => ApiError::Network(format!(
+            "unexpected answer {status} {}",
+            response.status_text()
+        )),
     }
 }
 

@@ -135,6 +135,8 @@ pub fn TopBar() -> impl IntoView {
     let navigate = use_navigate();
     let params = use_params_map();
     let current = move || params.with(|p| p.get("sub")).unwrap_or_default();
+    // Inside a subscription the shell knows its sites' names; the picker does not.
+    let tenant = use_context::<TenantContext>();
     let email = move || {
         me.get()
             .and_then(Result::ok)
@@ -147,7 +149,18 @@ pub fn TopBar() -> impl IntoView {
             me.subscriptions
                 .into_iter()
                 .find(|mine| mine.id.as_str() == current)
-                .map(|mine| roles_held(&mine.assignments, &|site| format!("site {site}")))
+                .map(|mine| {
+                    let site_name = |site: &shared::model::SiteId| {
+                        tenant
+                            .and_then(|context| {
+                                context
+                                    .tenant
+                                    .with(|t| t.as_ref().map(|t| t.site_name(site)))
+                            })
+                            .unwrap_or_else(|| format!("site {site}"))
+                    };
+                    roles_held(&mine.assignments, &site_name)
+                })
         })
     };
     view! {

@@ -8,6 +8,9 @@ mod edit_site;
 mod onboard;
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
@@ -64,6 +67,9 @@ pub const HEALTHS: [SensorHealth; 4] = [
     SensorHealth::Unsupported,
     SensorHealth::Disconnected,
 ];
+
+/// One request of a bulk action, over a chunk of the selected sensors.
+type BulkStep = Rc<dyn Fn(Vec<Sensor>) -> Pin<Box<dyn Future<Output = Result<(), ApiError>>>>>;
 
 /// Zone names of every site, for the grid's Zone column.
 pub type ZoneNames = BTreeMap<ZoneId, String>;
@@ -213,9 +219,11 @@ fn SitesAndSensors() -> impl IntoView {
         Ok::<Vec<Sensor>, ApiError>(all.into_iter().filter(|s| picked.contains(&s.id)).collect())
     };
 
-    let push_ti = move || {
-        let sub = tenant.with_untracked(|t| t.id.clone());
-        progress_title.set("Threat intelligence update".into());
+    // A bulk action over the selected OT sensors, `size` at a time: the others are
+    // listed as failed (`not_ot` says why), every outcome counted in the progress bar,
+    // a cancel honoured between requests.
+    let run_bulk = move |title: &'static str, not_ot: &'static str, size: usize, act: BulkStep| {
+        progress_title.set(title.into());
         progress.set(Some(BulkProgress::new(0)));
         leptos::task::spawn_local(async move {
             let chosen = match selected().await {
@@ -230,28 +238,21 @@ fn SitesAndSensors() -> impl IntoView {
             let (ot, others): (Vec<Sensor>, Vec<Sensor>) =
                 chosen.into_iter().partition(|s| s.sensor_type.is_ot());
             for sensor in others {
-                state.failed(
-                    sensor.name.to_string(),
-                    "Enterprise IoT sensors take no TI packages",
-                );
+                state.failed(sensor.name.to_string(), not_ot);
             }
             progress.set(Some(state));
-            for chunk in chunks(&ot, TI_PUSH_CHUNK) {
+            for chunk in chunks(&ot, size) {
                 if progress.with_untracked(|p| p.as_ref().is_none_or(|p| p.cancelled)) {
                     break;
                 }
-                let request = PushTiUpdate {
-                    sensor_ids: chunk.iter().map(|s| s.id.clone()).collect(),
-                };
-                let answer = sensors::push_ti_update(api, &sub, &request).await;
+                let answer = act(chunk.clone()).await;
                 progress.update(|p| {
-                    if let Some(p) = p {
-                        match &answer {
-                            Ok(_) => p.succeeded(chunk.len()),
-                            Err(error) => {
-                                for sensor in &chunk {
-                                    p.failed(sensor.name.to_string(), error.to_string());
-                                }
+                    let Some(p) = p else { return };
+                    match &answer {
+                        Ok(()) => p.succeeded(chunk.len()),
+                        Err(error) => {
+                            for sensor in &chunk {
+                                p.failed(sensor.name.to_string(), error.to_string());
                             }
                         }
                     }
@@ -260,50 +261,46 @@ fn SitesAndSensors() -> impl IntoView {
             reload(true);
         });
     };
-
+    let push_ti = move || {
+        let sub = tenant.with_untracked(|t| t.id.clone());
+        let act: BulkStep = Rc::new(move |chunk: Vec<Sensor>| {
+            let sub = sub.clone();
+            Box::pin(async move {
+                let request = PushTiUpdate {
+                    sensor_ids: chunk.iter().map(|s| s.id.clone()).collect(),
+                };
+                sensors::push_ti_update(api, &sub, &request)
+                    .await
+                    .map(|_| ())
+            })
+        });
+        run_bulk(
+            "Threat intelligence update",
+            "Enterprise IoT sensors take no TI packages",
+            TI_PUSH_CHUNK,
+            act,
+        );
+    };
     let update_software = move || {
         let sub = tenant.with_untracked(|t| t.id.clone());
-        progress_title.set("Sensor update".into());
-        progress.set(Some(BulkProgress::new(0)));
-        leptos::task::spawn_local(async move {
-            let chosen = match selected().await {
-                Ok(chosen) => chosen,
-                Err(error) => {
-                    progress.set(None);
-                    toasts.error(format!("Could not list the selected sensors: {error}"));
-                    return;
+        let act: BulkStep = Rc::new(move |chunk: Vec<Sensor>| {
+            let sub = sub.clone();
+            Box::pin(async move {
+                let request = RequestSoftwareUpdate {
+                    version: SoftwareRelease::latest().version(),
+                };
+                for sensor in &chunk {
+                    sensors::request_software_update(api, &sub, &sensor.id, &request).await?;
                 }
-            };
-            let mut state = BulkProgress::new(chosen.len());
-            let (ot, others): (Vec<Sensor>, Vec<Sensor>) =
-                chosen.into_iter().partition(|s| s.sensor_type.is_ot());
-            for sensor in others {
-                state.failed(
-                    sensor.name.to_string(),
-                    "only OT sensors take software updates",
-                );
-            }
-            progress.set(Some(state));
-            let request = RequestSoftwareUpdate {
-                version: SoftwareRelease::latest().version(),
-            };
-            for sensor in ot {
-                if progress.with_untracked(|p| p.as_ref().is_none_or(|p| p.cancelled)) {
-                    break;
-                }
-                let answer =
-                    sensors::request_software_update(api, &sub, &sensor.id, &request).await;
-                progress.update(|p| {
-                    if let Some(p) = p {
-                        match &answer {
-                            Ok(()) => p.succeeded(1),
-                            Err(error) => p.failed(sensor.name.to_string(), error.to_string()),
-                        }
-                    }
-                });
-            }
-            reload(true);
+                Ok(())
+            })
         });
+        run_bulk(
+            "Sensor update",
+            "only OT sensors take software updates",
+            1,
+            act,
+        );
     };
 
     let export = move || {
