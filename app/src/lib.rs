@@ -13,6 +13,8 @@ mod session;
 mod tenant;
 
 use leptos::prelude::*;
+
+use crate::components::load::Load;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
@@ -22,12 +24,11 @@ use crate::pages::{
     coming::Coming, home::Home, overview::Overview, plans::Plans, shell::Shell, sign_in::SignIn,
     sites::Sites, sites::details::SensorDetails, subscriptions::Subscriptions,
 };
-use crate::routes::Page;
 use crate::session::Session;
 
 /// `GET /me`, loaded once per sign-in and shared by every page.
 #[derive(Clone, Copy)]
-pub struct MeResource(pub LocalResource<Result<shared::api::Me, ApiError>>);
+pub struct MeResource(pub Load<shared::api::Me>);
 
 pub fn use_api() -> Api {
     expect_context::<Api>()
@@ -44,7 +45,7 @@ pub fn App() -> impl IntoView {
     provide_context(session);
     provide_context(api);
     provide_context(Toasts::new());
-    let me = LocalResource::new(move || {
+    let me = Load::new(move || {
         let signed_in = session.is_signed_in();
         async move {
             if signed_in {
@@ -66,14 +67,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("sites") view=Sites />
                     <Route path=path!("sensors/:id") view=SensorDetails />
                     <Route path=path!("plans") view=Plans />
-                    <Route path=path!("alerts") view=|| view! { <Coming page=Page::Alerts /> } />
-                    <Route path=path!("alerts/:id") view=|| view! { <Coming page=Page::Alerts /> } />
-                    <Route path=path!("devices") view=|| view! { <Coming page=Page::Devices /> } />
-                    <Route path=path!("devices/:id") view=|| view! { <Coming page=Page::Devices /> } />
-                    <Route path=path!("workbooks") view=|| view! { <Coming page=Page::Workbooks /> } />
-                    <Route path=path!("workbooks/:id") view=|| view! { <Coming page=Page::Workbooks /> } />
-                    <Route path=path!("access") view=|| view! { <Coming page=Page::Access /> } />
-                    <Route path=path!("audit") view=|| view! { <Coming page=Page::Audit /> } />
+                    // The pages still to come (alerts, devices, workbooks, access, audit),
+                    // matched after every built page.
+                    <Route path=path!(":page") view=Coming />
+                    <Route path=path!(":page/:id") view=Coming />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -55,6 +55,18 @@ impl Page {
         }
     }
 
+    /// The page a route's first segment under `/s/{sub}` names (`sensors` is a
+    /// sensor's page of Sites and sensors).
+    pub fn from_segment(segment: &str) -> Option<Page> {
+        match segment {
+            "" => Some(Page::Overview),
+            "sensors" => Some(Page::Sites),
+            _ => Page::ALL
+                .into_iter()
+                .find(|page| page.segment().strip_prefix('/') == Some(segment)),
+        }
+    }
+
     pub fn href(self, sub: &SubscriptionId) -> String {
         format!("/s/{sub}{}", self.segment())
     }
@@ -108,6 +120,16 @@ mod tests {
             sensor(&sub, &SensorId::parse("x").unwrap()),
             "/s/s1/sensors/x"
         );
+        for page in Page::ALL {
+            let segment = page
+                .href(&sub)
+                .trim_start_matches("/s/s1")
+                .trim_start_matches('/')
+                .to_owned();
+            assert_eq!(Page::from_segment(&segment), Some(page));
+        }
+        assert_eq!(Page::from_segment("sensors"), Some(Page::Sites));
+        assert_eq!(Page::from_segment("nowhere"), None);
     }
 
     #[test]

@@ -760,6 +760,10 @@ async fn the_overview_and_sensor_details_render_for_the_owner() {
     })
     .await;
     browser.screenshot("sensor-details").await;
+    // A page of the next release says so, inside the shell.
+    page.goto(&plants.page("/alerts")).await.unwrap();
+    wait_for_text(page, "main#content h1", |t| t == "Alerts").await;
+    wait_for_text(page, "main#content .coming", |t| t.contains("coming")).await;
     browser.close().await;
 }
 

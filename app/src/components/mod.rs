@@ -7,6 +7,7 @@ pub mod download;
 pub mod filter_bar;
 pub mod grid;
 pub mod live;
+pub mod load;
 pub mod progress;
 pub mod states;
 pub mod tabs;

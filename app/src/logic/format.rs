@@ -1,22 +1,25 @@
 //! How values read on screen: times in UTC, "5 min ago", numbers with separators.
 
 use time::OffsetDateTime;
-use time::macros::format_description;
+
+// Written by hand rather than with `time`'s format descriptions: those pull its whole
+// formatting machinery into the console's wasm for two fixed layouts.
 
 /// `2026-12-01 10:03 UTC`.
 pub fn utc(at: OffsetDateTime) -> String {
-    let format = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .unwrap_or_default()
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!("{} {:02}:{:02} UTC", utc_date(at), at.hour(), at.minute())
 }
 
 /// `2026-12-01`.
 pub fn utc_date(at: OffsetDateTime) -> String {
-    let format = format_description!("[year]-[month]-[day]");
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .unwrap_or_default()
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day()
+    )
 }
 
 /// How long ago, as the seed's "Last connected" column reads: "just now",

@@ -3,6 +3,8 @@
 //! which permission it needs when the user lacks it.
 
 use leptos::prelude::*;
+
+use crate::components::load::Load;
 use shared::api::{AlertSummary, Plan, SensorHealthSummary};
 use shared::authz::{Permission, PermissionSet, SiteFilter};
 use shared::model::{PlanKind, PlanStatus, Severity};
@@ -77,7 +79,7 @@ fn SensorHealthCard() -> impl IntoView {
     let denied = tenant
         .with_untracked(|t| t.denial(needs(Permission::ViewSitesAndSensors), &At::Subscription));
     let allowed = denied.is_none();
-    let summary = LocalResource::new(move || {
+    let summary = Load::new(move || {
         let sub = tenant.with(|t| t.id.clone());
         async move {
             if allowed {
@@ -156,7 +158,7 @@ fn OpenAlertsCard() -> impl IntoView {
         _ => None,
     });
     let allowed = denied.is_none();
-    let summary = LocalResource::new(move || {
+    let summary = Load::new(move || {
         let sub = tenant.with(|t| t.id.clone());
         async move {
             if allowed {
@@ -237,7 +239,7 @@ fn PlanUsageCard() -> impl IntoView {
     let denied =
         tenant.with_untracked(|t| t.denial(needs(Permission::ViewPlans), &At::Subscription));
     let allowed = denied.is_none();
-    let list = LocalResource::new(move || {
+    let list = Load::new(move || {
         let sub = tenant.with(|t| t.id.clone());
         async move {
             if allowed {

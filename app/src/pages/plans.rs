@@ -2,6 +2,8 @@
 //! committed-device estimate beside the input), edit, cancel, over-commit warnings.
 
 use leptos::prelude::*;
+
+use crate::components::load::Load;
 use shared::api::{CreatePlan, Plan, UpdatePlan};
 use shared::authz::{Permission, PermissionSet};
 use shared::model::{
@@ -106,7 +108,7 @@ fn PlansAndPricing() -> impl IntoView {
     let api = use_api();
     let tenant = use_tenant();
     let toasts = use_toasts();
-    let list = LocalResource::new(move || {
+    let list = Load::new(move || {
         let sub = tenant.with(|t| t.id.clone());
         async move { plans::list(api, &sub).await.map(|page| page.items) }
     });
@@ -250,7 +252,7 @@ fn PlanDialog(
     });
     let problem = RwSignal::new(None::<String>);
     let saving = RwSignal::new(false);
-    let estimate = LocalResource::new(move || {
+    let estimate = Load::new(move || {
         let sub = tenant.with_untracked(|t| t.id.clone());
         let kind = form.with(|f| f.kind);
         async move { plans::estimate(api, &sub, kind).await }

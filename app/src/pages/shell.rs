@@ -2,6 +2,8 @@
 //! menu), side navigation, breadcrumbs; it loads the tenant the pages work in.
 
 use leptos::prelude::*;
+
+use crate::components::load::Load;
 use leptos_router::components::{A, Outlet};
 use leptos_router::hooks::{use_location, use_navigate, use_params_map};
 use shared::api::MySubscription;
@@ -54,14 +56,16 @@ pub fn Shell() -> impl IntoView {
     };
     provide_context(context);
     // The sites, for users who may view them; site-scoped users work without names.
-    let loaded_sites = LocalResource::new(move || {
+    let loaded_sites = Load::new(move || {
         context.sites_version.track();
         let mine = match membership.get() {
             Membership::Member(mine) => Some(mine),
             _ => None,
         };
         async move {
-            let mine = mine?;
+            let Some(mine) = mine else {
+                return Ok(None);
+            };
             let may_view = access_of(&mine)
                 .decide(
                     Permission::ViewSitesAndSensors,
@@ -69,24 +73,21 @@ pub fn Shell() -> impl IntoView {
                 )
                 .is_allowed();
             let sites = if may_view {
-                sites::list_all(api, &mine.id).await
+                sites::list_all(api, &mine.id).await?
             } else {
-                Ok(Vec::new())
+                Vec::new()
             };
-            Some((mine, sites))
+            Ok(Some((mine, sites)))
         }
     });
     let sites_error = RwSignal::new(None::<ApiError>);
-    Effect::new(move || {
-        if let Some(Some((mine, sites))) = loaded_sites.get() {
-            match sites {
-                Ok(sites) => {
-                    sites_error.set(None);
-                    context.tenant.set(Some(Tenant::new(&mine, sites)));
-                }
-                Err(error) => sites_error.set(Some(error)),
-            }
+    Effect::new(move || match loaded_sites.get() {
+        Some(Ok(Some((mine, sites)))) => {
+            sites_error.set(None);
+            context.tenant.set(Some(Tenant::new(&mine, sites)));
         }
+        Some(Err(error)) => sites_error.set(Some(error)),
+        _ => {}
     });
     let ready = Memo::new(move |_| {
         let current = sub.get();
@@ -240,13 +241,7 @@ fn Breadcrumbs() -> impl IntoView {
         let mut segments = path.trim_start_matches('/').split('/');
         let (_, sub, section) = (segments.next(), segments.next()?, segments.next());
         let sub = SubscriptionId::parse(sub).ok()?;
-        let page = match section {
-            None | Some("") => Page::Overview,
-            Some("sites") | Some("sensors") => Page::Sites,
-            Some(other) => Page::ALL
-                .into_iter()
-                .find(|page| page.href(&sub).ends_with(other))?,
-        };
+        let page = Page::from_segment(section.unwrap_or_default())?;
         let name = context
             .tenant
             .with(|tenant| tenant.as_ref().map(|t| t.name.clone()))

@@ -2,6 +2,8 @@
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
+
+use crate::components::load::Load;
 use shared::api::CreateSubscription;
 use shared::model::DisplayName;
 
@@ -18,8 +20,7 @@ pub fn Subscriptions() -> impl IntoView {
     require_session();
     let api = use_api();
     let me = expect_context::<MeResource>().0;
-    let subscriptions =
-        LocalResource::new(move || async move { identity::subscriptions(api).await });
+    let subscriptions = Load::new(move || async move { identity::subscriptions(api).await });
     let on_created = move || {
         subscriptions.refetch();
         me.refetch();

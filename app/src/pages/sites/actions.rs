@@ -2,6 +2,8 @@
 //! automatic TI, download activation file, reactivate, delete, recover its password.
 
 use leptos::prelude::*;
+
+use crate::components::load::Load;
 use shared::api::{RecoverConsolePassword, SecretIdentifier, Sensor, UpdateSensor};
 use shared::authz::Permission;
 use shared::model::{SensorType, TiMode, ZoneId};
@@ -191,7 +193,7 @@ fn EditZoneDialog(
     let site = sensor.site_id.clone();
     let zones = {
         let sub = sub.clone();
-        LocalResource::new(move || {
+        Load::new(move || {
             let (sub, site) = (sub.clone(), site.clone());
             async move { sites::zones(api, &sub, &site).await }
         })

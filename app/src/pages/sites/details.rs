@@ -2,6 +2,8 @@
 //! the quick pane of the grid (`&pane=sensor:{id}`).
 
 use leptos::prelude::*;
+
+use crate::components::load::Load;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use shared::api::Sensor;
 use shared::authz::Permission;
@@ -20,12 +22,10 @@ use crate::routes::{self, Page};
 use crate::tenant::use_tenant;
 use crate::use_api;
 
-fn sensor_resource(
-    id: Signal<Option<SensorId>>,
-) -> LocalResource<Result<Sensor, crate::api::ApiError>> {
+fn sensor_resource(id: Signal<Option<SensorId>>) -> Load<Sensor> {
     let api = use_api();
     let tenant = use_tenant();
-    LocalResource::new(move || {
+    Load::new(move || {
         let sub = tenant.with_untracked(|t| t.id.clone());
         let id = id.get();
         async move {

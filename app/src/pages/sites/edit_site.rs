@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
+
+use crate::components::load::Load;
 use shared::api::{CreateZone, Site, UpdateSite};
 use shared::authz::Permission;
 use shared::model::{DisplayName, Email, SiteId, SiteOwners, TagKey, TagValue, Tags};
@@ -83,7 +85,7 @@ pub fn EditSitePane(site: SiteId, #[prop(into)] on_close: Callback<()>) -> impl 
     let sub = tenant.with_untracked(|t| t.id.clone());
     let loaded = {
         let (sub, site) = (sub.clone(), site.clone());
-        LocalResource::new(move || {
+        Load::new(move || {
             let (sub, site) = (sub.clone(), site.clone());
             async move { sites::get(api, &sub, &site).await }
         })
@@ -223,7 +225,7 @@ fn Zones(site: SiteId) -> impl IntoView {
     let sub = tenant.with_untracked(|t| t.id.clone());
     let zones = {
         let (sub, site) = (sub.clone(), site.clone());
-        LocalResource::new(move || {
+        Load::new(move || {
             let (sub, site) = (sub.clone(), site.clone());
             async move { sites::zones(api, &sub, &site).await }
         })

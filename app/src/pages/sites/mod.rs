@@ -13,6 +13,8 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use leptos::prelude::*;
+
+use crate::components::load::Load;
 use leptos_router::hooks::use_navigate;
 use shared::api::{PushTiUpdate, RequestSoftwareUpdate, Sensor, Zone};
 use shared::authz::{Permission, PermissionSet};
@@ -117,7 +119,7 @@ fn SitesAndSensors() -> impl IntoView {
     let progress_title = RwSignal::new(String::new());
     let recover_open = RwSignal::new(false);
 
-    let zones = LocalResource::new(move || {
+    let zones = Load::new(move || {
         let (sub, site_ids) = tenant.with(|t| {
             (
                 t.id.clone(),
@@ -138,7 +140,7 @@ fn SitesAndSensors() -> impl IntoView {
         }
     });
     let zone_names = Signal::derive(move || zones.get().and_then(Result::ok).unwrap_or_default());
-    let health = LocalResource::new(move || {
+    let health = Load::new(move || {
         let sub = tenant.with(|t| t.id.clone());
         async move { sensors::health_summary(api, &sub).await }
     });

@@ -2,6 +2,8 @@
 //! onboarding and the activation file's download.
 
 use leptos::prelude::*;
+
+use crate::components::load::Load;
 use shared::api::{ActivationFile, CreateSensor, CreateSite, CreateZone};
 use shared::model::{DisplayName, SensorType, SiteId, SitePlacement, ZoneId};
 
@@ -263,7 +265,7 @@ fn PlacementStep(form: RwSignal<OnboardForm>) -> impl IntoView {
         Pick::New(_) => "new".to_owned(),
         Pick::None => String::new(),
     };
-    let zones = LocalResource::new(move || {
+    let zones = Load::new(move || {
         let sub = tenant.with_untracked(|t| t.id.clone());
         let site = match form.with(|f| f.site.clone()) {
             Pick::Existing(site) => Some(site),
