@@ -525,6 +525,34 @@ async fn an_admin_onboards_a_sensor_at_a_new_site_and_its_downloaded_activation_
         t.contains("west-compressor") && t.contains("Plant West")
     })
     .await;
+
+    // WHEN they export the sensors, THEN the file saved is the API's CSV, one row a sensor
+    button_in(page, "//div[@aria-label='Sensor actions']", "Export CSV")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let csv = String::from_utf8(browser.downloaded("sensors.csv").await).unwrap();
+    assert_eq!(csv.lines().count(), 1 + sensors.len(), "{csv}");
+    assert!(
+        csv.contains("west-compressor") && csv.contains("Plant West"),
+        "{csv}"
+    );
+    // AND the endpoint details download through the More actions menu
+    open_menu(page, "//div[@aria-label='Sensor actions']", "More actions").await;
+    button(page, "Download endpoint details")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let endpoints: Value =
+        serde_json::from_slice(&browser.downloaded("sensor-endpoints.json").await).unwrap();
+    assert!(
+        endpoints["items"]
+            .as_array()
+            .is_some_and(|items| !items.is_empty()),
+        "{endpoints}"
+    );
     browser.close().await;
 }
 
