@@ -51,6 +51,17 @@ impl Plants {
         }
     }
 
+    /// A browser signed in as `email`, first given `role` at subscription scope when
+    /// one is named (the fixture's owner holds Owner already).
+    async fn browser_as(&self, email: &str, role: Option<&str>) -> Browser {
+        if let Some(role) = role {
+            self.fleet.member(email, role, None).await;
+        }
+        let browser = Browser::start().await;
+        browser.sign_in(&self.vigil.base, email).await;
+        browser
+    }
+
     fn page(&self, rest: &str) -> String {
         format!("{}/s/{}{rest}", self.vigil.base, self.fleet.sub)
     }
@@ -436,15 +447,10 @@ async fn every_built_in_role_at_subscription_and_site_scope_is_offered_exactly_w
 #[tokio::test]
 async fn an_admin_onboards_a_sensor_at_a_new_site_and_its_downloaded_activation_file_works() {
     let plants = Plants::new().await;
-    plants
-        .fleet
-        .member("admin@plants.test", "security_admin", None)
+    let browser = plants
+        .browser_as("admin@plants.test", Some("security_admin"))
         .await;
-    let browser = Browser::start().await;
     let page = &browser.client;
-    browser
-        .sign_in(&plants.vigil.base, "admin@plants.test")
-        .await;
     page.goto(&plants.page("/sites")).await.unwrap();
     find(page, "#sensors tr.sensor").await;
     browser.screenshot("sites-and-sensors").await;
@@ -559,15 +565,10 @@ async fn an_admin_onboards_a_sensor_at_a_new_site_and_its_downloaded_activation_
 #[tokio::test]
 async fn a_bulk_ti_update_over_every_sensor_matching_the_filter_shows_its_progress_to_the_end() {
     let plants = Plants::new().await;
-    plants
-        .fleet
-        .member("contributor@plants.test", "contributor", None)
+    let browser = plants
+        .browser_as("contributor@plants.test", Some("contributor"))
         .await;
-    let browser = Browser::start().await;
     let page = &browser.client;
-    browser
-        .sign_in(&plants.vigil.base, "contributor@plants.test")
-        .await;
 
     // GIVEN the grid filtered to Plant North
     page.goto(&plants.page(&format!("/sites?site={}", plants.north)))
@@ -611,11 +612,8 @@ async fn a_bulk_ti_update_over_every_sensor_matching_the_filter_shows_its_progre
 #[tokio::test]
 async fn a_site_edited_elsewhere_meanwhile_is_explained_as_such_and_reloads() {
     let plants = Plants::new().await;
-    let browser = Browser::start().await;
+    let browser = plants.browser_as("owner@example.com", None).await;
     let page = &browser.client;
-    browser
-        .sign_in(&plants.vigil.base, "owner@example.com")
-        .await;
     page.goto(&plants.page(&format!("/sites?pane=site:{}", plants.south)))
         .await
         .unwrap();
@@ -687,11 +685,8 @@ async fn a_site_edited_elsewhere_meanwhile_is_explained_as_such_and_reloads() {
 #[tokio::test]
 async fn a_plan_is_added_with_the_estimate_beside_it_and_then_cancelled() {
     let plants = Plants::new().await;
-    let browser = Browser::start().await;
+    let browser = plants.browser_as("owner@example.com", None).await;
     let page = &browser.client;
-    browser
-        .sign_in(&plants.vigil.base, "owner@example.com")
-        .await;
     page.goto(&plants.page("/plans")).await.unwrap();
 
     // WHEN the owner adds an annual OT plan
@@ -760,11 +755,8 @@ async fn the_overview_and_sensor_details_render_for_the_owner() {
         })
         .collect();
     plants.fleet.raise(&plants.sensors[0], alerts).await;
-    let browser = Browser::start().await;
+    let browser = plants.browser_as("owner@example.com", None).await;
     let page = &browser.client;
-    browser
-        .sign_in(&plants.vigil.base, "owner@example.com")
-        .await;
     wait_for_text(page, "main#content h1", |t| t == "Overview").await;
     find(page, "#health-score").await;
     wait_until(

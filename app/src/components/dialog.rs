@@ -8,20 +8,11 @@ pub fn Dialog(
     #[prop(into)] on_close: Callback<()>,
     children: Children,
 ) -> impl IntoView {
-    let title_for_label = title.clone();
+    let label = title.clone();
     view! {
-        <div class="overlay" on:keydown=move |event| {
-            if event.key() == "Escape" {
-                on_close.run(());
-            }
-        }>
-            <div class="dialog" role="dialog" aria-modal="true" aria-label=title_for_label>
-                <header>
-                    <h2>{title}</h2>
-                    <button type="button" class="icon" aria-label="Close" on:click=move |_| on_close.run(())>
-                        "×"
-                    </button>
-                </header>
+        <div class="overlay" on:keydown=move |event| close_on_escape(&event, on_close)>
+            <div class="dialog" role="dialog" aria-modal="true" aria-label=label>
+                <TitleBar title on_close />
                 {children()}
             </div>
         </div>
@@ -34,21 +25,35 @@ pub fn Pane(
     #[prop(into)] on_close: Callback<()>,
     children: Children,
 ) -> impl IntoView {
-    let title_for_label = title.clone();
+    let label = title.clone();
     view! {
-        <aside class="pane" role="complementary" aria-label=title_for_label on:keydown=move |event| {
-            if event.key() == "Escape" {
-                on_close.run(());
-            }
-        }>
-            <header>
-                <h2>{title}</h2>
-                <button type="button" class="icon" aria-label="Close" on:click=move |_| on_close.run(())>
-                    "×"
-                </button>
-            </header>
+        <aside
+            class="pane"
+            role="complementary"
+            aria-label=label
+            on:keydown=move |event| close_on_escape(&event, on_close)
+        >
+            <TitleBar title on_close />
             {children()}
         </aside>
+    }
+}
+
+fn close_on_escape(event: &leptos::ev::KeyboardEvent, on_close: Callback<()>) {
+    if event.key() == "Escape" {
+        on_close.run(());
+    }
+}
+
+#[component]
+fn TitleBar(title: String, on_close: Callback<()>) -> impl IntoView {
+    view! {
+        <header>
+            <h2>{title}</h2>
+            <button type="button" class="icon" aria-label="Close" on:click=move |_| on_close.run(())>
+                "×"
+            </button>
+        </header>
     }
 }
 
