@@ -78,6 +78,18 @@ fn access(role: BuiltInRole, site: Option<&str>) -> Access {
     }])
 }
 
+/// Whether `access` grants `permission` for the whole subscription.
+fn allows(access: &Access, permission: Permission) -> bool {
+    access.decide(permission, Target::Subscription).is_allowed()
+}
+
+/// A page the user may not see shows the access-denied panel naming `permission`.
+async fn expect_denied_page(page: &Client, permission: Permission) {
+    let denied = find(page, "section[aria-label='Access denied']").await;
+    let text = denied.text().await.unwrap();
+    assert!(text.contains(permission.label()), "{text}");
+}
+
 /// Checks one action: offered exactly when `access` grants `permission` at the
 /// subscription, and when refused, its reason names the permission and the role.
 async fn check_action(
@@ -89,7 +101,7 @@ async fn check_action(
     role: BuiltInRole,
 ) {
     let action = button_in(page, scope, label).await;
-    let allowed = access.decide(permission, Target::Subscription).is_allowed();
+    let allowed = allows(access, permission);
     let refused = refusal(&action).await;
     match (allowed, refused) {
         (true, None) => {}
@@ -130,7 +142,7 @@ async fn check_server(
         "PATCH" => api.patch(&path, Some(token), body).await,
         _ => unreachable!(),
     };
-    let allowed = access.decide(permission, Target::Subscription).is_allowed();
+    let allowed = allows(access, permission);
     assert_eq!(
         answer.status == 403,
         !allowed,
@@ -163,10 +175,7 @@ async fn every_built_in_role_at_subscription_and_site_scope_is_offered_exactly_w
             wait_for_text(page, "main#content h1", |t| t == "Overview").await;
             find(page, "section[aria-label='Open alerts by severity']").await;
             let health = find(page, "section[aria-label='Sensor health']").await;
-            if !access
-                .decide(Permission::ViewSitesAndSensors, Target::Subscription)
-                .is_allowed()
-            {
+            if !allows(&access, Permission::ViewSitesAndSensors) {
                 wait_until(
                     page,
                     "the health card says which permission it needs",
@@ -182,10 +191,7 @@ async fn every_built_in_role_at_subscription_and_site_scope_is_offered_exactly_w
 
             // WHEN they open Sites and sensors
             page.goto(&plants.page("/sites")).await.unwrap();
-            if access
-                .decide(Permission::ViewSitesAndSensors, Target::Subscription)
-                .is_allowed()
-            {
+            if allows(&access, Permission::ViewSitesAndSensors) {
                 // THEN every action is offered or refused as the matrix says
                 find(page, "#sensors tr.sensor").await;
                 let toolbar = "//div[@aria-label='Sensor actions']";
@@ -230,10 +236,7 @@ async fn every_built_in_role_at_subscription_and_site_scope_is_offered_exactly_w
                 let waiting = refusal(&update)
                     .await
                     .expect("no bulk action without a selection");
-                if access
-                    .decide(Permission::PushTiUpdates, Target::Subscription)
-                    .is_allowed()
-                {
+                if allows(&access, Permission::PushTiUpdates) {
                     assert!(waiting.contains("Select"), "{waiting}");
                 }
                 find(page, "#sensors tr.sensor input[type=checkbox]")
@@ -324,12 +327,7 @@ async fn every_built_in_role_at_subscription_and_site_scope_is_offered_exactly_w
                 .await;
             } else {
                 // THEN the page says what is missing instead
-                let denied = find(page, "section[aria-label='Access denied']").await;
-                let text = denied.text().await.unwrap();
-                assert!(
-                    text.contains(Permission::ViewSitesAndSensors.label()),
-                    "{text}"
-                );
+                expect_denied_page(page, Permission::ViewSitesAndSensors).await;
             }
 
             // AND the server agrees with what the page offered
@@ -416,10 +414,7 @@ async fn every_built_in_role_at_subscription_and_site_scope_is_offered_exactly_w
 
             // WHEN they open Plans and pricing
             page.goto(&plants.page("/plans")).await.unwrap();
-            if access
-                .decide(Permission::ViewPlans, Target::Subscription)
-                .is_allowed()
-            {
+            if allows(&access, Permission::ViewPlans) {
                 find(page, "section.state.empty, p.state.empty, #plans").await;
                 check_action(
                     page,
@@ -431,9 +426,7 @@ async fn every_built_in_role_at_subscription_and_site_scope_is_offered_exactly_w
                 )
                 .await;
             } else {
-                let denied = find(page, "section[aria-label='Access denied']").await;
-                let text = denied.text().await.unwrap();
-                assert!(text.contains(Permission::ViewPlans.label()), "{text}");
+                expect_denied_page(page, Permission::ViewPlans).await;
             }
             // Sign out through the user menu before the next user.
             open_menu(page, "//header", "Account").await;
