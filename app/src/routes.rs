@@ -80,10 +80,6 @@ pub fn sensor(sub: &SubscriptionId, id: &SensorId) -> String {
     format!("/s/{sub}/sensors/{id}")
 }
 
-pub fn sensor_tab(sub: &SubscriptionId, id: &SensorId, tab: &str) -> String {
-    format!("/s/{sub}/sensors/{id}?tab={tab}")
-}
-
 pub const SUBSCRIPTIONS: &str = "/subscriptions";
 
 /// The sign-in page, returning to `next` afterwards.

@@ -41,10 +41,6 @@ impl ApiError {
     pub fn is_stale(&self) -> bool {
         self.code() == Some(ErrorCode::PreconditionFailed)
     }
-
-    pub fn is_forbidden(&self) -> bool {
-        self.code() == Some(ErrorCode::Forbidden)
-    }
 }
 
 /// A body read with its `ETag`, to send back as `If-Match`.

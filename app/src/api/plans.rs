@@ -3,19 +3,10 @@
 use shared::api::{CreatePlan, Page, Plan, UpdatePlan};
 use shared::model::{CommittedDevicesEstimate, PlanId, PlanKind, SubscriptionId};
 
-use super::{Api, ApiError, Versioned};
+use super::{Api, ApiError};
 
 pub async fn list(api: Api, sub: &SubscriptionId) -> Result<Page<Plan>, ApiError> {
     api.get(&format!("/subscriptions/{sub}/plans?limit=500"))
-        .await
-}
-
-pub async fn get(
-    api: Api,
-    sub: &SubscriptionId,
-    plan: &PlanId,
-) -> Result<Versioned<Plan>, ApiError> {
-    api.get_versioned(&format!("/subscriptions/{sub}/plans/{plan}"))
         .await
 }
 
