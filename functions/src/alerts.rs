@@ -1177,7 +1177,17 @@ mod tests {
             let batch = vec![detection(&format!("Scan {n}"), "10.0.0.1", None)];
             ingest(&table, &sensor, batch, at).await.unwrap();
         }
-        // THEN every shard of `new` holds some, subscription-wide and at the site
+        // THEN each shard of `new` holds the alerts whose id hashes to it, subscription-wide
+        // and at the site (and 40 ids all hashing to one shard would be a broken hash)
+        let mut per_shard = vec![0; 4];
+        for (alert, _) in all_alerts(&table).await {
+            let shard = keys::alert_shard(AlertStatus::New, &alert.id, table.index_shards());
+            per_shard[usize::from(shard)] += 1;
+        }
+        assert!(
+            per_shard.iter().filter(|&&n| n > 0).count() > 1,
+            "{per_shard:?}"
+        );
         let gsi1 = keys::alerts_by_status(subscription, AlertStatus::New, table.index_shards());
         let gsi2 = keys::alerts_by_site_status(
             subscription,
@@ -1189,8 +1199,7 @@ mod tests {
             entries(&table, Index::Gsi1, gsi1.clone()).await,
             entries(&table, Index::Gsi2, gsi2.clone()).await,
         ] {
-            assert_eq!(counts.len(), 4);
-            assert!(counts.iter().all(|&count| count > 0), "{counts:?}");
+            assert_eq!(counts, per_shard);
             assert_eq!(counts.iter().sum::<usize>(), 40);
         }
         // AND lists show each once, newest first, whatever the page size
