@@ -17,13 +17,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use shared::api::{
-    AlertFilter, AlertSummary, AuditActor, BulkAlertStatus, BulkAlertStatusItem,
+    AlertFields, AlertFilter, AlertSummary, AuditActor, BulkAlertStatus, BulkAlertStatusItem,
     BulkAlertStatusResult, ErrorDetail, Page, PageRequest, UpdateAlert,
 };
 use shared::authz::{Permission, Principal, SiteFilter, Target};
 use shared::model::{
     Alert, AlertId, AlertStatus, DetectedAlert, DetectionOutcome, Fingerprint, PacketCapture,
-    SensorId, SensorLocation, Severity, StatusChange, SubscriptionId, on_detection,
+    SensorId, SensorLocation, StatusChange, SubscriptionId, on_detection,
 };
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
@@ -156,9 +156,9 @@ fn alert_sources(
     filter: &AlertFilter,
     shards: NonZeroU8,
 ) -> Vec<Source> {
-    let statuses: Vec<AlertStatus> = match filter.status {
-        Some(status) => vec![status],
-        None => vec![AlertStatus::New, AlertStatus::Active, AlertStatus::Closed],
+    let statuses: &[AlertStatus] = match &filter.status {
+        Some(statuses) => statuses.values(),
+        None => &AlertStatus::ALL,
     };
     let of = |index, partitions: Vec<String>| {
         partitions.into_iter().map(move |pk| Source {
@@ -193,7 +193,8 @@ fn alert_sources(
     }
 }
 
-/// Lists alerts, newest first, filtered by site, status and severity.
+/// Lists alerts, newest first, filtered by site, sensor, status, severity, engine and
+/// text in the title or addresses.
 ///
 /// Only alerts at sites where the caller holds `view_alerts` (`403` if none, or for a
 /// `site_id` where the caller lacks it).
@@ -235,16 +236,21 @@ async fn list_alerts(
         &filter,
         table.index_shards(),
     );
-    let severity = filter.severity;
+    // Site and status are the index partitions read; the other filters are checked on
+    // each entry read, and a page's cursor moves past every entry examined, so a page
+    // costs at most `limit` entries per partition whatever the filters exclude.
     let found = merged::merged_page(
         &table,
         sources,
         Order::Descending,
         page.cursor.as_deref(),
         limit,
-        |item| match severity {
-            None => Ok(true),
-            Some(wanted) => Ok(records::decode::<SeverityOf>(item)?.severity == wanted),
+        |item| {
+            if filter.is_indexed_only() {
+                return Ok(true);
+            }
+            let fields: AlertFields<'_> = records::decode_borrowed(item)?;
+            Ok(filter.keeps(&fields))
         },
     )
     .await?;
@@ -289,12 +295,6 @@ async fn alert_summary(
     let today = OffsetDateTime::now_utc().date();
     let summary = alert_counts::summary(&table, &authorized.subscription.id, &sites, today).await?;
     Ok(json(StatusCode::OK, &summary))
-}
-
-/// The one field of a stored alert the severity filter reads.
-#[derive(serde::Deserialize)]
-struct SeverityOf {
-    severity: Severity,
 }
 
 // ----- One alert -----
@@ -1039,7 +1039,8 @@ mod tests {
     use super::*;
     use crate::store::Query;
     use crate::store::embedded::EmbeddedTable;
-    use shared::model::{SensorType, SiteId};
+    use shared::api::AnyOf;
+    use shared::model::{SensorType, Severity, SiteId};
     use time::Duration;
 
     async fn table() -> (Arc<dyn Table>, tempfile::TempDir) {
@@ -1235,7 +1236,7 @@ mod tests {
             keys::alerts_by_status(subscription, AlertStatus::Closed, table.index_shards());
         assert_eq!(entries(&table, Index::Gsi1, closed).await, [2]);
         let by_status = |status| AlertFilter {
-            status: Some(status),
+            status: AnyOf::new([status]),
             ..AlertFilter::default()
         };
         assert_eq!(

@@ -185,6 +185,11 @@ pub fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, ApiError> {
     serde_json::from_slice(&item.body).map_err(|e| unreadable(item, e))
 }
 
+/// [`decode`] into a type that borrows from the stored body (no copy of its strings).
+pub fn decode_borrowed<'a, T: serde::Deserialize<'a>>(item: &'a Item) -> Result<T, ApiError> {
+    serde_json::from_slice(&item.body).map_err(|e| unreadable(item, e))
+}
+
 fn unreadable(item: &Item, error: serde_json::Error) -> ApiError {
     ApiError::Internal(format!(
         "stored item {}/{} is unreadable: {error}",

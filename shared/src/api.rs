@@ -21,10 +21,11 @@ use crate::authz::{
 };
 use crate::model::{
     AlertId, AlertStatus, AssignmentId, AuditEntryId, Commitment, CommittedDevices, DetectedAlert,
-    DeviceGroupId, DisplayName, Email, GroupId, HealthFinding, ObservedDevice, PendingAction,
-    PlanId, PlanKind, PlanStatus, PlanTermsError, SensorHealth, SensorId, SensorIssue, SensorType,
-    Severity, SiteId, SiteOwners, SitePlacement, SitePlacementError, SiteSelector, SoftwareVersion,
-    SubscriptionId, Tags, TiMode, TiUpdateStatus, TiVersion, ZoneId, committed_devices_for,
+    DeviceGroupId, DisplayName, Email, Engine, GroupId, HealthFinding, ObservedDevice,
+    PendingAction, PlanId, PlanKind, PlanStatus, PlanTermsError, SensorHealth, SensorId,
+    SensorIssue, SensorType, Severity, SiteId, SiteOwners, SitePlacement, SitePlacementError,
+    SiteSelector, SoftwareVersion, SubscriptionId, Tags, TiMode, TiUpdateStatus, TiVersion, ZoneId,
+    committed_devices_for,
 };
 
 pub use crate::authz::RoleAssignment;
@@ -868,16 +869,166 @@ pub struct ConsoleRecoveryCode {
 
 // ----- Alerts -----
 
-/// The filters of `GET /subscriptions/{sub}/alerts`.
+/// The filters of `GET /subscriptions/{sub}/alerts`. Every filter given must match;
+/// a list (`status=new,active`) matches any of its values.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct AlertFilter {
     /// Only alerts at this site.
     pub site_id: Option<SiteId>,
-    /// Only alerts in this status.
-    pub status: Option<AlertStatus>,
-    /// Only alerts of this severity.
-    pub severity: Option<Severity>,
+    /// Only alerts this sensor raised.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    pub sensor_id: Option<SensorId>,
+    /// Only alerts in these statuses, comma-separated (`new,active`).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "new,active"))]
+    pub status: Option<AnyOf<AlertStatus>>,
+    /// Only alerts of these severities, comma-separated (`critical,major`).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "critical"))]
+    pub severity: Option<AnyOf<Severity>>,
+    /// Only alerts of these engines, comma-separated (`malware,anomaly`).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "malware"))]
+    pub engine: Option<AnyOf<Engine>>,
+    /// Only alerts whose title, source or destination address contains this text
+    /// (case-insensitive, 1 to 100 characters).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "modbus"))]
+    pub q: Option<SearchText>,
+}
+
+impl AlertFilter {
+    /// Whether `alert` passes the filters a stored alert's index entry cannot answer
+    /// (all but site and status).
+    pub fn keeps(&self, alert: &AlertFields<'_>) -> bool {
+        self.sensor_id
+            .as_ref()
+            .is_none_or(|s| s.as_str() == alert.sensor_id)
+            && self
+                .severity
+                .as_ref()
+                .is_none_or(|s| s.contains(&alert.severity))
+            && self
+                .engine
+                .as_ref()
+                .is_none_or(|e| e.contains(&alert.engine))
+            && self.q.as_ref().is_none_or(|q| {
+                q.found_in(&alert.title)
+                    || q.found_in(&alert.source_ip.to_string())
+                    || q.found_in(&alert.destination_ip.to_string())
+            })
+    }
+
+    /// Whether only site and status filter, so every indexed alert is kept.
+    pub fn is_indexed_only(&self) -> bool {
+        self.sensor_id.is_none()
+            && self.severity.is_none()
+            && self.engine.is_none()
+            && self.q.is_none()
+    }
+}
+
+/// The fields of an alert [`AlertFilter::keeps`] reads, borrowed from a stored alert.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlertFields<'a> {
+    #[serde(borrow)]
+    pub sensor_id: std::borrow::Cow<'a, str>,
+    pub severity: Severity,
+    pub engine: Engine,
+    #[serde(borrow)]
+    pub title: std::borrow::Cow<'a, str>,
+    pub source_ip: std::net::IpAddr,
+    pub destination_ip: std::net::IpAddr,
+}
+
+/// One or more values of a filter, written `a,b` in a query string; a repeated value
+/// counts once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnyOf<T>(Vec<T>);
+
+impl<T: PartialEq> AnyOf<T> {
+    /// `None` when `values` is empty.
+    pub fn new(values: impl IntoIterator<Item = T>) -> Option<Self> {
+        let mut unique: Vec<T> = Vec::new();
+        for value in values {
+            if !unique.contains(&value) {
+                unique.push(value);
+            }
+        }
+        (!unique.is_empty()).then_some(AnyOf(unique))
+    }
+
+    pub fn contains(&self, value: &T) -> bool {
+        self.0.contains(value)
+    }
+
+    pub fn values(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T: Serialize> Serialize for AnyOf<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut names = Vec::with_capacity(self.0.len());
+        for value in &self.0 {
+            match serde_json::to_value(value).map_err(serde::ser::Error::custom)? {
+                serde_json::Value::String(name) => names.push(name),
+                _ => return Err(serde::ser::Error::custom("a filter value is a name")),
+            }
+        }
+        serializer.serialize_str(&names.join(","))
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned + PartialEq> Deserialize<'de> for AnyOf<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        use serde::de::value::{Error as ValueError, StrDeserializer};
+        let raw = String::deserialize(deserializer)?;
+        let values = raw
+            .split(',')
+            .map(|name| {
+                T::deserialize(StrDeserializer::<ValueError>::new(name.trim()))
+                    .map_err(|e| D::Error::custom(format!("{name:?}: {e}")))
+            })
+            .collect::<Result<Vec<T>, D::Error>>()?;
+        AnyOf::new(values).ok_or_else(|| D::Error::custom("an empty list"))
+    }
+}
+
+/// Longest text search, in characters.
+pub const MAX_SEARCH_CHARS: usize = 100;
+
+/// Text to look for, case-insensitive: trimmed, 1 to [`MAX_SEARCH_CHARS`] characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchText(String);
+
+impl SearchText {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return Err("the search text is empty".into());
+        }
+        if text.chars().count() > MAX_SEARCH_CHARS {
+            return Err(format!(
+                "the search text is longer than {MAX_SEARCH_CHARS} characters"
+            ));
+        }
+        Ok(SearchText(text.to_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `haystack` contains the text, ignoring case.
+    pub fn found_in(&self, haystack: &str) -> bool {
+        haystack.to_lowercase().contains(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SearchText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        SearchText::parse(&raw).map_err(serde::de::Error::custom)
+    }
 }
 
 /// `PATCH /subscriptions/{sub}/alerts/{id}`; see [`AlertStatus::transition`].
@@ -953,12 +1104,7 @@ pub struct SeverityCounts {
 
 impl SeverityCounts {
     /// Every severity, most severe first.
-    pub const SEVERITIES: [Severity; 4] = [
-        Severity::Critical,
-        Severity::Major,
-        Severity::Minor,
-        Severity::Warning,
-    ];
+    pub const SEVERITIES: [Severity; 4] = Severity::ALL;
 
     /// All severities together.
     pub fn total(&self) -> u64 {
@@ -1171,6 +1317,50 @@ mod tests {
 
     fn parse<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, String> {
         serde_json::from_value(body).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn filter_lists_read_comma_separated_names_once_each_and_write_them_back() {
+        let statuses: AnyOf<AlertStatus> = parse(json!("new, active,new")).unwrap();
+        assert_eq!(statuses.values(), [AlertStatus::New, AlertStatus::Active]);
+        assert_eq!(
+            serde_json::to_value(&statuses).unwrap(),
+            json!("new,active")
+        );
+        for bad in ["", "new,", "new,done"] {
+            assert!(parse::<AnyOf<AlertStatus>>(json!(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_alert_filter_keeps_what_every_given_filter_matches() {
+        let alert = AlertFields {
+            sensor_id: "s1".into(),
+            severity: Severity::Major,
+            engine: Engine::Malware,
+            title: "Modbus write to PLC".into(),
+            source_ip: "10.0.0.5".parse().unwrap(),
+            destination_ip: "10.0.0.9".parse().unwrap(),
+        };
+        let filter = |body| parse::<AlertFilter>(body).unwrap();
+        assert!(AlertFilter::default().is_indexed_only());
+        for keeps in [
+            json!({"severity": "critical,major"}),
+            json!({"engine": "malware", "sensor_id": "s1"}),
+            json!({"q": "  PLC "}),
+            json!({"q": "0.0.9"}),
+        ] {
+            assert!(filter(keeps.clone()).keeps(&alert), "{keeps}");
+        }
+        for drops in [
+            json!({"severity": "minor"}),
+            json!({"engine": "malware", "sensor_id": "s2"}),
+            json!({"q": "dnp3"}),
+        ] {
+            assert!(!filter(drops.clone()).keeps(&alert), "{drops}");
+        }
+        assert!(parse::<AlertFilter>(json!({"q": " "})).is_err());
+        assert!(parse::<AlertFilter>(json!({"q": "x".repeat(MAX_SEARCH_CHARS + 1)})).is_err());
     }
 
     #[test]

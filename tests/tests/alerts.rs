@@ -513,6 +513,191 @@ on_both_stores!(
     }
 );
 
+on_both_stores!(
+    lists_filter_by_several_values_engine_sensor_and_text_through_every_page,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let (north, south, at_north, at_south) = fleet.north_and_south().await;
+        let also_north = fleet.sensor("pump-2", &north, None).await;
+        let sensors = [&at_south, &at_north, &also_north];
+        let severities = ["critical", "major", "minor", "warning"];
+        let engines = [
+            "malware",
+            "anomaly",
+            "policy_violation",
+            "protocol_violation",
+            "operational",
+        ];
+        // GIVEN 15 alerts over three sensors at two sites, of every severity and engine
+        struct Sent {
+            title: String,
+            site: String,
+            sensor: String,
+            severity: &'static str,
+            engine: &'static str,
+            source: String,
+            status: &'static str,
+        }
+        let mut sent = Vec::new();
+        for n in 0..15_usize {
+            let sensor = sensors[n % 3];
+            let title = if n % 4 == 1 {
+                format!("Modbus write {n}")
+            } else {
+                format!("Alert {n}")
+            };
+            let source = format!("10.0.{n}.1");
+            let mut alert = detection(&title, &source, false);
+            alert["severity"] = severities[n % 4].into();
+            alert["engine"] = engines[n % 5].into();
+            fleet.raise(sensor, vec![alert]).await;
+            sent.push(Sent {
+                title,
+                site: sensor.site.clone(),
+                sensor: sensor.id.clone(),
+                severity: severities[n % 4],
+                engine: engines[n % 5],
+                source,
+                status: "new",
+            });
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        }
+        // AND some of them closed or active
+        let listed = list(&fleet, &fleet.owner, "").await;
+        for (n, status) in [(2, "closed"), (5, "closed"), (3, "active"), (7, "active")] {
+            let id = listed
+                .iter()
+                .find(|a| a["title"] == sent[n].title.as_str())
+                .and_then(|a| a["id"].as_str())
+                .unwrap();
+            let changed = patch(&fleet, &fleet.owner, id, json!({ "status": status })).await;
+            assert_eq!(changed.status, 200, "{changed:?}");
+            sent[n].status = status;
+        }
+        let reader = fleet
+            .member("south-reader@example.com", "security_reader", Some(&south))
+            .await;
+        let expected = |keep: &dyn Fn(&Sent) -> bool| -> Vec<String> {
+            sent.iter()
+                .rev()
+                .filter(|a| keep(a))
+                .map(|a| a.title.clone())
+                .collect()
+        };
+        let titles = |items: &[Value]| -> Vec<String> {
+            items
+                .iter()
+                .map(|a| a["title"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        type Keep<'a> = Box<dyn Fn(&Sent) -> bool + 'a>;
+        let cases: Vec<(String, &str, Keep)> = vec![
+            (
+                "?status=new,active".into(),
+                &fleet.owner,
+                Box::new(|a| a.status != "closed"),
+            ),
+            (
+                "?status=closed,active,closed".into(),
+                &fleet.owner,
+                Box::new(|a| a.status != "new"),
+            ),
+            (
+                "?severity=critical,major".into(),
+                &fleet.owner,
+                Box::new(|a| a.severity == "critical" || a.severity == "major"),
+            ),
+            (
+                "?engine=malware,anomaly".into(),
+                &fleet.owner,
+                Box::new(|a| a.engine == "malware" || a.engine == "anomaly"),
+            ),
+            (
+                format!("?sensor_id={}", also_north.id),
+                &fleet.owner,
+                Box::new(|a| a.sensor == also_north.id),
+            ),
+            (
+                "?q=MODBUS".into(),
+                &fleet.owner,
+                Box::new(|a| a.title.starts_with("Modbus")),
+            ),
+            (
+                "?q=10.0.7.".into(),
+                &fleet.owner,
+                Box::new(|a| a.source == "10.0.7.1"),
+            ),
+            ("?q=10.0.0.9".into(), &fleet.owner, Box::new(|_| true)),
+            (
+                "?q=nothing%20like%20it".into(),
+                &fleet.owner,
+                Box::new(|_| false),
+            ),
+            (
+                format!(
+                    "?site_id={north}&status=new,active&severity=critical,minor&engine=malware,policy_violation"
+                ),
+                &fleet.owner,
+                Box::new(|a| {
+                    a.site == north
+                        && a.status != "closed"
+                        && (a.severity == "critical" || a.severity == "minor")
+                        && (a.engine == "malware" || a.engine == "policy_violation")
+                }),
+            ),
+            // a site-scoped reader: a sensor or text elsewhere shows nothing of it
+            (
+                format!("?sensor_id={}", at_north.id),
+                &reader,
+                Box::new(|_| false),
+            ),
+            (
+                "?q=modbus".into(),
+                &reader,
+                Box::new(|a| a.site == south && a.title.starts_with("Modbus")),
+            ),
+            (
+                "?status=new,active".into(),
+                &reader,
+                Box::new(|a| a.site == south && a.status != "closed"),
+            ),
+        ];
+        for (query, token, keep) in cases {
+            let want = expected(keep.as_ref());
+            for limit in [1, 3, 50] {
+                let items = fleet
+                    .list_all(token, &format!("/alerts{query}"), limit)
+                    .await;
+                assert_eq!(titles(&items), want, "{query} limit {limit}");
+                let unique: BTreeSet<String> = ids(&items).into_iter().collect();
+                assert_eq!(unique.len(), items.len(), "{query}: an alert twice");
+            }
+        }
+        // AND bad values are 400 naming what is wrong, whatever else is given
+        let long = "x".repeat(101);
+        for (query, names) in [
+            ("?status=new,done", "done"),
+            ("?status=new,,active", "\"\""),
+            ("?severity=", "\"\""),
+            ("?engine=toaster", "toaster"),
+            ("?q=%20%20", "search text"),
+            (&format!("?q={long}") as &str, "100"),
+            ("?sensor_id=no%20way", "sensor"),
+        ] {
+            let refused = fleet
+                .api
+                .get(&fleet.path(&format!("/alerts{query}")), Some(&fleet.owner))
+                .await;
+            expect(&refused, 400, "invalid");
+            assert!(
+                refused.error_message().contains(names),
+                "{query}: {}",
+                refused.error_message()
+            );
+        }
+    }
+);
+
 /// How many index entries each of `partitions` holds, on the DynamoDB table of `vigil`
 /// (`None` on the embedded store).
 async fn index_entries(vigil: &Vigil, index: Index, partitions: Vec<String>) -> Option<Vec<usize>> {

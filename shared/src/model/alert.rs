@@ -49,6 +49,45 @@ pub enum Engine {
     Operational,
 }
 
+impl Severity {
+    /// Every severity, most severe first.
+    pub const ALL: [Severity; 4] = [
+        Severity::Critical,
+        Severity::Major,
+        Severity::Minor,
+        Severity::Warning,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Major => "major",
+            Severity::Minor => "minor",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+impl Engine {
+    pub const ALL: [Engine; 5] = [
+        Engine::PolicyViolation,
+        Engine::Anomaly,
+        Engine::Malware,
+        Engine::ProtocolViolation,
+        Engine::Operational,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Engine::PolicyViolation => "policy_violation",
+            Engine::Anomaly => "anomaly",
+            Engine::Malware => "malware",
+            Engine::ProtocolViolation => "protocol_violation",
+            Engine::Operational => "operational",
+        }
+    }
+}
+
 /// Where an alert stands in triage.
 ///
 /// Allowed changes: `new → active`, `new → closed`, `active → closed`, and
@@ -65,6 +104,8 @@ pub enum AlertStatus {
 }
 
 impl AlertStatus {
+    pub const ALL: [AlertStatus; 3] = [AlertStatus::New, AlertStatus::Active, AlertStatus::Closed];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             AlertStatus::New => "new",
