@@ -21,8 +21,9 @@ use leptos_router::path;
 use crate::api::{Api, ApiError};
 use crate::components::toast::{ToastRegion, Toasts};
 use crate::pages::{
-    coming::Coming, home::Home, overview::Overview, plans::Plans, shell::Shell, sign_in::SignIn,
-    sites::Sites, sites::details::SensorDetails, subscriptions::Subscriptions,
+    alerts::Alerts, alerts::details::AlertDetails, coming::Coming, home::Home, overview::Overview,
+    plans::Plans, shell::Shell, sign_in::SignIn, sites::Sites, sites::details::SensorDetails,
+    subscriptions::Subscriptions,
 };
 use crate::session::Session;
 
@@ -67,6 +68,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("sites") view=Sites />
                     <Route path=path!("sensors/:id") view=SensorDetails />
                     <Route path=path!("plans") view=Plans />
+                    <Route path=path!("alerts") view=Alerts />
+                    <Route path=path!("alerts/:id") view=AlertDetails />
                     // The pages still to come (alerts, devices, workbooks, access, audit),
                     // matched after every built page.
                     <Route path=path!(":page") view=Coming />

@@ -1,6 +1,6 @@
 //! Every console URL, built in one place so that no page formats a path by hand.
 
-use shared::model::{SensorId, SubscriptionId};
+use shared::model::{AlertId, SensorId, SubscriptionId};
 
 use crate::logic::query::{QueryPairs, encode};
 
@@ -78,6 +78,10 @@ impl Page {
 
 pub fn sensor(sub: &SubscriptionId, id: &SensorId) -> String {
     format!("/s/{sub}/sensors/{id}")
+}
+
+pub fn alert(sub: &SubscriptionId, id: &AlertId) -> String {
+    format!("/s/{sub}/alerts/{id}")
 }
 
 pub const SUBSCRIPTIONS: &str = "/subscriptions";

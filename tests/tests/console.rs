@@ -1,5 +1,5 @@
-//! The console's Overview, Sites and sensors, sensor details and Plans pages in real
-//! headless Chromium against the real `vigil` binary, with data made through the API.
+//! The console's Overview, Sites and sensors, sensor details, Plans and Alerts pages in
+//! real headless Chromium against the real `vigil` binary, with data made through the API.
 //!
 //! What each signed-in user is offered is checked against `shared::authz` (the code
 //! the server decides with) and against the server's own answers.
@@ -13,7 +13,7 @@ use shared::model::SiteId;
 use vigil_tests::browser::{
     Browser, button, button_in, find, open_menu, refusal, wait_for_text, wait_until,
 };
-use vigil_tests::fleet::Fleet;
+use vigil_tests::fleet::{Fleet, detection};
 use vigil_tests::vigil::Vigil;
 
 /// A subscription with two sites, zones and sensors, made through the API.
@@ -67,6 +67,13 @@ impl Plants {
     }
 }
 
+/// Signs out through the user menu, before the next user signs in.
+async fn sign_out(page: &Client) {
+    open_menu(page, "//header", "Account").await;
+    button(page, "Sign out").await.click().await.unwrap();
+    find(page, "#email").await;
+}
+
 /// What `shared::authz` grants a built-in role at subscription scope or at one site.
 fn access(role: BuiltInRole, site: Option<&str>) -> Access {
     Access::from_grants([Grant {
@@ -100,8 +107,27 @@ async fn check_action(
     access: &Access,
     role: BuiltInRole,
 ) {
+    check_action_at(
+        page,
+        scope,
+        label,
+        permission,
+        allows(access, permission),
+        role,
+    )
+    .await;
+}
+
+/// Checks one action the matrix `allowed` (or not) where it applies.
+async fn check_action_at(
+    page: &Client,
+    scope: &str,
+    label: &str,
+    permission: Permission,
+    allowed: bool,
+    role: BuiltInRole,
+) {
     let action = button_in(page, scope, label).await;
-    let allowed = allows(access, permission);
     let refused = refusal(&action).await;
     match (allowed, refused) {
         (true, None) => {}
@@ -428,10 +454,7 @@ async fn every_built_in_role_at_subscription_and_site_scope_is_offered_exactly_w
             } else {
                 expect_denied_page(page, Permission::ViewPlans).await;
             }
-            // Sign out through the user menu before the next user.
-            open_menu(page, "//header", "Account").await;
-            button(page, "Sign out").await.click().await.unwrap();
-            find(page, "#email").await;
+            sign_out(page).await;
         }
     }
     browser.close().await;
@@ -774,9 +797,13 @@ async fn the_overview_and_sensor_details_render_for_the_owner() {
     .await;
     browser.screenshot("sensor-details").await;
     // A page of the next release says so, inside the shell.
-    page.goto(&plants.page("/alerts")).await.unwrap();
-    wait_for_text(page, "main#content h1", |t| t == "Alerts").await;
+    page.goto(&plants.page("/devices")).await.unwrap();
+    wait_for_text(page, "main#content h1", |t| t == "Device inventory").await;
     wait_for_text(page, "main#content .coming", |t| t.contains("coming")).await;
+    // AND the alerts page lists the raised alerts
+    page.goto(&plants.page("/alerts")).await.unwrap();
+    wait_for_text(page, "#alert-count", |t| t == "3 alerts").await;
+    browser.screenshot("alerts").await;
     browser.close().await;
 }
 
@@ -807,4 +834,255 @@ async fn the_demo_opens_on_sites_and_sensors_with_its_fifty_sensors() {
     );
     browser.screenshot("demo-sites-and-sensors").await;
     browser.close().await;
+}
+
+// ----- Alerts -----
+
+/// `n` alerts titled `<prefix> <i>` raised by `sensor`, each from its own address.
+async fn raise(plants: &Plants, sensor: usize, prefix: &str, n: usize, severity: &str) {
+    let alerts = (0..n)
+        .map(|i| {
+            let mut alert = detection(
+                &format!("{prefix} {i}"),
+                &format!("10.1.{}.{}", i / 200, i % 200),
+                i % 2 == 0,
+            );
+            alert["severity"] = severity.into();
+            alert
+        })
+        .collect();
+    plants.fleet.raise(&plants.sensors[sensor], alerts).await;
+}
+
+/// The ids of the alert rows the page shows.
+async fn shown_alert_ids(page: &Client) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for row in page
+        .find_all(fantoccini::Locator::Css("#alerts tr.alert"))
+        .await
+        .unwrap()
+    {
+        ids.insert(row.attr("data-alert-id").await.unwrap().unwrap());
+    }
+    ids
+}
+
+#[tokio::test]
+async fn alert_triage_is_offered_to_each_role_as_the_matrix_says_and_a_site_user_sees_only_their_site()
+ {
+    let plants = Plants::new().await;
+    // GIVEN alerts at both sites (sensor 0 is at Plant North, 3 at Plant South)
+    raise(&plants, 0, "North scan", 3, "major").await;
+    raise(&plants, 3, "South scan", 2, "critical").await;
+    let north_alerts: BTreeSet<String> = plants
+        .fleet
+        .all(&format!("/alerts?site_id={}", plants.north), 50)
+        .await
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect();
+    let browser = Browser::start().await;
+    let page = &browser.client;
+    let north = SiteId::parse(&plants.north).unwrap();
+
+    for role in BuiltInRole::ALL {
+        for site in [None, Some(plants.north.as_str())] {
+            let email = match site {
+                None => format!("alerts.{}@plants.test", role.id()),
+                Some(_) => format!("alerts.north.{}@plants.test", role.id()),
+            };
+            let token = plants.fleet.member(&email, role.id(), site).await;
+            let access = access(role, site);
+            browser.sign_in(&plants.vigil.base, &email).await;
+            // WHEN they open Alerts
+            page.goto(&plants.page("/alerts")).await.unwrap();
+            let views =
+                access.sites_with(Permission::ViewAlerts) != shared::authz::SiteFilter::None;
+            if !views {
+                // THEN the page says what is missing, and so does the server
+                expect_denied_page(page, Permission::ViewAlerts).await;
+                let listed = plants
+                    .fleet
+                    .api
+                    .get(&plants.fleet.path("/alerts"), Some(&token))
+                    .await;
+                assert_eq!(listed.status, 403, "{role:?}");
+                sign_out(page).await;
+                continue;
+            }
+            // THEN they see every alert of the sites they may view, and no other
+            find(page, "#alerts tr.alert").await;
+            let expected = match site {
+                None => 5,
+                Some(_) => north_alerts.len(),
+            };
+            wait_for_text(page, "#alert-count", |t| t == format!("{expected} alerts")).await;
+            let shown = shown_alert_ids(page).await;
+            if site.is_some() {
+                assert_eq!(shown, north_alerts, "{role:?} at Plant North");
+                let body = find(page, "main#content").await.text().await.unwrap();
+                assert!(
+                    !body.contains("South"),
+                    "{role:?} at Plant North sees {body}"
+                );
+            }
+            // AND bulk Change status waits for a selection, then follows the matrix
+            let toolbar = "//div[@aria-label='Alert actions']";
+            let modify_somewhere =
+                access.sites_with(Permission::ModifyAlerts) != shared::authz::SiteFilter::None;
+            let waiting = refusal(&button_in(page, toolbar, "Change status").await).await;
+            assert!(waiting.is_some(), "no bulk change without a selection");
+            find(page, "#alerts tr.alert input[type=checkbox]")
+                .await
+                .click()
+                .await
+                .unwrap();
+            check_action_at(
+                page,
+                toolbar,
+                "Change status",
+                Permission::ModifyAlerts,
+                modify_somewhere,
+                role,
+            )
+            .await;
+            // AND the pane of a Plant North alert offers triage as the matrix says there
+            let alert = north_alerts.iter().next().unwrap();
+            page.goto(&plants.page(&format!("/alerts?alert={alert}")))
+                .await
+                .unwrap();
+            let pane = "//aside[@aria-label='Alert']";
+            let allowed = access
+                .decide(Permission::ModifyAlerts, Target::Site(&north))
+                .is_allowed();
+            for label in ["Change status", "Download PCAP"] {
+                check_action_at(page, pane, label, Permission::ModifyAlerts, allowed, role).await;
+            }
+            // AND the server agrees
+            let changed = plants
+                .fleet
+                .api
+                .patch(
+                    &plants.fleet.path(&format!("/alerts/{alert}")),
+                    Some(&token),
+                    json!({"status": "active"}),
+                )
+                .await;
+            assert_eq!(changed.status == 403, !allowed, "{role:?}: {changed:?}");
+            sign_out(page).await;
+        }
+    }
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_bulk_close_over_every_alert_matching_a_filter_finishes_with_the_right_counts() {
+    let plants = Plants::new().await;
+    // GIVEN 120 critical alerts (more than a page of the grid and than one bulk
+    // request) and 10 major ones
+    raise(&plants, 0, "Critical scan", 120, "critical").await;
+    raise(&plants, 3, "Major scan", 10, "major").await;
+    let browser = plants.browser_as("owner@example.com", None).await;
+    let page = &browser.client;
+    // WHEN the owner filters on new critical alerts and selects all that match
+    page.goto(&plants.page("/alerts?severity=critical&status=new,active"))
+        .await
+        .unwrap();
+    wait_for_text(page, "#alert-count", |t| t.starts_with("50 alerts shown")).await;
+    button(page, "Select all that match the filter")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(page, "#selection-count", |t| t.starts_with("All alerts")).await;
+    find(page, "#bulk-status")
+        .await
+        .select_by_value("closed")
+        .await
+        .unwrap();
+    button_in(page, "//div[@aria-label='Alert actions']", "Change status")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // THEN the progress bar runs to the end with every alert done
+    wait_for_text(page, ".bulk-summary", |t| t == "120 of 120 done").await;
+    browser.screenshot("alerts-bulk-close").await;
+    // AND exactly those are closed, the others untouched
+    let closed = plants.fleet.all("/alerts?status=closed", 500).await;
+    assert_eq!(closed.len(), 120);
+    assert!(closed.iter().all(|a| a["severity"] == "critical"));
+    let open = plants.fleet.all("/alerts?status=new,active", 500).await;
+    assert_eq!(open.len(), 10);
+    assert!(open.iter().all(|a| a["severity"] == "major"));
+    // AND the filtered list now says so
+    wait_for_text(page, "main#content", |t| {
+        t.contains("No alerts match these filters")
+    })
+    .await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_learned_alert_stops_its_traffic_and_its_pcap_downloads_as_the_sensor_sent_it() {
+    let plants = Plants::new().await;
+    // GIVEN a learnable alert with a packet capture, and one that is not learnable
+    let capture: Vec<u8> = (0..=255u8).cycle().take(4_000).collect();
+    let mut learnable = detection("Modbus write", "10.2.0.1", true);
+    learnable["pcap_base64"] = base64_of(&capture).into();
+    let fixed = detection("Firmware change", "10.2.0.2", false);
+    plants
+        .fleet
+        .raise(&plants.sensors[0], vec![learnable.clone(), fixed])
+        .await;
+    let listed = plants.fleet.all("/alerts", 50).await;
+    let id_of = |title: &str| {
+        listed
+            .iter()
+            .find(|a| a["title"] == title)
+            .and_then(|a| a["id"].as_str())
+            .unwrap()
+            .to_owned()
+    };
+    let browser = plants.browser_as("owner@example.com", None).await;
+    let page = &browser.client;
+    // WHEN the owner opens the learnable alert's page and downloads its capture
+    page.goto(&plants.page(&format!("/alerts/{}", id_of("Modbus write"))))
+        .await
+        .unwrap();
+    wait_for_text(page, "main#content h1", |t| t == "Modbus write").await;
+    browser.screenshot("alert-details").await;
+    button(page, "Download PCAP").await.click().await.unwrap();
+    // THEN the file holds exactly the bytes the sensor sent
+    assert_eq!(browser.downloaded(".pcap").await, capture);
+    // WHEN they learn it
+    button(page, "Learn").await.click().await.unwrap();
+    wait_for_text(page, "#alert-status-now", |t| t == "Closed").await;
+    // THEN the same traffic from that sensor raises nothing new
+    plants
+        .fleet
+        .raise(&plants.sensors[0], vec![learnable])
+        .await;
+    let after = plants.fleet.all("/alerts", 50).await;
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(
+        after
+            .iter()
+            .all(|a| a["title"] != "Modbus write" || a["status"] == "closed")
+    );
+    // AND an alert that is not learnable offers no Learn, and says why
+    page.goto(&plants.page(&format!("/alerts/{}", id_of("Firmware change"))))
+        .await
+        .unwrap();
+    wait_for_text(page, "main#content h1", |t| t == "Firmware change").await;
+    let reason = refusal(&button(page, "Learn").await)
+        .await
+        .expect("Learn is refused");
+    assert!(reason.contains("not learnable"), "{reason}");
+    browser.close().await;
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

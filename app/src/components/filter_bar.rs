@@ -32,12 +32,15 @@ pub fn use_query_pairs() -> Memo<QueryPairs> {
     Memo::new(move |_| QueryPairs::parse(&location.search.get()))
 }
 
-/// A labelled `<select>` bound to `key`; the first option is "All".
+/// A labelled `<select>` bound to `key`; the first option clears it.
 #[component]
 pub fn FilterSelect(
     #[prop(into)] label: String,
     key: &'static str,
     #[prop(into)] options: Signal<Vec<(String, String)>>,
+    /// The first option, which sets nothing: "All" unless named.
+    #[prop(optional)]
+    unset: Option<&'static str>,
 ) -> impl IntoView {
     let query = use_query_pairs();
     let set = use_set_param();
@@ -51,7 +54,7 @@ pub fn FilterSelect(
                 on:change=move |event| set(key, &event_target_value(&event))
                 prop:value=move || query.with(|q| q.get(key).unwrap_or_default().to_owned())
             >
-                <option value="">"All"</option>
+                <option value="">{unset.unwrap_or("All")}</option>
                 {move || {
                     let current = query.with(|q| q.get(key).unwrap_or_default().to_owned());
                     options

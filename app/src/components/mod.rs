@@ -9,6 +9,7 @@ pub mod grid;
 pub mod live;
 pub mod load;
 pub mod progress;
+pub mod selection_bar;
 pub mod states;
 pub mod tabs;
 pub mod toast;

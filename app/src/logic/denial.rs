@@ -2,7 +2,7 @@
 //! the console's ("Needs Modify alerts at Plant North — you hold Security Reader").
 
 use shared::api::MyAssignment;
-use shared::authz::{Access, PermissionSet, Reach, RoleRef, Target};
+use shared::authz::{Access, PermissionSet, Reach, RoleRef, SiteFilter, Target};
 use shared::model::SiteId;
 
 /// Where an action applies, owned so that a view can keep it.
@@ -10,15 +10,9 @@ use shared::model::SiteId;
 pub enum At {
     Subscription,
     Site(SiteId),
-}
-
-impl At {
-    pub fn target(&self) -> Target<'_> {
-        match self {
-            At::Subscription => Target::Subscription,
-            At::Site(site) => Target::Site(site),
-        }
-    }
+    /// Some site, whichever: an action over items of several sites (a bulk change),
+    /// which the server then decides item by item.
+    AnySite,
 }
 
 /// `None` when `access` grants every permission of `needs` at `at`; otherwise the
@@ -30,20 +24,37 @@ pub fn denial(
     at: &At,
     site_name: &dyn Fn(&SiteId) -> String,
 ) -> Option<String> {
-    if access.decide_all(needs, at.target()).is_allowed() {
+    let missing = match at {
+        At::Subscription => missing_at(access, needs, Target::Subscription),
+        At::Site(site) => missing_at(access, needs, Target::Site(site)),
+        At::AnySite => needs
+            .iter()
+            .filter(|&p| access.sites_with(p) == SiteFilter::None)
+            .collect(),
+    };
+    if missing.is_empty() {
         return None;
     }
-    let missing = needs.difference(access.permissions_at(at.target()));
     let missing: Vec<&str> = missing.iter().map(|p| p.label()).collect();
     let scope = match at {
         At::Subscription => "subscription scope".to_owned(),
         At::Site(site) => site_name(site),
+        At::AnySite => "any site".to_owned(),
     };
     Some(format!(
         "Needs {} at {scope} — you hold {}",
         join_and(&missing),
         roles_held(held, site_name)
     ))
+}
+
+/// The permissions of `needs` that `access` lacks at `target`.
+fn missing_at(access: &Access, needs: PermissionSet, target: Target<'_>) -> PermissionSet {
+    if access.decide_all(needs, target).is_allowed() {
+        PermissionSet::EMPTY
+    } else {
+        needs.difference(access.permissions_at(target))
+    }
 }
 
 /// The user's roles in one subscription, as a person reads them: "Owner",

@@ -3,7 +3,10 @@
 
 use serde::de::DeserializeOwned;
 use serde::de::value::{Error as ValueError, StrDeserializer};
-use shared::model::{SensorHealth, SensorId, SensorType, SiteId};
+use shared::api::{AnyOf, MAX_SEARCH_CHARS};
+use shared::model::{
+    AlertId, AlertStatus, Engine, SensorHealth, SensorId, SensorType, Severity, SiteId,
+};
 
 /// A query string's pairs, decoded, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -188,6 +191,118 @@ impl SensorQuery {
     }
 }
 
+/// How the alerts grid groups its rows (`&group=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertGroup {
+    Severity,
+    Engine,
+    Site,
+    Sensor,
+    Title,
+}
+
+impl AlertGroup {
+    pub const ALL: [AlertGroup; 5] = [
+        AlertGroup::Severity,
+        AlertGroup::Engine,
+        AlertGroup::Site,
+        AlertGroup::Sensor,
+        AlertGroup::Title,
+    ];
+
+    pub const fn as_param(self) -> &'static str {
+        match self {
+            AlertGroup::Severity => "severity",
+            AlertGroup::Engine => "engine",
+            AlertGroup::Site => "site",
+            AlertGroup::Sensor => "sensor",
+            AlertGroup::Title => "title",
+        }
+    }
+
+    pub const fn label(self) -> &'static str {
+        match self {
+            AlertGroup::Severity => "Severity",
+            AlertGroup::Engine => "Engine",
+            AlertGroup::Site => "Site",
+            AlertGroup::Sensor => "Sensor",
+            AlertGroup::Title => "Title",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        AlertGroup::ALL.into_iter().find(|g| g.as_param() == raw)
+    }
+}
+
+/// The filters of Alerts: `?status=&severity=&site=&engine=&q=&group=&alert=`. Status,
+/// severity and engine may list several values (`status=new,active`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertQuery {
+    pub status: Option<AnyOf<AlertStatus>>,
+    pub severity: Option<AnyOf<Severity>>,
+    pub site: Option<SiteId>,
+    pub engine: Option<AnyOf<Engine>>,
+    /// Searched by the API in titles and addresses.
+    pub text: String,
+    pub group: Option<AlertGroup>,
+    /// The alert the side pane shows.
+    pub alert: Option<AlertId>,
+}
+
+impl AlertQuery {
+    /// Unknown or malformed values are ignored, as if absent: a stale link still opens.
+    pub fn from_pairs(pairs: &QueryPairs) -> Self {
+        AlertQuery {
+            status: pairs.get("status").and_then(parse_enum),
+            severity: pairs.get("severity").and_then(parse_enum),
+            site: pairs.get("site").and_then(|s| SiteId::parse(s).ok()),
+            engine: pairs.get("engine").and_then(parse_enum),
+            text: pairs.get("q").unwrap_or_default().to_owned(),
+            group: pairs.get("group").and_then(AlertGroup::parse),
+            alert: pairs.get("alert").and_then(|a| AlertId::parse(a).ok()),
+        }
+    }
+
+    /// The query of `GET /subscriptions/{sub}/alerts` for these filters (without
+    /// `limit` and `cursor`): every filter is the server's, none is applied to the page.
+    pub fn api_query(&self) -> QueryPairs {
+        let mut pairs = QueryPairs::default();
+        if let Some(status) = &self.status {
+            pairs.set("status", &names(status.values(), |s| s.as_str()));
+        }
+        if let Some(severity) = &self.severity {
+            pairs.set("severity", &names(severity.values(), |s| s.as_str()));
+        }
+        if let Some(site) = &self.site {
+            pairs.set("site_id", site.as_str());
+        }
+        if let Some(engine) = &self.engine {
+            pairs.set("engine", &names(engine.values(), |e| e.as_str()));
+        }
+        let text: String = self.text.trim().chars().take(MAX_SEARCH_CHARS).collect();
+        pairs.set("q", text.trim());
+        pairs
+    }
+
+    /// Whether any filter narrows the list (grouping and the pane do not).
+    pub fn is_filtered(&self) -> bool {
+        self.status.is_some()
+            || self.severity.is_some()
+            || self.site.is_some()
+            || self.engine.is_some()
+            || !self.text.trim().is_empty()
+    }
+}
+
+fn names<T: Copy>(values: &[T], name: impl Fn(T) -> &'static str) -> String {
+    values
+        .iter()
+        .map(|&v| name(v))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +363,44 @@ mod tests {
         let query = SensorQuery::from_pairs(&QueryPairs::parse("type=toaster&health=&pane=x:y"));
         assert_eq!(query, SensorQuery::default());
         assert!(!query.is_filtered());
+    }
+
+    #[test]
+    fn alert_filters_read_several_values_from_the_url_and_all_go_to_the_api() {
+        let query = AlertQuery::from_pairs(&QueryPairs::parse(
+            "status=new,active&severity=critical&site=north&engine=malware,anomaly&q=%20modbus%20&group=engine&alert=01J",
+        ));
+        assert_eq!(
+            query.status.as_ref().map(AnyOf::values),
+            Some(&[AlertStatus::New, AlertStatus::Active][..])
+        );
+        assert_eq!(query.group, Some(AlertGroup::Engine));
+        assert_eq!(query.alert, Some(AlertId::parse("01J").unwrap()));
+        assert!(query.is_filtered());
+        assert_eq!(
+            query.api_query().to_search(),
+            "?status=new%2Cactive&severity=critical&site_id=north&engine=malware%2Canomaly&q=modbus"
+        );
+    }
+
+    #[test]
+    fn unknown_alert_filters_are_ignored_and_long_text_is_cut_to_what_the_api_takes() {
+        let query = AlertQuery::from_pairs(&QueryPairs::parse(
+            "status=new,done&severity=huge&group=colour&q=",
+        ));
+        assert_eq!(query, AlertQuery::default());
+        assert!(!query.is_filtered());
+        let long = AlertQuery {
+            text: "x".repeat(MAX_SEARCH_CHARS + 5),
+            ..AlertQuery::default()
+        };
+        assert_eq!(
+            long.api_query().get("q").map(str::len),
+            Some(MAX_SEARCH_CHARS)
+        );
+        for group in AlertGroup::ALL {
+            assert_eq!(AlertGroup::parse(group.as_param()), Some(group));
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! One module per page; `shell` frames every page of a subscription.
 
+pub mod alerts;
 pub mod coming;
 pub mod home;
 pub mod overview;

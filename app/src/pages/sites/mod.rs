@@ -27,6 +27,7 @@ use crate::components::filter_bar::{FilterSelect, SearchBox, use_query_pairs, us
 use crate::components::grid::{LoadMore, SortHeader};
 use crate::components::live::refresh_while_visible;
 use crate::components::progress::BulkProgressBar;
+use crate::components::selection_bar::SelectionBar;
 use crate::components::states::{Denied, Empty, Failed, Loading};
 use crate::components::toast::use_toasts;
 use crate::logic::bulk::{BulkProgress, chunks};
@@ -411,7 +412,12 @@ fn SitesAndSensors() -> impl IntoView {
             </Menu>
         </div>
         <BulkProgressBar title=progress_title progress />
-        <SelectionBar selection rows query />
+        <SelectionBar
+            selection
+            loaded=Signal::derive(move || rows.with(|r| r.as_ref().and_then(|r| r.as_ref().ok()).map(|r| (r.sensors.len(), r.next_cursor.is_some()))))
+            filtered=Signal::derive(move || query.with(SensorQuery::is_filtered))
+            noun="sensors"
+        />
         {move || match rows.get() {
             None => view! { <Loading what="sensors" /> }.into_any(),
             Some(Err(error)) => view! { <Failed what="sensors" error retry=move |_| reload(false) /> }.into_any(),
@@ -494,54 +500,6 @@ fn cell_text(s: &Sensor, column: usize, zones: &ZoneNames) -> String {
             .ti_update_status
             .map(|t| t.as_str().to_owned())
             .unwrap_or_default(),
-    }
-}
-
-#[component]
-fn SelectionBar(
-    selection: RwSignal<Selection<SensorId>>,
-    rows: RwSignal<Option<Result<Rows, ApiError>>>,
-    query: Memo<SensorQuery>,
-) -> impl IntoView {
-    let loaded = move || {
-        rows.with(|r| {
-            r.as_ref()
-                .and_then(|r| r.as_ref().ok())
-                .map(|r| (r.sensors.len(), r.next_cursor.is_some()))
-        })
-    };
-    move || {
-        let (loaded, more) = loaded()?;
-        let filtered = query.with(SensorQuery::is_filtered);
-        let text = selection.with(|s| match s {
-            Selection::AllMatching { except } if except.is_empty() => {
-                "All sensors that match the filter are selected".to_owned()
-            }
-            Selection::AllMatching { except } => {
-                format!(
-                    "All sensors that match the filter are selected, except {}",
-                    except.len()
-                )
-            }
-            Selection::Chosen(chosen) => format!("{} selected", chosen.len()),
-        });
-        Some(view! {
-            <div class="selection" aria-live="polite">
-                <span id="selection-count">{text}</span>
-                {(!selection.with(Selection::is_all_matching)).then(|| view! {
-                    <button type="button" class="link" on:click=move |_| selection.update(Selection::select_all_matching)>
-                        {if more || filtered {
-                            "Select all that match the filter".to_owned()
-                        } else {
-                            format!("Select all {loaded}")
-                        }}
-                    </button>
-                })}
-                {(!selection.with(Selection::is_empty)).then(|| view! {
-                    <button type="button" class="link" on:click=move |_| selection.update(Selection::clear)>"Clear selection"</button>
-                })}
-            </div>
-        })
     }
 }
 

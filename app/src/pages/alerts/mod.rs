@@ -1,0 +1,551 @@
+//! `/s/{sub}/alerts`: alert triage — every filter the API's, grouping, selection
+//! across pages, status changes one by one or in bulk with progress, the detail pane.
+
+pub mod details;
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use shared::api::{BulkAlertStatus, MAX_BULK_ALERTS};
+use shared::authz::Permission;
+use shared::model::{Alert, AlertId, AlertStatus, Engine, SensorId, Severity, SubscriptionId};
+
+use crate::api::{ApiError, alerts, sensors};
+use crate::components::action::Guarded;
+use crate::components::filter_bar::{FilterSelect, SearchBox, use_query_pairs, use_set_param};
+use crate::components::grid::LoadMore;
+use crate::components::live::refresh_while_visible;
+use crate::components::load::Load;
+use crate::components::progress::BulkProgressBar;
+use crate::components::selection_bar::SelectionBar;
+use crate::components::states::{Denied, Empty, Failed, Loading};
+use crate::components::toast::use_toasts;
+use crate::logic::bulk::{BulkProgress, chunks};
+use crate::logic::denial::At;
+use crate::logic::format::{utc, words};
+use crate::logic::grouping::group_by;
+use crate::logic::query::{AlertGroup, AlertQuery, QueryPairs};
+use crate::logic::selection::Selection;
+use crate::pages::sites::needs;
+use crate::routes::{self, Page};
+use crate::tenant::use_tenant;
+use crate::use_api;
+
+const PAGE_SIZE: u32 = 50;
+/// Filtered pages may come back short or empty (the API bounds what one page reads):
+/// the first screen asks for at most this many pages to fill itself.
+const FIRST_SCREEN_REQUESTS: usize = 10;
+
+/// The statuses an alert can be set to (nothing goes back to `new`).
+pub const TARGET_STATUSES: [AlertStatus; 2] = [AlertStatus::Active, AlertStatus::Closed];
+
+/// Sensor names by id, for the Sensor column.
+pub type SensorNames = BTreeMap<SensorId, String>;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Rows {
+    alerts: Vec<Alert>,
+    next_cursor: Option<String>,
+}
+
+#[component]
+pub fn Alerts() -> impl IntoView {
+    let tenant = use_tenant();
+    match tenant.with_untracked(|t| t.denial(needs(Permission::ViewAlerts), &At::AnySite)) {
+        Some(reason) => view! { <h1>"Alerts"</h1><Denied reason /> }.into_any(),
+        None => view! { <AlertTriage /> }.into_any(),
+    }
+}
+
+/// Sensor names of the subscription; empty for a user who may not list sensors.
+pub fn sensor_names() -> Signal<SensorNames> {
+    let api = use_api();
+    let tenant = use_tenant();
+    let names = Load::new(move || {
+        let sub = tenant.with(|t| t.id.clone());
+        async move {
+            let all = sensors::all(api, &sub, &QueryPairs::default()).await?;
+            Ok::<_, ApiError>(
+                all.into_iter()
+                    .map(|s| (s.id, s.name.to_string()))
+                    .collect::<SensorNames>(),
+            )
+        }
+    });
+    Signal::derive(move || names.get().and_then(Result::ok).unwrap_or_default())
+}
+
+pub fn sensor_name(names: &SensorNames, id: &SensorId) -> String {
+    names
+        .get(id)
+        .cloned()
+        .unwrap_or_else(|| format!("sensor {id}"))
+}
+
+#[component]
+fn AlertTriage() -> impl IntoView {
+    let api = use_api();
+    let tenant = use_tenant();
+    let toasts = use_toasts();
+    let pairs = use_query_pairs();
+    let query = Memo::new(move |_| pairs.with(AlertQuery::from_pairs));
+    let api_filters = Memo::new(move |_| query.with(AlertQuery::api_query));
+    let set_param = use_set_param();
+    let navigate = use_navigate();
+    let names = sensor_names();
+
+    let rows = RwSignal::new(None::<Result<Rows, ApiError>>);
+    let loading_more = RwSignal::new(false);
+    let selection = RwSignal::new(Selection::<AlertId>::default());
+    let progress = RwSignal::new(None::<BulkProgress>);
+    let progress_title = RwSignal::new(String::new());
+    let bulk_status = RwSignal::new(AlertStatus::Closed);
+
+    // (Re)loads the first pages: as many rows as are shown, so a refresh keeps them
+    // (and the selection, which only a change of filters clears).
+    let reload = move |keep_rows: bool| {
+        let sub = tenant.with_untracked(|t| t.id.clone());
+        let filters = api_filters.get_untracked();
+        let shown = rows.with_untracked(|r| match r {
+            Some(Ok(rows)) if keep_rows => rows.alerts.len() as u32,
+            _ => 0,
+        });
+        let limit = shown.clamp(PAGE_SIZE, shared::api::MAX_PAGE_LIMIT);
+        leptos::task::spawn_local(async move {
+            let answer = first_screen(api, &sub, &filters, limit).await;
+            if api_filters.with_untracked(|now| *now == filters) {
+                rows.set(Some(answer));
+            }
+        });
+    };
+    Effect::new(move || {
+        api_filters.track();
+        rows.set(None);
+        selection.update(Selection::clear);
+        reload(false);
+    });
+    refresh_while_visible(move || reload(true));
+    let load_more = move || {
+        let Some(cursor) = rows.with_untracked(|r| {
+            r.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .and_then(|r| r.next_cursor.clone())
+        }) else {
+            return;
+        };
+        let sub = tenant.with_untracked(|t| t.id.clone());
+        let filters = api_filters.get_untracked();
+        loading_more.set(true);
+        leptos::task::spawn_local(async move {
+            match alerts::page(api, &sub, &filters, PAGE_SIZE, Some(&cursor)).await {
+                Ok(page) => rows.update(|r| {
+                    if let Some(Ok(rows)) = r {
+                        rows.alerts.extend(page.items);
+                        rows.next_cursor = page.next_cursor;
+                    }
+                }),
+                Err(error) => toasts.error(format!("Could not load more alerts: {error}")),
+            }
+            loading_more.set(false);
+        });
+    };
+
+    // The selected alerts: the ticked rows, or every alert matching the filters.
+    let selected = move || async move {
+        let chosen = selection.get_untracked();
+        let all = if chosen.is_all_matching() {
+            let sub = tenant.with_untracked(|t| t.id.clone());
+            alerts::all(api, &sub, &api_filters.get_untracked()).await?
+        } else {
+            rows.with_untracked(|r| {
+                r.as_ref()
+                    .and_then(|r| r.as_ref().ok())
+                    .map(|r| r.alerts.clone())
+                    .unwrap_or_default()
+            })
+        };
+        Ok::<Vec<Alert>, ApiError>(
+            all.into_iter()
+                .filter(|a| chosen.is_selected(&a.id))
+                .collect(),
+        )
+    };
+
+    let change_statuses = move || {
+        let to = bulk_status.get_untracked();
+        let sub = tenant.with_untracked(|t| t.id.clone());
+        progress_title.set(format!("Change status to {}", words(to.as_str())));
+        progress.set(Some(BulkProgress::new(0)));
+        leptos::task::spawn_local(async move {
+            let chosen = match selected().await {
+                Ok(chosen) => chosen,
+                Err(error) => {
+                    progress.set(None);
+                    toasts.error(format!("Could not list the selected alerts: {error}"));
+                    return;
+                }
+            };
+            progress.set(Some(BulkProgress::new(chosen.len())));
+            for chunk in chunks(&chosen, MAX_BULK_ALERTS) {
+                if progress.with_untracked(|p| p.as_ref().is_none_or(|p| p.cancelled)) {
+                    break;
+                }
+                let request = BulkAlertStatus {
+                    alert_ids: chunk.iter().map(|a| a.id.clone()).collect(),
+                    status: to,
+                };
+                let answer = alerts::set_statuses(api, &sub, &request).await;
+                let title_of = |id: &AlertId| {
+                    chunk
+                        .iter()
+                        .find(|a| &a.id == id)
+                        .map(|a| a.title.to_string())
+                        .unwrap_or_else(|| id.to_string())
+                };
+                progress.update(|p| {
+                    let Some(p) = p else { return };
+                    match &answer {
+                        Ok(result) => {
+                            for item in &result.items {
+                                match &item.error {
+                                    None if item.status == 200 => p.succeeded(1),
+                                    None => p.failed(
+                                        title_of(&item.id),
+                                        format!("answered {}", item.status),
+                                    ),
+                                    Some(error) => {
+                                        p.failed(title_of(&item.id), error.message.clone())
+                                    }
+                                }
+                            }
+                        }
+                        Err(error) => {
+                            for alert in &chunk {
+                                p.failed(alert.title.to_string(), error.to_string());
+                            }
+                        }
+                    }
+                });
+            }
+            reload(true);
+        });
+    };
+
+    let nothing_selected = Signal::derive(move || {
+        if progress.with(|p| p.as_ref().is_some_and(|p| !p.is_finished())) {
+            Some("Wait for the running status change to finish".to_owned())
+        } else if selection.with(Selection::is_empty) {
+            Some("Select one or more alerts first".to_owned())
+        } else {
+            None
+        }
+    });
+    // Opening the pane pushes a history entry, so Back closes it.
+    let open = Callback::new(move |id: AlertId| {
+        let sub = tenant.with_untracked(|t| t.id.clone());
+        let search = pairs.get_untracked().with("alert", id.as_str());
+        navigate(&Page::Alerts.href_with(&sub, &search), Default::default());
+    });
+    let close_pane = Callback::new(move |()| set_param("alert", ""));
+    let changed = Callback::new(move |()| reload(true));
+
+    let status_options: Vec<(String, String)> = [("new,active", "Open (new or active)")]
+        .into_iter()
+        .map(|(v, t)| (v.to_owned(), t.to_owned()))
+        .chain(
+            AlertStatus::ALL
+                .into_iter()
+                .map(|s| (s.as_str().to_owned(), words(s.as_str()))),
+        )
+        .collect();
+    let severity_options: Vec<(String, String)> = Severity::ALL
+        .into_iter()
+        .map(|s| (s.as_str().to_owned(), words(s.as_str())))
+        .collect();
+    let engine_options: Vec<(String, String)> = Engine::ALL
+        .into_iter()
+        .map(|e| (e.as_str().to_owned(), words(e.as_str())))
+        .collect();
+    let group_options: Vec<(String, String)> = AlertGroup::ALL
+        .into_iter()
+        .map(|g| (g.as_param().to_owned(), g.label().to_owned()))
+        .collect();
+    let site_options = Signal::derive(move || {
+        tenant.with(|t| {
+            t.sites
+                .iter()
+                .map(|s| (s.id.to_string(), s.display_name.to_string()))
+                .collect()
+        })
+    });
+    let loaded = Signal::derive(move || {
+        rows.with(|r| {
+            r.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .map(|r| (r.alerts.len(), r.next_cursor.is_some()))
+        })
+    });
+
+    view! {
+        <h1>"Alerts"</h1>
+        <div class="filters" role="search">
+            <FilterSelect label="Status" key="status" options=status_options />
+            <FilterSelect label="Severity" key="severity" options=severity_options />
+            <FilterSelect label="Site" key="site" options=site_options />
+            <FilterSelect label="Engine" key="engine" options=engine_options />
+            <FilterSelect label="Group by" key="group" options=group_options unset="None" />
+            <SearchBox label="Search titles and addresses" />
+        </div>
+        <div class="toolbar" role="toolbar" aria-label="Alert actions">
+            <StatusSelect id="bulk-status" label="Set selected to" status=bulk_status />
+            <Guarded label="Change status" needs=needs(Permission::ModifyAlerts) at=At::AnySite blocked=nothing_selected on_click=move |_| change_statuses() />
+        </div>
+        <BulkProgressBar title=progress_title progress />
+        <p class="count" id="alert-count">
+            {move || loaded.get().map(|(shown, more)| match (shown, more) {
+                (1, false) => "1 alert".to_owned(),
+                (n, false) => format!("{n} alerts"),
+                (n, true) => format!("{n} alerts shown, more match: load more to see them"),
+            })}
+        </p>
+        <SelectionBar selection loaded filtered=Signal::derive(move || query.with(AlertQuery::is_filtered)) noun="alerts" />
+        {move || match rows.get() {
+            None => view! { <Loading what="alerts" /> }.into_any(),
+            Some(Err(error)) => view! { <Failed what="alerts" error retry=move |_| reload(false) /> }.into_any(),
+            Some(Ok(loaded)) if loaded.alerts.is_empty() => {
+                let message = if query.with(AlertQuery::is_filtered) {
+                    "No alerts match these filters"
+                } else {
+                    "No alerts: the sensors have raised nothing yet"
+                };
+                view! {
+                    <Empty message=message />
+                    <LoadMore more=loaded.next_cursor.is_some() loading=loading_more on_load=move |_| load_more() />
+                }
+                    .into_any()
+            }
+            Some(Ok(loaded)) => view! {
+                <AlertGrid alerts=loaded.alerts group=query.with(|q| q.group) selection names open />
+                <LoadMore more=loaded.next_cursor.is_some() loading=loading_more on_load=move |_| load_more() />
+            }
+                .into_any(),
+        }}
+        {move || query.with(|q| q.alert.clone()).map(|id| view! {
+            <details::AlertPane id on_close=close_pane on_changed=changed />
+        })}
+    }
+}
+
+/// The first pages of a filtered list, until `limit` alerts or the end: a page the
+/// API ends early (it bounds what one request reads) is followed at once.
+async fn first_screen(
+    api: crate::api::Api,
+    sub: &SubscriptionId,
+    filters: &QueryPairs,
+    limit: u32,
+) -> Result<Rows, ApiError> {
+    let mut rows = Rows::default();
+    for _ in 0..FIRST_SCREEN_REQUESTS {
+        let wanted = limit.saturating_sub(rows.alerts.len() as u32).max(1);
+        let page = alerts::page(api, sub, filters, wanted, rows.next_cursor.as_deref()).await?;
+        rows.alerts.extend(page.items);
+        rows.next_cursor = page.next_cursor;
+        if rows.next_cursor.is_none() || rows.alerts.len() as u32 >= limit {
+            break;
+        }
+    }
+    Ok(rows)
+}
+
+/// A `<select>` of the statuses an alert can be set to.
+#[component]
+pub fn StatusSelect(
+    id: &'static str,
+    label: &'static str,
+    status: RwSignal<AlertStatus>,
+) -> impl IntoView {
+    view! {
+        <label class="filter" for=id>
+            <span>{label}</span>
+            <select
+                id=id
+                prop:value=move || status.get().as_str()
+                on:change=move |event| {
+                    let chosen = event_target_value(&event);
+                    if let Some(to) = TARGET_STATUSES.into_iter().find(|s| s.as_str() == chosen) {
+                        status.set(to);
+                    }
+                }
+            >
+                {TARGET_STATUSES.into_iter().map(|s| view! {
+                    <option value=s.as_str() selected=move || status.get() == s>{words(s.as_str())}</option>
+                }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// The columns after the checkbox, as CONSOLE.md names them.
+const COLUMNS: [&str; 11] = [
+    "Severity",
+    "Title",
+    "Site",
+    "Sensor",
+    "Engine",
+    "Status",
+    "Source",
+    "Destination",
+    "Protocol",
+    "First detected",
+    "Last detected",
+];
+
+/// The group a row falls in: an order (severity and engine in their own order) and
+/// the group's name.
+fn group_of(
+    alert: &Alert,
+    group: AlertGroup,
+    site: &dyn Fn(&Alert) -> String,
+    names: &SensorNames,
+) -> (usize, String) {
+    match group {
+        AlertGroup::Severity => (
+            Severity::ALL
+                .iter()
+                .position(|s| *s == alert.severity)
+                .unwrap_or(0),
+            words(alert.severity.as_str()),
+        ),
+        AlertGroup::Engine => (
+            Engine::ALL
+                .iter()
+                .position(|e| *e == alert.engine)
+                .unwrap_or(0),
+            words(alert.engine.as_str()),
+        ),
+        AlertGroup::Site => (0, site(alert)),
+        AlertGroup::Sensor => (0, sensor_name(names, &alert.sensor_id)),
+        AlertGroup::Title => (0, alert.title.to_string()),
+    }
+}
+
+#[component]
+fn AlertGrid(
+    alerts: Vec<Alert>,
+    group: Option<AlertGroup>,
+    selection: RwSignal<Selection<AlertId>>,
+    names: Signal<SensorNames>,
+    open: Callback<AlertId>,
+) -> impl IntoView {
+    let tenant = use_tenant();
+    let sub = tenant.with_untracked(|t| t.id.clone());
+    let page_ids: Vec<AlertId> = alerts.iter().map(|a| a.id.clone()).collect();
+    let page_ids_for_box = page_ids.clone();
+    let all_ticked = move || {
+        !page_ids.is_empty() && selection.with(|s| page_ids.iter().all(|id| s.is_selected(id)))
+    };
+    let site = move |a: &Alert| tenant.with_untracked(|t| t.site_name(&a.site_id));
+    let groups: Vec<(Option<String>, Vec<&Alert>)> = match group {
+        None => vec![(None, alerts.iter().collect())],
+        Some(group) => names.with_untracked(|names| {
+            group_by(&alerts, |a| group_of(a, group, &site, names))
+                .into_iter()
+                .map(|((_, name), rows)| (Some(name), rows))
+                .collect()
+        }),
+    };
+    view! {
+        <div class="grid-wrap">
+        <table class="grid" id="alerts">
+            <thead>
+                <tr>
+                    <th scope="col" class="check">
+                        <input
+                            type="checkbox"
+                            aria-label="Select every alert on this page"
+                            prop:checked=all_ticked
+                            on:change=move |_| selection.update(|s| s.toggle_page(&page_ids_for_box))
+                        />
+                    </th>
+                    {COLUMNS.into_iter().map(|name| view! { <th scope="col">{name}</th> }).collect_view()}
+                </tr>
+            </thead>
+            {groups
+                .into_iter()
+                .map(|(name, rows)| view! {
+                    <tbody>
+                        {name.map(|name| view! {
+                            <tr class="group">
+                                <th colspan="12" scope="rowgroup">
+                                    {name}
+                                    <span class="hint">{format!(" · {} shown", rows.len())}</span>
+                                </th>
+                            </tr>
+                        })}
+                        {rows
+                            .into_iter()
+                            .map(|alert| {
+                                let alert = alert.clone();
+                                let site_name = site(&alert);
+                                view! { <AlertRow alert site_name sub=sub.clone() selection names open /> }
+                            })
+                            .collect_view()}
+                    </tbody>
+                })
+                .collect_view()}
+        </table>
+        </div>
+    }
+}
+
+#[component]
+fn AlertRow(
+    alert: Alert,
+    site_name: String,
+    sub: SubscriptionId,
+    selection: RwSignal<Selection<AlertId>>,
+    names: Signal<SensorNames>,
+    open: Callback<AlertId>,
+) -> impl IntoView {
+    let id = alert.id.clone();
+    let id_for_toggle = id.clone();
+    let id_for_open = id.clone();
+    let sensor = alert.sensor_id.clone();
+    let title = alert.title.to_string();
+    let severity = alert.severity.as_str();
+    let id_text = id.to_string();
+    view! {
+        <tr class="alert" data-alert-id=id_text>
+            <td class="check">
+                <input
+                    type="checkbox"
+                    aria-label=format!("Select {title}")
+                    prop:checked=move || selection.with(|s| s.is_selected(&id))
+                    on:change=move |_| selection.update(|s| s.toggle(&id_for_toggle))
+                />
+            </td>
+            <td><span class=format!("severity sev-{severity}")>{words(severity)}</span></td>
+            <td class="name">
+                <a
+                    href=routes::alert(&sub, &alert.id)
+                    on:click=move |event| {
+                        event.prevent_default();
+                        open.run(id_for_open.clone());
+                    }
+                >
+                    {title.clone()}
+                </a>
+            </td>
+            <td>{site_name}</td>
+            <td>{move || names.with(|n| sensor_name(n, &sensor))}</td>
+            <td>{words(alert.engine.as_str())}</td>
+            <td>{words(alert.status.as_str())}</td>
+            <td>{alert.source_ip.to_string()}</td>
+            <td>{alert.destination_ip.to_string()}</td>
+            <td>{alert.protocol.to_string()}</td>
+            <td>{utc(alert.first_detected)}</td>
+            <td>{utc(alert.last_detected)}</td>
+        </tr>
+    }
+}
