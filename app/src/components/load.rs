@@ -6,6 +6,7 @@
 //! and the console's size is budgeted (BENCHMARKS.md).
 
 use std::future::Future;
+use std::pin::Pin;
 
 use leptos::prelude::*;
 
@@ -24,6 +25,11 @@ impl<T: Send + Sync + 'static> Clone for Load<T> {
 
 impl<T: Send + Sync + 'static> Copy for Load<T> {}
 
+/// Applies a finished request's answer.
+type Commit = Box<dyn FnOnce()>;
+/// Starts a request; its future ends with what to apply.
+type Start = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Commit>>>>;
+
 impl<T: Clone + Send + Sync + 'static> Load<T> {
     /// Runs `fetch` now and again whenever a signal it reads before its first
     /// `.await` changes, or on [`Load::refetch`]. Only the newest request's answer is
@@ -34,19 +40,18 @@ impl<T: Clone + Send + Sync + 'static> Load<T> {
     {
         let value = RwSignal::new(None);
         let version = RwSignal::new(0_u64);
-        let newest = StoredValue::new(0_u64);
-        Effect::new(move || {
-            version.track();
-            let request = fetch();
-            let id = newest.get_value() + 1;
-            newest.set_value(id);
-            leptos::task::spawn_local(async move {
-                let answer = request.await;
-                if newest.try_get_value() == Some(id) {
-                    value.try_set(Some(answer));
-                }
-            });
-        });
+        drive(
+            version,
+            Box::new(move || {
+                let request = fetch();
+                Box::pin(async move {
+                    let answer = request.await;
+                    Box::new(move || {
+                        value.try_set(Some(answer));
+                    }) as Commit
+                })
+            }),
+        );
         Load { value, version }
     }
 
@@ -58,3 +63,22 @@ impl<T: Clone + Send + Sync + 'static> Load<T> {
         self.version.update(|v| *v += 1);
     }
 }
+
+/// The part of every load that does not depend on what it loads, compiled once
+/// rather than once per loaded type (the console's size is budgeted).
+fn drive(version: RwSignal<u64>, start: Start) {
+    let newest = StoredValue::new(0_u64);
+    Effect::new(move || {
+        version.track();
+        let request = start();
+        let id = newest.get_value() + 1;
+        newest.set_value(id);
+        leptos::task::spawn_local(async move {
+            let commit = request.await;
+            if newest.try_get_value() == Some(id) {
+                commit();
+            }
+        });
+    });
+}
+
