@@ -28,8 +28,8 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde_json::Value;
 use shared::api::{
-    AuditActor, AuditEntry, CreateDeviceGroup, CreateRole, CreateRoleAssignment, Page, PageRequest,
-    RequestedAssignmentScope, Role, RoleAssignmentFilter,
+    AuditActor, AuditEntry, AuditFilter, CreateDeviceGroup, CreateRole, CreateRoleAssignment, Page,
+    PageRequest, RequestedAssignmentScope, Role, RoleAssignmentFilter,
 };
 use shared::authz::{
     BuiltInRole, CustomRole, MAX_ASSIGNMENTS_PER_SUBSCRIPTION, MAX_CUSTOM_ROLES_PER_SUBSCRIPTION,
@@ -919,14 +919,16 @@ async fn delete_device_group(
 // ----- Audit log -----
 
 /// Lists the audit log, newest first: every successful write, who made it, and the
-/// resource before and after.
+/// resource before and after; filtered by actor, kind of change and time.
 ///
-/// Needs `grant_permissions` at subscription scope.
+/// Needs `grant_permissions` at subscription scope. A filtered page holds the entries
+/// of one page of the log that match, so it may be shorter than `limit`, or empty with
+/// a `next_cursor`: the cost of a page never depends on what the filters exclude.
 #[utoipa::path(
     get,
     path = "/api/subscriptions/{sub}/audit-log",
     tag = "rbac",
-    params(InSubscription, PageRequest),
+    params(InSubscription, AuditFilter, PageRequest),
     responses(
         (status = 200, description = "A page of audit entries", body = Page<AuditEntry>),
         ListErrors,
@@ -936,10 +938,12 @@ async fn audit_log(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
     Path(sub): Path<String>,
+    filter: Params<AuditFilter>,
     page: Params<PageRequest>,
 ) -> ApiResult<Response> {
     let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
     authorized.require(Permission::GrantPermissions, Target::Subscription)?;
+    let filter = filter.get()?;
     let page = page.get()?;
     let limit = page
         .limit()
@@ -952,7 +956,9 @@ async fn audit_log(
             ..Query::partition(keys::audit_partition(&authorized.subscription.id))
         })
         .await?;
-    Ok(json(StatusCode::OK, &records::page::<AuditEntry>(found)?))
+    let mut entries = records::page::<AuditEntry>(found)?;
+    entries.items.retain(|entry| filter.keeps(entry));
+    Ok(json(StatusCode::OK, &entries))
 }
 
 #[cfg(test)]

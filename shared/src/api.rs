@@ -1289,6 +1289,102 @@ pub enum AuditActor {
     Sensor { sensor_id: SensorId },
 }
 
+/// The kinds of resource the audit log records changes of: an entry's `action` is
+/// `<resource>.<verb>`.
+pub const AUDITED_RESOURCES: [&str; 11] = [
+    "subscription",
+    "site",
+    "zone",
+    "sensor",
+    "console",
+    "plan",
+    "alert",
+    "device",
+    "role_assignment",
+    "role",
+    "device_group",
+];
+
+/// The filters of `GET /subscriptions/{sub}/audit-log`; every filter given must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct AuditFilter {
+    /// Only changes by an actor whose email or sensor id contains this text
+    /// (case-insensitive).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "alice@"))]
+    pub actor: Option<SearchText>,
+    /// Only changes of this kind: a resource (`site`, every change of sites) or one
+    /// action (`site.update`).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "site"))]
+    pub action: Option<AuditAction>,
+    /// Only changes at or after this instant (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "2026-12-01T00:00:00Z"))]
+    pub since: Option<OffsetDateTime>,
+    /// Only changes before this instant (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "2026-12-02T00:00:00Z"))]
+    pub until: Option<OffsetDateTime>,
+}
+
+impl AuditFilter {
+    pub fn keeps(&self, entry: &AuditEntry) -> bool {
+        self.actor.as_ref().is_none_or(|text| match &entry.actor {
+            AuditActor::User { email } => text.found_in(email.as_str()),
+            AuditActor::Sensor { sensor_id } => text.found_in(sensor_id.as_str()),
+        }) && self
+            .action
+            .as_ref()
+            .is_none_or(|kind| kind.covers(&entry.action))
+            && self.since.is_none_or(|since| entry.at >= since)
+            && self.until.is_none_or(|until| entry.at < until)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == AuditFilter::default()
+    }
+}
+
+/// A kind of change: one of [`AUDITED_RESOURCES`], alone or with a verb (`site.update`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditAction(String);
+
+impl AuditAction {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let resource = raw.split_once('.').map_or(raw, |(resource, _)| resource);
+        let verb_ok = raw.split_once('.').is_none_or(|(_, verb)| {
+            !verb.is_empty() && verb.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        });
+        if AUDITED_RESOURCES.contains(&resource) && verb_ok {
+            Ok(AuditAction(raw.to_owned()))
+        } else {
+            Err(format!(
+                "{raw:?} is not a kind of change: use one of {} or <kind>.<verb>",
+                AUDITED_RESOURCES.join(", ")
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether an entry's `action` is of this kind.
+    pub fn covers(&self, action: &str) -> bool {
+        action == self.0
+            || action
+                .strip_prefix(self.0.as_str())
+                .is_some_and(|rest| rest.starts_with('.') && !self.0.contains('.'))
+    }
+}
+
+impl<'de> Deserialize<'de> for AuditAction {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        AuditAction::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
 /// One successful write: who, what, when, where, and the resource before and after.
 /// Written in the same transaction as the change, so the log never misses one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1330,6 +1426,49 @@ mod tests {
         for bad in ["", "new,", "new,done"] {
             assert!(parse::<AnyOf<AlertStatus>>(json!(bad)).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn an_audit_filter_keeps_entries_by_actor_kind_and_time() {
+        let entry: AuditEntry = parse(json!({
+            "id": "e1", "at": "2026-12-01T10:00:00Z",
+            "actor": {"kind": "user", "email": "Alice@Plants.test"},
+            "action": "site.update", "subscription_id": "sub-1", "site_id": "north",
+            "target": "north", "before": null, "after": null,
+        }))
+        .unwrap();
+        let filter = |body| parse::<AuditFilter>(body).unwrap();
+        for keeps in [
+            json!({}),
+            json!({"actor": "alice@"}),
+            json!({"action": "site"}),
+            json!({"action": "site.update", "since": "2026-12-01T10:00:00Z"}),
+            json!({"until": "2026-12-01T10:00:01Z"}),
+        ] {
+            assert!(filter(keeps.clone()).keeps(&entry), "{keeps}");
+        }
+        for drops in [
+            json!({"actor": "bob"}),
+            json!({"action": "site.delete"}),
+            json!({"action": "sensor"}),
+            json!({"since": "2026-12-01T10:00:01Z"}),
+            json!({"until": "2026-12-01T10:00:00Z"}),
+        ] {
+            assert!(!filter(drops.clone()).keeps(&entry), "{drops}");
+        }
+        for bad in [
+            json!({"action": "sit"}),
+            json!({"action": "site."}),
+            json!({"action": "site.Update"}),
+            json!({"since": "yesterday"}),
+        ] {
+            assert!(parse::<AuditFilter>(bad.clone()).is_err(), "{bad}");
+        }
+        assert!(
+            !AuditAction::parse("site")
+                .unwrap()
+                .covers("site_thing.update")
+        );
     }
 
     #[test]

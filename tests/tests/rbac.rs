@@ -1019,6 +1019,101 @@ vigil_tests::on_both_stores!(
     }
 );
 
+vigil_tests::on_both_stores!(
+    the_audit_log_filters_by_actor_kind_of_change_and_time_through_every_page,
+    |vigil: Vigil| async move {
+        let world = Fleet::new(&vigil).await;
+        // GIVEN changes by the owner and by an admin, of sites and of assignments
+        let admin = world.member("admin@example.com", "contributor", None).await;
+        world.site("Plant North").await;
+        let site = world
+            .api
+            .post(
+                &world.path("/sites"),
+                Some(&admin),
+                json!({"display_name": "Plant South"}),
+            )
+            .await;
+        assert_eq!(site.status, 201, "{site:?}");
+        let everything = world.list_all(&world.owner, "/audit-log", 50).await;
+        let at = |n: usize| everything[n]["at"].as_str().unwrap().to_owned();
+        let actions = |entries: &[Value]| -> Vec<String> {
+            entries
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} {}",
+                        e["action"].as_str().unwrap(),
+                        e["actor"]["email"].as_str().unwrap_or("-")
+                    )
+                })
+                .collect()
+        };
+        let all = actions(&everything);
+        assert_eq!(
+            all,
+            [
+                "site.create admin@example.com",
+                "site.create owner@example.com",
+                "role_assignment.create owner@example.com",
+                "subscription.create owner@example.com",
+            ]
+        );
+        // WHEN filtered, through pages of any size: exactly the matching entries, in order
+        let newest = at(0);
+        let second = at(1);
+        let encode = |t: &str| t.replace('+', "%2B").replace(':', "%3A");
+        for (query, expected) in [
+            ("?actor=ADMIN@".to_owned(), vec![all[0].clone()]),
+            ("?action=site".to_owned(), all[..2].to_vec()),
+            (
+                "?action=role_assignment.create".to_owned(),
+                vec![all[2].clone()],
+            ),
+            ("?action=site.delete".to_owned(), vec![]),
+            (format!("?since={}", encode(&second)), all[..2].to_vec()),
+            (format!("?until={}", encode(&second)), all[2..].to_vec()),
+            (
+                format!("?actor=owner&action=site&since={}", encode(&second)),
+                vec![all[1].clone()],
+            ),
+            (
+                format!("?until={}&since={}", encode(&second), encode(&newest)),
+                vec![],
+            ),
+        ] {
+            for limit in [1, 2, 50] {
+                let entries = world
+                    .list_all(&world.owner, &format!("/audit-log{query}"), limit)
+                    .await;
+                assert_eq!(actions(&entries), expected, "{query} limit {limit}");
+            }
+        }
+        // AND bad filters are 400 naming the field
+        for (query, field) in [
+            ("?action=sites", "action"),
+            ("?action=site.", "action"),
+            ("?since=yesterday", "since"),
+            ("?until=2026-13-01T00:00:00Z", "until"),
+            ("?actor=%20", "actor"),
+        ] {
+            let bad = world
+                .api
+                .get(
+                    &world.path(&format!("/audit-log{query}")),
+                    Some(&world.owner),
+                )
+                .await;
+            assert_eq!(bad.status, 400, "{query}: {bad:?}");
+            assert!(
+                bad.error_message().contains(field),
+                "{query}: {}",
+                bad.error_message()
+            );
+        }
+    }
+);
+
 // ----- Device groups (tag-based without sites) -----
 
 vigil_tests::on_both_stores!(

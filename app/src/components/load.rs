@@ -81,4 +81,3 @@ fn drive(version: RwSignal<u64>, start: Start) {
         });
     });
 }
-
