@@ -21,9 +21,9 @@ use leptos_router::path;
 use crate::api::{Api, ApiError};
 use crate::components::toast::{ToastRegion, Toasts};
 use crate::pages::{
-    alerts::Alerts, alerts::details::AlertDetails, coming::Coming, home::Home, overview::Overview,
-    plans::Plans, shell::Shell, sign_in::SignIn, sites::Sites, sites::details::SensorDetails,
-    subscriptions::Subscriptions,
+    alerts::Alerts, alerts::details::AlertDetails, audit::Audit, coming::Coming, home::Home,
+    overview::Overview, plans::Plans, shell::Shell, sign_in::SignIn, sites::Sites,
+    sites::details::SensorDetails, subscriptions::Subscriptions,
 };
 use crate::session::Session;
 
@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("plans") view=Plans />
                     <Route path=path!("alerts") view=Alerts />
                     <Route path=path!("alerts/:id") view=AlertDetails />
+                    <Route path=path!("audit") view=Audit />
                     // The pages still to come (alerts, devices, workbooks, access, audit),
                     // matched after every built page.
                     <Route path=path!(":page") view=Coming />

@@ -1086,3 +1086,86 @@ fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+// ----- Audit log -----
+
+#[tokio::test]
+async fn the_audit_log_shows_who_changed_what_filters_on_the_server_and_exports_what_it_shows() {
+    let plants = Plants::new().await;
+    // GIVEN a site renamed by a contributor, on top of the fixture's changes
+    let contributor = plants
+        .fleet
+        .member("editor@plants.test", "contributor", None)
+        .await;
+    let renamed = plants
+        .fleet
+        .api
+        .patch(
+            &plants.fleet.path(&format!("/sites/{}", plants.north)),
+            Some(&contributor),
+            json!({"display_name": "Plant North, renamed"}),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{renamed:?}");
+    let browser = plants.browser_as("owner@example.com", None).await;
+    let page = &browser.client;
+    // WHEN the owner opens the audit log
+    page.goto(&plants.page("/audit")).await.unwrap();
+    // THEN the newest change is first, with who made it and what it changed
+    let first = find(page, "#audit tr.entry").await.text().await.unwrap();
+    assert!(first.contains("editor@plants.test"), "{first}");
+    assert!(first.contains("site.update"), "{first}");
+    assert!(
+        first.contains("Plant North → Plant North, renamed"),
+        "{first}"
+    );
+    browser.screenshot("audit").await;
+    // WHEN they keep only changes of sites: the server's filter, every row a site change
+    find(page, "#filter-action")
+        .await
+        .select_by_value("site")
+        .await
+        .unwrap();
+    let expected = plants.fleet.all("/audit-log?action=site", 50).await;
+    assert!(expected.len() >= 3, "{expected:?}");
+    wait_until(page, "only site changes are listed", || async {
+        let rows = page
+            .find_all(fantoccini::Locator::Css("#audit tr.entry"))
+            .await
+            .unwrap_or_default();
+        let mut actions = Vec::new();
+        for row in &rows {
+            actions.push(
+                row.attr("data-action")
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+            );
+        }
+        actions.len() == expected.len() && actions.iter().all(|a| a.starts_with("site."))
+    })
+    .await;
+    // AND Export CSV downloads exactly those entries
+    button_in(page, "//div[@aria-label='Audit actions']", "Export CSV")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let exported = String::from_utf8(browser.downloaded("audit-log.csv").await).unwrap();
+    let lines: Vec<&str> = exported.lines().collect();
+    assert_eq!(lines[0], "When (UTC),Who,What,Scope,Target,Changes");
+    assert_eq!(lines.len(), expected.len() + 1, "{exported}");
+    assert!(
+        lines[1].contains("editor@plants.test,site.update"),
+        "{exported}"
+    );
+    browser.close().await;
+    // AND someone who may not grant permissions sees why not, and the server agrees
+    let reader = plants
+        .browser_as("reader@plants.test", Some("security_reader"))
+        .await;
+    reader.client.goto(&plants.page("/audit")).await.unwrap();
+    expect_denied_page(&reader.client, Permission::GrantPermissions).await;
+    reader.close().await;
+}

@@ -21,11 +21,11 @@ const NPM_TOOLS: &str = "target/tools";
 /// The console's wasm, gzip-compressed at level 9 (as the `.gz` beside it), at most:
 /// the budget of the console's conventions.
 const WASM_GZIP_BUDGET: u64 = 250 * 1024;
-/// What CI enforces while the console is over its budget (Console I measured 393 KB,
-/// with Alerts 433 KB;
-/// see BENCHMARKS.md): a ceiling that stops it growing unnoticed until the work that
-/// brings it under the budget lands. The budget itself is printed, unmet.
-const WASM_GZIP_CEILING: u64 = 445 * 1024;
+/// What CI enforces while the console is over its budget (Console I measured 393 KB;
+/// with Alerts and the Audit log 452 KB; see BENCHMARKS.md): a ceiling that stops it
+/// growing unnoticed until the work that brings it under the budget lands. The budget
+/// itself is printed, unmet.
+const WASM_GZIP_CEILING: u64 = 460 * 1024;
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// Name under which Debian's wasm-capable toolchain is linked into rustup.
 const DEBIAN_TOOLCHAIN: &str = "debian-web";

@@ -11,7 +11,8 @@ pub async fn summary(api: Api, sub: &SubscriptionId) -> Result<AlertSummary, Api
         .await
 }
 
-/// One page of the list; `filters` is [`crate::logic::query::AlertQuery::api_query`].
+/// The first screen of the list, or (with `cursor`) the next page; `filters` is
+/// [`crate::logic::query::AlertQuery::api_query`].
 pub async fn page(
     api: Api,
     sub: &SubscriptionId,
@@ -19,12 +20,11 @@ pub async fn page(
     limit: u32,
     cursor: Option<&str>,
 ) -> Result<Page<Alert>, ApiError> {
-    let mut query = filters.clone().with("limit", &limit.to_string());
-    if let Some(cursor) = cursor {
-        query.set("cursor", cursor);
+    let path = format!("/subscriptions/{sub}/alerts{}", filters.to_search());
+    match cursor {
+        None => api.first_pages(&path, limit).await,
+        Some(cursor) => api.page(&path, limit, Some(cursor)).await,
     }
-    api.get(&format!("/subscriptions/{sub}/alerts{}", query.to_search()))
-        .await
 }
 
 /// Every alert matching the filters, for bulk work over "all that match".

@@ -3,6 +3,7 @@
 //! session, which sends the user to sign in again.
 
 pub mod alerts;
+pub mod audit;
 pub mod identity;
 pub mod plans;
 pub mod sensors;
@@ -42,6 +43,9 @@ impl ApiError {
         self.code() == Some(ErrorCode::PreconditionFailed)
     }
 }
+
+/// Most requests [`Api::first_pages`] makes to fill a screen.
+const FIRST_SCREEN_REQUESTS: usize = 10;
 
 /// A body read with its `ETag`, to send back as `If-Match`.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,20 +113,56 @@ impl Api {
         })
     }
 
+    /// One page of a list at `path` (which may hold a query already).
+    pub async fn page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<T>, ApiError> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let page_path = match cursor {
+            None => format!("{path}{separator}limit={limit}"),
+            Some(cursor) => format!(
+                "{path}{separator}limit={limit}&cursor={}",
+                crate::logic::query::encode(cursor)
+            ),
+        };
+        self.get(&page_path).await
+    }
+
+    /// The first pages of a filtered list, until `limit` items or its end: a page the
+    /// API ends early (it bounds what one request reads, whatever the filters
+    /// exclude) is followed at once, up to [`FIRST_SCREEN_REQUESTS`] requests.
+    pub async fn first_pages<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: u32,
+    ) -> Result<Page<T>, ApiError> {
+        let mut first = Page {
+            items: Vec::new(),
+            next_cursor: None,
+        };
+        for _ in 0..FIRST_SCREEN_REQUESTS {
+            let wanted = limit.saturating_sub(first.items.len() as u32).max(1);
+            let page: Page<T> = self
+                .page(path, wanted, first.next_cursor.as_deref())
+                .await?;
+            first.items.extend(page.items);
+            first.next_cursor = page.next_cursor;
+            if first.next_cursor.is_none() || first.items.len() as u32 >= limit {
+                break;
+            }
+        }
+        Ok(first)
+    }
+
     /// Every page of a list (for bulk work over all that match a filter).
     pub async fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ApiError> {
-        let separator = if path.contains('?') { '&' } else { '?' };
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let page_path = match &cursor {
-                None => format!("{path}{separator}limit=500"),
-                Some(cursor) => format!(
-                    "{path}{separator}limit=500&cursor={}",
-                    crate::logic::query::encode(cursor)
-                ),
-            };
-            let page: Page<T> = self.get(&page_path).await?;
+            let page: Page<T> = self.page(path, 500, cursor.as_deref()).await?;
             items.extend(page.items);
             match page.next_cursor {
                 Some(next) => cursor = Some(next),

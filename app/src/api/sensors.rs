@@ -19,14 +19,11 @@ pub async fn page(
     limit: u32,
     cursor: Option<&str>,
 ) -> Result<Page<Sensor>, ApiError> {
-    let mut query = filters.clone().with("limit", &limit.to_string());
-    if let Some(cursor) = cursor {
-        query.set("cursor", cursor);
-    }
-    api.get(&format!(
-        "/subscriptions/{sub}/sensors{}",
-        query.to_search()
-    ))
+    api.page(
+        &format!("/subscriptions/{sub}/sensors{}", filters.to_search()),
+        limit,
+        cursor,
+    )
     .await
 }
 

@@ -3,10 +3,11 @@
 
 use serde::de::DeserializeOwned;
 use serde::de::value::{Error as ValueError, StrDeserializer};
-use shared::api::{AnyOf, MAX_SEARCH_CHARS};
+use shared::api::{AnyOf, AuditAction, MAX_SEARCH_CHARS};
 use shared::model::{
     AlertId, AlertStatus, Engine, SensorHealth, SensorId, SensorType, Severity, SiteId,
 };
+use time::Date;
 
 /// A query string's pairs, decoded, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -295,6 +296,71 @@ impl AlertQuery {
     }
 }
 
+/// The filters of the Audit log: `?actor=&action=&since=&until=`, days as
+/// `YYYY-MM-DD` (UTC), `until` inclusive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub actor: String,
+    pub action: Option<AuditAction>,
+    pub since: Option<Date>,
+    pub until: Option<Date>,
+}
+
+impl AuditQuery {
+    pub fn from_pairs(pairs: &QueryPairs) -> Self {
+        AuditQuery {
+            actor: pairs.get("actor").unwrap_or_default().to_owned(),
+            action: pairs.get("action").and_then(|a| AuditAction::parse(a).ok()),
+            since: pairs.get("since").and_then(parse_day),
+            until: pairs.get("until").and_then(parse_day),
+        }
+    }
+
+    /// The query of `GET /subscriptions/{sub}/audit-log`: a day range becomes the
+    /// instants from the first day's start to the last day's end.
+    pub fn api_query(&self) -> QueryPairs {
+        let mut pairs = QueryPairs::default();
+        let actor: String = self.actor.trim().chars().take(MAX_SEARCH_CHARS).collect();
+        pairs.set("actor", actor.trim());
+        if let Some(action) = &self.action {
+            pairs.set("action", action.as_str());
+        }
+        if let Some(since) = self.since {
+            pairs.set("since", &start_of(since));
+        }
+        if let Some(until) = self.until.and_then(Date::next_day) {
+            pairs.set("until", &start_of(until));
+        }
+        pairs
+    }
+
+    pub fn is_filtered(&self) -> bool {
+        !self.actor.trim().is_empty()
+            || self.action.is_some()
+            || self.since.is_some()
+            || self.until.is_some()
+    }
+}
+
+/// `2026-12-01` (what `<input type="date">` holds).
+pub fn parse_day(raw: &str) -> Option<Date> {
+    let mut parts = raw.splitn(3, '-');
+    let year = parts.next()?.parse().ok()?;
+    let month = time::Month::try_from(parts.next()?.parse::<u8>().ok()?).ok()?;
+    let day = parts.next()?.parse().ok()?;
+    Date::from_calendar_date(year, month, day).ok()
+}
+
+/// The first instant of `day`, UTC, in RFC 3339.
+fn start_of(day: Date) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T00:00:00Z",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    )
+}
+
 fn names<T: Copy>(values: &[T], name: impl Fn(T) -> &'static str) -> String {
     values
         .iter()
@@ -401,6 +467,23 @@ mod tests {
         for group in AlertGroup::ALL {
             assert_eq!(AlertGroup::parse(group.as_param()), Some(group));
         }
+    }
+
+    #[test]
+    fn audit_filters_turn_a_day_range_into_instants_from_its_start_to_its_end() {
+        let query = AuditQuery::from_pairs(&QueryPairs::parse(
+            "actor=%20alice%20&action=site&since=2026-11-30&until=2026-12-31",
+        ));
+        assert!(query.is_filtered());
+        assert_eq!(
+            query.api_query().to_search(),
+            "?actor=alice&action=site&since=2026-11-30T00%3A00%3A00Z&until=2027-01-01T00%3A00%3A00Z"
+        );
+        let junk = AuditQuery::from_pairs(&QueryPairs::parse(
+            "action=nothing&since=2026-02-30&until=soon",
+        ));
+        assert_eq!(junk, AuditQuery::default());
+        assert_eq!(junk.api_query().to_search(), "");
     }
 
     #[test]

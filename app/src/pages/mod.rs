@@ -1,6 +1,7 @@
 //! One module per page; `shell` frames every page of a subscription.
 
 pub mod alerts;
+pub mod audit;
 pub mod coming;
 pub mod home;
 pub mod overview;

@@ -33,9 +33,6 @@ use crate::tenant::use_tenant;
 use crate::use_api;
 
 const PAGE_SIZE: u32 = 50;
-/// Filtered pages may come back short or empty (the API bounds what one page reads):
-/// the first screen asks for at most this many pages to fill itself.
-const FIRST_SCREEN_REQUESTS: usize = 10;
 
 /// The statuses an alert can be set to (nothing goes back to `new`).
 pub const TARGET_STATUSES: [AlertStatus; 2] = [AlertStatus::Active, AlertStatus::Closed];
@@ -113,9 +110,12 @@ fn AlertTriage() -> impl IntoView {
         });
         let limit = shown.clamp(PAGE_SIZE, shared::api::MAX_PAGE_LIMIT);
         leptos::task::spawn_local(async move {
-            let answer = first_screen(api, &sub, &filters, limit).await;
+            let answer = alerts::page(api, &sub, &filters, limit, None).await;
             if api_filters.with_untracked(|now| *now == filters) {
-                rows.set(Some(answer));
+                rows.set(Some(answer.map(|page| Rows {
+                    alerts: page.items,
+                    next_cursor: page.next_cursor,
+                })));
             }
         });
     };
@@ -335,27 +335,6 @@ fn AlertTriage() -> impl IntoView {
             <details::AlertPane id on_close=close_pane on_changed=changed />
         })}
     }
-}
-
-/// The first pages of a filtered list, until `limit` alerts or the end: a page the
-/// API ends early (it bounds what one request reads) is followed at once.
-async fn first_screen(
-    api: crate::api::Api,
-    sub: &SubscriptionId,
-    filters: &QueryPairs,
-    limit: u32,
-) -> Result<Rows, ApiError> {
-    let mut rows = Rows::default();
-    for _ in 0..FIRST_SCREEN_REQUESTS {
-        let wanted = limit.saturating_sub(rows.alerts.len() as u32).max(1);
-        let page = alerts::page(api, sub, filters, wanted, rows.next_cursor.as_deref()).await?;
-        rows.alerts.extend(page.items);
-        rows.next_cursor = page.next_cursor;
-        if rows.next_cursor.is_none() || rows.alerts.len() as u32 >= limit {
-            break;
-        }
-    }
-    Ok(rows)
 }
 
 /// A `<select>` of the statuses an alert can be set to.
