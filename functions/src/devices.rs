@@ -157,7 +157,20 @@ fn require_view_somewhere(authorized: &Authorized) -> ApiResult<()> {
     Ok(())
 }
 
-/// Lists the device inventory, filtered by site.
+/// Whether a stored device passes `filter`'s checks beyond its site. Checked on the
+/// items read: a page may come back shorter than `limit` (its cursor moves past all
+/// it examined), so a page's cost never grows with what the filters exclude.
+fn keeps(filter: &DeviceFilter, now: OffsetDateTime) -> impl Fn(&Item) -> ApiResult<bool> + '_ {
+    move |item| {
+        if filter.is_site_only() {
+            return Ok(true);
+        }
+        Ok(filter.keeps(&records::decode::<Device>(item)?, now))
+    }
+}
+
+/// Lists the device inventory, filtered by site, zone, type, vendor, authorization,
+/// inactivity and text in the name or addresses.
 ///
 /// Only devices at sites where the caller holds `view_devices` (`403` if none, or for
 /// a `site_id` where the caller lacks it).
@@ -192,7 +205,7 @@ async fn list_devices(
         Order::Ascending,
         page.cursor.as_deref(),
         limit,
-        |_| Ok(true),
+        keeps(&filter, OffsetDateTime::now_utc()),
     )
     .await?;
     let items = found
@@ -209,7 +222,7 @@ async fn list_devices(
     ))
 }
 
-/// Exports the devices the caller may view as CSV, filtered by site.
+/// Exports the devices the caller may view as CSV, filtered as the list is.
 ///
 /// Needs `view_devices` at some site; only devices at such sites are exported. A header
 /// row (id, name, type, vendor, ip, mac, site, zone, sensor, authorized, first seen
@@ -234,6 +247,7 @@ async fn export_devices(
     require_view_somewhere(&authorized)?;
     let filter = filter.get()?;
     let sources = viewable_sources(&authorized, filter.site_id.as_ref())?;
+    let now = OffsetDateTime::now_utc();
     let mut csv = csv::Writer::from_writer(Vec::new());
     let csv_failed = |e: csv::Error| ApiError::Internal(format!("writing CSV: {e}"));
     csv.write_record(DEVICE_EXPORT_COLUMNS)
@@ -246,7 +260,7 @@ async fn export_devices(
             Order::Ascending,
             cursor.as_deref(),
             EXPORT_PAGE,
-            |_| Ok(true),
+            keeps(&filter, now),
         )
         .await?;
         for item in &page.items {

@@ -1163,12 +1163,71 @@ pub const ALERT_SUMMARY_DAYS: usize = 30;
 
 // ----- Devices -----
 
-/// The filter of `GET /subscriptions/{sub}/devices`.
+/// Days without activity after which a device counts as inactive.
+pub const INACTIVE_AFTER_DAYS: i64 = 30;
+
+/// The filters of `GET /subscriptions/{sub}/devices` (and of its CSV export); every
+/// filter given must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct DeviceFilter {
     /// Only devices at this site.
     pub site_id: Option<SiteId>,
+    /// Only devices in this zone.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    pub zone_id: Option<ZoneId>,
+    /// Only devices whose type contains this text (case-insensitive).
+    #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "plc"))]
+    pub device_type: Option<SearchText>,
+    /// Only devices whose vendor contains this text (case-insensitive).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "siemens"))]
+    pub vendor: Option<SearchText>,
+    /// Only authorized (`true`) or unauthorized (`false`) devices.
+    pub authorized: Option<bool>,
+    /// Only devices without activity for more than [`INACTIVE_AFTER_DAYS`] days
+    /// (`true`), or only the others (`false`).
+    pub inactive: Option<bool>,
+    /// Only devices whose name, IP or MAC address contains this text (case-insensitive).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "10.0.1."))]
+    pub q: Option<SearchText>,
+}
+
+impl DeviceFilter {
+    /// Whether `device` passes every filter but the site (which picks the partitions
+    /// read), as of `now`.
+    pub fn keeps(&self, device: &Device, now: OffsetDateTime) -> bool {
+        let contains = |filter: &Option<SearchText>, value: &Option<DisplayName>| {
+            filter
+                .as_ref()
+                .is_none_or(|text| value.as_ref().is_some_and(|v| text.found_in(v.as_str())))
+        };
+        let inactive = now - device.last_activity > time::Duration::days(INACTIVE_AFTER_DAYS);
+        self.zone_id
+            .as_ref()
+            .is_none_or(|zone| device.zone_id.as_ref() == Some(zone))
+            && contains(&self.device_type, &device.device_type)
+            && contains(&self.vendor, &device.vendor)
+            && self.authorized.is_none_or(|a| device.authorized == a)
+            && self.inactive.is_none_or(|i| inactive == i)
+            && self.q.as_ref().is_none_or(|text| {
+                device
+                    .name
+                    .as_ref()
+                    .is_some_and(|n| text.found_in(n.as_str()))
+                    || text.found_in(&device.ip.to_string())
+                    || text.found_in(&device.mac.to_string())
+            })
+    }
+
+    /// Whether only the site filters, so every device read is kept.
+    pub fn is_site_only(&self) -> bool {
+        *self
+            == DeviceFilter {
+                site_id: self.site_id.clone(),
+                ..DeviceFilter::default()
+            }
+    }
 }
 
 /// `PATCH /subscriptions/{sub}/devices/{id}`.

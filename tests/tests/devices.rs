@@ -544,3 +544,104 @@ on_both_stores!(
         assert_eq!(estimate.body["excluded"]["inactive"], 1);
     }
 );
+
+on_both_stores!(
+    devices_filter_by_zone_type_vendor_authorization_inactivity_and_text_in_list_and_export,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let site = fleet.site("Plant").await;
+        let line = fleet.zone(&site, "Line 1").await;
+        let in_line = fleet.sensor("line-sensor", &site, Some(&line)).await;
+        let elsewhere = fleet.sensor("yard-sensor", &site, None).await;
+        let old = "2020-01-01T00:00:00Z";
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        // GIVEN eight devices of two types and vendors, in a zone or not, some long inactive
+        for n in 0..8_u8 {
+            let mut device = observation(&format!("10.9.0.{n}"), &format!("02:00:00:00:00:0{n}"));
+            device["name"] = format!("dev-{n}").into();
+            device["type"] = if n % 2 == 0 { "PLC" } else { "HMI workstation" }.into();
+            device["vendor"] = if n < 4 { "Siemens" } else { "Rockwell" }.into();
+            device["last_activity"] = if n % 3 == 0 {
+                old.to_owned()
+            } else {
+                now.clone()
+            }
+            .into();
+            let sensor = if n < 5 { &in_line } else { &elsewhere };
+            fleet.observe(sensor, vec![device]).await;
+        }
+        // AND two of them authorized by hand
+        let all = list(&fleet, &fleet.owner, "").await;
+        for ip in ["10.9.0.1", "10.9.0.6"] {
+            let id = find(&all, ip)["id"].as_str().unwrap();
+            let done = fleet
+                .api
+                .patch(
+                    &device_path(&fleet, id),
+                    Some(&fleet.owner),
+                    json!({"authorized": true}),
+                )
+                .await;
+            assert_eq!(done.status, 200, "{done:?}");
+        }
+        let name_set = |devices: &[Value]| -> BTreeSet<String> {
+            devices
+                .iter()
+                .map(|d| d["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let named =
+            |ns: &[u8]| -> BTreeSet<String> { ns.iter().map(|n| format!("dev-{n}")).collect() };
+        // WHEN filtered: exactly the matching devices, through pages of any size, and the
+        // export holds the same ones
+        for (query, expected) in [
+            (format!("?zone_id={line}"), named(&[0, 1, 2, 3, 4])),
+            ("?type=plc".to_owned(), named(&[0, 2, 4, 6])),
+            ("?vendor=ROCK".to_owned(), named(&[4, 5, 6, 7])),
+            ("?authorized=true".to_owned(), named(&[1, 6])),
+            (
+                "?authorized=false&vendor=siemens".to_owned(),
+                named(&[0, 2, 3]),
+            ),
+            ("?inactive=true".to_owned(), named(&[0, 3, 6])),
+            ("?inactive=false&type=hmi".to_owned(), named(&[1, 5, 7])),
+            ("?q=10.9.0.7".to_owned(), named(&[7])),
+            ("?q=02:00:00:00:00:05".to_owned(), named(&[5])),
+            ("?q=DEV-2".to_owned(), named(&[2])),
+            (format!("?site_id={site}&q=nothing"), named(&[])),
+        ] {
+            for limit in [1, 3, 50] {
+                let found = fleet
+                    .list_all(&fleet.owner, &format!("/devices{query}"), limit)
+                    .await;
+                assert_eq!(name_set(&found), expected, "{query} limit {limit}");
+                assert_eq!(found.len(), expected.len(), "{query}: a device twice");
+            }
+            let (status, _, rows) = export(&fleet, &fleet.owner, &query).await;
+            assert_eq!(status, 200, "{query}");
+            let exported: BTreeSet<String> = rows[1..].iter().map(|row| row[1].clone()).collect();
+            assert_eq!(exported, expected, "export {query}");
+        }
+        // AND bad filters are 400 naming the field
+        for (query, field) in [
+            ("?authorized=maybe", "authorized"),
+            ("?inactive=1x", "inactive"),
+            ("?zone_id=no%20way", "zone_id"),
+            ("?type=%20", "type"),
+            ("?q=%20", "q"),
+        ] {
+            let bad = fleet
+                .api
+                .get(&fleet.path(&format!("/devices{query}")), Some(&fleet.owner))
+                .await;
+            expect(&bad, 400, "invalid");
+            assert!(
+                bad.error_message().contains(field),
+                "{query}: {}",
+                bad.error_message()
+            );
+        }
+    }
+);
