@@ -1,6 +1,6 @@
 //! Every console URL, built in one place so that no page formats a path by hand.
 
-use shared::model::{AlertId, SensorId, SubscriptionId};
+use shared::model::{AlertId, DeviceId, SensorId, SubscriptionId};
 
 use crate::logic::query::{QueryPairs, encode};
 
@@ -82,6 +82,10 @@ pub fn sensor(sub: &SubscriptionId, id: &SensorId) -> String {
 
 pub fn alert(sub: &SubscriptionId, id: &AlertId) -> String {
     format!("/s/{sub}/alerts/{id}")
+}
+
+pub fn device(sub: &SubscriptionId, id: &DeviceId) -> String {
+    format!("/s/{sub}/devices/{id}")
 }
 
 pub const SUBSCRIPTIONS: &str = "/subscriptions";

@@ -13,7 +13,7 @@ use shared::model::SiteId;
 use vigil_tests::browser::{
     Browser, button, button_in, find, open_menu, refusal, wait_for_text, wait_until,
 };
-use vigil_tests::fleet::{Fleet, detection};
+use vigil_tests::fleet::{Fleet, detection, observation};
 use vigil_tests::vigil::Vigil;
 
 /// A subscription with two sites, zones and sensors, made through the API.
@@ -797,8 +797,8 @@ async fn the_overview_and_sensor_details_render_for_the_owner() {
     .await;
     browser.screenshot("sensor-details").await;
     // A page of the next release says so, inside the shell.
-    page.goto(&plants.page("/devices")).await.unwrap();
-    wait_for_text(page, "main#content h1", |t| t == "Device inventory").await;
+    page.goto(&plants.page("/workbooks")).await.unwrap();
+    wait_for_text(page, "main#content h1", |t| t == "Workbooks").await;
     wait_for_text(page, "main#content .coming", |t| t.contains("coming")).await;
     // AND the alerts page lists the raised alerts
     page.goto(&plants.page("/alerts")).await.unwrap();
@@ -1167,5 +1167,158 @@ async fn the_audit_log_shows_who_changed_what_filters_on_the_server_and_exports_
         .await;
     reader.client.goto(&plants.page("/audit")).await.unwrap();
     expect_denied_page(&reader.client, Permission::GrantPermissions).await;
+    reader.close().await;
+}
+
+// ----- Device inventory -----
+
+#[tokio::test]
+async fn devices_are_authorized_in_bulk_edited_deleted_and_exported_and_a_site_reader_sees_only_theirs()
+ {
+    let plants = Plants::new().await;
+    // GIVEN 60 devices seen at Plant North (more than a page) and 3 at Plant South
+    let north_devices = (0..60)
+        .map(|n| {
+            let mut device =
+                observation(&format!("10.5.0.{n}"), &format!("02:00:00:00:01:{n:02x}"));
+            device["name"] = format!("plc-{n:02}").into();
+            device["vendor"] = "Siemens".into();
+            device
+        })
+        .collect();
+    plants
+        .fleet
+        .observe(&plants.sensors[0], north_devices)
+        .await;
+    let south_devices = (0..3)
+        .map(|n| observation(&format!("10.6.0.{n}"), &format!("02:00:00:00:02:{n:02x}")))
+        .collect();
+    plants
+        .fleet
+        .observe(&plants.sensors[3], south_devices)
+        .await;
+    let browser = plants.browser_as("owner@example.com", None).await;
+    let page = &browser.client;
+    // WHEN the owner lists the unauthorized devices of Plant North and marks them all
+    page.goto(&plants.page(&format!("/devices?site={}&authorized=false", plants.north)))
+        .await
+        .unwrap();
+    wait_for_text(page, "#device-count", |t| t.starts_with("50 devices shown")).await;
+    browser.screenshot("devices").await;
+    button(page, "Select all that match the filter")
+        .await
+        .click()
+        .await
+        .unwrap();
+    button_in(
+        page,
+        "//div[@aria-label='Device actions']",
+        "Mark authorized",
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    // THEN the progress finishes with every one done, and the server agrees
+    wait_for_text(page, ".bulk-summary", |t| t == "60 of 60 done").await;
+    let authorized = plants.fleet.all("/devices?authorized=true", 500).await;
+    assert_eq!(authorized.len(), 60);
+    assert!(
+        authorized
+            .iter()
+            .all(|d| d["site_id"] == plants.north.as_str())
+    );
+    wait_for_text(page, "main#content", |t| {
+        t.contains("No devices match these filters")
+    })
+    .await;
+    // WHEN one is renamed in its pane
+    let target = authorized.iter().find(|d| d["name"] == "plc-07").unwrap();
+    let id = target["id"].as_str().unwrap();
+    page.goto(&plants.page(&format!("/devices?device={id}")))
+        .await
+        .unwrap();
+    let name = find(page, "#device-name").await;
+    name.clear().await.unwrap();
+    name.send_keys("Press line PLC").await.unwrap();
+    button_in(page, "//aside[@aria-label='Device']", "Save")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_until(page, "the device is renamed", || async {
+        plants.fleet.get(&format!("/devices/{id}")).await.body["name"] == "Press line PLC"
+    })
+    .await;
+    // AND deleted after a confirmation
+    button_in(page, "//aside[@aria-label='Device']", "Delete")
+        .await
+        .click()
+        .await
+        .unwrap();
+    button_in(page, "//div[@role='dialog']", "Delete")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_until(page, "the device is gone", || async {
+        plants.fleet.get(&format!("/devices/{id}")).await.status == 404
+    })
+    .await;
+    // AND Export CSV downloads what the filters match
+    page.goto(&plants.page(&format!("/devices?site={}", plants.north)))
+        .await
+        .unwrap();
+    wait_for_text(page, "#device-count", |t| t.starts_with("50 devices shown")).await;
+    button_in(page, "//div[@aria-label='Device actions']", "Export CSV")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let exported = String::from_utf8(browser.downloaded("devices.csv").await).unwrap();
+    assert_eq!(exported.lines().count(), 1 + 59, "{exported}");
+    browser.close().await;
+
+    // AND a Security Reader at Plant North sees its devices only, and may not change them
+    plants
+        .fleet
+        .member(
+            "north.reader@plants.test",
+            "security_reader",
+            Some(&plants.north),
+        )
+        .await;
+    let reader = Browser::start().await;
+    reader
+        .sign_in(&plants.vigil.base, "north.reader@plants.test")
+        .await;
+    let page = &reader.client;
+    page.goto(&plants.page("/devices?q=10.6.")).await.unwrap();
+    wait_for_text(page, "main#content", |t| {
+        t.contains("No devices match these filters")
+    })
+    .await;
+    page.goto(&plants.page("/devices")).await.unwrap();
+    find(page, "#devices tr.device input[type=checkbox]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let refused = refusal(
+        &button_in(
+            page,
+            "//div[@aria-label='Device actions']",
+            "Mark authorized",
+        )
+        .await,
+    )
+    .await
+    .expect("a reader may not authorize devices");
+    assert!(
+        refused.contains(Permission::ManageDevices.label()),
+        "{refused}"
+    );
+    let body = find(page, "main#content").await.text().await.unwrap();
+    assert!(!body.contains("10.6.0."), "{body}");
     reader.close().await;
 }

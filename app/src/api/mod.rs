@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod devices;
 pub mod identity;
 pub mod plans;
 pub mod sensors;

@@ -71,6 +71,26 @@ pub fn FilterSelect(
     }
 }
 
+/// A labelled `<input>` bound to `key` (`kind`: its `type`), set when it changes.
+#[component]
+pub fn FilterInput(label: &'static str, key: &'static str, kind: &'static str) -> impl IntoView {
+    let query = use_query_pairs();
+    let set = use_set_param();
+    let id = format!("filter-{key}");
+    let label_for = id.clone();
+    view! {
+        <label class="filter" for=label_for>
+            <span>{label}</span>
+            <input
+                id=id
+                type=kind
+                prop:value=move || query.with(|q| q.get(key).unwrap_or_default().to_owned())
+                on:change=move |event| set(key, &event_target_value(&event))
+            />
+        </label>
+    }
+}
+
 /// The page's search box, bound to `q`; `/` focuses it.
 #[component]
 pub fn SearchBox(#[prop(into)] label: String) -> impl IntoView {

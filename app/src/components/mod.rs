@@ -8,6 +8,7 @@ pub mod filter_bar;
 pub mod grid;
 pub mod live;
 pub mod load;
+pub mod paged;
 pub mod progress;
 pub mod selection_bar;
 pub mod states;

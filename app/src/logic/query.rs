@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::de::value::{Error as ValueError, StrDeserializer};
 use shared::api::{AnyOf, AuditAction, MAX_SEARCH_CHARS};
 use shared::model::{
-    AlertId, AlertStatus, Engine, SensorHealth, SensorId, SensorType, Severity, SiteId,
+    AlertId, AlertStatus, DeviceId, Engine, SensorHealth, SensorId, SensorType, Severity, SiteId,
 };
 use time::Date;
 
@@ -296,6 +296,64 @@ impl AlertQuery {
     }
 }
 
+/// The filters of the Device inventory: `?site=&type=&vendor=&authorized=&inactive=&q=&device=`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceQuery {
+    pub site: Option<SiteId>,
+    pub device_type: String,
+    pub vendor: String,
+    pub authorized: Option<bool>,
+    pub inactive: Option<bool>,
+    pub text: String,
+    /// The device the side pane shows.
+    pub device: Option<DeviceId>,
+}
+
+impl DeviceQuery {
+    pub fn from_pairs(pairs: &QueryPairs) -> Self {
+        let flag = |key| match pairs.get(key) {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            _ => None,
+        };
+        DeviceQuery {
+            site: pairs.get("site").and_then(|s| SiteId::parse(s).ok()),
+            device_type: pairs.get("type").unwrap_or_default().to_owned(),
+            vendor: pairs.get("vendor").unwrap_or_default().to_owned(),
+            authorized: flag("authorized"),
+            inactive: flag("inactive"),
+            text: pairs.get("q").unwrap_or_default().to_owned(),
+            device: pairs.get("device").and_then(|d| DeviceId::parse(d).ok()),
+        }
+    }
+
+    /// The query of `GET /subscriptions/{sub}/devices` (and of its export).
+    pub fn api_query(&self) -> QueryPairs {
+        let mut pairs = QueryPairs::default();
+        if let Some(site) = &self.site {
+            pairs.set("site_id", site.as_str());
+        }
+        for (key, text) in [
+            ("type", &self.device_type),
+            ("vendor", &self.vendor),
+            ("q", &self.text),
+        ] {
+            let text: String = text.trim().chars().take(MAX_SEARCH_CHARS).collect();
+            pairs.set(key, text.trim());
+        }
+        for (key, flag) in [("authorized", self.authorized), ("inactive", self.inactive)] {
+            if let Some(flag) = flag {
+                pairs.set(key, if flag { "true" } else { "false" });
+            }
+        }
+        pairs
+    }
+
+    pub fn is_filtered(&self) -> bool {
+        self.api_query() != QueryPairs::default()
+    }
+}
+
 /// The filters of the Audit log: `?actor=&action=&since=&until=`, days as
 /// `YYYY-MM-DD` (UTC), `until` inclusive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -484,6 +542,23 @@ mod tests {
         ));
         assert_eq!(junk, AuditQuery::default());
         assert_eq!(junk.api_query().to_search(), "");
+    }
+
+    #[test]
+    fn device_filters_go_to_the_api_trimmed_and_unknown_flags_are_ignored() {
+        let query = DeviceQuery::from_pairs(&QueryPairs::parse(
+            "site=north&type=%20PLC%20&vendor=&authorized=false&inactive=true&q=10.0&device=d1",
+        ));
+        assert_eq!(query.device, Some(DeviceId::parse("d1").unwrap()));
+        assert!(query.is_filtered());
+        assert_eq!(
+            query.api_query().to_search(),
+            "?site_id=north&type=PLC&q=10.0&authorized=false&inactive=true"
+        );
+        let junk =
+            DeviceQuery::from_pairs(&QueryPairs::parse("authorized=yes&inactive=1&device=d2"));
+        assert!(!junk.is_filtered());
+        assert_eq!(junk.authorized, None);
     }
 
     #[test]

@@ -2,14 +2,15 @@
 //! after, newest first; filtered by the API; exported as CSV.
 
 use leptos::prelude::*;
-use shared::api::{AUDITED_RESOURCES, AuditEntry, Page};
+use shared::api::{AUDITED_RESOURCES, AuditEntry};
 use shared::authz::Permission;
 
 use crate::api::{ApiError, audit};
 use crate::components::action::Guarded;
 use crate::components::download::save;
-use crate::components::filter_bar::{FilterSelect, use_query_pairs, use_set_param};
+use crate::components::filter_bar::{FilterInput, FilterSelect, use_query_pairs};
 use crate::components::grid::LoadMore;
+use crate::components::paged::{Paged, fetch_with};
 use crate::components::states::{Denied, Empty, Failed, Loading};
 use crate::components::toast::use_toasts;
 use crate::logic::audit::{actor, changes, csv};
@@ -19,8 +20,6 @@ use crate::logic::query::AuditQuery;
 use crate::pages::sites::needs;
 use crate::tenant::use_tenant;
 use crate::use_api;
-
-const PAGE_SIZE: u32 = 50;
 
 #[component]
 pub fn Audit() -> impl IntoView {
@@ -41,49 +40,18 @@ fn AuditLog() -> impl IntoView {
     let pairs = use_query_pairs();
     let query = Memo::new(move |_| pairs.with(AuditQuery::from_pairs));
     let api_filters = Memo::new(move |_| query.with(AuditQuery::api_query));
-    let entries = RwSignal::new(None::<Result<Page<AuditEntry>, ApiError>>);
-    let loading_more = RwSignal::new(false);
-    let exporting = RwSignal::new(false);
-
-    let reload = move || {
-        let sub = tenant.with_untracked(|t| t.id.clone());
-        let filters = api_filters.get_untracked();
-        entries.set(None);
-        leptos::task::spawn_local(async move {
-            let answer = audit::page(api, &sub, &filters, PAGE_SIZE, None).await;
-            if api_filters.with_untracked(|now| *now == filters) {
-                entries.set(Some(answer));
-            }
-        });
-    };
-    Effect::new(move || {
-        api_filters.track();
-        reload();
-    });
+    let paged = Paged::new(
+        api_filters,
+        fetch_with(move |filters, limit, cursor| {
+            let sub = tenant.with_untracked(|t| t.id.clone());
+            async move { audit::page(api, &sub, &filters, limit, cursor.as_deref()).await }
+        }),
+    );
+    let loading_more = paged.loading_more;
     let load_more = move || {
-        let Some(cursor) = entries.with_untracked(|e| {
-            e.as_ref()
-                .and_then(|e| e.as_ref().ok())
-                .and_then(|e| e.next_cursor.clone())
-        }) else {
-            return;
-        };
-        let sub = tenant.with_untracked(|t| t.id.clone());
-        let filters = api_filters.get_untracked();
-        loading_more.set(true);
-        leptos::task::spawn_local(async move {
-            match audit::page(api, &sub, &filters, PAGE_SIZE, Some(&cursor)).await {
-                Ok(page) => entries.update(|e| {
-                    if let Some(Ok(shown)) = e {
-                        shown.items.extend(page.items);
-                        shown.next_cursor = page.next_cursor;
-                    }
-                }),
-                Err(error) => toasts.error(format!("Could not load more entries: {error}")),
-            }
-            loading_more.set(false);
-        });
+        paged.load_more(move |error| toasts.error(format!("Could not load more entries: {error}")));
     };
+    let exporting = RwSignal::new(false);
     let export = move || {
         let sub = tenant.with_untracked(|t| t.id.clone());
         let filters = api_filters.get_untracked();
@@ -109,17 +77,17 @@ fn AuditLog() -> impl IntoView {
     view! {
         <h1>"Audit log"</h1>
         <div class="filters" role="search">
-            <TextFilter label="Who" key="actor" kind="search" />
+            <FilterInput label="Who" key="actor" kind="search" />
             <FilterSelect label="Kind of change" key="action" options=action_options />
-            <TextFilter label="From (UTC)" key="since" kind="date" />
-            <TextFilter label="To (UTC)" key="until" kind="date" />
+            <FilterInput label="From (UTC)" key="since" kind="date" />
+            <FilterInput label="To (UTC)" key="until" kind="date" />
         </div>
         <div class="toolbar" role="toolbar" aria-label="Audit actions">
             <Guarded label="Export CSV" needs=needs(Permission::GrantPermissions) at=At::Subscription blocked=busy on_click=move |_| export() />
         </div>
-        {move || match entries.get() {
+        {move || match paged.rows.get() {
             None => view! { <Loading what="the audit log" /> }.into_any(),
-            Some(Err(error)) => view! { <Failed what="the audit log" error retry=move |_| reload() /> }.into_any(),
+            Some(Err(error)) => view! { <Failed what="the audit log" error retry=move |_| paged.reload(false) /> }.into_any(),
             Some(Ok(page)) => {
                 let more = page.next_cursor.is_some();
                 let body = if page.items.is_empty() {
@@ -147,26 +115,6 @@ fn scope(tenant: &Signal<crate::tenant::Tenant>, entry: &AuditEntry) -> String {
     match &entry.site_id {
         Some(site) => tenant.with_untracked(|t| t.site_name(site)),
         None => "Subscription".to_owned(),
-    }
-}
-
-/// A labelled `<input>` bound to `key` in the query string.
-#[component]
-fn TextFilter(label: &'static str, key: &'static str, kind: &'static str) -> impl IntoView {
-    let query = use_query_pairs();
-    let set = use_set_param();
-    let id = format!("filter-{key}");
-    let label_for = id.clone();
-    view! {
-        <label class="filter" for=label_for>
-            <span>{label}</span>
-            <input
-                id=id
-                type=kind
-                prop:value=move || query.with(|q| q.get(key).unwrap_or_default().to_owned())
-                on:change=move |event| set(key, &event_target_value(&event))
-            />
-        </label>
     }
 }
 

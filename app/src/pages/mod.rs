@@ -3,7 +3,9 @@
 pub mod alerts;
 pub mod audit;
 pub mod coming;
+pub mod devices;
 pub mod home;
+pub mod names;
 pub mod overview;
 pub mod plans;
 pub mod shell;

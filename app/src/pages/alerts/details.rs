@@ -6,7 +6,7 @@ use leptos_router::hooks::use_params_map;
 use shared::authz::Permission;
 use shared::model::{Alert, AlertId, AlertStatus};
 
-use super::{StatusSelect, sensor_name, sensor_names};
+use super::StatusSelect;
 use crate::api::{ApiError, Versioned, alerts};
 use crate::components::action::Guarded;
 use crate::components::dialog::Pane;
@@ -16,6 +16,7 @@ use crate::components::states::{Denied, loaded};
 use crate::components::toast::use_toasts;
 use crate::logic::denial::At;
 use crate::logic::format::{utc, words};
+use crate::pages::names::{sensor_name, sensor_names};
 use crate::pages::sites::needs;
 use crate::routes;
 use crate::tenant::use_tenant;

@@ -3,20 +3,18 @@
 
 pub mod details;
 
-use std::collections::BTreeMap;
-
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use shared::api::{BulkAlertStatus, MAX_BULK_ALERTS};
 use shared::authz::Permission;
-use shared::model::{Alert, AlertId, AlertStatus, Engine, SensorId, Severity, SubscriptionId};
+use shared::model::{Alert, AlertId, AlertStatus, Engine, Severity, SubscriptionId};
 
-use crate::api::{ApiError, alerts, sensors};
+use crate::api::{ApiError, alerts};
 use crate::components::action::Guarded;
 use crate::components::filter_bar::{FilterSelect, SearchBox, use_query_pairs, use_set_param};
 use crate::components::grid::LoadMore;
 use crate::components::live::refresh_while_visible;
-use crate::components::load::Load;
+use crate::components::paged::{Paged, fetch_with};
 use crate::components::progress::BulkProgressBar;
 use crate::components::selection_bar::SelectionBar;
 use crate::components::states::{Denied, Empty, Failed, Loading};
@@ -25,26 +23,16 @@ use crate::logic::bulk::{BulkProgress, chunks};
 use crate::logic::denial::At;
 use crate::logic::format::{utc, words};
 use crate::logic::grouping::group_by;
-use crate::logic::query::{AlertGroup, AlertQuery, QueryPairs};
+use crate::logic::query::{AlertGroup, AlertQuery};
 use crate::logic::selection::Selection;
+use crate::pages::names::{SensorNames, sensor_name, sensor_names};
 use crate::pages::sites::needs;
 use crate::routes::{self, Page};
 use crate::tenant::use_tenant;
 use crate::use_api;
 
-const PAGE_SIZE: u32 = 50;
-
 /// The statuses an alert can be set to (nothing goes back to `new`).
 pub const TARGET_STATUSES: [AlertStatus; 2] = [AlertStatus::Active, AlertStatus::Closed];
-
-/// Sensor names by id, for the Sensor column.
-pub type SensorNames = BTreeMap<SensorId, String>;
-
-#[derive(Debug, Clone, Default, PartialEq)]
-struct Rows {
-    alerts: Vec<Alert>,
-    next_cursor: Option<String>,
-}
 
 #[component]
 pub fn Alerts() -> impl IntoView {
@@ -53,31 +41,6 @@ pub fn Alerts() -> impl IntoView {
         Some(reason) => view! { <h1>"Alerts"</h1><Denied reason /> }.into_any(),
         None => view! { <AlertTriage /> }.into_any(),
     }
-}
-
-/// Sensor names of the subscription; empty for a user who may not list sensors.
-pub fn sensor_names() -> Signal<SensorNames> {
-    let api = use_api();
-    let tenant = use_tenant();
-    let names = Load::new(move || {
-        let sub = tenant.with(|t| t.id.clone());
-        async move {
-            let all = sensors::all(api, &sub, &QueryPairs::default()).await?;
-            Ok::<_, ApiError>(
-                all.into_iter()
-                    .map(|s| (s.id, s.name.to_string()))
-                    .collect::<SensorNames>(),
-            )
-        }
-    });
-    Signal::derive(move || names.get().and_then(Result::ok).unwrap_or_default())
-}
-
-pub fn sensor_name(names: &SensorNames, id: &SensorId) -> String {
-    names
-        .get(id)
-        .cloned()
-        .unwrap_or_else(|| format!("sensor {id}"))
 }
 
 #[component]
@@ -92,63 +55,25 @@ fn AlertTriage() -> impl IntoView {
     let navigate = use_navigate();
     let names = sensor_names();
 
-    let rows = RwSignal::new(None::<Result<Rows, ApiError>>);
-    let loading_more = RwSignal::new(false);
+    let paged = Paged::new(
+        api_filters,
+        fetch_with(move |filters, limit, cursor| {
+            let sub = tenant.with_untracked(|t| t.id.clone());
+            async move { alerts::page(api, &sub, &filters, limit, cursor.as_deref()).await }
+        }),
+    );
     let selection = RwSignal::new(Selection::<AlertId>::default());
     let progress = RwSignal::new(None::<BulkProgress>);
     let progress_title = RwSignal::new(String::new());
     let bulk_status = RwSignal::new(AlertStatus::Closed);
-
-    // (Re)loads the first pages: as many rows as are shown, so a refresh keeps them
-    // (and the selection, which only a change of filters clears).
-    let reload = move |keep_rows: bool| {
-        let sub = tenant.with_untracked(|t| t.id.clone());
-        let filters = api_filters.get_untracked();
-        let shown = rows.with_untracked(|r| match r {
-            Some(Ok(rows)) if keep_rows => rows.alerts.len() as u32,
-            _ => 0,
-        });
-        let limit = shown.clamp(PAGE_SIZE, shared::api::MAX_PAGE_LIMIT);
-        leptos::task::spawn_local(async move {
-            let answer = alerts::page(api, &sub, &filters, limit, None).await;
-            if api_filters.with_untracked(|now| *now == filters) {
-                rows.set(Some(answer.map(|page| Rows {
-                    alerts: page.items,
-                    next_cursor: page.next_cursor,
-                })));
-            }
-        });
-    };
+    // Only a change of filters clears the selection; a refresh keeps it.
     Effect::new(move || {
         api_filters.track();
-        rows.set(None);
         selection.update(Selection::clear);
-        reload(false);
     });
-    refresh_while_visible(move || reload(true));
+    refresh_while_visible(move || paged.reload(true));
     let load_more = move || {
-        let Some(cursor) = rows.with_untracked(|r| {
-            r.as_ref()
-                .and_then(|r| r.as_ref().ok())
-                .and_then(|r| r.next_cursor.clone())
-        }) else {
-            return;
-        };
-        let sub = tenant.with_untracked(|t| t.id.clone());
-        let filters = api_filters.get_untracked();
-        loading_more.set(true);
-        leptos::task::spawn_local(async move {
-            match alerts::page(api, &sub, &filters, PAGE_SIZE, Some(&cursor)).await {
-                Ok(page) => rows.update(|r| {
-                    if let Some(Ok(rows)) = r {
-                        rows.alerts.extend(page.items);
-                        rows.next_cursor = page.next_cursor;
-                    }
-                }),
-                Err(error) => toasts.error(format!("Could not load more alerts: {error}")),
-            }
-            loading_more.set(false);
-        });
+        paged.load_more(move |error| toasts.error(format!("Could not load more alerts: {error}")));
     };
 
     // The selected alerts: the ticked rows, or every alert matching the filters.
@@ -158,12 +83,7 @@ fn AlertTriage() -> impl IntoView {
             let sub = tenant.with_untracked(|t| t.id.clone());
             alerts::all(api, &sub, &api_filters.get_untracked()).await?
         } else {
-            rows.with_untracked(|r| {
-                r.as_ref()
-                    .and_then(|r| r.as_ref().ok())
-                    .map(|r| r.alerts.clone())
-                    .unwrap_or_default()
-            })
+            paged.shown_untracked()
         };
         Ok::<Vec<Alert>, ApiError>(
             all.into_iter()
@@ -228,7 +148,7 @@ fn AlertTriage() -> impl IntoView {
                     }
                 });
             }
-            reload(true);
+            paged.reload(true);
         });
     };
 
@@ -248,7 +168,7 @@ fn AlertTriage() -> impl IntoView {
         navigate(&Page::Alerts.href_with(&sub, &search), Default::default());
     });
     let close_pane = Callback::new(move |()| set_param("alert", ""));
-    let changed = Callback::new(move |()| reload(true));
+    let changed = Callback::new(move |()| paged.reload(true));
 
     let status_options: Vec<(String, String)> = [("new,active", "Open (new or active)")]
         .into_iter()
@@ -279,13 +199,8 @@ fn AlertTriage() -> impl IntoView {
                 .collect()
         })
     });
-    let loaded = Signal::derive(move || {
-        rows.with(|r| {
-            r.as_ref()
-                .and_then(|r| r.as_ref().ok())
-                .map(|r| (r.alerts.len(), r.next_cursor.is_some()))
-        })
-    });
+    let loaded = Signal::derive(move || paged.loaded());
+    let loading_more = paged.loading_more;
 
     view! {
         <h1>"Alerts"</h1>
@@ -310,10 +225,10 @@ fn AlertTriage() -> impl IntoView {
             })}
         </p>
         <SelectionBar selection loaded filtered=Signal::derive(move || query.with(AlertQuery::is_filtered)) noun="alerts" />
-        {move || match rows.get() {
+        {move || match paged.rows.get() {
             None => view! { <Loading what="alerts" /> }.into_any(),
-            Some(Err(error)) => view! { <Failed what="alerts" error retry=move |_| reload(false) /> }.into_any(),
-            Some(Ok(loaded)) if loaded.alerts.is_empty() => {
+            Some(Err(error)) => view! { <Failed what="alerts" error retry=move |_| paged.reload(false) /> }.into_any(),
+            Some(Ok(loaded)) if loaded.items.is_empty() => {
                 let message = if query.with(AlertQuery::is_filtered) {
                     "No alerts match these filters"
                 } else {
@@ -326,7 +241,7 @@ fn AlertTriage() -> impl IntoView {
                     .into_any()
             }
             Some(Ok(loaded)) => view! {
-                <AlertGrid alerts=loaded.alerts group=query.with(|q| q.group) selection names open />
+                <AlertGrid alerts=loaded.items group=query.with(|q| q.group) selection names open />
                 <LoadMore more=loaded.next_cursor.is_some() loading=loading_more on_load=move |_| load_more() />
             }
                 .into_any(),

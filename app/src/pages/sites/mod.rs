@@ -7,7 +7,6 @@ pub mod details;
 mod edit_site;
 mod onboard;
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -16,11 +15,11 @@ use leptos::prelude::*;
 
 use crate::components::load::Load;
 use leptos_router::hooks::use_navigate;
-use shared::api::{PushTiUpdate, RequestSoftwareUpdate, Sensor, Zone};
+use shared::api::{PushTiUpdate, RequestSoftwareUpdate, Sensor};
 use shared::authz::{Permission, PermissionSet};
-use shared::model::{SensorHealth, SensorId, SensorType, SoftwareRelease, ZoneId};
+use shared::model::{SensorHealth, SensorId, SensorType, SoftwareRelease};
 
-use crate::api::{ApiError, sensors, sites};
+use crate::api::{ApiError, sensors};
 use crate::components::action::Guarded;
 use crate::components::dialog::Menu;
 use crate::components::filter_bar::{FilterSelect, SearchBox, use_query_pairs, use_set_param};
@@ -36,6 +35,7 @@ use crate::logic::format::{ago, count, utc, words};
 use crate::logic::grouping::{Sort, group_by};
 use crate::logic::query::{SensorQuery, SitesPane};
 use crate::logic::selection::Selection;
+use crate::pages::names::{ZoneNames, zone_names};
 use crate::routes;
 use crate::tenant::use_tenant;
 use crate::use_api;
@@ -73,9 +73,6 @@ pub const HEALTHS: [SensorHealth; 4] = [
 
 /// One request of a bulk action, over a chunk of the selected sensors.
 type BulkStep = Rc<dyn Fn(Vec<Sensor>) -> Pin<Box<dyn Future<Output = Result<(), ApiError>>>>>;
-
-/// Zone names of every site, for the grid's Zone column.
-pub type ZoneNames = BTreeMap<ZoneId, String>;
 
 pub fn now() -> time::OffsetDateTime {
     let millis = js_sys::Date::now() as i128;
@@ -120,27 +117,7 @@ fn SitesAndSensors() -> impl IntoView {
     let progress_title = RwSignal::new(String::new());
     let recover_open = RwSignal::new(false);
 
-    let zones = Load::new(move || {
-        let (sub, site_ids) = tenant.with(|t| {
-            (
-                t.id.clone(),
-                t.sites.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
-            )
-        });
-        async move {
-            let mut names = ZoneNames::new();
-            for site in site_ids {
-                let zones: Vec<Zone> = sites::zones(api, &sub, &site).await?;
-                names.extend(
-                    zones
-                        .into_iter()
-                        .map(|zone| (zone.id, zone.name.to_string())),
-                );
-            }
-            Ok::<_, ApiError>(names)
-        }
-    });
-    let zone_names = Signal::derive(move || zones.get().and_then(Result::ok).unwrap_or_default());
+    let zone_names = zone_names();
     let health = Load::new(move || {
         let sub = tenant.with(|t| t.id.clone());
         async move { sensors::health_summary(api, &sub).await }
