@@ -34,7 +34,7 @@ use shared::api::{
 use shared::authz::{
     BuiltInRole, CustomRole, MAX_ASSIGNMENTS_PER_SUBSCRIPTION, MAX_CUSTOM_ROLES_PER_SUBSCRIPTION,
     MAX_DEVICE_GROUPS_PER_SUBSCRIPTION, Permission, PermissionSet, Principal, RoleAssignment,
-    RoleRef, Scope, Target,
+    RoleRef, Scope, Target, last_owner_refusal,
 };
 use shared::model::{
     AssignmentId, DeviceGroup, DeviceGroupId, RoleId, SiteId, SiteSelector, SubscriptionId,
@@ -727,21 +727,15 @@ async fn delete_assignment(
             .iter()
             .position(|assignment| assignment.id == id)
             .ok_or_else(not_found)?;
-        let assignment = subscription.assignments.remove(position);
         authorized.require(
             Permission::GrantPermissions,
-            assignment.scope.granting_target(),
+            subscription.assignments[position].scope.granting_target(),
         )?;
         if_match.check(authorized.version)?;
-        let owners_left = subscription
-            .assignments
-            .iter()
-            .any(RoleAssignment::is_subscription_owner);
-        if assignment.is_subscription_owner() && !owners_left {
-            return Err(ApiError::Conflict(
-                "this is the subscription's last owner; assign another owner first".into(),
-            ));
+        if let Some(refusal) = last_owner_refusal(&subscription.assignments, &id) {
+            return Err(ApiError::Conflict(refusal.into()));
         }
+        let assignment = subscription.assignments.remove(position);
         Ok(PolicyChange {
             subscription,
             must_exist: Vec::new(),

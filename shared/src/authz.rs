@@ -664,6 +664,22 @@ impl RoleAssignment {
     }
 }
 
+/// Why the assignment `removed` may not be taken out of `assignments`: it is the
+/// subscription's last owner, and a subscription always keeps one. `None` if it may.
+pub fn last_owner_refusal(
+    assignments: &[RoleAssignment],
+    removed: &AssignmentId,
+) -> Option<&'static str> {
+    let removes_an_owner = assignments
+        .iter()
+        .any(|a| &a.id == removed && a.is_subscription_owner());
+    let others_remain = assignments
+        .iter()
+        .any(|a| &a.id != removed && a.is_subscription_owner());
+    (removes_an_owner && !others_remain)
+        .then_some("this is the subscription's last owner; assign another owner first")
+}
+
 /// Limits of one subscription's policy, which is stored as one item (at most 400 KB):
 /// the worst case of each list together stays well under it.
 pub const MAX_ASSIGNMENTS_PER_SUBSCRIPTION: usize = 500;
@@ -901,6 +917,28 @@ impl Access {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_last_owner_at_subscription_scope_is_kept_from_removal() {
+        let assignment =
+            |id: &str, principal: &str, role: &str, site: Option<&str>| -> RoleAssignment {
+                serde_json::from_value(serde_json::json!({
+                    "id": id, "principal": principal, "role": role, "site_id": site,
+                }))
+                .unwrap()
+            };
+        let id = |raw: &str| AssignmentId::parse(raw).unwrap();
+        let mut all = vec![
+            assignment("a1", "owner@plants.test", "owner", None),
+            assignment("a2", "north@plants.test", "owner", Some("north")),
+            assignment("a3", "reader@plants.test", "security_reader", None),
+        ];
+        assert!(last_owner_refusal(&all, &id("a1")).is_some());
+        assert_eq!(last_owner_refusal(&all, &id("a2")), None);
+        assert_eq!(last_owner_refusal(&all, &id("a3")), None);
+        all.push(assignment("a4", "second@plants.test", "owner", None));
+        assert_eq!(last_owner_refusal(&all, &id("a1")), None);
+    }
 
     fn site(id: &str) -> SiteId {
         SiteId::parse(id).unwrap()

@@ -1322,3 +1322,126 @@ async fn devices_are_authorized_in_bulk_edited_deleted_and_exported_and_a_site_r
     assert!(!body.contains("10.6.0."), "{body}");
     reader.close().await;
 }
+
+// ----- Users and roles -----
+
+#[tokio::test]
+async fn users_and_roles_grant_and_protect_the_last_owner_and_show_the_seed_table() {
+    let plants = Plants::new().await;
+    let browser = plants.browser_as("owner@example.com", None).await;
+    let page = &browser.client;
+    page.goto(&plants.page("/access")).await.unwrap();
+    // THEN the only owner's assignment cannot be removed, and says why before any click
+    let own_row = "//tr[@data-principal='owner@example.com']";
+    let refused = refusal(&button_in(page, own_row, "Remove").await)
+        .await
+        .expect("the last owner is kept");
+    assert!(refused.contains("last owner"), "{refused}");
+    // AND the built-in roles read as the seed's table, from the shared matrix
+    for permission in Permission::ALL {
+        let row = format!(
+            "//table[@id='built-in-roles']//tr[th[normalize-space(.)='{}']]",
+            permission.label()
+        );
+        let cells = page
+            .find_all(fantoccini::Locator::XPath(&format!("{row}/td")))
+            .await
+            .unwrap();
+        assert_eq!(cells.len(), 1 + BuiltInRole::ALL.len(), "{permission:?}");
+        for (role, cell) in BuiltInRole::ALL.into_iter().zip(&cells[1..]) {
+            let text = cell.text().await.unwrap();
+            assert_eq!(
+                text.contains("Yes"),
+                role.permissions().contains(permission),
+                "{permission:?} {role:?}: {text}"
+            );
+        }
+    }
+    // WHEN they grant Security Admin at Plant North to an analyst
+    find(page, "#assign-principal")
+        .await
+        .send_keys("analyst@plants.test")
+        .await
+        .unwrap();
+    find(page, "#assign-role")
+        .await
+        .select_by_value("security_admin")
+        .await
+        .unwrap();
+    find(page, "#assign-scope")
+        .await
+        .select_by_value(&format!("site:{}", plants.north))
+        .await
+        .unwrap();
+    button(page, "Add assignment").await.click().await.unwrap();
+    // THEN it is listed, and the server holds exactly that
+    find(page, "tr[data-principal='analyst@plants.test']").await;
+    let all = plants.fleet.assignments().await;
+    let granted = all
+        .iter()
+        .find(|a| a["principal"] == "analyst@plants.test")
+        .expect("the new assignment");
+    assert_eq!(granted["role"], "security_admin");
+    assert_eq!(granted["site_id"], plants.north.as_str());
+    // WHEN they create a custom role from the checklist
+    find(page, "#role-name")
+        .await
+        .send_keys("Device keeper")
+        .await
+        .unwrap();
+    for permission in [Permission::ViewDevices, Permission::ManageDevices] {
+        find(
+            page,
+            &format!("input[data-permission='{}']", permission.as_str()),
+        )
+        .await
+        .click()
+        .await
+        .unwrap();
+    }
+    button(page, "Create role").await.click().await.unwrap();
+    wait_for_text(page, "section[aria-label='Custom roles']", |t| {
+        t.contains("Device keeper")
+    })
+    .await;
+    let roles = plants.fleet.all("/roles", 50).await;
+    let keeper = roles
+        .iter()
+        .find(|r| r["name"] == "Device keeper")
+        .expect("the role");
+    assert_eq!(
+        keeper["permissions"],
+        json!(["view_devices", "manage_devices"])
+    );
+    browser.screenshot("access").await;
+    // WHEN a second owner exists, the first may be removed
+    plants
+        .fleet
+        .member("second.owner@plants.test", "owner", None)
+        .await;
+    page.refresh().await.unwrap();
+    wait_until(page, "the first owner becomes removable", || async {
+        match page
+            .find(fantoccini::Locator::XPath(&format!(
+                "{own_row}//button[normalize-space(.)='Remove']"
+            )))
+            .await
+        {
+            Ok(button) => refusal(&button).await.is_none(),
+            Err(_) => false,
+        }
+    })
+    .await;
+    browser.close().await;
+    // AND a Contributor, who may not grant permissions, is told so
+    let contributor = plants
+        .browser_as("contributor@plants.test", Some("contributor"))
+        .await;
+    contributor
+        .client
+        .goto(&plants.page("/access"))
+        .await
+        .unwrap();
+    expect_denied_page(&contributor.client, Permission::GrantPermissions).await;
+    contributor.close().await;
+}

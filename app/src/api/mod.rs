@@ -2,6 +2,7 @@
 //! function, the contract's error body turned into [`ApiError`]. A `401` ends the
 //! session, which sends the user to sign in again.
 
+pub mod access;
 pub mod alerts;
 pub mod audit;
 pub mod devices;

@@ -1,5 +1,6 @@
 //! One module per page; `shell` frames every page of a subscription.
 
+pub mod access;
 pub mod alerts;
 pub mod audit;
 pub mod coming;
