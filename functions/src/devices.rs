@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::api::{
-    AuditActor, DEVICE_EXPORT_COLUMNS, DeviceFilter, Page, PageRequest, UpdateDevice,
+    AuditActor, DEVICE_EXPORT_COLUMNS, DeviceFilter, MergeDevices, Page, PageRequest, UpdateDevice,
     device_export_row,
 };
 use shared::authz::{Permission, SiteFilter, Target};
@@ -48,6 +48,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_devices))
         .routes(routes!(export_devices))
+        .routes(routes!(merge_devices))
         .routes(routes!(get_device, update_device, delete_device))
 }
 
@@ -479,6 +480,112 @@ async fn delete_device(
     }
     Err(ApiError::Conflict(
         "the device kept changing while it was deleted; try again".into(),
+    ))
+}
+
+/// Merges 2 to 10 devices at one site into one of them, the survivor: it keeps the
+/// fields the request gives (its own otherwise), the earliest first seen and the latest
+/// activity; the others are removed, and their identities now name the survivor, so a
+/// later observation of their addresses updates it. One audit entry (`device.merge`)
+/// holds every device before and the survivor after.
+///
+/// Needs `manage_devices` at the devices' site; a device the caller cannot view is
+/// `404`; devices at different sites, or a survivor not among them, are `400`.
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions/{sub}/devices/merge",
+    tag = "devices",
+    params(InSubscription),
+    request_body = MergeDevices,
+    responses(
+        (status = 200, description = "The survivor", body = Device,
+            headers(("ETag" = String, description = "The survivor's version, for If-Match"))),
+        UpdateErrors,
+    )
+)]
+async fn merge_devices(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path(sub): Path<String>,
+    body: Body,
+) -> ApiResult<Response> {
+    let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
+    require_view_somewhere(&authorized)?;
+    let merge: MergeDevices = body.parse()?;
+    if !merge.device_ids.contains(&merge.survivor_id) {
+        return Err(ApiError::invalid_field(
+            "survivor_id",
+            "must be one of device_ids",
+        ));
+    }
+    let subscription = &authorized.subscription.id;
+    for _ in 0..MAX_ATTEMPTS {
+        let mut stored = Vec::with_capacity(merge.device_ids.len());
+        for id in &merge.device_ids {
+            stored.push(visible_device(table.as_ref(), &authorized, id.as_str()).await?);
+        }
+        let site = stored[0].record.site_id.clone();
+        if stored.iter().any(|s| s.record.site_id != site) {
+            return Err(ApiError::invalid_field(
+                "device_ids",
+                "the devices are at different sites; only devices at one site merge",
+            ));
+        }
+        authorized.require(Permission::ManageDevices, Target::Site(&site))?;
+        let (survivor, absorbed): (Vec<&Stored>, Vec<&Stored>) = stored
+            .iter()
+            .partition(|s| s.record.id == merge.survivor_id);
+        let survivor = survivor[0];
+        let mut merged = survivor.record.clone();
+        apply_update(&mut merged, &merge.kept_fields());
+        for other in &absorbed {
+            merged.first_seen = merged.first_seen.min(other.record.first_seen);
+            merged.last_activity = merged.last_activity.max(other.record.last_activity);
+        }
+        let mut writes = vec![Write::Put {
+            item: device_item(subscription, &merged)?,
+            condition: Condition::VersionIs(survivor.version),
+        }];
+        for other in &absorbed {
+            let device = &other.record;
+            writes.push(Write::Delete {
+                key: keys::device(subscription, &site, &device.id),
+                condition: Condition::VersionIs(other.version),
+            });
+            writes.push(Write::Put {
+                item: records::item(
+                    keys::device_identity(subscription, &site, &device.identity().key()),
+                    &DeviceIdentityRecord {
+                        device_id: merged.id.clone(),
+                    },
+                )?,
+                condition: Condition::Always,
+            });
+        }
+        let before: Vec<&Device> = stored.iter().map(|s| &s.record).collect();
+        writes.push(
+            audit::Change {
+                actor: user(&principal),
+                action: "device.merge",
+                subscription,
+                site: Some(&site),
+                target: merged.id.as_str(),
+            }
+            .write(
+                OffsetDateTime::now_utc(),
+                audit::snapshot(&before),
+                audit::snapshot(&merged),
+            )?,
+        );
+        match table.transact(writes).await {
+            Ok(versions) => return Ok(json_with_etag(StatusCode::OK, &merged, versions[0])),
+            // A device changed meanwhile (an observation, an edit): read them again.
+            Err(StoreError::ConditionFailed { .. }) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ApiError::Conflict(
+        "the devices kept changing while they were merged; try again".into(),
     ))
 }
 

@@ -21,7 +21,7 @@ use crate::authz::{
 };
 use crate::model::{
     AlertId, AlertStatus, AssignmentId, AuditEntryId, Commitment, CommittedDevices, DetectedAlert,
-    DeviceGroupId, DisplayName, Email, Engine, GroupId, HealthFinding, ObservedDevice,
+    DeviceGroupId, DeviceId, DisplayName, Email, Engine, GroupId, HealthFinding, ObservedDevice,
     PendingAction, PlanId, PlanKind, PlanStatus, PlanTermsError, SensorHealth, SensorId,
     SensorIssue, SensorType, Severity, SiteId, SiteOwners, SitePlacement, SitePlacementError,
     SiteSelector, SoftwareVersion, SubscriptionId, Tags, TiMode, TiUpdateStatus, TiVersion, ZoneId,
@@ -1243,6 +1243,57 @@ pub struct UpdateDevice {
     pub vendor: Option<DisplayName>,
     #[serde(default)]
     pub authorized: Option<bool>,
+}
+
+/// Most devices one merge may name, the survivor included.
+pub const MAX_MERGED_DEVICES: usize = 10;
+
+/// `POST /subscriptions/{sub}/devices/merge`: 2 to [`MAX_MERGED_DEVICES`] devices at
+/// one site become `survivor_id` (one of them), which keeps the fields given here and
+/// its own otherwise; the others are removed and their identities (zone, IP, MAC) now
+/// name the survivor, so later observations of them update it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MergeDevices {
+    #[serde(deserialize_with = "devices_to_merge")]
+    pub device_ids: Vec<DeviceId>,
+    pub survivor_id: DeviceId,
+    #[serde(default)]
+    pub name: Option<DisplayName>,
+    #[serde(default, rename = "type")]
+    pub device_type: Option<DisplayName>,
+    #[serde(default)]
+    pub vendor: Option<DisplayName>,
+    #[serde(default)]
+    pub authorized: Option<bool>,
+}
+
+impl MergeDevices {
+    /// The survivor's fields this merge sets.
+    pub fn kept_fields(&self) -> UpdateDevice {
+        UpdateDevice {
+            name: self.name.clone(),
+            device_type: self.device_type.clone(),
+            vendor: self.vendor.clone(),
+            authorized: self.authorized,
+        }
+    }
+}
+
+fn devices_to_merge<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<DeviceId>, D::Error> {
+    let mut ids: Vec<DeviceId> = Vec::new();
+    for id in Vec::<DeviceId>::deserialize(deserializer)? {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if !(2..=MAX_MERGED_DEVICES).contains(&ids.len()) {
+        return Err(serde::de::Error::custom(format!(
+            "name 2 to {MAX_MERGED_DEVICES} different devices"
+        )));
+    }
+    Ok(ids)
 }
 
 /// The header of `GET /subscriptions/{sub}/devices/export.csv`.

@@ -645,3 +645,152 @@ on_both_stores!(
         }
     }
 );
+
+on_both_stores!(
+    merged_devices_become_the_survivor_and_their_addresses_keep_landing_on_it,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let north = fleet.site("North").await;
+        let south = fleet.site("South").await;
+        let at_north = fleet.sensor("n1", &north, None).await;
+        let at_south = fleet.sensor("s1", &south, None).await;
+        // GIVEN three devices at North (one machine seen under three addresses) and one at South
+        let seen = |ip: &str, mac: &str, at: &str| {
+            let mut device = observation(ip, mac);
+            device["last_activity"] = at.into();
+            device
+        };
+        fleet
+            .observe(
+                &at_north,
+                vec![
+                    seen("10.0.0.1", "02:00:00:00:00:01", "2026-01-01T00:00:00Z"),
+                    seen("10.0.0.2", "02:00:00:00:00:02", "2026-02-01T00:00:00Z"),
+                    seen("10.0.0.3", "02:00:00:00:00:03", "2026-03-01T00:00:00Z"),
+                ],
+            )
+            .await;
+        fleet
+            .observe(
+                &at_south,
+                vec![seen(
+                    "10.1.0.1",
+                    "02:00:00:00:01:01",
+                    "2026-01-01T00:00:00Z",
+                )],
+            )
+            .await;
+        let all = list(&fleet, &fleet.owner, "").await;
+        let id = |ip: &str| find(&all, ip)["id"].as_str().unwrap().to_owned();
+        let (first, second, third, elsewhere) = (
+            id("10.0.0.1"),
+            id("10.0.0.2"),
+            id("10.0.0.3"),
+            id("10.1.0.1"),
+        );
+        let merge = |token: String, body: Value| {
+            let fleet = &fleet;
+            async move {
+                fleet
+                    .api
+                    .post(&fleet.path("/devices/merge"), Some(&token), body)
+                    .await
+            }
+        };
+        let reader = fleet
+            .member("reader@example.com", "security_reader", None)
+            .await;
+        let audit_before = fleet.audit().await.len();
+        // WHEN the request is wrong, THEN it is refused naming the field, and nothing changes
+        for (body, field) in [
+            (
+                json!({"device_ids": [first, elsewhere], "survivor_id": first}),
+                "device_ids",
+            ),
+            (
+                json!({"device_ids": [first, second], "survivor_id": third}),
+                "survivor_id",
+            ),
+            (
+                json!({"device_ids": [first, first], "survivor_id": first}),
+                "device_ids",
+            ),
+            (
+                json!({"device_ids": [first, second], "survivor_id": first, "colour": "red"}),
+                "colour",
+            ),
+            (
+                json!({"device_ids": [first, second], "survivor_id": first, "name": ""}),
+                "name",
+            ),
+        ] {
+            let refused = merge(fleet.owner.clone(), body.clone()).await;
+            expect(&refused, 400, "invalid");
+            assert!(
+                refused.error_message().contains(field),
+                "{body}: {}",
+                refused.error_message()
+            );
+        }
+        let denied = merge(
+            reader,
+            json!({"device_ids": [first, second], "survivor_id": first}),
+        )
+        .await;
+        assert_eq!(denied.status, 403, "{denied:?}");
+        assert_eq!(list(&fleet, &fleet.owner, "").await.len(), 4);
+        assert_eq!(fleet.audit().await.len(), audit_before);
+        // WHEN the owner merges the three into the second, naming it and authorizing it
+        let merged = merge(
+            fleet.owner.clone(),
+            json!({"device_ids": [first, second, third], "survivor_id": second,
+                   "name": "Press PLC", "authorized": true}),
+        )
+        .await;
+        assert_eq!(merged.status, 200, "{merged:?}");
+        // THEN one device remains at North, with the chosen fields and the widest activity
+        let north_now = list(&fleet, &fleet.owner, &format!("?site_id={north}")).await;
+        assert_eq!(north_now.len(), 1, "{north_now:?}");
+        let survivor = &north_now[0];
+        assert_eq!(survivor["id"], second.as_str());
+        assert_eq!(survivor["name"], "Press PLC");
+        assert_eq!(survivor["authorized"], true);
+        assert_eq!(survivor["last_activity"], "2026-03-01T00:00:00Z");
+        for gone in [&first, &third] {
+            let read = fleet
+                .api
+                .get(&device_path(&fleet, gone), Some(&fleet.owner))
+                .await;
+            assert_eq!(read.status, 404, "{gone}");
+        }
+        assert_eq!(
+            list(&fleet, &fleet.owner, &format!("?site_id={south}"))
+                .await
+                .len(),
+            1
+        );
+        // AND one audit entry holds every device before and the survivor after
+        let audit = fleet.audit().await;
+        assert_eq!(audit.len(), audit_before + 1);
+        assert_eq!(audit[0]["action"], "device.merge");
+        assert_eq!(audit[0]["before"].as_array().map(Vec::len), Some(3));
+        assert_eq!(audit[0]["after"]["name"], "Press PLC");
+        // WHEN a merged address is seen again
+        fleet
+            .observe(
+                &at_north,
+                vec![seen(
+                    "10.0.0.1",
+                    "02:00:00:00:00:01",
+                    "2026-04-01T00:00:00Z",
+                )],
+            )
+            .await;
+        // THEN it lands on the survivor: no new device
+        let north_after = list(&fleet, &fleet.owner, &format!("?site_id={north}")).await;
+        assert_eq!(north_after.len(), 1, "{north_after:?}");
+        assert_eq!(north_after[0]["id"], second.as_str());
+        assert_eq!(north_after[0]["last_activity"], "2026-04-01T00:00:00Z");
+        assert_eq!(north_after[0]["name"], "Press PLC");
+    }
+);
