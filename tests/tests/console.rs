@@ -1445,3 +1445,85 @@ async fn users_and_roles_grant_and_protect_the_last_owner_and_show_the_seed_tabl
     expect_denied_page(&contributor.client, Permission::GrantPermissions).await;
     contributor.close().await;
 }
+
+#[tokio::test]
+async fn two_devices_merged_in_the_console_stay_one_when_the_sensor_sees_them_again() {
+    let plants = Plants::new().await;
+    // GIVEN one machine seen under two addresses, and another device
+    let seen = [
+        observation("10.7.0.1", "02:00:00:00:07:01"),
+        observation("10.7.0.2", "02:00:00:00:07:02"),
+        observation("10.7.0.3", "02:00:00:00:07:03"),
+    ];
+    plants
+        .fleet
+        .observe(&plants.sensors[0], seen.to_vec())
+        .await;
+    let listed = plants.fleet.all("/devices", 50).await;
+    let id_of = |ip: &str| {
+        listed
+            .iter()
+            .find(|d| d["ip"] == ip)
+            .and_then(|d| d["id"].as_str())
+            .unwrap()
+            .to_owned()
+    };
+    let (absorbed, survivor) = (id_of("10.7.0.1"), id_of("10.7.0.2"));
+    let browser = plants.browser_as("owner@example.com", None).await;
+    let page = &browser.client;
+    page.goto(&plants.page("/devices")).await.unwrap();
+    // WHEN the owner ticks the two, merges them and keeps the second
+    let toolbar = "//div[@aria-label='Device actions']";
+    assert!(
+        refusal(&button_in(page, toolbar, "Merge").await)
+            .await
+            .is_some(),
+        "Merge waits for two ticked devices"
+    );
+    for id in [&absorbed, &survivor] {
+        find(
+            page,
+            &format!("tr[data-device-id='{id}'] input[type=checkbox]"),
+        )
+        .await
+        .click()
+        .await
+        .unwrap();
+    }
+    button_in(page, toolbar, "Merge")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find(page, &format!("input[name='survivor'][value='{survivor}']"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    button_in(page, "//div[@role='dialog']", "Merge")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // THEN the grid and the server hold two devices, the survivor among them
+    wait_for_text(page, "#device-count", |t| t == "2 devices").await;
+    let after: Vec<String> = plants
+        .fleet
+        .all("/devices", 50)
+        .await
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(after.len(), 2);
+    assert!(
+        after.contains(&survivor) && !after.contains(&absorbed),
+        "{after:?}"
+    );
+    // AND the absorbed address seen again lands on the survivor
+    plants
+        .fleet
+        .observe(&plants.sensors[0], vec![seen[0].clone()])
+        .await;
+    assert_eq!(plants.fleet.all("/devices", 50).await.len(), 2);
+    browser.close().await;
+}

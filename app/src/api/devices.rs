@@ -1,6 +1,6 @@
 //! The device inventory: the list, one device, edits, deletes, the CSV export.
 
-use shared::api::{Page, UpdateDevice};
+use shared::api::{MergeDevices, Page, UpdateDevice};
 use shared::model::{Device, DeviceId, SubscriptionId};
 
 use super::{Api, ApiError, Versioned};
@@ -81,4 +81,14 @@ pub async fn export_csv(
         "devices.csv",
     )
     .await
+}
+
+/// Merges devices into one of them; answers the survivor.
+pub async fn merge(
+    api: Api,
+    sub: &SubscriptionId,
+    request: &MergeDevices,
+) -> Result<Device, ApiError> {
+    api.post(&format!("/subscriptions/{sub}/devices/merge"), request)
+        .await
 }

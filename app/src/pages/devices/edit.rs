@@ -3,14 +3,14 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
-use shared::api::UpdateDevice;
+use shared::api::{MergeDevices, UpdateDevice};
 use shared::authz::Permission;
 use shared::model::{Device, DeviceId, DisplayName};
 
 use super::device_label;
 use crate::api::{ApiError, Versioned, devices};
 use crate::components::action::Guarded;
-use crate::components::dialog::{Confirm, Pane};
+use crate::components::dialog::{Confirm, Dialog, Pane};
 use crate::components::load::Load;
 use crate::components::states::{Denied, loaded};
 use crate::components::toast::use_toasts;
@@ -219,5 +219,72 @@ fn DeviceForm(
                 />
             }
         })}
+    }
+}
+
+/// Merging ticked devices: which one survives, then one request.
+#[component]
+pub fn MergeDialog(
+    devices: Vec<Device>,
+    #[prop(into)] on_close: Callback<()>,
+    #[prop(into)] on_merged: Callback<()>,
+) -> impl IntoView {
+    let api = use_api();
+    let tenant = use_tenant();
+    let toasts = use_toasts();
+    let survivor = RwSignal::new(devices[0].id.clone());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let ids: Vec<DeviceId> = devices.iter().map(|d| d.id.clone()).collect();
+    let merge = move || {
+        let sub = tenant.with_untracked(|t| t.id.clone());
+        let request = MergeDevices {
+            device_ids: ids.clone(),
+            survivor_id: survivor.get_untracked(),
+            name: None,
+            device_type: None,
+            vendor: None,
+            authorized: None,
+        };
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match devices::merge(api, &sub, &request).await {
+                Ok(kept) => {
+                    toasts.info(format!("Merged into {}", device_label(&kept)));
+                    on_merged.run(());
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <Dialog title="Merge devices" on_close>
+            <p>"The device you keep takes the others' addresses: later observations of them update it."</p>
+            <fieldset class="checklist">
+                <legend>"Keep"</legend>
+                {devices.into_iter().map(|device| {
+                    let id = device.id.clone();
+                    let id_for_change = id.clone();
+                    view! {
+                        <label class="check">
+                            <input
+                                type="radio"
+                                name="survivor"
+                                value=id.to_string()
+                                prop:checked=move || survivor.get() == id
+                                on:change=move |_| survivor.set(id_for_change.clone())
+                            />
+                            {format!("{} ({} · {})", device_label(&device), device.ip, device.mac)}
+                        </label>
+                    }
+                }).collect_view()}
+            </fieldset>
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <div class="buttons">
+                <button type="button" disabled=move || busy.get() on:click=move |_| merge()>"Merge"</button>
+                <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Cancel"</button>
+            </div>
+        </Dialog>
     }
 }

@@ -6,7 +6,7 @@ pub mod edit;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
-use shared::api::UpdateDevice;
+use shared::api::{MAX_MERGED_DEVICES, UpdateDevice};
 use shared::authz::Permission;
 use shared::model::{Device, DeviceId, SubscriptionId};
 
@@ -151,6 +151,42 @@ fn Inventory() -> impl IntoView {
             None
         }
     });
+    // Merge works on ticked rows of one site (2 to 10), not on "all that match".
+    let merging = RwSignal::new(None::<Vec<Device>>);
+    let merge_blocked = Signal::derive(move || {
+        let picked = selection.with(|s| match s {
+            Selection::Chosen(chosen) => Some(chosen.len()),
+            Selection::AllMatching { .. } => None,
+        });
+        match picked {
+            None => Some("Merge works on devices ticked one by one".to_owned()),
+            Some(n) if !(2..=MAX_MERGED_DEVICES).contains(&n) => Some(format!(
+                "Tick 2 to {MAX_MERGED_DEVICES} devices at one site to merge them"
+            )),
+            Some(_) => None,
+        }
+    });
+    let start_merge = move || {
+        let chosen = selection.get_untracked();
+        let picked: Vec<Device> = paged
+            .shown_untracked()
+            .into_iter()
+            .filter(|d| chosen.is_selected(&d.id))
+            .collect();
+        if picked
+            .windows(2)
+            .any(|pair| pair[0].site_id != pair[1].site_id)
+        {
+            toasts.error("Only devices at one site can be merged");
+            return;
+        }
+        merging.set(Some(picked));
+    };
+    let merged = Callback::new(move |()| {
+        merging.set(None);
+        selection.update(Selection::clear);
+        paged.reload(true);
+    });
     let open = Callback::new(move |id: DeviceId| {
         let sub = tenant.with_untracked(|t| t.id.clone());
         let search = pairs.get_untracked().with("device", id.as_str());
@@ -191,6 +227,7 @@ fn Inventory() -> impl IntoView {
         <div class="toolbar" role="toolbar" aria-label="Device actions">
             <Guarded label="Mark authorized" needs=needs(Permission::ManageDevices) at=At::AnySite blocked=nothing_selected on_click=move |_| set_authorized(true) />
             <Guarded label="Mark unauthorized" needs=needs(Permission::ManageDevices) at=At::AnySite blocked=nothing_selected on_click=move |_| set_authorized(false) />
+            <Guarded label="Merge" needs=needs(Permission::ManageDevices) at=At::AnySite blocked=merge_blocked on_click=move |_| start_merge() />
             <Guarded label="Export CSV" needs=needs(Permission::ViewDevices) at=At::AnySite on_click=move |_| export() />
         </div>
         <BulkProgressBar title=progress_title progress />
@@ -220,6 +257,9 @@ fn Inventory() -> impl IntoView {
                 view! { {body}<LoadMore more loading=loading_more on_load=move |_| load_more() /> }.into_any()
             }
         }}
+        {move || merging.get().map(|devices| view! {
+            <edit::MergeDialog devices on_close=move |_| merging.set(None) on_merged=merged />
+        })}
         {move || query.with(|q| q.device.clone()).map(|id| view! {
             <edit::DevicePane id on_close=close_pane on_changed=changed />
         })}
