@@ -1,9 +1,10 @@
-//! Pieces of the data grids: sortable headers, a select-all checkbox, and cursor
+//! Pieces of the data grids: sortable headers, row and page checkboxes, and cursor
 //! paging ("Load more").
 
 use leptos::prelude::*;
 
 use crate::logic::grouping::Sort;
+use crate::logic::selection::Selection;
 
 /// A `<th>` that sorts its column when clicked, with `aria-sort`.
 #[component]
@@ -38,5 +39,51 @@ pub fn LoadMore(
                 </div>
             }
         })
+    }
+}
+
+/// The header cell that ticks (or unticks) every row of the page.
+#[component]
+pub fn PageCheckbox<Id>(
+    /// The rows shown.
+    ids: Vec<Id>,
+    selection: RwSignal<Selection<Id>>,
+    /// The rows, plural: "sensors", "alerts".
+    noun: &'static str,
+) -> impl IntoView
+where
+    Id: Ord + Clone + Send + Sync + 'static,
+{
+    let shown = ids.clone();
+    let all_ticked =
+        move || !shown.is_empty() && selection.with(|s| shown.iter().all(|id| s.is_selected(id)));
+    view! {
+        <th scope="col" class="check">
+            <input
+                type="checkbox"
+                aria-label=format!("Select every {} on this page", noun.trim_end_matches('s'))
+                prop:checked=all_ticked
+                on:change=move |_| selection.update(|s| s.toggle_page(&ids))
+            />
+        </th>
+    }
+}
+
+/// A row's cell that ticks the row; `label` names it ("pump-3").
+#[component]
+pub fn RowCheckbox<Id>(id: Id, selection: RwSignal<Selection<Id>>, label: String) -> impl IntoView
+where
+    Id: Ord + Clone + Send + Sync + 'static,
+{
+    let toggled = id.clone();
+    view! {
+        <td class="check">
+            <input
+                type="checkbox"
+                aria-label=format!("Select {label}")
+                prop:checked=move || selection.with(|s| s.is_selected(&id))
+                on:change=move |_| selection.update(|s| s.toggle(&toggled))
+            />
+        </td>
     }
 }

@@ -43,3 +43,29 @@ pub fn require_session() {
         }
     });
 }
+
+/// The item a page or pane names by `id` (from its route or query), loaded and
+/// reloadable; a malformed id reads as "no such <what>".
+pub fn load_by_id<Id, T, Fut>(
+    id: Signal<Option<Id>>,
+    what: &'static str,
+    fetch: impl Fn(crate::api::Api, shared::model::SubscriptionId, Id) -> Fut + 'static,
+) -> crate::components::load::Load<T>
+where
+    Id: Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<T, crate::api::ApiError>> + 'static,
+{
+    let api = crate::use_api();
+    let tenant = crate::tenant::use_tenant();
+    crate::components::load::Load::new(move || {
+        let sub = tenant.with_untracked(|t| t.id.clone());
+        let request = id.get().map(|id| fetch(api, sub, id));
+        async move {
+            match request {
+                Some(request) => request.await,
+                None => Err(crate::api::ApiError::Network(format!("no such {what}"))),
+            }
+        }
+    })
+}

@@ -7,7 +7,7 @@ use shared::authz::Permission;
 use shared::model::{Alert, AlertId, AlertStatus};
 
 use super::StatusSelect;
-use crate::api::{ApiError, Versioned, alerts};
+use crate::api::{Versioned, alerts};
 use crate::components::action::Guarded;
 use crate::components::dialog::Pane;
 use crate::components::live::refresh_while_visible;
@@ -23,15 +23,8 @@ use crate::tenant::use_tenant;
 use crate::use_api;
 
 fn alert_resource(id: Signal<Option<AlertId>>) -> Load<Versioned<Alert>> {
-    let api = use_api();
-    let tenant = use_tenant();
-    Load::new(move || {
-        let sub = tenant.with_untracked(|t| t.id.clone());
-        let id = id.get();
-        async move {
-            let id = id.ok_or_else(|| ApiError::Network("no such alert".into()))?;
-            alerts::get(api, &sub, &id).await
-        }
+    crate::pages::load_by_id(id, "alert", |api, sub, id| async move {
+        alerts::get(api, &sub, &id).await
     })
 }
 

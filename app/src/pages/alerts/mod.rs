@@ -12,7 +12,7 @@ use shared::model::{Alert, AlertId, AlertStatus, Engine, Severity, SubscriptionI
 use crate::api::{ApiError, alerts};
 use crate::components::action::Guarded;
 use crate::components::filter_bar::{FilterSelect, SearchBox, use_query_pairs, use_set_param};
-use crate::components::grid::LoadMore;
+use crate::components::grid::{LoadMore, PageCheckbox, RowCheckbox};
 use crate::components::live::refresh_while_visible;
 use crate::components::paged::{Paged, fetch_with};
 use crate::components::progress::BulkProgressBar;
@@ -334,11 +334,7 @@ fn AlertGrid(
 ) -> impl IntoView {
     let tenant = use_tenant();
     let sub = tenant.with_untracked(|t| t.id.clone());
-    let page_ids: Vec<AlertId> = alerts.iter().map(|a| a.id.clone()).collect();
-    let page_ids_for_box = page_ids.clone();
-    let all_ticked = move || {
-        !page_ids.is_empty() && selection.with(|s| page_ids.iter().all(|id| s.is_selected(id)))
-    };
+    let page_ids: Vec<_> = alerts.iter().map(|row| row.id.clone()).collect();
     let site = move |a: &Alert| tenant.with_untracked(|t| t.site_name(&a.site_id));
     let groups: Vec<(Option<String>, Vec<&Alert>)> = match group {
         None => vec![(None, alerts.iter().collect())],
@@ -354,14 +350,7 @@ fn AlertGrid(
         <table class="grid" id="alerts">
             <thead>
                 <tr>
-                    <th scope="col" class="check">
-                        <input
-                            type="checkbox"
-                            aria-label="Select every alert on this page"
-                            prop:checked=all_ticked
-                            on:change=move |_| selection.update(|s| s.toggle_page(&page_ids_for_box))
-                        />
-                    </th>
+                    <PageCheckbox ids=page_ids selection noun="alerts" />
                     {COLUMNS.into_iter().map(|name| view! { <th scope="col">{name}</th> }).collect_view()}
                 </tr>
             </thead>
@@ -403,7 +392,6 @@ fn AlertRow(
     open: Callback<AlertId>,
 ) -> impl IntoView {
     let id = alert.id.clone();
-    let id_for_toggle = id.clone();
     let id_for_open = id.clone();
     let sensor = alert.sensor_id.clone();
     let title = alert.title.to_string();
@@ -411,14 +399,7 @@ fn AlertRow(
     let id_text = id.to_string();
     view! {
         <tr class="alert" data-alert-id=id_text>
-            <td class="check">
-                <input
-                    type="checkbox"
-                    aria-label=format!("Select {title}")
-                    prop:checked=move || selection.with(|s| s.is_selected(&id))
-                    on:change=move |_| selection.update(|s| s.toggle(&id_for_toggle))
-                />
-            </td>
+            <RowCheckbox id=id.clone() selection label=title.clone() />
             <td><span class=format!("severity sev-{severity}")>{words(severity)}</span></td>
             <td class="name">
                 <a

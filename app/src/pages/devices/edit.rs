@@ -8,7 +8,7 @@ use shared::authz::Permission;
 use shared::model::{Device, DeviceId, DisplayName};
 
 use super::device_label;
-use crate::api::{ApiError, Versioned, devices};
+use crate::api::{Versioned, devices};
 use crate::components::action::Guarded;
 use crate::components::dialog::{Confirm, Dialog, Pane};
 use crate::components::load::Load;
@@ -21,15 +21,8 @@ use crate::tenant::use_tenant;
 use crate::use_api;
 
 fn device_resource(id: Signal<Option<DeviceId>>) -> Load<Versioned<Device>> {
-    let api = use_api();
-    let tenant = use_tenant();
-    Load::new(move || {
-        let sub = tenant.with_untracked(|t| t.id.clone());
-        let id = id.get();
-        async move {
-            let id = id.ok_or_else(|| ApiError::Network("no such device".into()))?;
-            devices::get(api, &sub, &id).await
-        }
+    crate::pages::load_by_id(id, "device", |api, sub, id| async move {
+        devices::get(api, &sub, &id).await
     })
 }
 

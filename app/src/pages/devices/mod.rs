@@ -15,7 +15,7 @@ use crate::components::action::Guarded;
 use crate::components::filter_bar::{
     FilterInput, FilterSelect, SearchBox, use_query_pairs, use_set_param,
 };
-use crate::components::grid::LoadMore;
+use crate::components::grid::{LoadMore, PageCheckbox, RowCheckbox};
 use crate::components::live::refresh_while_visible;
 use crate::components::paged::{Paged, fetch_with};
 use crate::components::progress::BulkProgressBar;
@@ -290,24 +290,13 @@ fn DeviceGrid(
 ) -> impl IntoView {
     let tenant = use_tenant();
     let sub = tenant.with_untracked(|t| t.id.clone());
-    let page_ids: Vec<DeviceId> = devices.iter().map(|d| d.id.clone()).collect();
-    let page_ids_for_box = page_ids.clone();
-    let all_ticked = move || {
-        !page_ids.is_empty() && selection.with(|s| page_ids.iter().all(|id| s.is_selected(id)))
-    };
+    let page_ids: Vec<_> = devices.iter().map(|row| row.id.clone()).collect();
     view! {
         <div class="grid-wrap">
         <table class="grid" id="devices">
             <thead>
                 <tr>
-                    <th scope="col" class="check">
-                        <input
-                            type="checkbox"
-                            aria-label="Select every device on this page"
-                            prop:checked=all_ticked
-                            on:change=move |_| selection.update(|s| s.toggle_page(&page_ids_for_box))
-                        />
-                    </th>
+                    <PageCheckbox ids=page_ids selection noun="devices" />
                     {COLUMNS.into_iter().map(|name| view! { <th scope="col">{name}</th> }).collect_view()}
                 </tr>
             </thead>
@@ -332,7 +321,7 @@ fn DeviceRow(
 ) -> impl IntoView {
     let tenant = use_tenant();
     let id = device.id.clone();
-    let (id_for_toggle, id_for_open, id_text) = (id.clone(), id.clone(), id.to_string());
+    let (id_for_open, id_text) = (id.clone(), id.to_string());
     let label = device_label(&device);
     let site = tenant.with_untracked(|t| t.site_name(&device.site_id));
     let (zone, sensor) = (device.zone_id.clone(), device.sensor_id.clone());
@@ -341,14 +330,7 @@ fn DeviceRow(
     };
     view! {
         <tr class="device" data-device-id=id_text>
-            <td class="check">
-                <input
-                    type="checkbox"
-                    aria-label=format!("Select {label}")
-                    prop:checked=move || selection.with(|s| s.is_selected(&id))
-                    on:change=move |_| selection.update(|s| s.toggle(&id_for_toggle))
-                />
-            </td>
+            <RowCheckbox id=id.clone() selection label=label.clone() />
             <td class="name">
                 <a
                     href=routes::device(&sub, &device.id)

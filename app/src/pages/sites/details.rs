@@ -20,18 +20,10 @@ use crate::logic::denial::At;
 use crate::logic::format::{ago, utc, words};
 use crate::routes::{self, Page};
 use crate::tenant::use_tenant;
-use crate::use_api;
 
 fn sensor_resource(id: Signal<Option<SensorId>>) -> Load<Sensor> {
-    let api = use_api();
-    let tenant = use_tenant();
-    Load::new(move || {
-        let sub = tenant.with_untracked(|t| t.id.clone());
-        let id = id.get();
-        async move {
-            let id = id.ok_or_else(|| crate::api::ApiError::Network("no such sensor".into()))?;
-            sensors::get(api, &sub, &id).await.map(|v| v.value)
-        }
+    crate::pages::load_by_id(id, "sensor", |api, sub, id| async move {
+        sensors::get(api, &sub, &id).await.map(|v| v.value)
     })
 }
 

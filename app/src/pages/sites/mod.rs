@@ -23,7 +23,7 @@ use crate::api::{ApiError, sensors};
 use crate::components::action::Guarded;
 use crate::components::dialog::Menu;
 use crate::components::filter_bar::{FilterSelect, SearchBox, use_query_pairs, use_set_param};
-use crate::components::grid::{LoadMore, SortHeader};
+use crate::components::grid::{LoadMore, PageCheckbox, RowCheckbox, SortHeader};
 use crate::components::live::refresh_while_visible;
 use crate::components::progress::BulkProgressBar;
 use crate::components::selection_bar::SelectionBar;
@@ -490,11 +490,7 @@ fn SensorGrid(
     changed: Callback<()>,
 ) -> impl IntoView {
     let tenant = use_tenant();
-    let page_ids: Vec<SensorId> = shown.iter().map(|s| s.id.clone()).collect();
-    let page_ids_for_box = page_ids.clone();
-    let all_ticked = move || {
-        !page_ids.is_empty() && selection.with(|s| page_ids.iter().all(|id| s.is_selected(id)))
-    };
+    let page_ids: Vec<_> = shown.iter().map(|row| row.id.clone()).collect();
     let groups = group_by(&shown, |s| s.site_id.clone());
     let sub = tenant.with_untracked(|t| t.id.clone());
     let sub_name = tenant.with_untracked(|t| t.name.clone());
@@ -503,14 +499,7 @@ fn SensorGrid(
         <table class="grid" id="sensors">
             <thead>
                 <tr>
-                    <th scope="col" class="check">
-                        <input
-                            type="checkbox"
-                            aria-label="Select every sensor on this page"
-                            prop:checked=all_ticked
-                            on:change=move |_| selection.update(|s| s.toggle_page(&page_ids_for_box))
-                        />
-                    </th>
+                    <PageCheckbox ids=page_ids selection noun="sensors" />
                     {COLUMNS.into_iter().enumerate().map(|(column, name)| view! { <SortHeader name column sort /> }).collect_view()}
                     <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                 </tr>
@@ -554,7 +543,6 @@ fn SensorRow(
     changed: Callback<()>,
 ) -> impl IntoView {
     let id = sensor.id.clone();
-    let id_for_toggle = id.clone();
     let id_text = id.to_string();
     let zone = sensor.zone_id.clone();
     let zone_name = move || {
@@ -571,14 +559,7 @@ fn SensorRow(
     let name = sensor.name.to_string();
     view! {
         <tr class="sensor" data-sensor-id=id_text>
-            <td class="check">
-                <input
-                    type="checkbox"
-                    aria-label=format!("Select {name}")
-                    prop:checked=move || selection.with(|s| s.is_selected(&id))
-                    on:change=move |_| selection.update(|s| s.toggle(&id_for_toggle))
-                />
-            </td>
+            <RowCheckbox id=id.clone() selection label=name.clone() />
             <td class="name"><a href=routes::sensor(&sub, &sensor.id)>{name.clone()}</a></td>
             <td>{type_name(sensor.sensor_type)}</td>
             <td>{zone_name}</td>
