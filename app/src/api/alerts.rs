@@ -20,11 +20,12 @@ pub async fn page(
     limit: u32,
     cursor: Option<&str>,
 ) -> Result<Page<Alert>, ApiError> {
-    let path = format!("/subscriptions/{sub}/alerts{}", filters.to_search());
-    match cursor {
-        None => api.first_pages(&path, limit).await,
-        Some(cursor) => api.page(&path, limit, Some(cursor)).await,
-    }
+    api.rows(
+        &format!("/subscriptions/{sub}/alerts{}", filters.to_search()),
+        limit,
+        cursor,
+    )
+    .await
 }
 
 /// Every alert matching the filters, for bulk work over "all that match".

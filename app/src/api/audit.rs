@@ -19,10 +19,7 @@ pub async fn page(
     limit: u32,
     cursor: Option<&str>,
 ) -> Result<Page<AuditEntry>, ApiError> {
-    match cursor {
-        None => api.first_pages(&path(sub, filters), limit).await,
-        Some(cursor) => api.page(&path(sub, filters), limit, Some(cursor)).await,
-    }
+    api.rows(&path(sub, filters), limit, cursor).await
 }
 
 /// Every entry matching the filters, for the CSV export.

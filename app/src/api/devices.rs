@@ -19,13 +19,7 @@ pub async fn page(
     limit: u32,
     cursor: Option<&str>,
 ) -> Result<Page<Device>, ApiError> {
-    match cursor {
-        None => api.first_pages(&list_path(sub, filters), limit).await,
-        Some(cursor) => {
-            api.page(&list_path(sub, filters), limit, Some(cursor))
-                .await
-        }
-    }
+    api.rows(&list_path(sub, filters), limit, cursor).await
 }
 
 /// Every device matching the filters, for bulk edits over "all that match".

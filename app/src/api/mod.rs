@@ -159,6 +159,20 @@ impl Api {
         Ok(first)
     }
 
+    /// A grid's rows: the first screen ([`Api::first_pages`]) without a cursor, else the
+    /// page after it.
+    pub async fn rows<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<T>, ApiError> {
+        match cursor {
+            None => self.first_pages(path, limit).await,
+            Some(cursor) => self.page(path, limit, Some(cursor)).await,
+        }
+    }
+
     /// Every page of a list (for bulk work over all that match a filter).
     pub async fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ApiError> {
         let mut items = Vec::new();

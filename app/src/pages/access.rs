@@ -14,7 +14,7 @@ use crate::api::{ApiError, access};
 use crate::components::action::Guarded;
 use crate::components::load::Load;
 use crate::components::states::{Denied, Empty, loaded};
-use crate::components::toast::use_toasts;
+use crate::components::toast::{Toasts, use_toasts};
 use crate::logic::denial::{At, role_name};
 use crate::tenant::use_tenant;
 use crate::use_api;
@@ -115,6 +115,43 @@ fn UsersAndRoles() -> impl IntoView {
     }
 }
 
+/// Sends a change of the policy: on success says `done` and reloads the page's
+/// data, otherwise shows why in `error`.
+fn submit<T: 'static>(
+    request: impl std::future::Future<Output = Result<T, ApiError>> + 'static,
+    done: &'static str,
+    error: RwSignal<Option<String>>,
+    changed: Callback<()>,
+    toasts: Toasts,
+) {
+    error.set(None);
+    leptos::task::spawn_local(async move {
+        match request.await {
+            Ok(_) => {
+                toasts.info(done);
+                changed.run(());
+            }
+            Err(e) => error.set(Some(e.to_string())),
+        }
+    });
+}
+
+/// Removes something from the policy, then reloads the page's data; a refusal is
+/// a toast naming `what`.
+fn remove(
+    request: impl std::future::Future<Output = Result<(), ApiError>> + 'static,
+    what: &'static str,
+    changed: Callback<()>,
+    toasts: Toasts,
+) {
+    leptos::task::spawn_local(async move {
+        match request.await {
+            Ok(()) => changed.run(()),
+            Err(e) => toasts.error(format!("Could not remove the {what}: {e}")),
+        }
+    });
+}
+
 /// Where an assignment applies, as a person reads it.
 fn scope_name(
     scope: &Scope,
@@ -164,12 +201,7 @@ fn Assignments(
         });
         let remove = move || {
             let (sub, id) = (tenant.with_untracked(|t| t.id.clone()), id.clone());
-            leptos::task::spawn_local(async move {
-                match access::unassign(api, &sub, &id).await {
-                    Ok(()) => changed.run(()),
-                    Err(error) => toasts.error(format!("Could not remove the assignment: {error}")),
-                }
-            });
+            remove(async move { access::unassign(api, &sub, &id).await }, "assignment", changed, toasts);
         };
         view! {
             <tr class="assignment" data-principal=principal.clone()>
@@ -252,16 +284,13 @@ fn AddAssignment(
                 return;
             }
         };
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match access::assign(api, &sub, &request).await {
-                Ok(_) => {
-                    toasts.info("Assignment added");
-                    changed.run(());
-                }
-                Err(e) => error.set(Some(e.to_string())),
-            }
-        });
+        submit(
+            async move { access::assign(api, &sub, &request).await },
+            "Assignment added",
+            error,
+            changed,
+            toasts,
+        );
     };
     view! {
         <form class="form inline" aria-label="Add assignment" on:submit=|e| e.prevent_default()>
@@ -355,16 +384,13 @@ fn CustomRoles(roles: Vec<Role>, changed: Callback<()>) -> impl IntoView {
                 return;
             }
         };
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match access::create_role(api, &sub, &request).await {
-                Ok(_) => {
-                    toasts.info("Role created");
-                    changed.run(());
-                }
-                Err(e) => error.set(Some(e.to_string())),
-            }
-        });
+        submit(
+            async move { access::create_role(api, &sub, &request).await },
+            "Role created",
+            error,
+            changed,
+            toasts,
+        );
     };
     let existing = if roles.is_empty() {
         view! { <Empty message="No custom roles yet" /> }.into_any()
@@ -374,12 +400,7 @@ fn CustomRoles(roles: Vec<Role>, changed: Callback<()>) -> impl IntoView {
             let remove = move || {
                 let RoleRef::Custom(id) = id.clone() else { return };
                 let sub = tenant.with_untracked(|t| t.id.clone());
-                leptos::task::spawn_local(async move {
-                    match access::delete_role(api, &sub, &id).await {
-                        Ok(()) => changed.run(()),
-                        Err(e) => toasts.error(format!("Could not delete the role: {e}")),
-                    }
-                });
+                remove(async move { access::delete_role(api, &sub, &id).await }, "role", changed, toasts);
             };
             let granted: Vec<&str> = role.permissions.iter().map(|p| p.label()).collect();
             view! {
@@ -448,16 +469,13 @@ fn DeviceGroups(groups: Vec<DeviceGroup>, changed: Callback<()>) -> impl IntoVie
                 return;
             }
         };
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match access::create_device_group(api, &sub, &request).await {
-                Ok(_) => {
-                    toasts.info("Device group created");
-                    changed.run(());
-                }
-                Err(e) => error.set(Some(e.to_string())),
-            }
-        });
+        submit(
+            async move { access::create_device_group(api, &sub, &request).await },
+            "Device group created",
+            error,
+            changed,
+            toasts,
+        );
     };
     let existing = if groups.is_empty() {
         view! { <Empty message="No device groups yet" /> }.into_any()
@@ -470,12 +488,7 @@ fn DeviceGroups(groups: Vec<DeviceGroup>, changed: Callback<()>) -> impl IntoVie
             };
             let remove = move || {
                 let (sub, id) = (tenant.with_untracked(|t| t.id.clone()), id.clone());
-                leptos::task::spawn_local(async move {
-                    match access::delete_device_group(api, &sub, &id).await {
-                        Ok(()) => changed.run(()),
-                        Err(e) => toasts.error(format!("Could not delete the device group: {e}")),
-                    }
-                });
+                remove(async move { access::delete_device_group(api, &sub, &id).await }, "device group", changed, toasts);
             };
             view! {
                 <div class="device-group">
