@@ -14,6 +14,22 @@ pub fn time_ordered(at: OffsetDateTime) -> String {
     Ulid::from_parts(millis, rand_bits()).to_string()
 }
 
+/// The sort-key range of [`time_ordered`] ids made from `since` up to `until` (each
+/// to the millisecond, so the range may hold ids a little outside the instants: a
+/// caller checks the instants themselves).
+pub fn time_ordered_range(
+    since: Option<OffsetDateTime>,
+    until: Option<OffsetDateTime>,
+) -> (String, String) {
+    let millis = |at: OffsetDateTime| (at.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+    let low = since.map_or(0, millis);
+    let high = until.map_or(Ulid::from_parts(u64::MAX, 0).timestamp_ms(), millis);
+    (
+        Ulid::from_parts(low, 0).to_string(),
+        Ulid::from_parts(high, u128::MAX).to_string(),
+    )
+}
+
 fn rand_bits() -> u128 {
     Ulid::new().random()
 }
@@ -39,5 +55,34 @@ impl TimeOrderedIds {
             // 2^80 ids in one millisecond: never; a plain time-ordered id still sorts by `at`.
             Err(_) => Ulid::from_datetime(self.at).to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+
+    #[test]
+    fn a_time_window_holds_the_ids_made_in_it_and_not_those_outside() {
+        let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let (low, high) = time_ordered_range(Some(at), Some(at + Duration::seconds(1)));
+        for inside in [
+            at,
+            at + Duration::milliseconds(500),
+            at + Duration::seconds(1),
+        ] {
+            let id = time_ordered(inside);
+            assert!(low <= id && id <= high, "{inside}");
+        }
+        for outside in [
+            at - Duration::milliseconds(1),
+            at + Duration::milliseconds(1001),
+        ] {
+            let id = time_ordered(outside);
+            assert!(!(low <= id && id <= high), "{outside}");
+        }
+        let (low, high) = time_ordered_range(None, None);
+        assert!(low <= time_ordered(at) && time_ordered(at) <= high);
     }
 }

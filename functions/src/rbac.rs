@@ -56,7 +56,7 @@ use crate::openapi::{
     CreateErrors, DeleteErrors, IfMatchHeader, InSubscription, Invalid, ListErrors, Unauthenticated,
 };
 use crate::records::{self, MembershipRecord, SubscriptionRecord};
-use crate::store::{Condition, Query, StoreError, Table, TableRead, Write};
+use crate::store::{Condition, Query, SortKeyRange, StoreError, Table, TableRead, Write};
 
 /// The RBAC routes, with their document.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -942,11 +942,30 @@ async fn audit_log(
     let limit = page
         .limit()
         .map_err(|e| ApiError::invalid_field("limit", e))?;
+    // Entry ids are time-ordered: a time window is a range of the partition's sort
+    // keys, so the entries outside it are never read.
+    if let (Some(since), Some(until)) = (filter.since, filter.until)
+        && since >= until
+    {
+        let nothing: Page<AuditEntry> = Page {
+            items: Vec::new(),
+            next_cursor: None,
+        };
+        return Ok(json(StatusCode::OK, &nothing));
+    }
+    let range = match (filter.since, filter.until) {
+        (None, None) => SortKeyRange::All,
+        (since, until) => {
+            let (low, high) = ids::time_ordered_range(since, until);
+            SortKeyRange::Between(low, high)
+        }
+    };
     let found = table
         .query(&Query {
             descending: true,
             limit,
             cursor: page.cursor,
+            range,
             ..Query::partition(keys::audit_partition(&authorized.subscription.id))
         })
         .await?;
