@@ -59,6 +59,17 @@ async fn main() {
     let small_page = small.wrk_page(seconds);
     let status_path = format!("/alerts?limit={PAGE}&status=new");
     let large_status_page = large.wrk(&large.fleet.path(&status_path), seconds);
+    // The alerts page's filters: several statuses and a severity (a quarter of the
+    // alerts match), and a text search (one title in 64), each at both sizes.
+    let filtered_path = format!("/alerts?limit={PAGE}&status=new,active&severity=critical");
+    let search_path = format!("/alerts?limit={PAGE}&q=programming%20%237");
+    let [large_filtered, small_filtered, large_search, small_search] = [
+        (&large, &filtered_path),
+        (&small, &filtered_path),
+        (&large, &search_path),
+        (&small, &search_path),
+    ]
+    .map(|(loaded, path)| loaded.wrk(&loaded.fleet.path(path), seconds));
 
     println!();
     println!("| what | figure |");
@@ -77,6 +88,22 @@ async fn main() {
             format!("page of {PAGE} with `status=new`, {alerts} alerts stored"),
             &large_status_page,
         ),
+        (
+            format!("page with `status=new,active&severity=critical`, {alerts} alerts stored"),
+            &large_filtered,
+        ),
+        (
+            "page with `status=new,active&severity=critical`, 1000 alerts stored".to_owned(),
+            &small_filtered,
+        ),
+        (
+            format!("page with `q=programming #7`, {alerts} alerts stored"),
+            &large_search,
+        ),
+        (
+            "page with `q=programming #7`, 1000 alerts stored".to_owned(),
+            &small_search,
+        ),
     ] {
         println!(
             "| {label} | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms |",
@@ -91,6 +118,15 @@ async fn main() {
         "| throughput ratio, 1000 / {alerts} alerts | {:.2} |",
         small_page.requests_per_second / large_page.requests_per_second
     );
+    for (label, large_run, small_run) in [
+        ("filtered page", &large_filtered, &small_filtered),
+        ("text search", &large_search, &small_search),
+    ] {
+        println!(
+            "| p99 ratio, {label}, {alerts} / 1000 alerts | {:.2} |",
+            large_run.p99_ms / small_run.p99_ms
+        );
+    }
     drop(small);
 
     // `stop` kills the server (SIGKILL): the first start on its folder recovers the store.
