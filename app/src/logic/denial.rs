@@ -2,7 +2,7 @@
 //! the console's ("Needs Modify alerts at Plant North — you hold Security Reader").
 
 use shared::api::MyAssignment;
-use shared::authz::{Access, PermissionSet, Reach, RoleRef, SiteFilter, Target};
+use shared::authz::{Access, Permission, PermissionSet, Reach, RoleRef, SiteFilter, Target};
 use shared::model::SiteId;
 
 /// Where an action applies, owned so that a view can keep it.
@@ -13,6 +13,11 @@ pub enum At {
     /// Some site, whichever: an action over items of several sites (a bulk change),
     /// which the server then decides item by item.
     AnySite,
+}
+
+/// What an action that needs one permission needs.
+pub fn needs(permission: Permission) -> PermissionSet {
+    PermissionSet::from_slice(&[permission])
 }
 
 /// `None` when `access` grants every permission of `needs` at `at`; otherwise the

@@ -14,10 +14,9 @@ use crate::components::paged::{Paged, fetch_with};
 use crate::components::states::{Denied, Empty, Failed, Loading};
 use crate::components::toast::use_toasts;
 use crate::logic::audit::{actor, changes, csv};
-use crate::logic::denial::At;
+use crate::logic::denial::{At, needs};
 use crate::logic::format::{utc, words};
 use crate::logic::query::AuditQuery;
-use crate::pages::sites::needs;
 use crate::tenant::use_tenant;
 use crate::use_api;
 

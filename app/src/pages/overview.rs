@@ -6,14 +6,14 @@ use leptos::prelude::*;
 
 use crate::components::load::Load;
 use shared::api::{AlertSummary, Plan, SensorHealthSummary};
-use shared::authz::{Permission, PermissionSet, SiteFilter};
+use shared::authz::{Permission, SiteFilter};
 use shared::model::{PlanKind, PlanStatus, Severity};
 
 use crate::api::{alerts, plans, sensors};
 use crate::components::charts::{Bars, Column, Columns, Datum, Donut};
 use crate::components::live::refresh_while_visible;
 use crate::components::states::{Empty, loaded};
-use crate::logic::denial::At;
+use crate::logic::denial::{At, needs};
 use crate::logic::format::count;
 use crate::routes::Page;
 use crate::tenant::use_tenant;
@@ -51,10 +51,6 @@ pub fn Overview() -> impl IntoView {
             <PlanUsageCard />
         </div>
     }
-}
-
-fn needs(permission: Permission) -> PermissionSet {
-    PermissionSet::from_slice(&[permission])
 }
 
 /// A card's frame, or the access-denied note in its place.

@@ -23,14 +23,13 @@ use crate::components::selection_bar::SelectionBar;
 use crate::components::states::{Denied, Empty, Failed, Loading};
 use crate::components::toast::use_toasts;
 use crate::logic::bulk::BulkProgress;
-use crate::logic::denial::At;
+use crate::logic::denial::{At, needs};
 use crate::logic::format::utc;
 use crate::logic::query::DeviceQuery;
 use crate::logic::selection::Selection;
 use crate::pages::names::{
     SensorNames, ZoneNames, sensor_name, sensor_names, zone_name, zone_names,
 };
-use crate::pages::sites::needs;
 use crate::routes::{self, Page};
 use crate::tenant::use_tenant;
 use crate::use_api;

@@ -8,12 +8,11 @@ use shared::api::{RecoverConsolePassword, SecretIdentifier, Sensor, UpdateSensor
 use shared::authz::Permission;
 use shared::model::{SensorType, TiMode, ZoneId};
 
-use super::needs;
 use crate::api::{ApiError, sensors, sites};
 use crate::components::action::Guarded;
 use crate::components::dialog::{Confirm, Dialog, Menu};
 use crate::components::toast::use_toasts;
-use crate::logic::denial::At;
+use crate::logic::denial::{At, needs};
 use crate::tenant::use_tenant;
 use crate::use_api;
 

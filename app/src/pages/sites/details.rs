@@ -9,14 +9,14 @@ use shared::api::Sensor;
 use shared::authz::Permission;
 use shared::model::SensorId;
 
-use super::{SensorActions, needs, now, type_name};
+use super::{SensorActions, now, type_name};
 use crate::api::sensors;
 use crate::components::dialog::Pane;
 use crate::components::filter_bar::use_query_pairs;
 use crate::components::live::refresh_while_visible;
 use crate::components::states::{Denied, Failed, Loading};
 use crate::components::tabs::Tabs;
-use crate::logic::denial::At;
+use crate::logic::denial::{At, needs};
 use crate::logic::format::{ago, utc, words};
 use crate::routes::{self, Page};
 use crate::tenant::use_tenant;

@@ -10,13 +10,12 @@ use shared::api::{CreateZone, Site, UpdateSite};
 use shared::authz::Permission;
 use shared::model::{DisplayName, Email, SiteId, SiteOwners, TagKey, TagValue, Tags};
 
-use super::needs;
 use crate::api::sites;
 use crate::components::action::Guarded;
 use crate::components::dialog::Pane;
 use crate::components::states::{Failed, Loading};
 use crate::components::toast::use_toasts;
-use crate::logic::denial::At;
+use crate::logic::denial::{At, needs};
 use crate::tenant::{use_tenant, use_tenant_context};
 use crate::use_api;
 

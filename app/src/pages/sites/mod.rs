@@ -16,7 +16,7 @@ use leptos::prelude::*;
 use crate::components::load::Load;
 use leptos_router::hooks::use_navigate;
 use shared::api::{PushTiUpdate, RequestSoftwareUpdate, Sensor};
-use shared::authz::{Permission, PermissionSet};
+use shared::authz::Permission;
 use shared::model::{SensorHealth, SensorId, SensorType, SoftwareRelease};
 
 use crate::api::{ApiError, sensors};
@@ -30,7 +30,7 @@ use crate::components::selection_bar::SelectionBar;
 use crate::components::states::{Denied, Empty, Failed, Loading};
 use crate::components::toast::use_toasts;
 use crate::logic::bulk::{BulkProgress, chunks};
-use crate::logic::denial::At;
+use crate::logic::denial::{At, needs};
 use crate::logic::format::{ago, count, utc, words};
 use crate::logic::grouping::{Sort, group_by};
 use crate::logic::query::{SensorQuery, SitesPane};
@@ -45,10 +45,6 @@ pub use actions::SensorActions;
 const PAGE_SIZE: u32 = 50;
 /// Sensors per TI push request: progress moves in steps this size.
 const TI_PUSH_CHUNK: usize = 50;
-
-pub fn needs(permission: Permission) -> PermissionSet {
-    PermissionSet::from_slice(&[permission])
-}
 
 pub fn type_name(sensor_type: SensorType) -> &'static str {
     match sensor_type {
