@@ -407,7 +407,7 @@ fn CustomRoles(roles: Vec<Role>, changed: Callback<()>) -> impl IntoView {
                 <div class="custom-role">
                     <strong>{role.name.clone()}</strong>
                     <span class="hint">{format!(" · {}", granted.join(", "))}</span>
-                    <Guarded label="Delete" needs=GRANT at=At::Subscription on_click=move |_| remove() />
+                    <Guarded label="Delete" class="danger" needs=GRANT at=At::Subscription on_click=move |_| remove() />
                 </div>
             }
         }).collect_view().into_any()
@@ -494,7 +494,7 @@ fn DeviceGroups(groups: Vec<DeviceGroup>, changed: Callback<()>) -> impl IntoVie
                 <div class="device-group">
                     <strong>{group.name.to_string()}</strong>
                     <span class="hint">{format!(" · {covers}")}</span>
-                    <Guarded label="Delete" needs=GRANT at=At::Subscription on_click=move |_| remove() />
+                    <Guarded label="Delete" class="danger" needs=GRANT at=At::Subscription on_click=move |_| remove() />
                 </div>
             }
         }).collect_view().into_any()
