@@ -1527,3 +1527,50 @@ async fn two_devices_merged_in_the_console_stay_one_when_the_sensor_sees_them_ag
     assert_eq!(plants.fleet.all("/devices", 50).await.len(), 2);
     browser.close().await;
 }
+
+/// The figure BENCHMARKS.md quotes for the Alerts page at 100k alerts (CONSOLE.md's
+/// budget: under 1 s): ingests 100k alerts first, so it runs on demand, not in CI.
+#[tokio::test]
+#[ignore = "a benchmark: ingests 100k alerts (BENCHMARKS.md, Console: time to first render)"]
+async fn the_alerts_page_first_renders_with_100k_alerts_stored() {
+    let plants = Plants::new().await;
+    // GIVEN 100k distinct alerts from the five sensors, in batches of 1,000
+    for batch in 0..100_usize {
+        let sensor = &plants.sensors[batch % plants.sensors.len()];
+        let alerts = (0..1_000_usize)
+            .map(|n| {
+                let n = batch * 1_000 + n;
+                let mut alert = detection(
+                    &format!("Unauthorized PLC programming #{}", n % 64),
+                    &format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255),
+                    n % 2 == 0,
+                );
+                alert["severity"] = ["critical", "major", "minor", "warning"][n % 4].into();
+                alert
+            })
+            .collect();
+        let accepted = plants.fleet.ingest_alerts(sensor, alerts).await;
+        assert_eq!(accepted.status, 202, "{accepted:?}");
+    }
+    let browser = plants.browser_as("owner@example.com", None).await;
+    let page = &browser.client;
+    for (what, rest) in [
+        ("every alert", "/alerts"),
+        (
+            "open critical alerts",
+            "/alerts?status=new,active&severity=critical",
+        ),
+    ] {
+        // WHEN the page is opened cold (a fresh load of the console)
+        page.goto("about:blank").await.unwrap();
+        let started = std::time::Instant::now();
+        page.goto(&plants.page(rest)).await.unwrap();
+        // THEN its first 50 rows are shown
+        wait_for_text(page, "#alert-count", |t| t.starts_with("50 alerts shown")).await;
+        println!(
+            "first render of Alerts ({what}) with 100k alerts stored: {:?}",
+            started.elapsed()
+        );
+    }
+    browser.close().await;
+}
