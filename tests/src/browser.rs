@@ -169,6 +169,31 @@ pub async fn button(page: &Client, label: &str) -> Element {
     button_in(page, "//body", label).await
 }
 
+/// Clicks the first element matching `css`.
+pub async fn click(page: &Client, css: &str) {
+    find(page, css).await.click().await.unwrap();
+}
+
+/// Types `text` into the first field matching `css`.
+pub async fn type_into(page: &Client, css: &str, text: &str) {
+    find(page, css).await.send_keys(text).await.unwrap();
+}
+
+/// Chooses the option of value `value` in the first `<select>` matching `css`.
+pub async fn choose(page: &Client, css: &str, value: &str) {
+    find(page, css).await.select_by_value(value).await.unwrap();
+}
+
+/// Clicks the button named `label` under `scope` (see [`button_in`]).
+pub async fn press_in(page: &Client, scope: &str, label: &str) {
+    button_in(page, scope, label).await.click().await.unwrap();
+}
+
+/// Clicks the first button named `label`.
+pub async fn press(page: &Client, label: &str) {
+    button(page, label).await.click().await.unwrap();
+}
+
 /// Whether an action is offered (`None`) or refused, with the reason it shows.
 pub async fn refusal(action: &Element) -> Option<String> {
     match action

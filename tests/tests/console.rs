@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use shared::authz::{Access, BuiltInRole, Grant, Permission, Reach, Target};
 use shared::model::SiteId;
 use vigil_tests::browser::{
-    Browser, button, button_in, find, open_menu, refusal, wait_for_text, wait_until,
+    Browser, button, button_in, choose, click, find, open_menu, press, press_in, refusal,
+    type_into, wait_for_text, wait_until,
 };
 use vigil_tests::fleet::{Fleet, detection, observation};
 use vigil_tests::vigil::Vigil;
@@ -70,7 +71,7 @@ impl Plants {
 /// Signs out through the user menu, before the next user signs in.
 async fn sign_out(page: &Client) {
     open_menu(page, "//header", "Account").await;
-    button(page, "Sign out").await.click().await.unwrap();
+    press(page, "Sign out").await;
     find(page, "#email").await;
 }
 
@@ -265,11 +266,7 @@ async fn every_built_in_role_at_subscription_and_site_scope_is_offered_exactly_w
                 if allows(&access, Permission::PushTiUpdates) {
                     assert!(waiting.contains("Select"), "{waiting}");
                 }
-                find(page, "#sensors tr.sensor input[type=checkbox]")
-                    .await
-                    .click()
-                    .await
-                    .unwrap();
+                click(page, "#sensors tr.sensor input[type=checkbox]").await;
                 check_action(
                     page,
                     toolbar,
@@ -472,40 +469,16 @@ async fn an_admin_onboards_a_sensor_at_a_new_site_and_its_downloaded_activation_
     browser.screenshot("sites-and-sensors").await;
 
     // WHEN the admin walks through the onboarding wizard, creating a site and a zone
-    button(page, "Onboard sensor").await.click().await.unwrap();
-    find(page, "#onboard-name")
-        .await
-        .send_keys("west-compressor")
-        .await
-        .unwrap();
-    button(page, "Next").await.click().await.unwrap();
-    find(page, "#onboard-site")
-        .await
-        .select_by_value("new")
-        .await
-        .unwrap();
-    find(page, "#onboard-new-site")
-        .await
-        .send_keys("Plant West")
-        .await
-        .unwrap();
-    find(page, "#onboard-zone")
-        .await
-        .select_by_value("new")
-        .await
-        .unwrap();
-    find(page, "#onboard-new-zone")
-        .await
-        .send_keys("Hall A")
-        .await
-        .unwrap();
-    button(page, "Next").await.click().await.unwrap();
-    button(page, "Onboard").await.click().await.unwrap();
-    button_in(page, "//aside", "Download activation file")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press(page, "Onboard sensor").await;
+    type_into(page, "#onboard-name", "west-compressor").await;
+    press(page, "Next").await;
+    choose(page, "#onboard-site", "new").await;
+    type_into(page, "#onboard-new-site", "Plant West").await;
+    choose(page, "#onboard-zone", "new").await;
+    type_into(page, "#onboard-new-zone", "Hall A").await;
+    press(page, "Next").await;
+    press(page, "Onboard").await;
+    press_in(page, "//aside", "Download activation file").await;
 
     // THEN the downloaded activation file is the sensor's credential: its heartbeat is accepted
     let file: Value =
@@ -538,22 +511,14 @@ async fn an_admin_onboards_a_sensor_at_a_new_site_and_its_downloaded_activation_
         .expect("the new site");
     assert_eq!(onboarded["site_id"], west["id"]);
     assert!(onboarded["zone_id"].is_string(), "{onboarded}");
-    button_in(page, "//aside", "Close")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press_in(page, "//aside", "Close").await;
     wait_for_text(page, "#sensors", |t| {
         t.contains("west-compressor") && t.contains("Plant West")
     })
     .await;
 
     // WHEN they export the sensors, THEN the file saved is the API's CSV, one row a sensor
-    button_in(page, "//div[@aria-label='Sensor actions']", "Export CSV")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press_in(page, "//div[@aria-label='Sensor actions']", "Export CSV").await;
     let csv = String::from_utf8(browser.downloaded("sensors.csv").await).unwrap();
     assert_eq!(csv.lines().count(), 1 + sensors.len(), "{csv}");
     assert!(
@@ -562,11 +527,7 @@ async fn an_admin_onboards_a_sensor_at_a_new_site_and_its_downloaded_activation_
     );
     // AND the endpoint details download through the More actions menu
     open_menu(page, "//div[@aria-label='Sensor actions']", "More actions").await;
-    button(page, "Download endpoint details")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press(page, "Download endpoint details").await;
     let endpoints: Value =
         serde_json::from_slice(&browser.downloaded("sensor-endpoints.json").await).unwrap();
     assert!(
@@ -599,16 +560,8 @@ async fn a_bulk_ti_update_over_every_sensor_matching_the_filter_shows_its_progre
     })
     .await;
     // WHEN every sensor matching the filter is selected and a TI update pushed
-    button(page, "Select all that match the filter")
-        .await
-        .click()
-        .await
-        .unwrap();
-    button(page, "Threat intelligence update")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press(page, "Select all that match the filter").await;
+    press(page, "Threat intelligence update").await;
     // THEN the progress finishes with every sensor done
     wait_for_text(page, ".bulk-summary", |t| t == "3 of 3 done").await;
     browser.screenshot("sites-ti-update").await;
@@ -656,21 +609,13 @@ async fn a_site_edited_elsewhere_meanwhile_is_explained_as_such_and_reloads() {
     // WHEN the user saves their own edit
     name.clear().await.unwrap();
     name.send_keys("Plant South East").await.unwrap();
-    button_in(page, "//aside", "Save")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press_in(page, "//aside", "Save").await;
     // THEN the console says the site changed elsewhere, and nothing of theirs was saved
     wait_for_text(page, "#stale-site", |t| t.contains("changed elsewhere")).await;
     let site = plants.fleet.get(&format!("/sites/{}", plants.south)).await;
     assert_eq!(site.body["display_name"], "Plant South (old)");
     // WHEN they reload, THEN the pane shows the other edit, and saving now works
-    button_in(page, "//aside", "Reload")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press_in(page, "//aside", "Reload").await;
     wait_until(page, "the pane shows the newer name", || async {
         name.prop("value")
             .await
@@ -681,11 +626,7 @@ async fn a_site_edited_elsewhere_meanwhile_is_explained_as_such_and_reloads() {
     .await;
     name.clear().await.unwrap();
     name.send_keys("Plant South East").await.unwrap();
-    button_in(page, "//aside", "Save")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press_in(page, "//aside", "Save").await;
     wait_until(page, "the edit is saved", || async {
         plants
             .fleet
@@ -706,25 +647,17 @@ async fn a_plan_is_added_with_the_estimate_beside_it_and_then_cancelled() {
     page.goto(&plants.page("/plans")).await.unwrap();
 
     // WHEN the owner adds an annual OT plan
-    button(page, "Add plan").await.click().await.unwrap();
+    press(page, "Add plan").await;
     wait_for_text(page, "#plan-estimate", |t| t.contains("Estimate")).await;
     // The owner may not onboard an Enterprise IoT plan: the option says why.
     wait_for_text(page, "#eiot-denied", |t| {
         t.contains(Permission::OnboardEnterpriseIotPlan.label())
     })
     .await;
-    find(page, "#plan-commitment")
-        .await
-        .select_by_value("annual")
-        .await
-        .unwrap();
+    choose(page, "#plan-commitment", "annual").await;
     let devices = find(page, "#plan-devices").await;
     devices.send_keys("150").await.unwrap();
-    button_in(page, "//div[@role='dialog']", "Save")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press_in(page, "//div[@role='dialog']", "Save").await;
     // THEN a count off the 100-device step is refused by the shared rule, before any request
     wait_for_text(page, "div[role=dialog] .error", |t| {
         t.contains("multiple of 100")
@@ -732,11 +665,7 @@ async fn a_plan_is_added_with_the_estimate_beside_it_and_then_cancelled() {
     .await;
     devices.clear().await.unwrap();
     devices.send_keys("1200").await.unwrap();
-    button_in(page, "//div[@role='dialog']", "Save")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press_in(page, "//div[@role='dialog']", "Save").await;
     wait_for_text(page, "#plans tr.plan", |t| {
         t.contains("Annual") && t.contains("1,200") && t.contains("Live")
     })
@@ -744,16 +673,8 @@ async fn a_plan_is_added_with_the_estimate_beside_it_and_then_cancelled() {
     browser.screenshot("plans").await;
 
     // WHEN they cancel it and confirm
-    button_in(page, "//tr[@data-kind='ot']", "Cancel plan")
-        .await
-        .click()
-        .await
-        .unwrap();
-    button_in(page, "//div[@role='dialog']", "Cancel plan")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press_in(page, "//tr[@data-kind='ot']", "Cancel plan").await;
+    press_in(page, "//div[@role='dialog']", "Cancel plan").await;
     // THEN it is cancelled, on the page and on the server
     wait_for_text(page, "#plans tr.plan", |t| t.contains("Cancelled")).await;
     let listed = plants.fleet.all("/plans", 500).await;
@@ -932,11 +853,7 @@ async fn alert_triage_is_offered_to_each_role_as_the_matrix_says_and_a_site_user
                 access.sites_with(Permission::ModifyAlerts) != shared::authz::SiteFilter::None;
             let waiting = refusal(&button_in(page, toolbar, "Change status").await).await;
             assert!(waiting.is_some(), "no bulk change without a selection");
-            find(page, "#alerts tr.alert input[type=checkbox]")
-                .await
-                .click()
-                .await
-                .unwrap();
+            click(page, "#alerts tr.alert input[type=checkbox]").await;
             check_action_at(
                 page,
                 toolbar,
@@ -989,22 +906,10 @@ async fn a_bulk_close_over_every_alert_matching_a_filter_finishes_with_the_right
         .await
         .unwrap();
     wait_for_text(page, "#alert-count", |t| t.starts_with("50 alerts shown")).await;
-    button(page, "Select all that match the filter")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press(page, "Select all that match the filter").await;
     wait_for_text(page, "#selection-count", |t| t.starts_with("All alerts")).await;
-    find(page, "#bulk-status")
-        .await
-        .select_by_value("closed")
-        .await
-        .unwrap();
-    button_in(page, "//div[@aria-label='Alert actions']", "Change status")
-        .await
-        .click()
-        .await
-        .unwrap();
+    choose(page, "#bulk-status", "closed").await;
+    press_in(page, "//div[@aria-label='Alert actions']", "Change status").await;
     // THEN the progress bar runs to the end with every alert done
     wait_for_text(page, ".bulk-summary", |t| t == "120 of 120 done").await;
     browser.screenshot("alerts-bulk-close").await;
@@ -1052,11 +957,11 @@ async fn a_learned_alert_stops_its_traffic_and_its_pcap_downloads_as_the_sensor_
         .unwrap();
     wait_for_text(page, "main#content h1", |t| t == "Modbus write").await;
     browser.screenshot("alert-details").await;
-    button(page, "Download PCAP").await.click().await.unwrap();
+    press(page, "Download PCAP").await;
     // THEN the file holds exactly the bytes the sensor sent
     assert_eq!(browser.downloaded(".pcap").await, capture);
     // WHEN they learn it
-    button(page, "Learn").await.click().await.unwrap();
+    press(page, "Learn").await;
     wait_for_text(page, "#alert-status-now", |t| t == "Closed").await;
     // THEN the same traffic from that sensor raises nothing new
     plants
@@ -1121,11 +1026,7 @@ async fn the_audit_log_shows_who_changed_what_filters_on_the_server_and_exports_
     );
     browser.screenshot("audit").await;
     // WHEN they keep only changes of sites: the server's filter, every row a site change
-    find(page, "#filter-action")
-        .await
-        .select_by_value("site")
-        .await
-        .unwrap();
+    choose(page, "#filter-action", "site").await;
     let expected = plants.fleet.all("/audit-log?action=site", 50).await;
     assert!(expected.len() >= 3, "{expected:?}");
     wait_until(page, "only site changes are listed", || async {
@@ -1147,11 +1048,7 @@ async fn the_audit_log_shows_who_changed_what_filters_on_the_server_and_exports_
     })
     .await;
     // AND Export CSV downloads exactly those entries
-    button_in(page, "//div[@aria-label='Audit actions']", "Export CSV")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press_in(page, "//div[@aria-label='Audit actions']", "Export CSV").await;
     let exported = String::from_utf8(browser.downloaded("audit-log.csv").await).unwrap();
     let lines: Vec<&str> = exported.lines().collect();
     assert_eq!(lines[0], "When (UTC),Who,What,Scope,Target,Changes");
@@ -1205,20 +1102,13 @@ async fn devices_are_authorized_in_bulk_edited_deleted_and_exported_and_a_site_r
         .unwrap();
     wait_for_text(page, "#device-count", |t| t.starts_with("50 devices shown")).await;
     browser.screenshot("devices").await;
-    button(page, "Select all that match the filter")
-        .await
-        .click()
-        .await
-        .unwrap();
-    button_in(
+    press(page, "Select all that match the filter").await;
+    press_in(
         page,
         "//div[@aria-label='Device actions']",
         "Mark authorized",
     )
-    .await
-    .click()
-    .await
-    .unwrap();
+    .await;
     // THEN the progress finishes with every one done, and the server agrees
     wait_for_text(page, ".bulk-summary", |t| t == "60 of 60 done").await;
     let authorized = plants.fleet.all("/devices?authorized=true", 500).await;
@@ -1241,26 +1131,14 @@ async fn devices_are_authorized_in_bulk_edited_deleted_and_exported_and_a_site_r
     let name = find(page, "#device-name").await;
     name.clear().await.unwrap();
     name.send_keys("Press line PLC").await.unwrap();
-    button_in(page, "//aside[@aria-label='Device']", "Save")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press_in(page, "//aside[@aria-label='Device']", "Save").await;
     wait_until(page, "the device is renamed", || async {
         plants.fleet.get(&format!("/devices/{id}")).await.body["name"] == "Press line PLC"
     })
     .await;
     // AND deleted after a confirmation
-    button_in(page, "//aside[@aria-label='Device']", "Delete")
-        .await
-        .click()
-        .await
-        .unwrap();
-    button_in(page, "//div[@role='dialog']", "Delete")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press_in(page, "//aside[@aria-label='Device']", "Delete").await;
+    press_in(page, "//div[@role='dialog']", "Delete").await;
     wait_until(page, "the device is gone", || async {
         plants.fleet.get(&format!("/devices/{id}")).await.status == 404
     })
@@ -1270,11 +1148,7 @@ async fn devices_are_authorized_in_bulk_edited_deleted_and_exported_and_a_site_r
         .await
         .unwrap();
     wait_for_text(page, "#device-count", |t| t.starts_with("50 devices shown")).await;
-    button_in(page, "//div[@aria-label='Device actions']", "Export CSV")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press_in(page, "//div[@aria-label='Device actions']", "Export CSV").await;
     let exported = String::from_utf8(browser.downloaded("devices.csv").await).unwrap();
     assert_eq!(exported.lines().count(), 1 + 59, "{exported}");
     browser.close().await;
@@ -1299,11 +1173,7 @@ async fn devices_are_authorized_in_bulk_edited_deleted_and_exported_and_a_site_r
     })
     .await;
     page.goto(&plants.page("/devices")).await.unwrap();
-    find(page, "#devices tr.device input[type=checkbox]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(page, "#devices tr.device input[type=checkbox]").await;
     let refused = refusal(
         &button_in(
             page,
@@ -1358,22 +1228,10 @@ async fn users_and_roles_grant_and_protect_the_last_owner_and_show_the_seed_tabl
         }
     }
     // WHEN they grant Security Admin at Plant North to an analyst
-    find(page, "#assign-principal")
-        .await
-        .send_keys("analyst@plants.test")
-        .await
-        .unwrap();
-    find(page, "#assign-role")
-        .await
-        .select_by_value("security_admin")
-        .await
-        .unwrap();
-    find(page, "#assign-scope")
-        .await
-        .select_by_value(&format!("site:{}", plants.north))
-        .await
-        .unwrap();
-    button(page, "Add assignment").await.click().await.unwrap();
+    type_into(page, "#assign-principal", "analyst@plants.test").await;
+    choose(page, "#assign-role", "security_admin").await;
+    choose(page, "#assign-scope", &format!("site:{}", plants.north)).await;
+    press(page, "Add assignment").await;
     // THEN it is listed, and the server holds exactly that
     find(page, "tr[data-principal='analyst@plants.test']").await;
     let all = plants.fleet.assignments().await;
@@ -1384,11 +1242,7 @@ async fn users_and_roles_grant_and_protect_the_last_owner_and_show_the_seed_tabl
     assert_eq!(granted["role"], "security_admin");
     assert_eq!(granted["site_id"], plants.north.as_str());
     // WHEN they create a custom role from the checklist
-    find(page, "#role-name")
-        .await
-        .send_keys("Device keeper")
-        .await
-        .unwrap();
+    type_into(page, "#role-name", "Device keeper").await;
     for permission in [Permission::ViewDevices, Permission::ManageDevices] {
         find(
             page,
@@ -1399,7 +1253,7 @@ async fn users_and_roles_grant_and_protect_the_last_owner_and_show_the_seed_tabl
         .await
         .unwrap();
     }
-    button(page, "Create role").await.click().await.unwrap();
+    press(page, "Create role").await;
     wait_for_text(page, "section[aria-label='Custom roles']", |t| {
         t.contains("Device keeper")
     })
@@ -1481,30 +1335,15 @@ async fn two_devices_merged_in_the_console_stay_one_when_the_sensor_sees_them_ag
         "Merge waits for two ticked devices"
     );
     for id in [&absorbed, &survivor] {
-        find(
+        click(
             page,
             &format!("tr[data-device-id='{id}'] input[type=checkbox]"),
         )
-        .await
-        .click()
-        .await
-        .unwrap();
+        .await;
     }
-    button_in(page, toolbar, "Merge")
-        .await
-        .click()
-        .await
-        .unwrap();
-    find(page, &format!("input[name='survivor'][value='{survivor}']"))
-        .await
-        .click()
-        .await
-        .unwrap();
-    button_in(page, "//div[@role='dialog']", "Merge")
-        .await
-        .click()
-        .await
-        .unwrap();
+    press_in(page, toolbar, "Merge").await;
+    click(page, &format!("input[name='survivor'][value='{survivor}']")).await;
+    press_in(page, "//div[@role='dialog']", "Merge").await;
     // THEN the grid and the server hold two devices, the survivor among them
     wait_for_text(page, "#device-count", |t| t == "2 devices").await;
     let after: Vec<String> = plants
