@@ -403,13 +403,7 @@ fn CustomRoles(roles: Vec<Role>, changed: Callback<()>) -> impl IntoView {
                 remove(async move { access::delete_role(api, &sub, &id).await }, "role", changed, toasts);
             };
             let granted: Vec<&str> = role.permissions.iter().map(|p| p.label()).collect();
-            view! {
-                <div class="custom-role">
-                    <strong>{role.name.clone()}</strong>
-                    <span class="hint">{format!(" · {}", granted.join(", "))}</span>
-                    <Guarded label="Delete" class="danger" needs=GRANT at=At::Subscription on_click=move |_| remove() />
-                </div>
-            }
+            view! { <PolicyItem name=role.name.clone() detail=granted.join(", ") on_delete=move |_| remove() /> }
         }).collect_view().into_any()
     };
     view! {
@@ -490,13 +484,7 @@ fn DeviceGroups(groups: Vec<DeviceGroup>, changed: Callback<()>) -> impl IntoVie
                 let (sub, id) = (tenant.with_untracked(|t| t.id.clone()), id.clone());
                 remove(async move { access::delete_device_group(api, &sub, &id).await }, "device group", changed, toasts);
             };
-            view! {
-                <div class="device-group">
-                    <strong>{group.name.to_string()}</strong>
-                    <span class="hint">{format!(" · {covers}")}</span>
-                    <Guarded label="Delete" class="danger" needs=GRANT at=At::Subscription on_click=move |_| remove() />
-                </div>
-            }
+            view! { <PolicyItem name=group.name.to_string() detail=covers on_delete=move |_| remove() /> }
         }).collect_view().into_any()
     };
     view! {
@@ -526,5 +514,21 @@ fn DeviceGroups(groups: Vec<DeviceGroup>, changed: Callback<()>) -> impl IntoVie
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <Guarded label="Create device group" needs=GRANT at=At::Subscription on_click=move |_| create() />
         </form>
+    }
+}
+
+/// One custom role or device group: its name, what it holds, and Delete.
+#[component]
+fn PolicyItem(
+    name: String,
+    detail: String,
+    #[prop(into)] on_delete: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <div class="policy-item">
+            <strong>{name}</strong>
+            <span class="hint">{format!(" · {detail}")}</span>
+            <Guarded label="Delete" class="danger" needs=GRANT at=At::Subscription on_click=on_delete />
+        </div>
     }
 }
