@@ -1,8 +1,9 @@
-//! Alert counters: what `GET …/alerts/summary` reads, kept on write.
+//! Alert counters: what `GET …/alerts/summary` and `GET …/alerts/counts` read, kept on
+//! write.
 //!
-//! Per site, the open alerts (status `new` or `active`) per severity and the alerts first
-//! detected per UTC day per severity, each spread over [`keys::ALERT_COUNT_SHARDS`]
-//! items. Every write that moves a count (ingest raising alerts, a status change, learn)
+//! Per site, the open alerts (status `new` or `active`) per severity, the alerts first
+//! detected per UTC day per severity, and per sensor the alerts of each group (status,
+//! severity, engine, title), each spread over [`keys::ALERT_COUNT_SHARDS`] items. Every write that moves a count (ingest raising alerts, a status change, learn)
 //! adds its [`CountChange`] to one shard picked at random, in the same transaction as the
 //! change itself ([`transact_counted`]), conditional on the version of the shard read: so
 //! the counts are exact, and concurrent writers at a site mostly touch different items.
@@ -12,17 +13,20 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use shared::api::{ALERT_SUMMARY_DAYS, AlertSummary, DailyAlertCount, SeverityCounts};
+use shared::api::{
+    ALERT_SUMMARY_DAYS, AlertCounts, AlertFilter, AlertGroup, AlertSummary, DailyAlertCount,
+    SeverityCounts,
+};
 use shared::authz::SiteFilter;
-use shared::model::{Alert, AlertStatus, Severity, SiteId, SubscriptionId};
+use shared::model::{Alert, AlertStatus, Engine, SensorId, Severity, SiteId, SubscriptionId};
 use time::{Date, Duration};
 use tokio::task::JoinSet;
 
 use crate::contention;
 use crate::http::error::{ApiError, ApiResult};
 use crate::keys::{self, AlertCounter};
-use crate::records::{self, AlertCountsRecord, CountedSiteRecord};
-use crate::store::{Condition, Item, Key, StoreError, Table, TableRead, Write};
+use crate::records::{self, AlertCountsRecord, AlertGroupCountsRecord, CountedSiteRecord};
+use crate::store::{Condition, Item, Key, Query, StoreError, Table, TableRead, Write};
 
 /// How often a transaction that lost a race only on a counter is retried with the
 /// counters re-read, before giving up.
@@ -87,6 +91,35 @@ impl AlertCountsRecord {
     }
 }
 
+/// What one group counter counts of a sensor's alerts: `status|severity|engine|title`
+/// (the title last, so it may hold anything).
+fn group_key(alert: &Alert) -> String {
+    format!(
+        "{}|{}|{}|{}",
+        alert.status.as_str(),
+        alert.severity.as_str(),
+        alert.engine.as_str(),
+        alert.title.as_str()
+    )
+}
+
+/// Reads a [`group_key`] back (`None`: not one).
+fn parse_group_key(key: &str) -> Option<(AlertStatus, Severity, Engine, &str)> {
+    let mut parts = key.splitn(4, '|');
+    let status = parts.next()?;
+    let severity = parts.next()?;
+    let engine = parts.next()?;
+    let title = parts.next()?;
+    Some((
+        AlertStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == status)?,
+        Severity::ALL.into_iter().find(|s| s.as_str() == severity)?,
+        Engine::ALL.into_iter().find(|e| e.as_str() == engine)?,
+        title,
+    ))
+}
+
 /// How one write changes one site's counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CountChange {
@@ -94,6 +127,8 @@ pub struct CountChange {
     pub open: AlertCountsRecord,
     /// Alerts first detected, per UTC day of their `first_detected`.
     pub first_detected: BTreeMap<Date, AlertCountsRecord>,
+    /// Change of each sensor's alerts per [`group_key`].
+    pub groups: BTreeMap<SensorId, BTreeMap<String, i64>>,
 }
 
 impl CountChange {
@@ -110,8 +145,19 @@ impl CountChange {
                 .entry(alert.first_detected.date())
                 .or_default()
                 .add(alert.severity, 1);
+            change.add_group(alert, 1);
         }
         change
+    }
+
+    fn add_group(&mut self, alert: &Alert, n: i64) {
+        let count = self
+            .groups
+            .entry(alert.sensor_id.clone())
+            .or_default()
+            .entry(group_key(alert))
+            .or_default();
+        *count = count.saturating_add(n);
     }
 
     /// An alert rewritten from `before` to `after` (a status change or learn; a
@@ -125,11 +171,19 @@ impl CountChange {
         if is_open(after.status) {
             change.open.add(after.severity, 1);
         }
+        change.add_group(before, -1);
+        change.add_group(after, 1);
         change
     }
 
     pub fn is_empty(&self) -> bool {
-        self.open.is_zero() && self.first_detected.values().all(AlertCountsRecord::is_zero)
+        self.open.is_zero()
+            && self.first_detected.values().all(AlertCountsRecord::is_zero)
+            && self
+                .groups
+                .values()
+                .flat_map(BTreeMap::values)
+                .all(|&n| n == 0)
     }
 }
 
@@ -228,6 +282,28 @@ pub async fn counter_writes(
             condition,
         });
     }
+    for (sensor, groups) in &change.groups {
+        if groups.values().all(|&n| n == 0) {
+            continue;
+        }
+        let key = keys::alert_group_counts(subscription, site, sensor, shard);
+        let (mut record, condition) =
+            match records::read::<AlertGroupCountsRecord>(table, &key).await? {
+                Some(stored) => (stored.record, Condition::VersionIs(stored.version)),
+                None => (AlertGroupCountsRecord::default(), Condition::MustNotExist),
+            };
+        for (group, &n) in groups {
+            let count = record.groups.entry(group.clone()).or_default();
+            *count = count.saturating_add(n);
+            if *count == 0 {
+                record.groups.remove(group);
+            }
+        }
+        writes.push(Write::Put {
+            item: records::item(key, &record)?,
+            condition,
+        });
+    }
     if site_is_new {
         writes.push(Write::Put {
             item: records::item(
@@ -309,7 +385,75 @@ pub async fn summary(
     sites: &SiteFilter<'_>,
     today: Date,
 ) -> ApiResult<AlertSummary> {
-    let sites: Vec<SiteId> = match sites {
+    let since = first_day(today);
+    let queries = counted_sites(table, subscription, sites)
+        .await?
+        .iter()
+        .map(|site| keys::alert_counts_query(subscription, site, since))
+        .collect();
+    let mut tally = Tally::default();
+    for item in query_all(table, queries).await? {
+        tally.add(&item)?;
+    }
+    Ok(tally.summary(today))
+}
+
+/// The counts of the alerts at `sites` that `filter` keeps, per group: one query of
+/// each site's group counters (only the filter's site, and only its sensor's counters
+/// when it names one).
+pub async fn counts(
+    table: &Arc<dyn Table>,
+    subscription: &SubscriptionId,
+    sites: &SiteFilter<'_>,
+    filter: &AlertFilter,
+) -> ApiResult<AlertCounts> {
+    let sites = match &filter.site_id {
+        Some(site) => vec![site.clone()],
+        None => counted_sites(table, subscription, sites).await?,
+    };
+    let queries = sites
+        .iter()
+        .map(|site| keys::alert_group_counts_query(subscription, site, filter.sensor_id.as_ref()))
+        .collect();
+    // Summed over the shards before anything is read as a count: one shard may hold
+    // the -1 of a status change whose +1 went to another.
+    let mut sums: BTreeMap<(SiteId, SensorId, String), i64> = BTreeMap::new();
+    for item in query_all(table, queries).await? {
+        let Some((site, sensor)) = keys::alert_group_counter(&item.key) else {
+            continue;
+        };
+        let record: AlertGroupCountsRecord = records::decode(&item)?;
+        for (key, count) in record.groups {
+            let sum = sums.entry((site.clone(), sensor.clone(), key)).or_default();
+            *sum = sum.saturating_add(count);
+        }
+    }
+    let groups = sums
+        .iter()
+        .filter_map(|((site_id, sensor_id, key), &count)| {
+            let (status, severity, engine, title) = parse_group_key(key)?;
+            let group = AlertGroup {
+                site_id,
+                sensor_id,
+                status,
+                severity,
+                engine,
+                title,
+            };
+            Some((group, u64::try_from(count).unwrap_or(0)))
+        });
+    Ok(AlertCounts::tally(filter, groups))
+}
+
+/// The sites whose counters a caller reading `sites` sums: the permitted ones, or for a
+/// caller who views every site, every site that has counters (deleted sites included,
+/// like the alert lists).
+async fn counted_sites(
+    table: &Arc<dyn Table>,
+    subscription: &SubscriptionId,
+    sites: &SiteFilter<'_>,
+) -> ApiResult<Vec<SiteId>> {
+    Ok(match sites {
         SiteFilter::None => Vec::new(),
         SiteFilter::Only(sites) => sites.iter().map(|&site| site.clone()).collect(),
         SiteFilter::All => records::read_all::<CountedSiteRecord>(
@@ -320,14 +464,17 @@ pub async fn summary(
         .into_iter()
         .map(|counted| counted.site_id)
         .collect(),
-    };
-    let since = first_day(today);
-    let mut tally = Tally::default();
-    for chunk in sites.chunks(CONCURRENT_SITES) {
+    })
+}
+
+/// Every item `queries` find, [`CONCURRENT_SITES`] queries at a time.
+async fn query_all(table: &Arc<dyn Table>, queries: Vec<Query>) -> ApiResult<Vec<Item>> {
+    let mut all = Vec::new();
+    let mut queries = queries.into_iter().peekable();
+    while queries.peek().is_some() {
         let mut running = JoinSet::new();
-        for site in chunk {
+        for query in queries.by_ref().take(CONCURRENT_SITES) {
             let table = Arc::clone(table);
-            let query = keys::alert_counts_query(subscription, site, since);
             running.spawn(async move {
                 let mut query = query;
                 let mut items = Vec::new();
@@ -343,12 +490,10 @@ pub async fn summary(
         }
         while let Some(done) = running.join_next().await {
             let items = done.map_err(|e| ApiError::Internal(format!("counter query: {e}")))??;
-            for item in &items {
-                tally.add(item)?;
-            }
+            all.extend(items);
         }
     }
-    Ok(tally.summary(today))
+    Ok(all)
 }
 
 #[cfg(test)]
@@ -424,7 +569,7 @@ mod tests {
     }
 
     #[test]
-    fn a_status_change_moves_the_open_count_only_when_openness_changes() {
+    fn a_status_change_moves_the_open_count_only_when_openness_changes_and_the_group_always() {
         use AlertStatus::{Active, Closed, New};
         let with = |status| {
             let mut alert = alert(1, "major", NOW);
@@ -442,7 +587,12 @@ mod tests {
             let change = CountChange::rewritten(&with(from), &with(to));
             assert_eq!(change.open, counts(0, open, 0, 0), "{from} → {to}");
             assert!(change.first_detected.is_empty(), "{from} → {to}");
-            assert_eq!(change.is_empty(), open == 0, "{from} → {to}");
+            assert_eq!(change.is_empty(), from == to, "{from} → {to}");
+            let groups = &change.groups[&SensorId::parse("s1").unwrap()];
+            let moved = |status: AlertStatus| groups[&format!("{status}|major|anomaly|Scan 1")];
+            if from != to {
+                assert_eq!((moved(from), moved(to)), (-1, 1), "{from} → {to}");
+            }
         }
         // learn closes: an open alert leaves the open count
         let open = with(Active);

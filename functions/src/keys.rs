@@ -273,6 +273,49 @@ pub fn alert_day_counts(subscription: &SubscriptionId, site: &SiteId, day: Date,
     )
 }
 
+/// Shard `shard` of the alerts one sensor raised at a site, per status, severity,
+/// engine and title (the groups of `GET …/alerts/counts`). Sorts before `DAY#…`, so
+/// outside [`alert_counts_query`].
+pub fn alert_group_counts(
+    subscription: &SubscriptionId,
+    site: &SiteId,
+    sensor: &SensorId,
+    shard: u8,
+) -> Key {
+    Key::new(
+        alert_counts_partition(subscription, site),
+        format!("{GROUP_COUNTS_PREFIX}{sensor}#{shard}"),
+    )
+}
+
+/// The one query reading a site's group counters ([`alert_group_counts`]), or only one
+/// sensor's: at most [`ALERT_COUNT_SHARDS`] items per sensor, whatever the number of
+/// alerts.
+pub fn alert_group_counts_query(
+    subscription: &SubscriptionId,
+    site: &SiteId,
+    sensor: Option<&SensorId>,
+) -> Query {
+    let prefix = match sensor {
+        Some(sensor) => format!("{GROUP_COUNTS_PREFIX}{sensor}#"),
+        None => GROUP_COUNTS_PREFIX.to_owned(),
+    };
+    Query {
+        range: SortKeyRange::BeginsWith(prefix),
+        limit: 1_000,
+        ..Query::partition(alert_counts_partition(subscription, site))
+    }
+}
+
+/// The site and sensor of a group counter, from its key (`None`: not one).
+pub fn alert_group_counter(key: &Key) -> Option<(SiteId, SensorId)> {
+    let (_, site) = key.pk.strip_prefix("ALERTCOUNT#")?.split_once("#SITE#")?;
+    let (sensor, shard) = key.sk.strip_prefix(GROUP_COUNTS_PREFIX)?.rsplit_once('#')?;
+    shard.parse::<u8>().ok()?;
+    Some((SiteId::parse(site).ok()?, SensorId::parse(sensor).ok()?))
+}
+
+const GROUP_COUNTS_PREFIX: &str = "CELLS#";
 const OPEN_COUNTS_PREFIX: &str = "OPEN#";
 const DAY_COUNTS_PREFIX: &str = "DAY#";
 

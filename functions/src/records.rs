@@ -85,6 +85,14 @@ pub struct AlertCountsRecord {
     pub warning: i64,
 }
 
+/// One shard of the alerts a sensor raised at a site, per group
+/// (`keys::alert_group_counts`): `status|severity|engine|title` → count; groups that
+/// come to zero are dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertGroupCountsRecord {
+    pub groups: BTreeMap<String, i64>,
+}
+
 /// A site that has alert counters (`keys::alert_counted_site`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CountedSiteRecord {

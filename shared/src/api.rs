@@ -11,7 +11,7 @@
 //! List endpoints take their filters and [`PageRequest`] as two query extractors
 //! (serde's `flatten` breaks numbers in query strings).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
@@ -892,6 +892,14 @@ pub struct AlertFilter {
     /// (case-insensitive, 1 to 100 characters).
     #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "modbus"))]
     pub q: Option<SearchText>,
+    /// Only alerts last detected at or after this instant (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "2026-12-01T00:00:00Z"))]
+    pub since: Option<OffsetDateTime>,
+    /// Only alerts last detected before this instant (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "2026-12-02T00:00:00Z"))]
+    pub until: Option<OffsetDateTime>,
 }
 
 impl AlertFilter {
@@ -914,6 +922,8 @@ impl AlertFilter {
                     || q.found_in(&alert.source_ip.to_string())
                     || q.found_in(&alert.destination_ip.to_string())
             })
+            && self.since.is_none_or(|since| alert.last_detected >= since)
+            && self.until.is_none_or(|until| alert.last_detected < until)
     }
 
     /// Whether only site and status filter, so every indexed alert is kept.
@@ -922,7 +932,136 @@ impl AlertFilter {
             && self.severity.is_none()
             && self.engine.is_none()
             && self.q.is_none()
+            && self.since.is_none()
+            && self.until.is_none()
     }
+
+    /// Whether the time window is empty (`since` not before `until`), so nothing matches.
+    pub fn is_empty_window(&self) -> bool {
+        matches!((self.since, self.until), (Some(since), Some(until)) if since >= until)
+    }
+
+    /// Whether the alerts of `group` pass every filter [`AlertCounts`] applies (all but
+    /// [`AlertFilter::uncounted`]).
+    pub fn counts(&self, group: &AlertGroup<'_>) -> bool {
+        self.site_id
+            .as_ref()
+            .is_none_or(|site| site == group.site_id)
+            && self.sensor_id.as_ref().is_none_or(|s| s == group.sensor_id)
+            && self
+                .status
+                .as_ref()
+                .is_none_or(|s| s.contains(&group.status))
+            && self
+                .severity
+                .as_ref()
+                .is_none_or(|s| s.contains(&group.severity))
+            && self
+                .engine
+                .as_ref()
+                .is_none_or(|e| e.contains(&group.engine))
+    }
+
+    /// The filters given that counts cannot apply: per-alert text and times are not kept
+    /// in counters (see [`AlertCounts::uncounted`]).
+    pub fn uncounted(&self) -> Vec<String> {
+        [
+            ("q", self.q.is_some()),
+            ("since", self.since.is_some()),
+            ("until", self.until.is_some()),
+        ]
+        .into_iter()
+        .filter(|&(_, given)| given)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+    }
+}
+
+/// Alerts alike in everything [`AlertCounts`] groups by: what one counter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertGroup<'a> {
+    pub site_id: &'a SiteId,
+    pub sensor_id: &'a SensorId,
+    pub status: AlertStatus,
+    pub severity: Severity,
+    pub engine: Engine,
+    pub title: &'a str,
+}
+
+/// `GET /subscriptions/{sub}/alerts/counts`: how many alerts the filters match, and how
+/// they split per status, severity, engine, site, sensor and title. Each split lists the
+/// values with at least one alert, most alerts first (then by value).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AlertCounts {
+    pub total: u64,
+    pub by_status: Vec<GroupCount>,
+    pub by_severity: Vec<GroupCount>,
+    pub by_engine: Vec<GroupCount>,
+    /// Keyed by site id.
+    pub by_site: Vec<GroupCount>,
+    /// Keyed by sensor id.
+    pub by_sensor: Vec<GroupCount>,
+    pub by_title: Vec<GroupCount>,
+    /// The filters given that the counts do not apply (`q`, `since`, `until`): the counts
+    /// are then of the alerts matching the others, so at least what the list returns.
+    pub uncounted: Vec<String>,
+}
+
+impl AlertCounts {
+    /// The counts of `groups` (each with its number of alerts) that `filter` counts.
+    pub fn tally<'a>(
+        filter: &AlertFilter,
+        groups: impl IntoIterator<Item = (AlertGroup<'a>, u64)>,
+    ) -> AlertCounts {
+        let mut splits: [BTreeMap<String, u64>; 6] = Default::default();
+        let mut total = 0u64;
+        for (group, count) in groups {
+            if count == 0 || !filter.counts(&group) {
+                continue;
+            }
+            total = total.saturating_add(count);
+            let keys = [
+                group.status.as_str(),
+                group.severity.as_str(),
+                group.engine.as_str(),
+                group.site_id.as_str(),
+                group.sensor_id.as_str(),
+                group.title,
+            ];
+            for (split, key) in splits.iter_mut().zip(keys) {
+                let sum = split.entry(key.to_owned()).or_default();
+                *sum = sum.saturating_add(count);
+            }
+        }
+        let [status, severity, engine, site, sensor, title] = splits.map(|split| {
+            let mut counts: Vec<GroupCount> = split
+                .into_iter()
+                .map(|(key, count)| GroupCount { key, count })
+                .collect();
+            // Stable: equal counts keep the map's order, by value.
+            counts.sort_by_key(|c| std::cmp::Reverse(c.count));
+            counts
+        });
+        AlertCounts {
+            total,
+            by_status: status,
+            by_severity: severity,
+            by_engine: engine,
+            by_site: site,
+            by_sensor: sensor,
+            by_title: title,
+            uncounted: filter.uncounted(),
+        }
+    }
+}
+
+/// How many alerts have one value of a grouping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GroupCount {
+    pub key: String,
+    pub count: u64,
 }
 
 /// The fields of an alert [`AlertFilter::keeps`] reads, borrowed from a stored alert.
@@ -936,6 +1075,8 @@ pub struct AlertFields<'a> {
     pub title: std::borrow::Cow<'a, str>,
     pub source_ip: std::net::IpAddr,
     pub destination_ip: std::net::IpAddr,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_detected: OffsetDateTime,
 }
 
 /// One or more values of a filter, written `a,b` in a query string; a repeated value
@@ -1590,6 +1731,7 @@ mod tests {
             title: "Modbus write to PLC".into(),
             source_ip: "10.0.0.5".parse().unwrap(),
             destination_ip: "10.0.0.9".parse().unwrap(),
+            last_detected: time::macros::datetime!(2026-12-01 10:00 UTC),
         };
         let filter = |body| parse::<AlertFilter>(body).unwrap();
         assert!(AlertFilter::default().is_indexed_only());
@@ -1598,6 +1740,7 @@ mod tests {
             json!({"engine": "malware", "sensor_id": "s1"}),
             json!({"q": "  PLC "}),
             json!({"q": "0.0.9"}),
+            json!({"since": "2026-12-01T10:00:00Z", "until": "2026-12-01T10:00:01Z"}),
         ] {
             assert!(filter(keeps.clone()).keeps(&alert), "{keeps}");
         }
@@ -1605,11 +1748,87 @@ mod tests {
             json!({"severity": "minor"}),
             json!({"engine": "malware", "sensor_id": "s2"}),
             json!({"q": "dnp3"}),
+            json!({"since": "2026-12-01T10:00:01Z"}),
+            json!({"until": "2026-12-01T10:00:00Z"}),
         ] {
             assert!(!filter(drops.clone()).keeps(&alert), "{drops}");
         }
+        assert!(!filter(json!({"since": "2026-12-01T10:00:00Z"})).is_indexed_only());
+        assert!(
+            filter(json!({"since": "2026-12-02T00:00:00Z", "until": "2026-12-01T00:00:00Z"}))
+                .is_empty_window()
+        );
+        assert!(parse::<AlertFilter>(json!({"until": "soon"})).is_err());
         assert!(parse::<AlertFilter>(json!({"q": " "})).is_err());
         assert!(parse::<AlertFilter>(json!({"q": "x".repeat(MAX_SEARCH_CHARS + 1)})).is_err());
+    }
+
+    #[test]
+    fn alert_counts_tally_the_groups_the_counted_filters_keep_most_first() {
+        let (north, south) = (
+            SiteId::parse("north").unwrap(),
+            SiteId::parse("south").unwrap(),
+        );
+        let (s1, s2) = (
+            SensorId::parse("s1").unwrap(),
+            SensorId::parse("s2").unwrap(),
+        );
+        let group = |site_id, sensor_id, status, severity, title| AlertGroup {
+            site_id,
+            sensor_id,
+            status,
+            severity,
+            engine: Engine::Anomaly,
+            title,
+        };
+        let groups = [
+            (
+                group(&north, &s1, AlertStatus::New, Severity::Critical, "Scan"),
+                3,
+            ),
+            (
+                group(&north, &s1, AlertStatus::Closed, Severity::Critical, "Scan"),
+                5,
+            ),
+            (
+                group(&south, &s2, AlertStatus::Active, Severity::Minor, "Write"),
+                4,
+            ),
+            (
+                group(&south, &s2, AlertStatus::New, Severity::Minor, "Empty"),
+                0,
+            ),
+        ];
+        let open: AlertFilter = parse(json!({"status": "new,active", "q": "scan"})).unwrap();
+        let counts = AlertCounts::tally(&open, groups);
+        assert_eq!(counts.total, 7);
+        let split = |counts: &[GroupCount]| {
+            counts
+                .iter()
+                .map(|c| (c.key.clone(), c.count))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            split(&counts.by_site),
+            [("south".into(), 4), ("north".into(), 3)]
+        );
+        assert_eq!(
+            split(&counts.by_status),
+            [("active".into(), 4), ("new".into(), 3)]
+        );
+        assert_eq!(
+            split(&counts.by_title),
+            [("Write".into(), 4), ("Scan".into(), 3)]
+        );
+        assert_eq!(split(&counts.by_engine), [("anomaly".into(), 7)]);
+        assert_eq!(counts.uncounted, ["q"]);
+        let north_only: AlertFilter = parse(json!({"site_id": "north"})).unwrap();
+        let counts = AlertCounts::tally(&north_only, groups);
+        assert_eq!(
+            (counts.total, split(&counts.by_sensor)),
+            (8, vec![("s1".into(), 8)])
+        );
+        assert!(counts.uncounted.is_empty());
     }
 
     #[test]

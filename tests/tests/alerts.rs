@@ -662,7 +662,44 @@ on_both_stores!(
                 Box::new(|a| a.site == south && a.status != "closed"),
             ),
         ];
-        for (query, token, keep) in cases {
+        // a time window on the last detection: the 6th to the 10th alert sent
+        let last_detected: std::collections::BTreeMap<String, String> = listed
+            .iter()
+            .map(|a| {
+                let title = a["title"].as_str().unwrap().to_owned();
+                (title, a["last_detected"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        let (since, until) = (
+            &last_detected[&sent[5].title],
+            &last_detected[&sent[10].title],
+        );
+        let in_window = |a: &Sent| {
+            let last = at(&Value::from(last_detected[&a.title].as_str()));
+            at(&Value::from(since.as_str())) <= last && last < at(&Value::from(until.as_str()))
+        };
+        let windowed: Vec<(String, &str, Keep)> = vec![
+            (
+                format!("?since={since}&until={until}"),
+                &fleet.owner,
+                Box::new(in_window),
+            ),
+            (
+                format!("?since={since}&severity=critical"),
+                &fleet.owner,
+                Box::new(|a| {
+                    at(&Value::from(last_detected[&a.title].as_str()))
+                        >= at(&Value::from(since.as_str()))
+                        && a.severity == "critical"
+                }),
+            ),
+            (
+                format!("?since={until}&until={since}"),
+                &fleet.owner,
+                Box::new(|_| false),
+            ),
+        ];
+        for (query, token, keep) in cases.into_iter().chain(windowed) {
             let want = expected(keep.as_ref());
             for limit in [1, 3, 50] {
                 let items = fleet
@@ -672,8 +709,72 @@ on_both_stores!(
                 let unique: BTreeSet<String> = ids(&items).into_iter().collect();
                 assert_eq!(unique.len(), items.len(), "{query}: an alert twice");
             }
+            // AND the counts of the same filters are those of what is listed, per group,
+            // most first; text and time are named as not counted
+            let counted = fleet
+                .api
+                .get(&fleet.path(&format!("/alerts/counts{query}")), Some(token))
+                .await;
+            assert_eq!(counted.status, 200, "{query}: {counted:?}");
+            if query.contains("since=") && query.contains("until=") && want.is_empty() {
+                // an empty window: nothing, exactly
+                assert_eq!(counted.body["total"], 0, "{query}");
+                assert_eq!(counted.body["uncounted"], json!([]), "{query}");
+                continue;
+            }
+            let uncounted: Vec<&str> = ["q", "since", "until"]
+                .into_iter()
+                .filter(|name| query.contains(&format!("{name}=")))
+                .collect();
+            assert_eq!(counted.body["uncounted"], json!(uncounted), "{query}");
+            if !uncounted.is_empty() {
+                let total = counted.body["total"].as_u64().unwrap();
+                assert!(
+                    total >= want.len() as u64,
+                    "{query}: {total} below what is listed"
+                );
+                continue;
+            }
+            let kept: Vec<&Sent> = sent.iter().filter(|a| keep(a)).collect();
+            assert_eq!(counted.body["total"], kept.len(), "{query}");
+            type Key = fn(&Sent) -> String;
+            let splits: [(&str, Key); 6] = [
+                ("by_status", |a| a.status.to_owned()),
+                ("by_severity", |a| a.severity.to_owned()),
+                ("by_engine", |a| a.engine.to_owned()),
+                ("by_site", |a| a.site.clone()),
+                ("by_sensor", |a| a.sensor.clone()),
+                ("by_title", |a| a.title.clone()),
+            ];
+            for (split, key) in splits {
+                let mut want: std::collections::BTreeMap<String, u64> = Default::default();
+                for a in &kept {
+                    *want.entry(key(a)).or_default() += 1;
+                }
+                let groups = counted.body[split].as_array().unwrap();
+                let got: std::collections::BTreeMap<String, u64> = groups
+                    .iter()
+                    .map(|g| {
+                        (
+                            g["key"].as_str().unwrap().to_owned(),
+                            g["count"].as_u64().unwrap(),
+                        )
+                    })
+                    .collect();
+                assert_eq!(got, want, "{query} {split}");
+                assert_eq!(got.len(), groups.len(), "{query} {split}: a group twice");
+                let order: Vec<u64> = groups
+                    .iter()
+                    .map(|g| g["count"].as_u64().unwrap())
+                    .collect();
+                assert!(
+                    order.windows(2).all(|w| w[0] >= w[1]),
+                    "{query} {split}: {order:?}"
+                );
+            }
         }
-        // AND bad values are 400 naming what is wrong, whatever else is given
+        // AND bad values are 400 naming what is wrong, whatever else is given, on the
+        // list and the counts alike
         let long = "x".repeat(101);
         for (query, names) in [
             ("?status=new,done", "done"),
@@ -683,18 +784,42 @@ on_both_stores!(
             ("?q=%20%20", "search text"),
             (&format!("?q={long}") as &str, "100"),
             ("?sensor_id=no%20way", "sensor"),
+            ("?since=yesterday", "since"),
+            ("?until=2026-13-01T00:00:00Z", "until"),
         ] {
-            let refused = fleet
-                .api
-                .get(&fleet.path(&format!("/alerts{query}")), Some(&fleet.owner))
-                .await;
-            expect(&refused, 400, "invalid");
-            assert!(
-                refused.error_message().contains(names),
-                "{query}: {}",
-                refused.error_message()
-            );
+            for path in ["/alerts", "/alerts/counts"] {
+                let refused = fleet
+                    .api
+                    .get(&fleet.path(&format!("{path}{query}")), Some(&fleet.owner))
+                    .await;
+                expect(&refused, 400, "invalid");
+                assert!(
+                    refused.error_message().contains(names),
+                    "{path}{query}: {}",
+                    refused.error_message()
+                );
+            }
         }
+        // AND a site reader's counts show no trace of another site; naming it is 403
+        let counted = fleet
+            .api
+            .get(&fleet.path("/alerts/counts"), Some(&reader))
+            .await;
+        assert_eq!(counted.status, 200, "{counted:?}");
+        let at_south = sent.iter().filter(|a| a.site == south).count();
+        assert_eq!(counted.body["total"], at_south);
+        assert_eq!(
+            counted.body["by_site"],
+            json!([{"key": south, "count": at_south}])
+        );
+        let refused = fleet
+            .api
+            .get(
+                &fleet.path(&format!("/alerts/counts?site_id={north}")),
+                Some(&reader),
+            )
+            .await;
+        assert_eq!(refused.status, 403, "{refused:?}");
     }
 );
 
@@ -1711,6 +1836,38 @@ on_both_stores!(
             open_and_today(&summary(&fleet, &fleet.owner).await),
             counted_from(&all)
         );
+        // AND so do the group counts
+        let counted = fleet
+            .api
+            .get(&fleet.path("/alerts/counts"), Some(&fleet.owner))
+            .await;
+        assert_eq!(counted.body["total"], all.len(), "{counted:?}");
+        for (split, field) in [
+            ("by_status", "status"),
+            ("by_severity", "severity"),
+            ("by_site", "site_id"),
+            ("by_sensor", "sensor_id"),
+            ("by_title", "title"),
+        ] {
+            let mut want: std::collections::BTreeMap<String, u64> = Default::default();
+            for alert in &all {
+                *want
+                    .entry(alert[field].as_str().unwrap().to_owned())
+                    .or_default() += 1;
+            }
+            let got: std::collections::BTreeMap<String, u64> = counted.body[split]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| {
+                    (
+                        g["key"].as_str().unwrap().to_owned(),
+                        g["count"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(got, want, "{split}");
+        }
         for site in [&north, &south] {
             let reader = fleet
                 .member(

@@ -1,6 +1,8 @@
 //! Alerts: the list, one alert, and triage (status, learn, PCAP).
 
-use shared::api::{AlertSummary, BulkAlertStatus, BulkAlertStatusResult, Page, UpdateAlert};
+use shared::api::{
+    AlertCounts, AlertSummary, BulkAlertStatus, BulkAlertStatusResult, Page, UpdateAlert,
+};
 use shared::model::{Alert, AlertId, AlertStatus, SubscriptionId};
 
 use super::{Api, ApiError, Versioned};
@@ -25,6 +27,19 @@ pub async fn page(
         limit,
         cursor,
     )
+    .await
+}
+
+/// How many alerts match the filters, in total and per group.
+pub async fn counts(
+    api: Api,
+    sub: &SubscriptionId,
+    filters: &QueryPairs,
+) -> Result<AlertCounts, ApiError> {
+    api.get(&format!(
+        "/subscriptions/{sub}/alerts/counts{}",
+        filters.to_search()
+    ))
     .await
 }
 

@@ -3,11 +3,12 @@
 
 use serde::de::DeserializeOwned;
 use serde::de::value::{Error as ValueError, StrDeserializer};
-use shared::api::{AnyOf, AuditAction, MAX_SEARCH_CHARS};
+use shared::api::{AlertCounts, AnyOf, AuditAction, GroupCount, MAX_SEARCH_CHARS};
 use shared::model::{
-    AlertId, AlertStatus, DeviceId, Engine, SensorHealth, SensorId, SensorType, Severity, SiteId,
+    Alert, AlertId, AlertStatus, DeviceId, Engine, SensorHealth, SensorId, SensorType, Severity,
+    SiteId,
 };
-use time::Date;
+use time::{Date, Duration, OffsetDateTime};
 
 /// A query string's pairs, decoded, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -234,6 +235,120 @@ impl AlertGroup {
     pub fn parse(raw: &str) -> Option<Self> {
         AlertGroup::ALL.into_iter().find(|g| g.as_param() == raw)
     }
+
+    /// The key of `alert`'s group in [`AlertCounts`].
+    pub fn key_of(self, alert: &Alert) -> &str {
+        match self {
+            AlertGroup::Severity => alert.severity.as_str(),
+            AlertGroup::Engine => alert.engine.as_str(),
+            AlertGroup::Site => alert.site_id.as_str(),
+            AlertGroup::Sensor => alert.sensor_id.as_str(),
+            AlertGroup::Title => alert.title.as_str(),
+        }
+    }
+
+    /// The server's counts of this grouping.
+    pub fn counts(self, counts: &AlertCounts) -> &[GroupCount] {
+        match self {
+            AlertGroup::Severity => &counts.by_severity,
+            AlertGroup::Engine => &counts.by_engine,
+            AlertGroup::Site => &counts.by_site,
+            AlertGroup::Sensor => &counts.by_sensor,
+            AlertGroup::Title => &counts.by_title,
+        }
+    }
+
+    /// How many alerts matching the filters are in `alert`'s group (0 when the counts
+    /// have not caught up with it yet).
+    pub fn count_of(self, counts: &AlertCounts, alert: &Alert) -> u64 {
+        let key = self.key_of(alert);
+        self.counts(counts)
+            .iter()
+            .find(|group| group.key == key)
+            .map_or(0, |group| group.count)
+    }
+}
+
+/// How recently alerts were last detected: `?seen=`, sent as the API's `since`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeenWithin {
+    Hour,
+    Day,
+    Week,
+    Month,
+}
+
+impl SeenWithin {
+    pub const ALL: [SeenWithin; 4] = [
+        SeenWithin::Hour,
+        SeenWithin::Day,
+        SeenWithin::Week,
+        SeenWithin::Month,
+    ];
+
+    pub const fn as_param(self) -> &'static str {
+        match self {
+            SeenWithin::Hour => "1h",
+            SeenWithin::Day => "24h",
+            SeenWithin::Week => "7d",
+            SeenWithin::Month => "30d",
+        }
+    }
+
+    pub const fn label(self) -> &'static str {
+        match self {
+            SeenWithin::Hour => "In the last hour",
+            SeenWithin::Day => "In the last 24 hours",
+            SeenWithin::Week => "In the last 7 days",
+            SeenWithin::Month => "In the last 30 days",
+        }
+    }
+
+    fn duration(self) -> Duration {
+        match self {
+            SeenWithin::Hour => Duration::hours(1),
+            SeenWithin::Day => Duration::hours(24),
+            SeenWithin::Week => Duration::days(7),
+            SeenWithin::Month => Duration::days(30),
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        SeenWithin::ALL.into_iter().find(|w| w.as_param() == raw)
+    }
+}
+
+/// `2026-12-01T10:05:00Z`, to the second: what the API reads as RFC 3339.
+fn rfc3339(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        crate::logic::format::utc_date(at),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+/// The line above the alert list: what is shown and, from the server's counts, how many
+/// match (`counts` is `None` until they have loaded, or when they failed).
+pub fn alert_count_line(shown: usize, more: bool, counts: Option<&AlertCounts>) -> String {
+    let exact = counts.is_some_and(|c| c.uncounted.is_empty());
+    match (more, counts) {
+        (false, _) if shown == 1 => "1 alert".to_owned(),
+        (false, _) => format!("{shown} alerts"),
+        (true, Some(counts)) if exact => {
+            format!(
+                "{shown} of {} alerts shown: load more to see them",
+                counts.total
+            )
+        }
+        (true, Some(counts)) => format!(
+            "{shown} alerts shown, at most {} match (search and time are not counted): load more to see them",
+            counts.total
+        ),
+        (true, None) => format!("{shown} alerts shown, more match: load more to see them"),
+    }
 }
 
 /// The filters of Alerts: `?status=&severity=&site=&engine=&q=&group=&alert=`. Status,
@@ -246,6 +361,8 @@ pub struct AlertQuery {
     pub engine: Option<AnyOf<Engine>>,
     /// Searched by the API in titles and addresses.
     pub text: String,
+    /// Only alerts last detected this recently.
+    pub seen: Option<SeenWithin>,
     pub group: Option<AlertGroup>,
     /// The alert the side pane shows.
     pub alert: Option<AlertId>,
@@ -260,14 +377,16 @@ impl AlertQuery {
             site: pairs.get("site").and_then(|s| SiteId::parse(s).ok()),
             engine: pairs.get("engine").and_then(parse_enum),
             text: pairs.get("q").unwrap_or_default().to_owned(),
+            seen: pairs.get("seen").and_then(SeenWithin::parse),
             group: pairs.get("group").and_then(AlertGroup::parse),
             alert: pairs.get("alert").and_then(|a| AlertId::parse(a).ok()),
         }
     }
 
-    /// The query of `GET /subscriptions/{sub}/alerts` for these filters (without
-    /// `limit` and `cursor`): every filter is the server's, none is applied to the page.
-    pub fn api_query(&self) -> QueryPairs {
+    /// The query of `GET /subscriptions/{sub}/alerts` (and of its counts) for these
+    /// filters at `now` (without `limit` and `cursor`): every filter is the server's,
+    /// none is applied to the page.
+    pub fn api_query(&self, now: OffsetDateTime) -> QueryPairs {
         let mut pairs = QueryPairs::default();
         if let Some(status) = &self.status {
             pairs.set("status", &names(status.values(), |s| s.as_str()));
@@ -283,6 +402,9 @@ impl AlertQuery {
         }
         let text: String = self.text.trim().chars().take(MAX_SEARCH_CHARS).collect();
         pairs.set("q", text.trim());
+        if let Some(seen) = self.seen {
+            pairs.set("since", &rfc3339(now - seen.duration()));
+        }
         pairs
     }
 
@@ -292,6 +414,7 @@ impl AlertQuery {
             || self.severity.is_some()
             || self.site.is_some()
             || self.engine.is_some()
+            || self.seen.is_some()
             || !self.text.trim().is_empty()
     }
 }
@@ -492,7 +615,7 @@ mod tests {
     #[test]
     fn alert_filters_read_several_values_from_the_url_and_all_go_to_the_api() {
         let query = AlertQuery::from_pairs(&QueryPairs::parse(
-            "status=new,active&severity=critical&site=north&engine=malware,anomaly&q=%20modbus%20&group=engine&alert=01J",
+            "status=new,active&severity=critical&site=north&engine=malware,anomaly&q=%20modbus%20&seen=24h&group=engine&alert=01J",
         ));
         assert_eq!(
             query.status.as_ref().map(AnyOf::values),
@@ -502,15 +625,17 @@ mod tests {
         assert_eq!(query.alert, Some(AlertId::parse("01J").unwrap()));
         assert!(query.is_filtered());
         assert_eq!(
-            query.api_query().to_search(),
-            "?status=new%2Cactive&severity=critical&site_id=north&engine=malware%2Canomaly&q=modbus"
+            query
+                .api_query(time::macros::datetime!(2026-12-01 10:05:07.5 UTC))
+                .to_search(),
+            "?status=new%2Cactive&severity=critical&site_id=north&engine=malware%2Canomaly&q=modbus&since=2026-11-30T10%3A05%3A07Z"
         );
     }
 
     #[test]
     fn unknown_alert_filters_are_ignored_and_long_text_is_cut_to_what_the_api_takes() {
         let query = AlertQuery::from_pairs(&QueryPairs::parse(
-            "status=new,done&severity=huge&group=colour&q=",
+            "status=new,done&severity=huge&group=colour&seen=forever&q=",
         ));
         assert_eq!(query, AlertQuery::default());
         assert!(!query.is_filtered());
@@ -519,12 +644,63 @@ mod tests {
             ..AlertQuery::default()
         };
         assert_eq!(
-            long.api_query().get("q").map(str::len),
+            long.api_query(OffsetDateTime::UNIX_EPOCH)
+                .get("q")
+                .map(str::len),
             Some(MAX_SEARCH_CHARS)
         );
         for group in AlertGroup::ALL {
             assert_eq!(AlertGroup::parse(group.as_param()), Some(group));
         }
+        for seen in SeenWithin::ALL {
+            assert_eq!(SeenWithin::parse(seen.as_param()), Some(seen));
+        }
+    }
+
+    #[test]
+    fn the_alert_count_line_says_how_many_match_and_whether_exactly() {
+        let counts = |total, uncounted: &[&str]| AlertCounts {
+            total,
+            uncounted: uncounted.iter().map(|&u| u.to_owned()).collect(),
+            ..AlertCounts::default()
+        };
+        assert_eq!(alert_count_line(1, false, None), "1 alert");
+        assert_eq!(
+            alert_count_line(3, false, Some(&counts(4, &[]))),
+            "3 alerts"
+        );
+        assert_eq!(
+            alert_count_line(50, true, Some(&counts(120, &[]))),
+            "50 of 120 alerts shown: load more to see them"
+        );
+        assert!(alert_count_line(50, true, Some(&counts(120, &["q"]))).contains("at most 120"));
+        assert!(alert_count_line(50, true, None).starts_with("50 alerts shown, more match"));
+    }
+
+    #[test]
+    fn an_alert_is_found_in_the_server_counts_of_its_group() {
+        let alert: Alert = serde_json::from_value(serde_json::json!({
+            "id": "01J", "site_id": "north", "sensor_id": "s1", "zone_id": null,
+            "title": "Scan", "severity": "major", "status": "new", "engine": "malware",
+            "source_ip": "10.0.0.1", "destination_ip": "10.0.0.2", "protocol": "S7",
+            "learnable": false, "first_detected": "2026-12-01T10:00:00Z",
+            "last_detected": "2026-12-01T10:00:00Z",
+        }))
+        .unwrap();
+        let group = |key: &str, count| GroupCount {
+            key: key.to_owned(),
+            count,
+        };
+        let counts = AlertCounts {
+            by_severity: vec![group("critical", 9), group("major", 4)],
+            by_site: vec![group("north", 13)],
+            by_title: vec![group("Write", 2)],
+            ..AlertCounts::default()
+        };
+        assert_eq!(AlertGroup::Severity.count_of(&counts, &alert), 4);
+        assert_eq!(AlertGroup::Site.count_of(&counts, &alert), 13);
+        assert_eq!(AlertGroup::Title.count_of(&counts, &alert), 0);
+        assert_eq!(AlertGroup::Sensor.key_of(&alert), "s1");
     }
 
     #[test]

@@ -63,11 +63,22 @@ async fn main() {
     // alerts match), and a text search (one title in 64), each at both sizes.
     let filtered_path = format!("/alerts?limit={PAGE}&status=new,active&severity=critical");
     let search_path = format!("/alerts?limit={PAGE}&q=programming%20%237");
-    let [large_filtered, small_filtered, large_search, small_search] = [
+    // The page's total and group counts for the same filters.
+    let counts_path = "/alerts/counts?status=new,active&severity=critical".to_owned();
+    let [
+        large_filtered,
+        small_filtered,
+        large_search,
+        small_search,
+        large_counts,
+        small_counts,
+    ] = [
         (&large, &filtered_path),
         (&small, &filtered_path),
         (&large, &search_path),
         (&small, &search_path),
+        (&large, &counts_path),
+        (&small, &counts_path),
     ]
     .map(|(loaded, path)| loaded.wrk(&loaded.fleet.path(path), seconds));
 
@@ -104,6 +115,14 @@ async fn main() {
             "page with `q=programming #7`, 1000 alerts stored".to_owned(),
             &small_search,
         ),
+        (
+            format!("counts with `status=new,active&severity=critical`, {alerts} alerts stored"),
+            &large_counts,
+        ),
+        (
+            "counts with `status=new,active&severity=critical`, 1000 alerts stored".to_owned(),
+            &small_counts,
+        ),
     ] {
         println!(
             "| {label} | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms |",
@@ -121,6 +140,7 @@ async fn main() {
     for (label, large_run, small_run) in [
         ("filtered page", &large_filtered, &small_filtered),
         ("text search", &large_search, &small_search),
+        ("group counts", &large_counts, &small_counts),
     ] {
         println!(
             "| p99 ratio, {label}, {alerts} / 1000 alerts | {:.2} |",

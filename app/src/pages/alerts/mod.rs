@@ -5,7 +5,7 @@ pub mod details;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
-use shared::api::{BulkAlertStatus, MAX_BULK_ALERTS};
+use shared::api::{AlertCounts, BulkAlertStatus, MAX_BULK_ALERTS};
 use shared::authz::Permission;
 use shared::model::{Alert, AlertId, AlertStatus, Engine, Severity, SubscriptionId};
 
@@ -23,9 +23,10 @@ use crate::logic::bulk::{BulkProgress, chunks};
 use crate::logic::denial::{At, needs};
 use crate::logic::format::{utc, words};
 use crate::logic::grouping::group_by;
-use crate::logic::query::{AlertGroup, AlertQuery};
+use crate::logic::query::{AlertGroup, AlertQuery, SeenWithin, alert_count_line};
 use crate::logic::selection::Selection;
 use crate::pages::names::{SensorNames, sensor_name, sensor_names};
+use crate::pages::sites::now;
 use crate::routes::{self, Page};
 use crate::tenant::use_tenant;
 use crate::use_api;
@@ -49,7 +50,7 @@ fn AlertTriage() -> impl IntoView {
     let toasts = use_toasts();
     let pairs = use_query_pairs();
     let query = Memo::new(move |_| pairs.with(AlertQuery::from_pairs));
-    let api_filters = Memo::new(move |_| query.with(AlertQuery::api_query));
+    let api_filters = Memo::new(move |_| query.with(|q| q.api_query(now())));
     let set_param = use_set_param();
     let navigate = use_navigate();
     let names = sensor_names();
@@ -61,6 +62,28 @@ fn AlertTriage() -> impl IntoView {
             async move { alerts::page(api, &sub, &filters, limit, cursor.as_deref()).await }
         }),
     );
+    // The server's counts of what the filters match; a late answer for filters no
+    // longer shown is dropped.
+    let counts = RwSignal::new(None::<AlertCounts>);
+    let load_counts = move || {
+        let sub = tenant.with_untracked(|t| t.id.clone());
+        let filters = api_filters.get_untracked();
+        leptos::task::spawn_local(async move {
+            let answer = alerts::counts(api, &sub, &filters).await.ok();
+            if api_filters.get_untracked() == filters {
+                counts.set(answer);
+            }
+        });
+    };
+    Effect::new(move || {
+        api_filters.track();
+        counts.set(None);
+        load_counts();
+    });
+    let reload = move || {
+        paged.reload(true);
+        load_counts();
+    };
     let selection = RwSignal::new(Selection::<AlertId>::default());
     let progress = RwSignal::new(None::<BulkProgress>);
     let progress_title = RwSignal::new(String::new());
@@ -70,7 +93,7 @@ fn AlertTriage() -> impl IntoView {
         api_filters.track();
         selection.update(Selection::clear);
     });
-    refresh_while_visible(move || paged.reload(true));
+    refresh_while_visible(reload);
     let load_more = move || {
         paged.load_more(move |error| toasts.error(format!("Could not load more alerts: {error}")));
     };
@@ -147,7 +170,7 @@ fn AlertTriage() -> impl IntoView {
                     }
                 });
             }
-            paged.reload(true);
+            reload();
         });
     };
 
@@ -167,7 +190,7 @@ fn AlertTriage() -> impl IntoView {
         navigate(&Page::Alerts.href_with(&sub, &search), Default::default());
     });
     let close_pane = Callback::new(move |()| set_param("alert", ""));
-    let changed = Callback::new(move |()| paged.reload(true));
+    let changed = Callback::new(move |()| reload());
 
     let status_options: Vec<(String, String)> = [("new,active", "Open (new or active)")]
         .into_iter()
@@ -185,6 +208,10 @@ fn AlertTriage() -> impl IntoView {
     let engine_options: Vec<(String, String)> = Engine::ALL
         .into_iter()
         .map(|e| (e.as_str().to_owned(), words(e.as_str())))
+        .collect();
+    let seen_options: Vec<(String, String)> = SeenWithin::ALL
+        .into_iter()
+        .map(|w| (w.as_param().to_owned(), w.label().to_owned()))
         .collect();
     let group_options: Vec<(String, String)> = AlertGroup::ALL
         .into_iter()
@@ -208,6 +235,7 @@ fn AlertTriage() -> impl IntoView {
             <FilterSelect label="Severity" key="severity" options=severity_options />
             <FilterSelect label="Site" key="site" options=site_options />
             <FilterSelect label="Engine" key="engine" options=engine_options />
+            <FilterSelect label="Last detected" key="seen" options=seen_options />
             <FilterSelect label="Group by" key="group" options=group_options unset="None" />
             <SearchBox label="Search titles and addresses" />
         </div>
@@ -217,11 +245,7 @@ fn AlertTriage() -> impl IntoView {
         </div>
         <BulkProgressBar title=progress_title progress />
         <p class="count" id="alert-count">
-            {move || loaded.get().map(|(shown, more)| match (shown, more) {
-                (1, false) => "1 alert".to_owned(),
-                (n, false) => format!("{n} alerts"),
-                (n, true) => format!("{n} alerts shown, more match: load more to see them"),
-            })}
+            {move || loaded.get().map(|(shown, more)| counts.with(|c| alert_count_line(shown, more, c.as_ref())))}
         </p>
         <SelectionBar selection loaded filtered=Signal::derive(move || query.with(AlertQuery::is_filtered)) noun="alerts" />
         {move || match paged.rows.get() {
@@ -240,7 +264,7 @@ fn AlertTriage() -> impl IntoView {
                     .into_any()
             }
             Some(Ok(loaded)) => view! {
-                <AlertGrid alerts=loaded.items group=query.with(|q| q.group) selection names open />
+                <AlertGrid alerts=loaded.items group=query.with(|q| q.group) counts selection names open />
                 <LoadMore more=loaded.next_cursor.is_some() loading=loading_more on_load=move |_| load_more() />
             }
                 .into_any(),
@@ -327,6 +351,7 @@ fn group_of(
 fn AlertGrid(
     alerts: Vec<Alert>,
     group: Option<AlertGroup>,
+    counts: RwSignal<Option<AlertCounts>>,
     selection: RwSignal<Selection<AlertId>>,
     names: Signal<SensorNames>,
     open: Callback<AlertId>,
@@ -357,13 +382,20 @@ fn AlertGrid(
                 .into_iter()
                 .map(|(name, rows)| view! {
                     <tbody>
-                        {name.map(|name| view! {
-                            <tr class="group">
-                                <th colspan="12" scope="rowgroup">
-                                    {name}
-                                    <span class="hint">{format!(" · {} shown", rows.len())}</span>
-                                </th>
-                            </tr>
+                        {name.zip(group).map(|(name, group)| {
+                            let shown = rows.len();
+                            let first: Alert = rows[0].clone();
+                            view! {
+                                <tr class="group">
+                                    <th colspan="12" scope="rowgroup">
+                                        {name}
+                                        <span class="hint group-count">{move || counts.with(|c| match c {
+                                            Some(c) => format!(" · {} match · {shown} shown", group.count_of(c, &first)),
+                                            None => format!(" · {shown} shown"),
+                                        })}</span>
+                                    </th>
+                                </tr>
+                            }
                         })}
                         {rows
                             .into_iter()
