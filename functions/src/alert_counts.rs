@@ -711,7 +711,7 @@ mod tests {
             running.spawn(async move {
                 let before = alert(n * 3, "critical", NOW);
                 let mut after = before.clone();
-                after.change_status(AlertStatus::Closed).unwrap();
+                after.change_status(AlertStatus::Closed, None).unwrap();
                 let change = CountChange::rewritten(&before, &after);
                 transact_counted(table.as_ref(), Vec::new(), &sub(), &plant, &change)
                     .await

@@ -124,6 +124,33 @@ pub fn alert_pcap(subscription: &SubscriptionId, alert: &AlertId) -> Key {
     Key::new(alert_partition(subscription, alert), "PCAP")
 }
 
+/// Entry `n` of what the write that made version `version` of an alert recorded on its
+/// timeline, next to the alert. Every change of the alert bumps its version
+/// (conditionally), so the sort keys order the timeline exactly, concurrent writers
+/// included: the version is zero-padded to sort as a number.
+pub fn alert_event(subscription: &SubscriptionId, alert: &AlertId, version: u64, n: u8) -> Key {
+    Key::new(
+        alert_partition(subscription, alert),
+        format!("{ALERT_EVENT_PREFIX}{version:020}#{n}"),
+    )
+}
+
+/// An alert's timeline, oldest first, `limit` per page.
+pub fn alert_events_query(subscription: &SubscriptionId, alert: &AlertId, limit: u32) -> Query {
+    Query {
+        range: SortKeyRange::BeginsWith(ALERT_EVENT_PREFIX.to_owned()),
+        limit,
+        ..Query::partition(alert_partition(subscription, alert))
+    }
+}
+
+const ALERT_EVENT_PREFIX: &str = "EVENT#";
+
+/// A subscription's close reasons for alerts (absent: the defaults).
+pub fn alert_close_reasons(subscription: &SubscriptionId) -> Key {
+    Key::new(format!("ALERTREASONS#{subscription}"), "REASONS")
+}
+
 fn alert_partition(subscription: &SubscriptionId, alert: &AlertId) -> String {
     format!("ALERT#{subscription}#{alert}")
 }

@@ -17,15 +17,15 @@ use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
 use crate::authz::{
-    BuiltInRole, CustomRole, Grant, PermissionSet, PrincipalRef, Reach, RoleRef, Scope,
+    BuiltInRole, CustomRole, Grant, PermissionSet, Principal, PrincipalRef, Reach, RoleRef, Scope,
 };
 use crate::model::{
-    AlertId, AlertStatus, AssignmentId, AuditEntryId, Commitment, CommittedDevices, DetectedAlert,
-    DeviceGroupId, DeviceId, DisplayName, Email, Engine, GroupId, HealthFinding, ObservedDevice,
-    PendingAction, PlanId, PlanKind, PlanStatus, PlanTermsError, SensorHealth, SensorId,
-    SensorIssue, SensorType, Severity, SiteId, SiteOwners, SitePlacement, SitePlacementError,
-    SiteSelector, SoftwareVersion, SubscriptionId, Tags, TiMode, TiUpdateStatus, TiVersion, ZoneId,
-    committed_devices_for,
+    AlertEventId, AlertId, AlertStatus, AssignmentId, AuditEntryId, CloseReasonId, CloseReasons,
+    CommentText, Commitment, CommittedDevices, DetectedAlert, DeviceGroupId, DeviceId, DisplayName,
+    Email, Engine, GroupId, HealthFinding, ObservedDevice, PendingAction, PlanId, PlanKind,
+    PlanStatus, PlanTermsError, SensorHealth, SensorId, SensorIssue, SensorType, Severity, SiteId,
+    SiteOwners, SitePlacement, SitePlacementError, SiteSelector, SoftwareVersion, SubscriptionId,
+    Tags, TiMode, TiUpdateStatus, TiVersion, ZoneId, committed_devices_for,
 };
 
 pub use crate::authz::RoleAssignment;
@@ -892,6 +892,10 @@ pub struct AlertFilter {
     /// (case-insensitive, 1 to 100 characters).
     #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "modbus"))]
     pub q: Option<SearchText>,
+    /// Only alerts assigned to `me` (the caller or one of their groups), to `none`, or
+    /// to this email or `group:<group id>`.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "me"))]
+    pub assignee: Option<AssigneeFilter>,
     /// Only alerts last detected at or after this instant (RFC 3339).
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "2026-12-01T00:00:00Z"))]
@@ -904,8 +908,8 @@ pub struct AlertFilter {
 
 impl AlertFilter {
     /// Whether `alert` passes the filters a stored alert's index entry cannot answer
-    /// (all but site and status).
-    pub fn keeps(&self, alert: &AlertFields<'_>) -> bool {
+    /// (all but site and status), for the caller `me`.
+    pub fn keeps(&self, alert: &AlertFields<'_>, me: &Principal) -> bool {
         self.sensor_id
             .as_ref()
             .is_none_or(|s| s.as_str() == alert.sensor_id)
@@ -924,6 +928,18 @@ impl AlertFilter {
             })
             && self.since.is_none_or(|since| alert.last_detected >= since)
             && self.until.is_none_or(|until| alert.last_detected < until)
+            && self.assignee.as_ref().is_none_or(|wanted| {
+                let assignee = alert
+                    .assignee
+                    .as_deref()
+                    .and_then(|a| PrincipalRef::parse(a).ok());
+                match (wanted, assignee) {
+                    (AssigneeFilter::Nobody, assignee) => assignee.is_none(),
+                    (AssigneeFilter::Me, Some(assignee)) => me.is_named_by(&assignee),
+                    (AssigneeFilter::Is(wanted), Some(assignee)) => *wanted == assignee,
+                    (_, None) => false,
+                }
+            })
     }
 
     /// Whether only site and status filter, so every indexed alert is kept.
@@ -934,6 +950,7 @@ impl AlertFilter {
             && self.q.is_none()
             && self.since.is_none()
             && self.until.is_none()
+            && self.assignee.is_none()
     }
 
     /// Whether the time window is empty (`since` not before `until`), so nothing matches.
@@ -969,6 +986,7 @@ impl AlertFilter {
             ("q", self.q.is_some()),
             ("since", self.since.is_some()),
             ("until", self.until.is_some()),
+            ("assignee", self.assignee.is_some()),
         ]
         .into_iter()
         .filter(|&(_, given)| given)
@@ -1077,6 +1095,8 @@ pub struct AlertFields<'a> {
     pub destination_ip: std::net::IpAddr,
     #[serde(with = "time::serde::rfc3339")]
     pub last_detected: OffsetDateTime,
+    #[serde(borrow, default)]
+    pub assignee: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// One or more values of a filter, written `a,b` in a query string; a repeated value
@@ -1179,6 +1199,11 @@ impl<'de> Deserialize<'de> for SearchText {
 pub struct UpdateAlert {
     #[serde(default)]
     pub status: Option<AlertStatus>,
+    /// Why it is closed: one of the subscription's close reasons (only with
+    /// `"status": "closed"`; a reason that learns also learns a learnable alert).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "false_positive"))]
+    pub reason: Option<CloseReasonId>,
 }
 
 /// Most alerts one bulk status change may name.
@@ -1194,6 +1219,84 @@ pub struct BulkAlertStatus {
     #[serde(deserialize_with = "alert_ids_to_change")]
     pub alert_ids: Vec<AlertId>,
     pub status: AlertStatus,
+    /// As [`UpdateAlert::reason`], for every alert named.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "false_positive"))]
+    pub reason: Option<CloseReasonId>,
+}
+
+/// `POST /subscriptions/{sub}/alerts/{id}/assign` `{"assignee"}`: a user's email or
+/// `group:<group id>` who may view alerts at the alert's site, or `null` for nobody.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AssignAlert {
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "analyst@example.com"))]
+    pub assignee: Option<PrincipalRef>,
+}
+
+/// `POST /subscriptions/{sub}/alerts/assign` `{"alert_ids", "assignee"}`: as
+/// [`AssignAlert`] for 1 to [`MAX_BULK_ALERTS`] alerts, each on its own (the answer is a
+/// [`BulkAlertStatusResult`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BulkAssignAlerts {
+    #[serde(deserialize_with = "alert_ids_to_change")]
+    pub alert_ids: Vec<AlertId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "analyst@example.com"))]
+    pub assignee: Option<PrincipalRef>,
+}
+
+/// `POST /subscriptions/{sub}/alerts/{id}/comments` `{"text"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddComment {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "Seen during the maintenance window"))]
+    pub text: CommentText,
+}
+
+/// `GET`/`PUT /subscriptions/{sub}/alerts/close-reasons`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CloseReasonList {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::model::CloseReason>))]
+    pub reasons: CloseReasons,
+}
+
+/// The `assignee` filter of the alert list: `me` (the caller or one of their groups),
+/// `none` (nobody), or a user's email or `group:<group id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum AssigneeFilter {
+    Me,
+    Nobody,
+    Is(PrincipalRef),
+}
+
+impl TryFrom<String> for AssigneeFilter {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        match raw.as_str() {
+            "me" => Ok(AssigneeFilter::Me),
+            "none" => Ok(AssigneeFilter::Nobody),
+            other => PrincipalRef::parse(other)
+                .map(AssigneeFilter::Is)
+                .map_err(|_| "must be me, none, an email address or group:<group id>".into()),
+        }
+    }
+}
+
+impl From<AssigneeFilter> for String {
+    fn from(filter: AssigneeFilter) -> String {
+        match filter {
+            AssigneeFilter::Me => "me".into(),
+            AssigneeFilter::Nobody => "none".into(),
+            AssigneeFilter::Is(principal) => principal.into(),
+        }
+    }
 }
 
 fn alert_ids_to_change<'de, D: Deserializer<'de>>(
@@ -1540,6 +1643,50 @@ pub enum AuditActor {
     Sensor { sensor_id: SensorId },
 }
 
+// ----- Alert timelines -----
+
+/// What one entry of an alert's timeline records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AlertChange {
+    /// Its status changed (with the close reason given, on a close).
+    Status {
+        from: AlertStatus,
+        to: AlertStatus,
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+        reason: Option<CloseReasonId>,
+    },
+    /// It was learned: its traffic is expected from now on.
+    Learned,
+    /// Its assignee changed (`None`: nobody).
+    Assigned {
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+        from: Option<PrincipalRef>,
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+        to: Option<PrincipalRef>,
+    },
+    /// Someone commented; never edited (a correction is a new comment).
+    Comment {
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        text: CommentText,
+    },
+}
+
+/// One entry of an alert's timeline, written in the same transaction as the change it
+/// records, never changed afterwards. Ids are time-ordered: the timeline lists in
+/// their order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AlertEvent {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: AlertEventId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor: AuditActor,
+    pub change: AlertChange,
+}
+
 /// The kinds of resource the audit log records changes of: an entry's `action` is
 /// `<resource>.<verb>`.
 pub const AUDITED_RESOURCES: [&str; 11] = [
@@ -1732,6 +1879,11 @@ mod tests {
             source_ip: "10.0.0.5".parse().unwrap(),
             destination_ip: "10.0.0.9".parse().unwrap(),
             last_detected: time::macros::datetime!(2026-12-01 10:00 UTC),
+            assignee: Some("group:night-shift".into()),
+        };
+        let me = Principal {
+            email: Email::parse("ana@example.com").unwrap(),
+            groups: [GroupId::parse("night-shift").unwrap()].into(),
         };
         let filter = |body| parse::<AlertFilter>(body).unwrap();
         assert!(AlertFilter::default().is_indexed_only());
@@ -1741,8 +1893,10 @@ mod tests {
             json!({"q": "  PLC "}),
             json!({"q": "0.0.9"}),
             json!({"since": "2026-12-01T10:00:00Z", "until": "2026-12-01T10:00:01Z"}),
+            json!({"assignee": "me"}),
+            json!({"assignee": "group:night-shift"}),
         ] {
-            assert!(filter(keeps.clone()).keeps(&alert), "{keeps}");
+            assert!(filter(keeps.clone()).keeps(&alert, &me), "{keeps}");
         }
         for drops in [
             json!({"severity": "minor"}),
@@ -1750,8 +1904,10 @@ mod tests {
             json!({"q": "dnp3"}),
             json!({"since": "2026-12-01T10:00:01Z"}),
             json!({"until": "2026-12-01T10:00:00Z"}),
+            json!({"assignee": "none"}),
+            json!({"assignee": "ana@example.com"}),
         ] {
-            assert!(!filter(drops.clone()).keeps(&alert), "{drops}");
+            assert!(!filter(drops.clone()).keeps(&alert, &me), "{drops}");
         }
         assert!(!filter(json!({"since": "2026-12-01T10:00:00Z"})).is_indexed_only());
         assert!(
@@ -1759,6 +1915,7 @@ mod tests {
                 .is_empty_window()
         );
         assert!(parse::<AlertFilter>(json!({"until": "soon"})).is_err());
+        assert!(parse::<AlertFilter>(json!({"assignee": "someone"})).is_err());
         assert!(parse::<AlertFilter>(json!({"q": " "})).is_err());
         assert!(parse::<AlertFilter>(json!({"q": "x".repeat(MAX_SEARCH_CHARS + 1)})).is_err());
     }

@@ -8,7 +8,10 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::model::{AlertId, SensorId, SensorLocation, SiteId, ZoneId, single_line_text};
+use crate::authz::PrincipalRef;
+use crate::model::{
+    AlertId, CloseReasonId, SensorId, SensorLocation, SiteId, ZoneId, single_line_text,
+};
 
 /// Longest alert title, in characters.
 pub const MAX_ALERT_TITLE_CHARS: usize = 200;
@@ -335,6 +338,26 @@ pub struct Alert {
     pub first_detected: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub last_detected: OffsetDateTime,
+    /// How many times its sensor detected this traffic while it was open, the first
+    /// time included.
+    #[serde(default = "one")]
+    pub detections: u64,
+    /// Who handles it: a user's email or `group:<group id>`, who may view alerts at its
+    /// site when assigned.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "analyst@example.com"))]
+    pub assignee: Option<PrincipalRef>,
+    /// Why it was closed, while it is (one of the subscription's close reasons).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "false_positive"))]
+    pub close_reason: Option<CloseReasonId>,
+    /// How many comments its timeline holds.
+    #[serde(default)]
+    pub comments: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 impl Alert {
@@ -360,6 +383,10 @@ impl Alert {
             learnable: detected.learnable,
             first_detected: now,
             last_detected: now,
+            detections: 1,
+            assignee: None,
+            close_reason: None,
+            comments: 0,
         }
     }
 
@@ -374,9 +401,19 @@ impl Alert {
         }
     }
 
-    pub fn change_status(&mut self, to: AlertStatus) -> Result<StatusChange, IllegalTransition> {
+    /// Moves the alert to `to`; a close keeps `reason`, a reopen forgets the last one.
+    pub fn change_status(
+        &mut self,
+        to: AlertStatus,
+        reason: Option<CloseReasonId>,
+    ) -> Result<StatusChange, IllegalTransition> {
         let change = self.status.transition(to)?;
         self.status = to;
+        match to {
+            AlertStatus::Closed if change != StatusChange::Unchanged => self.close_reason = reason,
+            AlertStatus::Closed => {}
+            AlertStatus::New | AlertStatus::Active => self.close_reason = None,
+        }
         Ok(change)
     }
 
@@ -393,6 +430,7 @@ impl Alert {
     /// Records another identical detection on this open alert.
     pub fn detected_again(&mut self, now: OffsetDateTime) {
         self.last_detected = self.last_detected.max(now);
+        self.detections = self.detections.saturating_add(1);
     }
 }
 
@@ -457,9 +495,17 @@ mod tests {
     #[test]
     fn a_refused_status_change_leaves_the_alert_as_it_was() {
         let mut alert = alert(true);
-        alert.change_status(AlertStatus::Closed).unwrap();
-        assert!(alert.change_status(AlertStatus::New).is_err());
+        let reason = CloseReasonId::parse("duplicate").unwrap();
+        alert
+            .change_status(AlertStatus::Closed, Some(reason.clone()))
+            .unwrap();
+        assert_eq!(alert.close_reason, Some(reason));
+        assert!(alert.change_status(AlertStatus::New, None).is_err());
         assert_eq!(alert.status, AlertStatus::Closed);
+        assert!(alert.close_reason.is_some());
+        // a reopen forgets why it was closed
+        alert.change_status(AlertStatus::Active, None).unwrap();
+        assert_eq!(alert.close_reason, None);
     }
 
     #[test]

@@ -156,3 +156,11 @@ id_type!(
     /// An entry of the audit log.
     AuditEntryId
 );
+id_type!(
+    /// An entry of an alert's timeline.
+    AlertEventId
+);
+id_type!(
+    /// One of a subscription's reasons for closing an alert (`false_positive`).
+    CloseReasonId
+);

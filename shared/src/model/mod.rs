@@ -1,6 +1,7 @@
 //! Domain types and their rules, one file per concept.
 
 mod alert;
+mod alert_trail;
 mod device;
 mod device_estimate;
 mod device_group;
@@ -13,6 +14,7 @@ mod text;
 mod threat_intelligence;
 
 pub use alert::*;
+pub use alert_trail::*;
 pub use device::*;
 pub use device_estimate::*;
 pub use device_group::*;

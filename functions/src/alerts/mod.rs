@@ -17,13 +17,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use shared::api::{
-    AlertCounts, AlertFields, AlertFilter, AlertSummary, AuditActor, BulkAlertStatus,
-    BulkAlertStatusItem, BulkAlertStatusResult, ErrorDetail, Page, PageRequest, UpdateAlert,
+    AlertChange, AlertCounts, AlertFields, AlertFilter, AlertSummary, AuditActor, BulkAlertStatus,
+    BulkAlertStatusResult, Page, PageRequest, UpdateAlert,
 };
 use shared::authz::{Permission, Principal, SiteFilter, Target};
 use shared::model::{
-    Alert, AlertId, AlertStatus, DetectedAlert, DetectionOutcome, Fingerprint, PacketCapture,
-    SensorId, SensorLocation, StatusChange, SubscriptionId, on_detection,
+    Alert, AlertId, AlertStatus, CloseReason, DetectedAlert, DetectionOutcome, Fingerprint,
+    PacketCapture, SensorId, SensorLocation, StatusChange, SubscriptionId, on_detection,
 };
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
@@ -50,6 +50,8 @@ use crate::store::{
     Condition, Index, Item, Key, MAX_TRANSACTION_OPS, StoreError, Table, TableRead, Write,
 };
 
+mod trail;
+
 /// The alerts routes, with their document.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -57,8 +59,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(alert_summary))
         .routes(routes!(alert_counts))
         .routes(routes!(change_statuses))
+        .routes(routes!(trail::assign_many))
+        .routes(routes!(trail::get_close_reasons, trail::put_close_reasons))
         .routes(routes!(get_alert, update_alert))
         .routes(routes!(learn))
+        .routes(routes!(trail::assign))
+        .routes(routes!(trail::comment))
+        .routes(routes!(trail::timeline))
         .routes(routes!(pcap))
 }
 
@@ -258,7 +265,7 @@ async fn list_alerts(
                 return Ok(true);
             }
             let fields: AlertFields<'_> = records::decode_borrowed(item)?;
-            Ok(filter.keeps(&fields))
+            Ok(filter.keeps(&fields, &principal))
         },
     )
     .await?;
@@ -409,6 +416,12 @@ async fn update_alert(
     require_modify(&authorized, &stored.record)?;
     let request: UpdateAlert = body.parse()?;
     let Some(status) = request.status else {
+        if request.reason.is_some() {
+            return Err(ApiError::invalid_field(
+                "reason",
+                "only closing an alert takes a reason",
+            ));
+        }
         if_match.check(stored.version)?;
         return Ok(json_with_etag(
             StatusCode::OK,
@@ -416,12 +429,20 @@ async fn update_alert(
             stored.version,
         ));
     };
+    let reason = trail::close_reason(
+        table.as_ref(),
+        &authorized.subscription.id,
+        status,
+        request.reason.as_ref(),
+    )
+    .await?;
     let changed = set_status(
         table.as_ref(),
         &authorized,
         &principal,
         stored,
         status,
+        reason.as_ref(),
         if_match,
     )
     .await?;
@@ -433,71 +454,47 @@ async fn update_alert(
 }
 
 /// Moves a visible alert to `status` by the rules of [`AlertStatus::transition`], with
-/// its audit entry; re-reads and retries when a concurrent write wins, unless the
-/// caller pinned the version with `If-Match` (`412`).
+/// its timeline and audit entries (see [`trail::rewrite`]); a close with a reason that
+/// learns then learns a learnable alert.
 async fn set_status(
     table: &dyn Table,
     authorized: &Authorized,
     principal: &Principal,
-    mut current: Stored,
+    current: Stored,
     status: AlertStatus,
+    reason: Option<&CloseReason>,
     if_match: IfMatch,
 ) -> ApiResult<Stored> {
-    for attempt in 0..MAX_ATTEMPTS {
-        if_match.check(current.version)?;
-        let mut alert = current.record.clone();
-        let change = alert
-            .change_status(status)
-            .map_err(|illegal| ApiError::Conflict(illegal.to_string()))?;
-        if change == StatusChange::Unchanged {
-            return Ok(current);
+    let reason_id = reason.map(|r| r.id.clone());
+    let changed = trail::rewrite(
+        table,
+        authorized,
+        principal,
+        current,
+        if_match,
+        "alert.update",
+        |alert| {
+            let from = alert.status;
+            let change = alert
+                .change_status(status, reason_id.clone())
+                .map_err(|illegal| ApiError::Conflict(illegal.to_string()))?;
+            Ok(match change {
+                StatusChange::Unchanged => Vec::new(),
+                _ => vec![AlertChange::Status {
+                    from,
+                    to: status,
+                    reason: reason_id.clone(),
+                }],
+            })
+        },
+    )
+    .await?;
+    match reason {
+        Some(reason) if reason.learns && changed.record.learnable => {
+            learn_alert(table, authorized, principal, changed, IfMatch::Any).await
         }
-        let now = OffsetDateTime::now_utc();
-        let writes = vec![
-            Write::Put {
-                item: alert_item(&authorized.subscription.id, &alert, table.index_shards())?,
-                condition: Condition::VersionIs(current.version),
-            },
-            audit::Change {
-                actor: AuditActor::User {
-                    email: principal.email.clone(),
-                },
-                action: "alert.update",
-                subscription: &authorized.subscription.id,
-                site: Some(&alert.site_id),
-                target: alert.id.as_str(),
-            }
-            .write(
-                now,
-                audit::snapshot(&current.record),
-                audit::snapshot(&alert),
-            )?,
-        ];
-        let counted = CountChange::rewritten(&current.record, &alert);
-        match alert_counts::transact_counted(
-            table,
-            writes,
-            &authorized.subscription.id,
-            &alert.site_id,
-            &counted,
-        )
-        .await?
-        {
-            Counted::Committed(versions) => {
-                return Ok(Stored {
-                    record: alert,
-                    version: versions[0],
-                });
-            }
-            Counted::ConditionFailed { .. } => {
-                crate::contention::back_off(attempt + 1).await;
-                current = visible_alert(table, authorized, current.record.id.as_str()).await?;
-            }
-        }
+        _ => Ok(changed),
     }
-    Err(ApiError::Conflict(
-        "the alert kept changing while it was updated; try again".into(),
-    ))
 }
 
 /// Changes the status of several alerts, each on its own.
@@ -532,6 +529,13 @@ async fn change_statuses(
         ));
     }
     let request: BulkAlertStatus = body.parse()?;
+    let reason = trail::close_reason(
+        table.as_ref(),
+        &authorized.subscription.id,
+        request.status,
+        request.reason.as_ref(),
+    )
+    .await?;
     let mut items = Vec::with_capacity(request.alert_ids.len());
     for id in request.alert_ids {
         let outcome = async {
@@ -543,31 +547,13 @@ async fn change_statuses(
                 &principal,
                 stored,
                 request.status,
+                reason.as_ref(),
                 IfMatch::Any,
             )
             .await
         }
         .await;
-        items.push(match outcome {
-            Ok(changed) => BulkAlertStatusItem {
-                id,
-                status: 200,
-                alert: Some(changed.record),
-                error: None,
-            },
-            Err(ApiError::Internal(detail)) => {
-                return Err(ApiError::Internal(detail));
-            }
-            Err(refused) => BulkAlertStatusItem {
-                id,
-                status: refused.code().status(),
-                alert: None,
-                error: Some(ErrorDetail {
-                    code: refused.code(),
-                    message: refused.to_string(),
-                }),
-            },
-        });
+        items.push(trail::bulk_item(id, outcome)?);
     }
     Ok(json(StatusCode::OK, &BulkAlertStatusResult { items }))
 }
@@ -597,8 +583,27 @@ async fn learn(
     if_match: IfMatch,
 ) -> ApiResult<Response> {
     let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
-    let mut current = visible_alert(table.as_ref(), &authorized, &id).await?;
+    let current = visible_alert(table.as_ref(), &authorized, &id).await?;
     require_modify(&authorized, &current.record)?;
+    let learned = learn_alert(table.as_ref(), &authorized, &principal, current, if_match).await?;
+    Ok(json_with_etag(
+        StatusCode::OK,
+        &learned.record,
+        learned.version,
+    ))
+}
+
+/// Learns a visible alert: closes it (when open) and marks its fingerprint learned, with
+/// its timeline and audit entries, in one transaction; re-reads and retries when a
+/// concurrent write wins, unless the caller pinned the version with `If-Match`.
+/// Learning a learned, closed alert again changes nothing.
+async fn learn_alert(
+    table: &dyn Table,
+    authorized: &Authorized,
+    principal: &Principal,
+    mut current: Stored,
+    if_match: IfMatch,
+) -> ApiResult<Stored> {
     let subscription = &authorized.subscription.id;
     for attempt in 0..MAX_ATTEMPTS {
         if_match.check(current.version)?;
@@ -622,22 +627,15 @@ async fn learn(
             entry.latest = Some(alert.id.clone());
         }
         entry.learned_at.get_or_insert(now);
-        let status_changed = alert != current.record;
+        let status_changed = alert.status != current.record.status;
         if already_learned && !status_changed {
-            return Ok(json_with_etag(StatusCode::OK, &alert, current.version));
+            return Ok(current);
         }
-        let mut writes = Vec::new();
-        if status_changed {
-            writes.push(Write::Put {
-                item: alert_item(subscription, &alert, table.index_shards())?,
-                condition: Condition::VersionIs(current.version),
-            });
-        } else {
-            writes.push(Write::Check {
-                key: keys::alert(subscription, &alert.id),
-                condition: Condition::VersionIs(current.version),
-            });
-        }
+        // The alert is always rewritten: its new version orders the timeline entries.
+        let mut writes = vec![Write::Put {
+            item: alert_item(subscription, &alert, table.index_shards())?,
+            condition: Condition::VersionIs(current.version),
+        }];
         if !already_learned {
             prune(&mut record);
             writes.push(Write::Put {
@@ -645,6 +643,23 @@ async fn learn(
                 condition: bucket_version.map_or(Condition::MustNotExist, Condition::VersionIs),
             });
         }
+        let mut changes = Vec::new();
+        if status_changed {
+            changes.push(AlertChange::Status {
+                from: current.record.status,
+                to: alert.status,
+                reason: alert.close_reason.clone(),
+            });
+        }
+        changes.push(AlertChange::Learned);
+        writes.extend(trail::event_writes(
+            subscription,
+            &alert,
+            current.version,
+            now,
+            principal,
+            changes,
+        )?);
         writes.push(
             audit::Change {
                 actor: AuditActor::User {
@@ -662,26 +677,18 @@ async fn learn(
             )?,
         );
         let counted = CountChange::rewritten(&current.record, &alert);
-        match alert_counts::transact_counted(
-            table.as_ref(),
-            writes,
-            subscription,
-            &alert.site_id,
-            &counted,
-        )
-        .await?
+        match alert_counts::transact_counted(table, writes, subscription, &alert.site_id, &counted)
+            .await?
         {
             Counted::Committed(versions) => {
-                let version = if status_changed {
-                    versions[0]
-                } else {
-                    current.version
-                };
-                return Ok(json_with_etag(StatusCode::OK, &alert, version));
+                return Ok(Stored {
+                    record: alert,
+                    version: versions[0],
+                });
             }
             Counted::ConditionFailed { .. } => {
                 crate::contention::back_off(attempt + 1).await;
-                current = visible_alert(table.as_ref(), &authorized, &id).await?;
+                current = visible_alert(table, authorized, current.record.id.as_str()).await?;
             }
         }
     }
@@ -1271,7 +1278,7 @@ mod tests {
             AlertStatus::Closed,
         ]) {
             let mut changed = alert.clone();
-            changed.change_status(status).unwrap();
+            changed.change_status(status, None).unwrap();
             table
                 .put(
                     alert_item(subscription, &changed, table.index_shards()).unwrap(),
@@ -1393,7 +1400,7 @@ mod tests {
         .unwrap();
         // GIVEN the alert closed
         let (mut alert, version) = all_alerts(&table).await.remove(0);
-        alert.change_status(AlertStatus::Closed).unwrap();
+        alert.change_status(AlertStatus::Closed, None).unwrap();
         table
             .put(
                 alert_item(subscription, &alert, table.index_shards()).unwrap(),
@@ -1425,7 +1432,7 @@ mod tests {
             .await
             .unwrap();
         let mut closed = alerts[0].0.clone();
-        closed.change_status(AlertStatus::Closed).unwrap();
+        closed.change_status(AlertStatus::Closed, None).unwrap();
         table
             .put(
                 alert_item(subscription, &closed, table.index_shards()).unwrap(),
@@ -1537,7 +1544,7 @@ mod tests {
             .zip([AlertStatus::Closed, AlertStatus::Active])
         {
             let mut changed = alert.clone();
-            changed.change_status(status).unwrap();
+            changed.change_status(status, None).unwrap();
             let change = CountChange::rewritten(alert, &changed);
             let put = Write::Put {
                 item: alert_item(&alert_id_sub(), &changed, table.index_shards()).unwrap(),
