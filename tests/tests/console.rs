@@ -943,6 +943,93 @@ async fn a_bulk_close_over_every_alert_matching_a_filter_finishes_with_the_right
 }
 
 #[tokio::test]
+async fn an_analyst_takes_an_alert_comments_and_closes_it_as_a_false_positive() {
+    let plants = Plants::new().await;
+    // GIVEN two alerts, and a reader who may not triage
+    raise(&plants, 0, "Modbus write", 2, "major").await;
+    let id = plants.fleet.all("/alerts", 50).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    plants
+        .fleet
+        .member("reader@example.com", "security_reader", None)
+        .await;
+    let browser = plants
+        .browser_as("analyst@example.com", Some("security_admin"))
+        .await;
+    let page = &browser.client;
+    page.goto(&plants.page(&format!("/alerts/{id}")))
+        .await
+        .unwrap();
+    wait_for_text(page, "#alert-assignee", |t| t == "Nobody").await;
+    // WHEN the analyst takes it, comments and closes it as a false positive
+    press_in(page, "//div[@aria-label='Assignee']", "Assign to me").await;
+    wait_for_text(page, "#alert-assignee", |t| t == "analyst@example.com").await;
+    type_into(
+        page,
+        "#comment-text",
+        "Engineering laptop, expected on Tuesdays",
+    )
+    .await;
+    press(page, "Add comment").await;
+    wait_for_text(page, "#alert-timeline", |t| {
+        t.contains("commented") && t.contains("Engineering laptop, expected on Tuesdays")
+    })
+    .await;
+    choose(page, "#alert-status", "closed").await;
+    choose(page, "#close-reason", "false_positive").await;
+    press_in(page, "//div[@aria-label='Triage']", "Change status").await;
+    wait_for_text(page, "#alert-status-now", |t| t == "Closed").await;
+    wait_for_text(page, "#alert-close-reason", |t| t == "False positive").await;
+    // THEN the timeline reads as what happened, in order
+    wait_for_text(page, "#alert-timeline", |t| {
+        t.contains("analyst@example.com assigned it to analyst@example.com")
+            && t.contains("changed the status from New to Closed: False positive")
+    })
+    .await;
+    browser.screenshot("alert-timeline").await;
+    // AND the server holds exactly that
+    let alert = plants.fleet.get(&format!("/alerts/{id}")).await;
+    assert_eq!(alert.body["assignee"], "analyst@example.com");
+    assert_eq!(alert.body["close_reason"], "false_positive");
+    let timeline = plants
+        .fleet
+        .all(&format!("/alerts/{id}/timeline"), 50)
+        .await;
+    let kinds: Vec<&str> = timeline
+        .iter()
+        .map(|e| e["change"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["assigned", "comment", "status"]);
+    // AND "Assigned to me" lists it alone
+    page.goto(&plants.page("/alerts?assignee=me"))
+        .await
+        .unwrap();
+    wait_for_text(page, "#alert-count", |t| t == "1 alert").await;
+    sign_out(page).await;
+    // AND a reader sees the timeline but is told why they may not act on it
+    browser
+        .sign_in(&plants.vigil.base, "reader@example.com")
+        .await;
+    page.goto(&plants.page(&format!("/alerts/{id}")))
+        .await
+        .unwrap();
+    wait_for_text(page, "#alert-timeline", |t| t.contains("commented")).await;
+    for label in ["Assign to me", "Add comment"] {
+        let action = button(page, label).await;
+        let reason = refusal(&action).await;
+        assert!(
+            reason
+                .as_deref()
+                .is_some_and(|r| r.contains("Modify alerts")),
+            "{label}: {reason:?}"
+        );
+    }
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn a_learned_alert_stops_its_traffic_and_its_pcap_downloads_as_the_sensor_sent_it() {
     let plants = Plants::new().await;
     // GIVEN a learnable alert with a packet capture, and one that is not learnable

@@ -1,9 +1,11 @@
 //! Alerts: the list, one alert, and triage (status, learn, PCAP).
 
 use shared::api::{
-    AlertCounts, AlertSummary, BulkAlertStatus, BulkAlertStatusResult, Page, UpdateAlert,
+    AddComment, AlertCounts, AlertEvent, AlertSummary, AssignAlert, BulkAlertStatus,
+    BulkAlertStatusResult, BulkAssignAlerts, CloseReasonList, Page, UpdateAlert,
 };
-use shared::model::{Alert, AlertId, AlertStatus, SubscriptionId};
+use shared::authz::PrincipalRef;
+use shared::model::{Alert, AlertId, AlertStatus, CloseReasonId, CommentText, SubscriptionId};
 
 use super::{Api, ApiError, Versioned};
 use crate::logic::query::QueryPairs;
@@ -71,10 +73,12 @@ pub async fn set_status(
     sub: &SubscriptionId,
     id: &AlertId,
     status: AlertStatus,
+    reason: Option<CloseReasonId>,
     etag: Option<&str>,
 ) -> Result<Alert, ApiError> {
     let request = UpdateAlert {
         status: Some(status),
+        reason,
     };
     api.patch(&format!("/subscriptions/{sub}/alerts/{id}"), &request, etag)
         .await
@@ -101,4 +105,56 @@ pub async fn download_pcap(api: Api, sub: &SubscriptionId, id: &AlertId) -> Resu
         &format!("alert-{id}.pcap"),
     )
     .await
+}
+
+/// Assigns one alert (`None`: to nobody).
+pub async fn assign(
+    api: Api,
+    sub: &SubscriptionId,
+    id: &AlertId,
+    assignee: Option<PrincipalRef>,
+) -> Result<Alert, ApiError> {
+    api.post(
+        &format!("/subscriptions/{sub}/alerts/{id}/assign"),
+        &AssignAlert { assignee },
+    )
+    .await
+}
+
+/// Assigns up to [`shared::api::MAX_BULK_ALERTS`] alerts, each on its own.
+pub async fn assign_many(
+    api: Api,
+    sub: &SubscriptionId,
+    request: &BulkAssignAlerts,
+) -> Result<BulkAlertStatusResult, ApiError> {
+    api.post(&format!("/subscriptions/{sub}/alerts/assign"), request)
+        .await
+}
+
+pub async fn comment(
+    api: Api,
+    sub: &SubscriptionId,
+    id: &AlertId,
+    text: CommentText,
+) -> Result<AlertEvent, ApiError> {
+    api.post(
+        &format!("/subscriptions/{sub}/alerts/{id}/comments"),
+        &AddComment { text },
+    )
+    .await
+}
+
+/// The whole timeline, oldest first.
+pub async fn timeline(
+    api: Api,
+    sub: &SubscriptionId,
+    id: &AlertId,
+) -> Result<Vec<AlertEvent>, ApiError> {
+    api.get_all(&format!("/subscriptions/{sub}/alerts/{id}/timeline"))
+        .await
+}
+
+pub async fn close_reasons(api: Api, sub: &SubscriptionId) -> Result<CloseReasonList, ApiError> {
+    api.get(&format!("/subscriptions/{sub}/alerts/close-reasons"))
+        .await
 }

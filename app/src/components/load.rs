@@ -59,6 +59,10 @@ impl<T: Clone + Send + Sync + 'static> Load<T> {
         self.value.get()
     }
 
+    pub fn get_untracked(&self) -> Option<Result<T, ApiError>> {
+        self.value.get_untracked()
+    }
+
     pub fn refetch(&self) {
         self.version.update(|v| *v += 1);
     }

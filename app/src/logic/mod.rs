@@ -8,3 +8,4 @@ pub mod format;
 pub mod grouping;
 pub mod query;
 pub mod selection;
+pub mod timeline;

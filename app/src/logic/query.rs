@@ -363,6 +363,8 @@ pub struct AlertQuery {
     pub text: String,
     /// Only alerts last detected this recently.
     pub seen: Option<SeenWithin>,
+    /// `me` or `none`: the API's `assignee` filter as the page offers it.
+    pub assignee: Option<&'static str>,
     pub group: Option<AlertGroup>,
     /// The alert the side pane shows.
     pub alert: Option<AlertId>,
@@ -378,6 +380,9 @@ impl AlertQuery {
             engine: pairs.get("engine").and_then(parse_enum),
             text: pairs.get("q").unwrap_or_default().to_owned(),
             seen: pairs.get("seen").and_then(SeenWithin::parse),
+            assignee: pairs
+                .get("assignee")
+                .and_then(|a| ["me", "none"].into_iter().find(|known| *known == a)),
             group: pairs.get("group").and_then(AlertGroup::parse),
             alert: pairs.get("alert").and_then(|a| AlertId::parse(a).ok()),
         }
@@ -405,6 +410,9 @@ impl AlertQuery {
         if let Some(seen) = self.seen {
             pairs.set("since", &rfc3339(now - seen.duration()));
         }
+        if let Some(assignee) = self.assignee {
+            pairs.set("assignee", assignee);
+        }
         pairs
     }
 
@@ -415,6 +423,7 @@ impl AlertQuery {
             || self.site.is_some()
             || self.engine.is_some()
             || self.seen.is_some()
+            || self.assignee.is_some()
             || !self.text.trim().is_empty()
     }
 }
@@ -615,7 +624,7 @@ mod tests {
     #[test]
     fn alert_filters_read_several_values_from_the_url_and_all_go_to_the_api() {
         let query = AlertQuery::from_pairs(&QueryPairs::parse(
-            "status=new,active&severity=critical&site=north&engine=malware,anomaly&q=%20modbus%20&seen=24h&group=engine&alert=01J",
+            "status=new,active&severity=critical&site=north&engine=malware,anomaly&q=%20modbus%20&seen=24h&assignee=me&group=engine&alert=01J",
         ));
         assert_eq!(
             query.status.as_ref().map(AnyOf::values),
@@ -628,14 +637,14 @@ mod tests {
             query
                 .api_query(time::macros::datetime!(2026-12-01 10:05:07.5 UTC))
                 .to_search(),
-            "?status=new%2Cactive&severity=critical&site_id=north&engine=malware%2Canomaly&q=modbus&since=2026-11-30T10%3A05%3A07Z"
+            "?status=new%2Cactive&severity=critical&site_id=north&engine=malware%2Canomaly&q=modbus&since=2026-11-30T10%3A05%3A07Z&assignee=me"
         );
     }
 
     #[test]
     fn unknown_alert_filters_are_ignored_and_long_text_is_cut_to_what_the_api_takes() {
         let query = AlertQuery::from_pairs(&QueryPairs::parse(
-            "status=new,done&severity=huge&group=colour&seen=forever&q=",
+            "status=new,done&severity=huge&group=colour&seen=forever&assignee=bob&q=",
         ));
         assert_eq!(query, AlertQuery::default());
         assert!(!query.is_filtered());

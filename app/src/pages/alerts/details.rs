@@ -3,10 +3,10 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use shared::authz::Permission;
-use shared::model::{Alert, AlertId, AlertStatus};
+use shared::authz::{Permission, PrincipalRef};
+use shared::model::{Alert, AlertId, AlertStatus, CloseReasons, CommentText};
 
-use super::StatusSelect;
+use super::{ReasonSelect, StatusSelect, chosen_reason, close_reasons_of};
 use crate::api::{Versioned, alerts};
 use crate::components::action::Guarded;
 use crate::components::dialog::Pane;
@@ -16,10 +16,11 @@ use crate::components::states::{Denied, loaded};
 use crate::components::toast::use_toasts;
 use crate::logic::denial::{At, needs};
 use crate::logic::format::{utc, words};
+use crate::logic::timeline::{actor_name, describe, principal_name, reason_label};
 use crate::pages::names::{sensor_name, sensor_names};
 use crate::routes;
 use crate::tenant::use_tenant;
-use crate::use_api;
+use crate::{MeResource, use_api};
 
 fn alert_resource(id: Signal<Option<AlertId>>) -> Load<Versioned<Alert>> {
     crate::pages::load_by_id(id, "alert", |api, sub, id| async move {
@@ -99,15 +100,18 @@ fn AlertTriagePanel(alert: Versioned<Alert>, on_changed: Callback<()>) -> impl I
     });
     let sensor = alert.sensor_id.clone();
     let id = alert.id.clone();
+    let reasons = close_reasons_of(api, sub.clone());
+    let reason = RwSignal::new(String::new());
 
     let change_status = {
         let (sub, id) = (sub.clone(), id.clone());
         move || {
             let (sub, id, etag) = (sub.clone(), id.clone(), etag.clone());
+            let to = to.get_untracked();
+            let reason = chosen_reason(to, reason, reasons);
             busy.set(true);
             leptos::task::spawn_local(async move {
-                match alerts::set_status(api, &sub, &id, to.get_untracked(), etag.as_deref()).await
-                {
+                match alerts::set_status(api, &sub, &id, to, reason, etag.as_deref()).await {
                     Ok(changed) => {
                         toasts.info(format!("Status set to {}", words(changed.status.as_str())));
                         on_changed.run(());
@@ -143,6 +147,11 @@ fn AlertTriagePanel(alert: Versioned<Alert>, on_changed: Callback<()>) -> impl I
         });
     };
     let working = Signal::derive(move || busy.get().then(|| "Changing the status…".to_owned()));
+    let closing = Signal::derive(move || to.get() == AlertStatus::Closed);
+    let close_reason = alert
+        .close_reason
+        .clone()
+        .map(|id| move || reasons.with(|r| reason_label(r.as_ref(), &id)));
 
     view! {
         <dl class="facts">
@@ -157,6 +166,9 @@ fn AlertTriagePanel(alert: Versioned<Alert>, on_changed: Callback<()>) -> impl I
             <dt>"Learnable"</dt><dd>{if alert.learnable { "Yes" } else { "No" }}</dd>
             <dt>"First detected"</dt><dd>{utc(alert.first_detected)}</dd>
             <dt>"Last detected"</dt><dd>{utc(alert.last_detected)}</dd>
+            <dt>"Detections"</dt><dd>{alert.detections}</dd>
+            <dt>"Assignee"</dt><dd id="alert-assignee">{principal_name(alert.assignee.as_ref())}</dd>
+            {close_reason.map(|label| view! { <dt>"Close reason"</dt><dd id="alert-close-reason">{label}</dd> })}
         </dl>
         {move || stale.get().then(|| view! {
             <div class="state error" role="alert" id="stale-alert">
@@ -166,9 +178,154 @@ fn AlertTriagePanel(alert: Versioned<Alert>, on_changed: Callback<()>) -> impl I
         })}
         <div class="toolbar" role="toolbar" aria-label="Triage">
             <StatusSelect id="alert-status" label="New status" status=to />
+            {move || closing.get().then(|| view! { <ReasonSelect id="close-reason" reasons chosen=reason /> })}
             <Guarded label="Change status" needs=needs(Permission::ModifyAlerts) at=at.clone() blocked=working on_click=move |_| change_status() />
             <Guarded label="Learn" needs=needs(Permission::ModifyAlerts) at=at.clone() blocked=Signal::derive(move || not_learnable.clone()) on_click=move |_| learn() />
-            <Guarded label="Download PCAP" needs=needs(Permission::ModifyAlerts) at=at on_click=move |_| pcap() />
+            <Guarded label="Download PCAP" needs=needs(Permission::ModifyAlerts) at=at.clone() on_click=move |_| pcap() />
         </div>
+        <Assignee alert=alert.clone() at=at.clone() on_changed />
+        <Timeline alert reasons at on_changed />
+    }
+}
+
+/// Who handles the alert: take it, hand it to someone who may view it, or release it.
+#[component]
+fn Assignee(alert: Alert, at: At, on_changed: Callback<()>) -> impl IntoView {
+    let api = use_api();
+    let tenant = use_tenant();
+    let toasts = use_toasts();
+    let me = expect_context::<MeResource>().0;
+    let sub = tenant.with_untracked(|t| t.id.clone());
+    let current = alert.assignee.clone();
+    let other = RwSignal::new(String::new());
+    let assign = move |to: Option<PrincipalRef>| {
+        let (sub, id) = (sub.clone(), alert.id.clone());
+        leptos::task::spawn_local(async move {
+            let name = principal_name(to.as_ref());
+            match alerts::assign(api, &sub, &id, to).await {
+                Ok(_) => {
+                    toasts.info(format!("Assigned to {name}"));
+                    on_changed.run(());
+                }
+                Err(error) => toasts.error(format!("Could not assign the alert: {error}")),
+            }
+        });
+    };
+    let mine = move || {
+        me.get()
+            .and_then(Result::ok)
+            .map(|me| PrincipalRef::User(me.email))
+    };
+    let already_mine = {
+        let current = current.clone();
+        Signal::derive(move || {
+            (mine().is_some() && mine() == current).then(|| "It is assigned to you".to_owned())
+        })
+    };
+    let nobody = Signal::derive(move || current.is_none().then(|| "Nobody has it".to_owned()));
+    let not_a_principal = Signal::derive(move || {
+        PrincipalRef::parse(other.get().trim())
+            .is_err()
+            .then(|| "Enter an email address or group:<group id>".to_owned())
+    });
+    let (take, give, release) = (assign.clone(), assign.clone(), assign);
+    view! {
+        <div class="toolbar" role="toolbar" aria-label="Assignee">
+            <Guarded label="Assign to me" needs=needs(Permission::ModifyAlerts) at=at.clone() blocked=already_mine on_click=move |_| take(mine()) />
+            <label class="filter" for="assign-to"><span>"Assign to"</span>
+                <input id="assign-to" type="text" placeholder="email or group:<id>" prop:value=move || other.get() on:input=move |e| other.set(event_target_value(&e)) />
+            </label>
+            <Guarded label="Assign" needs=needs(Permission::ModifyAlerts) at=at.clone() blocked=not_a_principal on_click=move |_| give(PrincipalRef::parse(other.get_untracked().trim()).ok()) />
+            <Guarded label="Unassign" needs=needs(Permission::ModifyAlerts) at=at blocked=nobody on_click=move |_| release(None) />
+        </div>
+    }
+}
+
+/// The alert's history, oldest first — its detection, then every change with who made
+/// it and when — and a box to comment.
+#[component]
+fn Timeline(
+    alert: Alert,
+    reasons: RwSignal<Option<CloseReasons>>,
+    at: At,
+    on_changed: Callback<()>,
+) -> impl IntoView {
+    let api = use_api();
+    let tenant = use_tenant();
+    let toasts = use_toasts();
+    let sub = tenant.with_untracked(|t| t.id.clone());
+    let id = alert.id.clone();
+    let events = {
+        let (sub, id) = (sub.clone(), id.clone());
+        Load::new(move || {
+            let (sub, id) = (sub.clone(), id.clone());
+            async move { alerts::timeline(api, &sub, &id).await }
+        })
+    };
+    let text = RwSignal::new(String::new());
+    let empty = Signal::derive(move || {
+        CommentText::parse(&text.get())
+            .err()
+            .map(|_| "Write a comment first (up to 2000 characters)".to_owned())
+    });
+    let add = move || {
+        let Ok(comment) = CommentText::parse(&text.get_untracked()) else {
+            return;
+        };
+        let (sub, id) = (sub.clone(), id.clone());
+        leptos::task::spawn_local(async move {
+            match alerts::comment(api, &sub, &id, comment).await {
+                Ok(_) => {
+                    text.set(String::new());
+                    on_changed.run(());
+                }
+                Err(error) => toasts.error(format!("Could not add the comment: {error}")),
+            }
+        });
+    };
+    let detected = format!(
+        "Detected {} · {} detection{} · last {}",
+        utc(alert.first_detected),
+        alert.detections,
+        if alert.detections == 1 { "" } else { "s" },
+        utc(alert.last_detected)
+    );
+    view! {
+        <section class="timeline" aria-label="Timeline">
+            <h2>"Timeline"</h2>
+            <ol id="alert-timeline">
+                <li class="event">{detected}</li>
+                {move || loaded(events.get(), "the timeline", move || events.refetch(), move |found| {
+                    found.into_iter().map(|event| {
+                        let said = reasons.with(|r| describe(&event, r.as_ref()));
+                        let comment = match &event.change {
+                            shared::api::AlertChange::Comment { text } => Some(text.as_str().to_owned()),
+                            _ => None,
+                        };
+                        view! {
+                            <li class="event" data-kind=event_kind(&event)>
+                                <strong>{actor_name(&event.actor)}</strong>" "{said}
+                                <span class="hint">{format!(" · {}", utc(event.at))}</span>
+                                {comment.map(|c| view! { <p class="comment">{c}</p> })}
+                            </li>
+                        }
+                    }).collect_view().into_any()
+                })}
+            </ol>
+            <label for="comment-text">"Comment"</label>
+            <textarea id="comment-text" rows="3" maxlength="2000" prop:value=move || text.get() on:input=move |e| text.set(event_target_value(&e))></textarea>
+            <div class="toolbar">
+                <Guarded label="Add comment" needs=needs(Permission::ModifyAlerts) at blocked=empty on_click=move |_| add() />
+            </div>
+        </section>
+    }
+}
+
+fn event_kind(event: &shared::api::AlertEvent) -> &'static str {
+    match event.change {
+        shared::api::AlertChange::Status { .. } => "status",
+        shared::api::AlertChange::Learned => "learned",
+        shared::api::AlertChange::Assigned { .. } => "assigned",
+        shared::api::AlertChange::Comment { .. } => "comment",
     }
 }

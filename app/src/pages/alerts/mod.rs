@@ -3,13 +3,21 @@
 
 pub mod details;
 
-use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
-use shared::api::{AlertCounts, BulkAlertStatus, MAX_BULK_ALERTS};
-use shared::authz::Permission;
-use shared::model::{Alert, AlertId, AlertStatus, Engine, Severity, SubscriptionId};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
 
-use crate::api::{ApiError, alerts};
+use leptos::prelude::*;
+use shared::api::{
+    AlertCounts, BulkAlertStatus, BulkAlertStatusResult, BulkAssignAlerts, MAX_BULK_ALERTS,
+};
+use shared::authz::{Permission, PrincipalRef};
+use shared::model::{
+    Alert, AlertId, AlertStatus, CloseReasonId, CloseReasons, Engine, Severity, SubscriptionId,
+};
+
+use crate::api::{Api, ApiError, alerts};
 use crate::components::action::Guarded;
 use crate::components::filter_bar::{FilterSelect, SearchBox, use_query_pairs, use_set_param};
 use crate::components::grid::{LoadMore, PageCheckbox, RowCheckbox};
@@ -29,7 +37,7 @@ use crate::pages::names::{SensorNames, sensor_name, sensor_names};
 use crate::pages::sites::now;
 use crate::routes::{self, Page};
 use crate::tenant::use_tenant;
-use crate::use_api;
+use crate::{MeResource, use_api};
 
 /// The statuses an alert can be set to (nothing goes back to `new`).
 pub const TARGET_STATUSES: [AlertStatus; 2] = [AlertStatus::Active, AlertStatus::Closed];
@@ -114,64 +122,54 @@ fn AlertTriage() -> impl IntoView {
         )
     };
 
-    let change_statuses = move || {
-        let to = bulk_status.get_untracked();
-        let sub = tenant.with_untracked(|t| t.id.clone());
-        progress_title.set(format!("Change status to {}", words(to.as_str())));
+    let reasons = close_reasons_of(api, tenant.with_untracked(|t| t.id.clone()));
+    let bulk_reason = RwSignal::new(String::new());
+    let me = expect_context::<MeResource>().0;
+    // Runs one bulk action over the selected alerts, `send` per chunk, with progress.
+    let run_bulk = move |title: String, send: BulkSend| {
+        progress_title.set(title);
         progress.set(Some(BulkProgress::new(0)));
         leptos::task::spawn_local(async move {
-            let chosen = match selected().await {
-                Ok(chosen) => chosen,
+            match selected().await {
+                Ok(chosen) => run_in_chunks(chosen, progress, send).await,
                 Err(error) => {
                     progress.set(None);
                     toasts.error(format!("Could not list the selected alerts: {error}"));
-                    return;
                 }
-            };
-            progress.set(Some(BulkProgress::new(chosen.len())));
-            for chunk in chunks(&chosen, MAX_BULK_ALERTS) {
-                if progress.with_untracked(|p| p.as_ref().is_none_or(|p| p.cancelled)) {
-                    break;
-                }
-                let request = BulkAlertStatus {
-                    alert_ids: chunk.iter().map(|a| a.id.clone()).collect(),
-                    status: to,
-                };
-                let answer = alerts::set_statuses(api, &sub, &request).await;
-                let title_of = |id: &AlertId| {
-                    chunk
-                        .iter()
-                        .find(|a| &a.id == id)
-                        .map(|a| a.title.to_string())
-                        .unwrap_or_else(|| id.to_string())
-                };
-                progress.update(|p| {
-                    let Some(p) = p else { return };
-                    match &answer {
-                        Ok(result) => {
-                            for item in &result.items {
-                                match &item.error {
-                                    None if item.status == 200 => p.succeeded(1),
-                                    None => p.failed(
-                                        title_of(&item.id),
-                                        format!("answered {}", item.status),
-                                    ),
-                                    Some(error) => {
-                                        p.failed(title_of(&item.id), error.message.clone())
-                                    }
-                                }
-                            }
-                        }
-                        Err(error) => {
-                            for alert in &chunk {
-                                p.failed(alert.title.to_string(), error.to_string());
-                            }
-                        }
-                    }
-                });
             }
             reload();
         });
+    };
+    let change_statuses = move || {
+        let to = bulk_status.get_untracked();
+        let reason = chosen_reason(to, bulk_reason, reasons);
+        let sub = tenant.with_untracked(|t| t.id.clone());
+        let send: BulkSend = Rc::new(move |alert_ids| {
+            let request = BulkAlertStatus {
+                alert_ids,
+                status: to,
+                reason: reason.clone(),
+            };
+            let sub = sub.clone();
+            Box::pin(async move { alerts::set_statuses(api, &sub, &request).await })
+        });
+        run_bulk(format!("Change status to {}", words(to.as_str())), send);
+    };
+    let assign_to_me = move || {
+        let Some(Ok(me)) = me.get_untracked() else {
+            return;
+        };
+        let sub = tenant.with_untracked(|t| t.id.clone());
+        let assignee = Some(PrincipalRef::User(me.email));
+        let send: BulkSend = Rc::new(move |alert_ids| {
+            let request = BulkAssignAlerts {
+                alert_ids,
+                assignee: assignee.clone(),
+            };
+            let sub = sub.clone();
+            Box::pin(async move { alerts::assign_many(api, &sub, &request).await })
+        });
+        run_bulk("Assign to me".to_owned(), send);
     };
 
     let nothing_selected = Signal::derive(move || {
@@ -209,6 +207,11 @@ fn AlertTriage() -> impl IntoView {
         .into_iter()
         .map(|e| (e.as_str().to_owned(), words(e.as_str())))
         .collect();
+    let assignee_options: Vec<(String, String)> =
+        [("me", "Assigned to me"), ("none", "Unassigned")]
+            .into_iter()
+            .map(|(v, t)| (v.to_owned(), t.to_owned()))
+            .collect();
     let seen_options: Vec<(String, String)> = SeenWithin::ALL
         .into_iter()
         .map(|w| (w.as_param().to_owned(), w.label().to_owned()))
@@ -236,12 +239,15 @@ fn AlertTriage() -> impl IntoView {
             <FilterSelect label="Site" key="site" options=site_options />
             <FilterSelect label="Engine" key="engine" options=engine_options />
             <FilterSelect label="Last detected" key="seen" options=seen_options />
+            <FilterSelect label="Assignee" key="assignee" options=assignee_options />
             <FilterSelect label="Group by" key="group" options=group_options unset="None" />
             <SearchBox label="Search titles and addresses" />
         </div>
         <div class="toolbar" role="toolbar" aria-label="Alert actions">
             <StatusSelect id="bulk-status" label="Set selected to" status=bulk_status />
+            {move || (bulk_status.get() == AlertStatus::Closed).then(|| view! { <ReasonSelect id="bulk-reason" reasons chosen=bulk_reason /> })}
             <Guarded label="Change status" needs=needs(Permission::ModifyAlerts) at=At::AnySite blocked=nothing_selected on_click=move |_| change_statuses() />
+            <Guarded label="Assign to me" needs=needs(Permission::ModifyAlerts) at=At::AnySite blocked=nothing_selected on_click=move |_| assign_to_me() />
         </div>
         <BulkProgressBar title=progress_title progress />
         <p class="count" id="alert-count">
@@ -298,6 +304,112 @@ pub fn StatusSelect(
                 {TARGET_STATUSES.into_iter().map(|s| view! {
                     <option value=s.as_str() selected=move || status.get() == s>{words(s.as_str())}</option>
                 }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// One bulk request over a chunk of alert ids.
+type BulkSend = Rc<
+    dyn Fn(Vec<AlertId>) -> Pin<Box<dyn Future<Output = Result<BulkAlertStatusResult, ApiError>>>>,
+>;
+
+/// Sends `chosen` in chunks of [`MAX_BULK_ALERTS`] through `send`, counting each alert's
+/// result into `progress`, until done or cancelled.
+async fn run_in_chunks(
+    chosen: Vec<Alert>,
+    progress: RwSignal<Option<BulkProgress>>,
+    send: BulkSend,
+) {
+    progress.set(Some(BulkProgress::new(chosen.len())));
+    for chunk in chunks(&chosen, MAX_BULK_ALERTS) {
+        if progress.with_untracked(|p| p.as_ref().is_none_or(|p| p.cancelled)) {
+            break;
+        }
+        let answer = send(chunk.iter().map(|a| a.id.clone()).collect()).await;
+        let title_of = |id: &AlertId| {
+            chunk
+                .iter()
+                .find(|a| &a.id == id)
+                .map(|a| a.title.to_string())
+                .unwrap_or_else(|| id.to_string())
+        };
+        progress.update(|p| {
+            let Some(p) = p else { return };
+            match &answer {
+                Ok(result) => {
+                    for item in &result.items {
+                        match &item.error {
+                            None if item.status == 200 => p.succeeded(1),
+                            None => {
+                                p.failed(title_of(&item.id), format!("answered {}", item.status))
+                            }
+                            Some(error) => p.failed(title_of(&item.id), error.message.clone()),
+                        }
+                    }
+                }
+                Err(error) => {
+                    for alert in &chunk {
+                        p.failed(alert.title.to_string(), error.to_string());
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// The subscription's close reasons, once loaded (`None` until then, or when they
+/// could not be read: a close then goes without a reason).
+pub fn close_reasons_of(api: Api, sub: SubscriptionId) -> RwSignal<Option<CloseReasons>> {
+    let reasons = RwSignal::new(None);
+    leptos::task::spawn_local(async move {
+        if let Ok(list) = alerts::close_reasons(api, &sub).await {
+            reasons.try_set(Some(list.reasons));
+        }
+    });
+    reasons
+}
+
+/// The reason a change to `to` goes with: the one chosen, or the first listed; none
+/// unless it closes.
+pub fn chosen_reason(
+    to: AlertStatus,
+    chosen: RwSignal<String>,
+    reasons: RwSignal<Option<CloseReasons>>,
+) -> Option<CloseReasonId> {
+    if to != AlertStatus::Closed {
+        return None;
+    }
+    reasons.with_untracked(|reasons| {
+        let reasons = reasons.as_ref()?;
+        let chosen = chosen.get_untracked();
+        reasons
+            .reasons()
+            .iter()
+            .find(|r| r.id.as_str() == chosen)
+            .or_else(|| reasons.reasons().first())
+            .map(|r| r.id.clone())
+    })
+}
+
+/// A `<select>` of the subscription's close reasons.
+#[component]
+pub fn ReasonSelect(
+    id: &'static str,
+    reasons: RwSignal<Option<CloseReasons>>,
+    chosen: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <label class="filter" for=id>
+            <span>"Close reason"</span>
+            <select id=id on:change=move |event| chosen.set(event_target_value(&event))>
+                {move || reasons.with(|reasons| {
+                    reasons.iter().flat_map(|r| r.reasons()).map(|r| {
+                        let value = r.id.to_string();
+                        let selected = chosen.with(|c| *c == value);
+                        view! { <option value=value selected=selected>{r.label.to_string()}</option> }
+                    }).collect_view()
+                })}
             </select>
         </label>
     }
