@@ -6,8 +6,8 @@ use std::num::NonZeroU8;
 use sha2::{Digest, Sha256};
 use shared::authz::PrincipalRef;
 use shared::model::{
-    AlertId, AlertStatus, DeviceId, PlanId, PlanKind, SensorId, SensorType, SiteId, SubscriptionId,
-    ZoneId,
+    AlertId, AlertStatus, DeviceId, PlanId, PlanKind, RuleId, SensorId, SensorType, SiteId,
+    SubscriptionId, ZoneId,
 };
 
 use time::Date;
@@ -145,6 +145,55 @@ pub fn alert_events_query(subscription: &SubscriptionId, alert: &AlertId, limit:
 }
 
 const ALERT_EVENT_PREFIX: &str = "EVENT#";
+
+/// The partition of a subscription's suppression rules (`RULE#<id>`) and of their hit
+/// counters (`HITS#<rule>#<sensor>`, one per sensor that hit the rule, written by that
+/// sensor's ingest).
+fn rules_partition(subscription: &SubscriptionId) -> String {
+    format!("RULES#{subscription}")
+}
+
+pub fn suppression_rule(subscription: &SubscriptionId, rule: &RuleId) -> Key {
+    Key::new(
+        rules_partition(subscription),
+        format!("{RULE_PREFIX}{rule}"),
+    )
+}
+
+/// Every rule of a subscription, oldest first (ids are time-ordered).
+pub fn suppression_rules_query(subscription: &SubscriptionId) -> Query {
+    Query {
+        range: SortKeyRange::BeginsWith(RULE_PREFIX.to_owned()),
+        limit: 1_000,
+        ..Query::partition(rules_partition(subscription))
+    }
+}
+
+/// How often one sensor's ingest hit `rule`.
+pub fn rule_hits(subscription: &SubscriptionId, rule: &RuleId, sensor: &SensorId) -> Key {
+    Key::new(
+        rules_partition(subscription),
+        format!("{HITS_PREFIX}{rule}#{sensor}"),
+    )
+}
+
+/// Every hit counter of a subscription's rules.
+pub fn rule_hits_query(subscription: &SubscriptionId) -> Query {
+    Query {
+        range: SortKeyRange::BeginsWith(HITS_PREFIX.to_owned()),
+        limit: 1_000,
+        ..Query::partition(rules_partition(subscription))
+    }
+}
+
+/// The rule a hit counter counts for, from its sort key.
+pub fn rule_of_hits(sort_key: &str) -> Option<RuleId> {
+    let (rule, _) = sort_key.strip_prefix(HITS_PREFIX)?.split_once('#')?;
+    RuleId::parse(rule).ok()
+}
+
+const RULE_PREFIX: &str = "RULE#";
+const HITS_PREFIX: &str = "HITS#";
 
 /// A subscription's close reasons for alerts (absent: the defaults).
 pub fn alert_close_reasons(subscription: &SubscriptionId) -> Key {

@@ -93,6 +93,14 @@ pub struct AlertGroupCountsRecord {
     pub groups: BTreeMap<String, i64>,
 }
 
+/// How often one sensor's ingest hit a suppression rule (`keys::rule_hits`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleHitsRecord {
+    pub hits: u64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_hit: Option<OffsetDateTime>,
+}
+
 /// A site that has alert counters (`keys::alert_counted_site`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CountedSiteRecord {

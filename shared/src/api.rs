@@ -1689,7 +1689,7 @@ pub struct AlertEvent {
 
 /// The kinds of resource the audit log records changes of: an entry's `action` is
 /// `<resource>.<verb>`.
-pub const AUDITED_RESOURCES: [&str; 11] = [
+pub const AUDITED_RESOURCES: [&str; 12] = [
     "subscription",
     "site",
     "zone",
@@ -1701,6 +1701,7 @@ pub const AUDITED_RESOURCES: [&str; 11] = [
     "role_assignment",
     "role",
     "device_group",
+    "suppression_rule",
 ];
 
 /// The filters of `GET /subscriptions/{sub}/audit-log`; every filter given must match.

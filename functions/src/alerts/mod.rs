@@ -23,7 +23,7 @@ use shared::api::{
 use shared::authz::{Permission, Principal, SiteFilter, Target};
 use shared::model::{
     Alert, AlertId, AlertStatus, CloseReason, DetectedAlert, DetectionOutcome, Fingerprint,
-    PacketCapture, SensorId, SensorLocation, StatusChange, SubscriptionId, on_detection,
+    PacketCapture, RuleId, SensorId, SensorLocation, StatusChange, SubscriptionId, on_detection,
 };
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
@@ -50,6 +50,7 @@ use crate::store::{
     Condition, Index, Item, Key, MAX_TRANSACTION_OPS, StoreError, Table, TableRead, Write,
 };
 
+mod suppression;
 mod trail;
 
 /// The alerts routes, with their document.
@@ -67,6 +68,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trail::comment))
         .routes(routes!(trail::timeline))
         .routes(routes!(pcap))
+        .routes(routes!(suppression::list_rules, suppression::create_rule))
+        .routes(routes!(suppression::preview_rule))
+        .routes(routes!(suppression::get_rule, suppression::delete_rule))
 }
 
 /// The alerts function's routes.
@@ -877,6 +881,21 @@ pub async fn ingest(
     now: OffsetDateTime,
 ) -> ApiResult<usize> {
     let accepted = detections.len();
+    // Detections an active rule matches are counted on it, not raised.
+    let suppressor = suppression::Suppressor::for_sensor(table.as_ref(), sensor, now).await?;
+    let mut hits: BTreeMap<RuleId, u64> = BTreeMap::new();
+    let detections: Vec<DetectedAlert> = detections
+        .into_iter()
+        .filter(
+            |detection| match suppressor.rule_for(detection, &sensor.sensor_id) {
+                Some(rule) => {
+                    *hits.entry(rule.clone()).or_default() += 1;
+                    false
+                }
+                None => true,
+            },
+        )
+        .collect();
     let subscription = &sensor.subscription_id;
     let shards = table.index_shards();
     let location = SensorLocation {
@@ -1090,6 +1109,7 @@ pub async fn ingest(
     if !new_items.is_empty() {
         table.batch_put(new_items).await?;
     }
+    suppression::record_hits(table.as_ref(), subscription, &sensor.sensor_id, &hits, now).await?;
     Ok(accepted)
 }
 

@@ -164,3 +164,7 @@ id_type!(
     /// One of a subscription's reasons for closing an alert (`false_positive`).
     CloseReasonId
 );
+id_type!(
+    /// A suppression rule.
+    RuleId
+);
