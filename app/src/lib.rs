@@ -21,10 +21,10 @@ use leptos_router::path;
 use crate::api::{Api, ApiError};
 use crate::components::toast::{ToastRegion, Toasts};
 use crate::pages::{
-    access::Access, alerts::Alerts, alerts::details::AlertDetails, audit::Audit, coming::Coming,
-    devices::Devices, devices::edit::DeviceDetails, home::Home, overview::Overview, plans::Plans,
-    shell::Shell, sign_in::SignIn, sites::Sites, sites::details::SensorDetails,
-    subscriptions::Subscriptions,
+    access::Access, alerts::Alerts, alerts::details::AlertDetails, alerts::rules::SuppressionRules,
+    audit::Audit, coming::Coming, devices::Devices, devices::edit::DeviceDetails, home::Home,
+    overview::Overview, plans::Plans, shell::Shell, sign_in::SignIn, sites::Sites,
+    sites::details::SensorDetails, subscriptions::Subscriptions,
 };
 use crate::session::Session;
 
@@ -71,6 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("plans") view=Plans />
                     <Route path=path!("alerts") view=Alerts />
                     <Route path=path!("alerts/:id") view=AlertDetails />
+                    <Route path=path!("suppression-rules") view=SuppressionRules />
                     <Route path=path!("audit") view=Audit />
                     <Route path=path!("access") view=Access />
                     <Route path=path!("devices") view=Devices />

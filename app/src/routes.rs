@@ -61,6 +61,7 @@ impl Page {
         match segment {
             "" => Some(Page::Overview),
             "sensors" => Some(Page::Sites),
+            "suppression-rules" => Some(Page::Alerts),
             _ => Page::ALL
                 .into_iter()
                 .find(|page| page.segment().strip_prefix('/') == Some(segment)),
@@ -82,6 +83,11 @@ pub fn sensor(sub: &SubscriptionId, id: &SensorId) -> String {
 
 pub fn alert(sub: &SubscriptionId, id: &AlertId) -> String {
     format!("/s/{sub}/alerts/{id}")
+}
+
+/// The suppression rules, a part of Alerts.
+pub fn suppression_rules(sub: &SubscriptionId) -> String {
+    format!("/s/{sub}/suppression-rules")
 }
 
 pub fn device(sub: &SubscriptionId, id: &DeviceId) -> String {
@@ -133,6 +139,7 @@ mod tests {
             assert_eq!(Page::from_segment(&segment), Some(page));
         }
         assert_eq!(Page::from_segment("sensors"), Some(Page::Sites));
+        assert_eq!(Page::from_segment("suppression-rules"), Some(Page::Alerts));
         assert_eq!(Page::from_segment("nowhere"), None);
     }
 

@@ -1687,6 +1687,28 @@ pub struct AlertEvent {
     pub change: AlertChange,
 }
 
+// ----- Suppression rules -----
+
+/// `POST …/suppression-rules` answers the rule and how many open alerts it closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedRule {
+    pub rule: crate::model::SuppressionRule,
+    /// Open alerts closed with reason `suppressed` (0 unless `close_matching`).
+    pub closed: u64,
+}
+
+/// `POST …/suppression-rules/preview`: the open alerts a rule would match now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RulePreview {
+    /// Open alerts it matches, among the first [`crate::model::MAX_PREVIEWED_ALERTS`] open alerts of
+    /// its scope, newest first.
+    pub open_matching: u64,
+    /// Whether the scope holds more open alerts than were examined.
+    pub more_open_alerts: bool,
+}
+
 /// The kinds of resource the audit log records changes of: an entry's `action` is
 /// `<resource>.<verb>`.
 pub const AUDITED_RESOURCES: [&str; 12] = [

@@ -1030,6 +1030,66 @@ async fn an_analyst_takes_an_alert_comments_and_closes_it_as_a_false_positive() 
 }
 
 #[tokio::test]
+async fn a_suppression_rule_made_from_an_alert_closes_it_and_counts_the_same_traffic_again() {
+    let plants = Plants::new().await;
+    // GIVEN an alert of a weekly scanner's traffic
+    let scan = detection("Port scan", "10.7.0.1", false);
+    plants
+        .fleet
+        .raise(&plants.sensors[0], vec![scan.clone()])
+        .await;
+    let id = plants.fleet.all("/alerts", 50).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let browser = plants
+        .browser_as("analyst@example.com", Some("security_admin"))
+        .await;
+    let page = &browser.client;
+    page.goto(&plants.page(&format!("/alerts/{id}")))
+        .await
+        .unwrap();
+    // WHEN the analyst makes a rule from it, previews it and creates it closing matches
+    press(page, "Create suppression rule").await;
+    wait_for_text(page, "[role='dialog']", |t| {
+        t.contains("Create suppression rule")
+    })
+    .await;
+    type_into(page, "#rule-reason", "Weekly vulnerability scan").await;
+    press(page, "Preview").await;
+    wait_for_text(page, "#rule-preview", |t| t == "Matches 1 open alert now").await;
+    click(page, "#rule-close").await;
+    browser.screenshot("suppression-rule-form").await;
+    press(page, "Create rule").await;
+    // THEN the alert is closed as suppressed
+    wait_for_text(page, "#alert-status-now", |t| t == "Closed").await;
+    let alert = plants.fleet.get(&format!("/alerts/{id}")).await;
+    assert_eq!(alert.body["close_reason"], "suppressed");
+    // AND the rules list shows it, not yet hit
+    page.goto(&plants.page("/suppression-rules")).await.unwrap();
+    wait_for_text(page, "tr.rule td.hits", |t| t == "0").await;
+    // WHEN the sensor sends the same traffic again
+    plants.fleet.raise(&plants.sensors[0], vec![scan]).await;
+    // THEN nothing new is raised, and the rule's hit count rises
+    assert_eq!(
+        plants
+            .fleet
+            .all("/alerts?status=new,active", 50)
+            .await
+            .len(),
+        0
+    );
+    page.refresh().await.unwrap();
+    wait_for_text(page, "tr.rule td.hits", |t| t == "1").await;
+    wait_for_text(page, "#rules", |t| {
+        t.contains("Weekly vulnerability scan") && t.contains("analyst@example.com")
+    })
+    .await;
+    browser.screenshot("suppression-rules").await;
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn a_learned_alert_stops_its_traffic_and_its_pcap_downloads_as_the_sensor_sent_it() {
     let plants = Plants::new().await;
     // GIVEN a learnable alert with a packet capture, and one that is not learnable

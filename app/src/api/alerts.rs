@@ -2,10 +2,14 @@
 
 use shared::api::{
     AddComment, AlertCounts, AlertEvent, AlertSummary, AssignAlert, BulkAlertStatus,
-    BulkAlertStatusResult, BulkAssignAlerts, CloseReasonList, Page, UpdateAlert,
+    BulkAlertStatusResult, BulkAssignAlerts, CloseReasonList, CreatedRule, Page, RulePreview,
+    UpdateAlert,
 };
 use shared::authz::PrincipalRef;
-use shared::model::{Alert, AlertId, AlertStatus, CloseReasonId, CommentText, SubscriptionId};
+use shared::model::{
+    Alert, AlertId, AlertStatus, CloseReasonId, CommentText, NewSuppressionRule, RuleId,
+    SubscriptionId, SuppressionRule,
+};
 
 use super::{Api, ApiError, Versioned};
 use crate::logic::query::QueryPairs;
@@ -157,4 +161,38 @@ pub async fn timeline(
 pub async fn close_reasons(api: Api, sub: &SubscriptionId) -> Result<CloseReasonList, ApiError> {
     api.get(&format!("/subscriptions/{sub}/alerts/close-reasons"))
         .await
+}
+
+pub async fn rules(api: Api, sub: &SubscriptionId) -> Result<Vec<SuppressionRule>, ApiError> {
+    api.get_all(&format!("/subscriptions/{sub}/suppression-rules"))
+        .await
+}
+
+pub async fn preview_rule(
+    api: Api,
+    sub: &SubscriptionId,
+    rule: &NewSuppressionRule,
+) -> Result<RulePreview, ApiError> {
+    api.post(
+        &format!("/subscriptions/{sub}/suppression-rules/preview"),
+        rule,
+    )
+    .await
+}
+
+pub async fn create_rule(
+    api: Api,
+    sub: &SubscriptionId,
+    rule: &NewSuppressionRule,
+) -> Result<CreatedRule, ApiError> {
+    api.post(&format!("/subscriptions/{sub}/suppression-rules"), rule)
+        .await
+}
+
+pub async fn delete_rule(api: Api, sub: &SubscriptionId, id: &RuleId) -> Result<(), ApiError> {
+    api.delete(
+        &format!("/subscriptions/{sub}/suppression-rules/{id}"),
+        None,
+    )
+    .await
 }

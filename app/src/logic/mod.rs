@@ -7,5 +7,6 @@ pub mod denial;
 pub mod format;
 pub mod grouping;
 pub mod query;
+pub mod rules;
 pub mod selection;
 pub mod timeline;

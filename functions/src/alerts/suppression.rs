@@ -8,13 +8,12 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use shared::api::{AlertFilter, AnyOf, AuditActor, Page};
+use shared::api::{AlertFilter, AnyOf, AuditActor, CreatedRule, Page, RulePreview};
 use shared::authz::{Permission, SiteFilter, Target};
 use shared::model::{
-    Alert, AlertStatus, CloseReason, CloseReasonId, DetectedAlert, DisplayName, MAX_RULES, Matched,
-    NewSuppressionRule, RuleId, RuleScope, SensorId, SiteId, SubscriptionId, SuppressionRule,
-    TagsOfSite,
+    Alert, AlertStatus, CloseReason, CloseReasonId, DetectedAlert, DisplayName,
+    MAX_PREVIEWED_ALERTS, MAX_RULES, Matched, NewSuppressionRule, RuleId, RuleScope, SensorId,
+    SiteId, SubscriptionId, SuppressionRule, TagsOfSite,
 };
 use time::OffsetDateTime;
 
@@ -32,28 +31,8 @@ use crate::openapi::{CreateErrors, DeleteErrors, InSubscription, ListErrors, Rea
 use crate::records::{self, RuleHitsRecord, SubscriptionRecord};
 use crate::store::{Condition, Item, Table, TableRead, Write};
 
-/// Most open alerts a preview (or a create that closes what it matches) examines.
-pub const MAX_PREVIEWED_ALERTS: usize = 10_000;
 /// The close reason of alerts a new rule closes; always accepted, listed or not.
 pub const SUPPRESSED: &str = "suppressed";
-
-/// `POST …/suppression-rules` answers the rule and how many open alerts it closed.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct CreatedRule {
-    pub rule: SuppressionRule,
-    /// Open alerts closed with reason `suppressed` (0 unless `close_matching`).
-    pub closed: u64,
-}
-
-/// `POST …/suppression-rules/preview`: the open alerts a rule would match now.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct RulePreview {
-    /// Open alerts it matches, among the first [`MAX_PREVIEWED_ALERTS`] open alerts of
-    /// its scope, newest first.
-    pub open_matching: u64,
-    /// Whether the scope holds more open alerts than were examined.
-    pub more_open_alerts: bool,
-}
 
 // ----- Scope -----
 

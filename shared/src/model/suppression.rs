@@ -16,6 +16,8 @@ use crate::model::{
 pub const MAX_RULE_DAYS: i64 = 90;
 /// Most rules a subscription may keep (expired ones included, until deleted).
 pub const MAX_RULES: usize = 200;
+/// Most open alerts a preview (or a create that closes what it matches) examines.
+pub const MAX_PREVIEWED_ALERTS: usize = 10_000;
 
 /// An address, or a CIDR block of them (`10.0.0.0/8`, `fd00::/8`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -53,8 +53,8 @@ async fn main() {
         std::env::consts::ARCH
     );
 
-    let large = Loaded::fill(alerts).await;
-    let small = Loaded::fill(1_000).await;
+    let large = Loaded::fill(alerts, 0).await;
+    let small = Loaded::fill(1_000, 0).await;
     let large_page = large.wrk_page(seconds);
     let small_page = small.wrk_page(seconds);
     let status_path = format!("/alerts?limit={PAGE}&status=new");
@@ -149,6 +149,18 @@ async fn main() {
     }
     drop(small);
 
+    // Ingest with 100 active suppression rules (none matching) against none, at the
+    // same size: what matching every detection against the rules costs.
+    let ruled_alerts = 20_000;
+    let without_rules = Loaded::fill(ruled_alerts, 0).await.ingest_rate;
+    let with_rules = Loaded::fill(ruled_alerts, 100).await.ingest_rate;
+    println!(
+        "| ingest: {ruled_alerts} new alerts, no suppression rules | {without_rules:.0} alerts/s |"
+    );
+    println!(
+        "| ingest: {ruled_alerts} new alerts, 100 active suppression rules | {with_rules:.0} alerts/s |"
+    );
+
     // `stop` kills the server (SIGKILL): the first start on its folder recovers the store.
     let data = large.vigil.stop();
     let recovering = start_to_first_answer(data.path());
@@ -180,9 +192,28 @@ struct Loaded {
 }
 
 impl Loaded {
-    async fn fill(count: usize) -> Self {
+    /// With `rules` active suppression rules that match none of the traffic, so each
+    /// detection is checked against all of them and still raised.
+    async fn fill(count: usize, rules: usize) -> Self {
         let vigil = Vigil::start().await;
         let fleet = Fleet::new(&vigil).await;
+        let expires_at = (time::OffsetDateTime::now_utc() + time::Duration::days(30))
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("a time");
+        for k in 0..rules {
+            let made = fleet
+                .post(
+                    "/suppression-rules",
+                    json!({
+                        "match": {"title": format!("Never sent #{k}"), "source": "192.0.2.0/24"},
+                        "scope": {"kind": "subscription"},
+                        "expires_at": expires_at,
+                        "reason": "load test",
+                    }),
+                )
+                .await;
+            assert_eq!(made.status, 201, "{made:?}");
+        }
         let site = fleet.site("Load").await;
         let zone = fleet.zone(&site, "Cell").await;
         let mut sensors = Vec::new();

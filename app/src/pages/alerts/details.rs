@@ -6,6 +6,7 @@ use leptos_router::hooks::use_params_map;
 use shared::authz::{Permission, PrincipalRef};
 use shared::model::{Alert, AlertId, AlertStatus, CloseReasons, CommentText};
 
+use super::rules::RuleDialog;
 use super::{ReasonSelect, StatusSelect, chosen_reason, close_reasons_of};
 use crate::api::{Versioned, alerts};
 use crate::components::action::Guarded;
@@ -16,6 +17,7 @@ use crate::components::states::{Denied, loaded};
 use crate::components::toast::use_toasts;
 use crate::logic::denial::{At, needs};
 use crate::logic::format::{utc, words};
+use crate::logic::rules::RuleDraft;
 use crate::logic::timeline::{actor_name, describe, principal_name, reason_label};
 use crate::pages::names::{sensor_name, sensor_names};
 use crate::routes;
@@ -148,6 +150,8 @@ fn AlertTriagePanel(alert: Versioned<Alert>, on_changed: Callback<()>) -> impl I
     };
     let working = Signal::derive(move || busy.get().then(|| "Changing the status…".to_owned()));
     let closing = Signal::derive(move || to.get() == AlertStatus::Closed);
+    let making_rule = RwSignal::new(false);
+    let for_rule = alert.clone();
     let close_reason = alert
         .close_reason
         .clone()
@@ -182,7 +186,11 @@ fn AlertTriagePanel(alert: Versioned<Alert>, on_changed: Callback<()>) -> impl I
             <Guarded label="Change status" needs=needs(Permission::ModifyAlerts) at=at.clone() blocked=working on_click=move |_| change_status() />
             <Guarded label="Learn" needs=needs(Permission::ModifyAlerts) at=at.clone() blocked=Signal::derive(move || not_learnable.clone()) on_click=move |_| learn() />
             <Guarded label="Download PCAP" needs=needs(Permission::ModifyAlerts) at=at.clone() on_click=move |_| pcap() />
+            <Guarded label="Create suppression rule" needs=needs(Permission::ModifyAlerts) at=at.clone() on_click=move |_| making_rule.set(true) />
         </div>
+        {move || making_rule.get().then(|| view! {
+            <RuleDialog draft=RuleDraft::from_alert(&for_rule) on_close=move |_| making_rule.set(false) on_created=on_changed />
+        })}
         <Assignee alert=alert.clone() at=at.clone() on_changed />
         <Timeline alert reasons at on_changed />
     }

@@ -2,6 +2,7 @@
 //! across pages, status changes one by one or in bulk with progress, the detail pane.
 
 pub mod details;
+pub mod rules;
 
 use leptos_router::hooks::use_navigate;
 use std::future::Future;
@@ -248,6 +249,7 @@ fn AlertTriage() -> impl IntoView {
             {move || (bulk_status.get() == AlertStatus::Closed).then(|| view! { <ReasonSelect id="bulk-reason" reasons chosen=bulk_reason /> })}
             <Guarded label="Change status" needs=needs(Permission::ModifyAlerts) at=At::AnySite blocked=nothing_selected on_click=move |_| change_statuses() />
             <Guarded label="Assign to me" needs=needs(Permission::ModifyAlerts) at=At::AnySite blocked=nothing_selected on_click=move |_| assign_to_me() />
+            <a class="button secondary" href=routes::suppression_rules(&tenant.with_untracked(|t| t.id.clone()))>"Suppression rules"</a>
         </div>
         <BulkProgressBar title=progress_title progress />
         <p class="count" id="alert-count">
