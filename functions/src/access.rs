@@ -3,7 +3,7 @@
 //! `shared::authz` — the same code the SPA runs.
 
 use serde::Deserialize;
-use shared::authz::{Access, Permission, Principal, SubscriptionDirectory, Target};
+use shared::authz::{Access, Permission, Principal, SiteFilter, SubscriptionDirectory, Target};
 use shared::model::{SiteId, SiteSelector, SubscriptionId, Tags, TagsOfSite};
 
 use crate::http::error::{ApiError, ApiResult};
@@ -122,6 +122,17 @@ async fn tags_of_sites(
 }
 
 impl Authorized {
+    /// The sites where the caller holds `permission`; `403` when there is none.
+    pub fn sites_with_some(&self, permission: Permission) -> ApiResult<SiteFilter<'_>> {
+        match self.access.sites_with(permission) {
+            SiteFilter::None => Err(ApiError::Forbidden(format!(
+                "this needs the {} permission at some site",
+                permission.as_str()
+            ))),
+            sites => Ok(sites),
+        }
+    }
+
     /// `403` unless the caller holds `permission` at `target`.
     pub fn require(&self, permission: Permission, target: Target<'_>) -> ApiResult<()> {
         if self.access.decide(permission, target).is_allowed() {

@@ -150,11 +150,7 @@ fn viewable_sources(authorized: &Authorized, site: Option<&SiteId>) -> ApiResult
 }
 
 fn require_view_somewhere(authorized: &Authorized) -> ApiResult<()> {
-    if authorized.access.sites_with(Permission::ViewDevices) == SiteFilter::None {
-        return Err(ApiError::Forbidden(
-            "this needs the view_devices permission at some site".into(),
-        ));
-    }
+    authorized.sites_with_some(Permission::ViewDevices)?;
     Ok(())
 }
 

@@ -228,12 +228,7 @@ async fn list_alerts(
     page: Params<PageRequest>,
 ) -> ApiResult<Response> {
     let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
-    let sites = authorized.access.sites_with(Permission::ViewAlerts);
-    if sites == SiteFilter::None {
-        return Err(ApiError::Forbidden(
-            "this needs the view_alerts permission at some site".into(),
-        ));
-    }
+    let sites = authorized.sites_with_some(Permission::ViewAlerts)?;
     let filter = filter.get()?;
     let page = page.get()?;
     let limit = page
@@ -305,12 +300,7 @@ async fn alert_summary(
     Path(sub): Path<String>,
 ) -> ApiResult<Response> {
     let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
-    let sites = authorized.access.sites_with(Permission::ViewAlerts);
-    if sites == SiteFilter::None {
-        return Err(ApiError::Forbidden(
-            "this needs the view_alerts permission at some site".into(),
-        ));
-    }
+    let sites = authorized.sites_with_some(Permission::ViewAlerts)?;
     let today = OffsetDateTime::now_utc().date();
     let summary = alert_counts::summary(&table, &authorized.subscription.id, &sites, today).await?;
     Ok(json(StatusCode::OK, &summary))
@@ -341,12 +331,7 @@ async fn alert_counts(
     filter: Params<AlertFilter>,
 ) -> ApiResult<Response> {
     let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
-    let sites = authorized.access.sites_with(Permission::ViewAlerts);
-    if sites == SiteFilter::None {
-        return Err(ApiError::Forbidden(
-            "this needs the view_alerts permission at some site".into(),
-        ));
-    }
+    let sites = authorized.sites_with_some(Permission::ViewAlerts)?;
     let filter = filter.get()?;
     if let Some(site) = &filter.site_id {
         authorized.require(Permission::ViewAlerts, Target::Site(site))?;
@@ -527,11 +512,7 @@ async fn change_statuses(
     body: Body,
 ) -> ApiResult<Response> {
     let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
-    if authorized.access.sites_with(Permission::ModifyAlerts) == SiteFilter::None {
-        return Err(ApiError::Forbidden(
-            "this needs the modify_alerts permission at some site".into(),
-        ));
-    }
+    authorized.sites_with_some(Permission::ModifyAlerts)?;
     let request: BulkAlertStatus = body.parse()?;
     let reason = trail::close_reason(
         table.as_ref(),

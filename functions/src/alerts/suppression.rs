@@ -22,12 +22,15 @@ use crate::access::{self, Authorized};
 use crate::audit;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::{Body, json};
+use crate::http::params::{IfMatch, json_with_etag};
 use crate::http::principal::Caller;
 use crate::http::sensor::SensorTokenRecord;
 use crate::ids;
 use crate::keys;
 use crate::merged::{self, Order};
-use crate::openapi::{CreateErrors, DeleteErrors, InSubscription, ListErrors, ReadErrors};
+use crate::openapi::{
+    CreateErrors, DeleteErrors, IfMatchHeader, InSubscription, ListErrors, ReadErrors,
+};
 use crate::records::{self, RuleHitsRecord, SubscriptionRecord};
 use crate::store::{Condition, Item, Table, TableRead, Write};
 
@@ -184,38 +187,66 @@ pub async fn record_hits(
 
 // ----- The API -----
 
-/// Every rule with its hits summed over sensors, from one query of the partition.
+/// Every hit counter of the subscription's rules.
+async fn hit_items(table: &dyn TableRead, subscription: &SubscriptionId) -> ApiResult<Vec<Item>> {
+    let mut query = keys::rule_hits_query(subscription);
+    let mut items = Vec::new();
+    loop {
+        let page = table.query(&query).await?;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// `rule` with its hits: the sum of its sensors' counters among `items`.
+fn with_hits(mut rule: SuppressionRule, items: &[Item]) -> ApiResult<SuppressionRule> {
+    for item in items {
+        if keys::rule_of_hits(&item.key.sk).as_ref() != Some(&rule.id) {
+            continue;
+        }
+        let counted: RuleHitsRecord = records::decode(item)?;
+        rule.hits = rule.hits.saturating_add(counted.hits);
+        rule.last_hit = rule.last_hit.max(counted.last_hit);
+    }
+    Ok(rule)
+}
+
+/// Every rule with its hits summed over sensors: two queries of one partition.
 async fn rules_with_hits(
     table: &dyn TableRead,
     subscription: &SubscriptionId,
 ) -> ApiResult<Vec<SuppressionRule>> {
-    let mut rules: Vec<SuppressionRule> =
+    let rules: Vec<SuppressionRule> =
         records::read_all(table, keys::suppression_rules_query(subscription)).await?;
-    let mut query = keys::rule_hits_query(subscription);
-    let mut hits: BTreeMap<RuleId, RuleHitsRecord> = BTreeMap::new();
-    loop {
-        let page = table.query(&query).await?;
-        for item in &page.items {
-            let Some(rule) = keys::rule_of_hits(&item.key.sk) else {
-                continue;
-            };
-            let counted: RuleHitsRecord = records::decode(item)?;
-            let sum = hits.entry(rule).or_default();
-            sum.hits = sum.hits.saturating_add(counted.hits);
-            sum.last_hit = sum.last_hit.max(counted.last_hit);
-        }
-        match page.next_cursor {
-            Some(cursor) => query.cursor = Some(cursor),
-            None => break,
-        }
+    let hits = hit_items(table, subscription).await?;
+    rules
+        .into_iter()
+        .map(|rule| with_hits(rule, &hits))
+        .collect()
+}
+
+/// A rule the caller may see, with its version; `404` otherwise.
+async fn visible_rule(
+    table: &dyn TableRead,
+    authorized: &Authorized,
+    raw_id: &str,
+) -> ApiResult<records::Versioned<SuppressionRule>> {
+    let not_found = || ApiError::NotFound("no such suppression rule".into());
+    let id = RuleId::parse(raw_id).map_err(|_| not_found())?;
+    let stored = records::read::<SuppressionRule>(
+        table,
+        &keys::suppression_rule(&authorized.subscription.id, &id),
+    )
+    .await?
+    .ok_or_else(not_found)?;
+    if may_view(authorized, &stored.record) {
+        Ok(stored)
+    } else {
+        Err(not_found())
     }
-    for rule in &mut rules {
-        if let Some(counted) = hits.get(&rule.id) {
-            rule.hits = counted.hits;
-            rule.last_hit = counted.last_hit;
-        }
-    }
-    Ok(rules)
 }
 
 /// Whether the caller may see `rule`: `view_alerts` where it applies.
@@ -247,11 +278,7 @@ pub(super) async fn list_rules(
     Path(sub): Path<String>,
 ) -> ApiResult<Response> {
     let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
-    if authorized.access.sites_with(Permission::ViewAlerts) == SiteFilter::None {
-        return Err(ApiError::Forbidden(
-            "this needs the view_alerts permission at some site".into(),
-        ));
-    }
+    authorized.sites_with_some(Permission::ViewAlerts)?;
     let mut rules = rules_with_hits(table.as_ref(), &authorized.subscription.id).await?;
     rules.retain(|rule| may_view(&authorized, rule));
     Ok(json(
@@ -484,7 +511,7 @@ pub(super) async fn create_rule(
                 current,
                 AlertStatus::Closed,
                 Some(&suppressed),
-                crate::http::params::IfMatch::Any,
+                IfMatch::Any,
             )
             .await;
             match done {
@@ -507,7 +534,8 @@ pub(super) async fn create_rule(
     tag = "alerts",
     params(InSubscription, ("id" = String, Path, description = "The rule's id")),
     responses(
-        (status = 200, description = "The rule", body = SuppressionRule),
+        (status = 200, description = "The rule", body = SuppressionRule,
+            headers(("ETag" = String, description = "The rule's version, for If-Match"))),
         ReadErrors,
     )
 )]
@@ -517,12 +545,10 @@ pub(super) async fn get_rule(
     Path((sub, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
-    let rule = rules_with_hits(table.as_ref(), &authorized.subscription.id)
-        .await?
-        .into_iter()
-        .find(|rule| rule.id.as_str() == id && may_view(&authorized, rule))
-        .ok_or_else(|| ApiError::NotFound("no such suppression rule".into()))?;
-    Ok(json(StatusCode::OK, &rule))
+    let stored = visible_rule(table.as_ref(), &authorized, &id).await?;
+    let hits = hit_items(table.as_ref(), &authorized.subscription.id).await?;
+    let rule = with_hits(stored.record, &hits)?;
+    Ok(json_with_etag(StatusCode::OK, &rule, stored.version))
 }
 
 /// Deletes a rule: from now on ingest raises what it matched. Its hit counters go with
@@ -534,7 +560,7 @@ pub(super) async fn get_rule(
     delete,
     path = "/api/subscriptions/{sub}/suppression-rules/{id}",
     tag = "alerts",
-    params(InSubscription, ("id" = String, Path, description = "The rule's id")),
+    params(InSubscription, ("id" = String, Path, description = "The rule's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         DeleteErrors,
@@ -544,36 +570,20 @@ pub(super) async fn delete_rule(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
     Path((sub, id)): Path<(String, String)>,
+    if_match: IfMatch,
 ) -> ApiResult<Response> {
     let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
-    let not_found = || ApiError::NotFound("no such suppression rule".into());
-    let id = RuleId::parse(id).map_err(|_| not_found())?;
-    let subscription = &authorized.subscription.id;
-    let key = keys::suppression_rule(subscription, &id);
-    let stored = records::read::<SuppressionRule>(table.as_ref(), &key)
-        .await?
-        .ok_or_else(not_found)?;
-    if !may_view(&authorized, &stored.record) {
-        return Err(not_found());
-    }
+    let stored = visible_rule(table.as_ref(), &authorized, &id).await?;
     authorized.require(Permission::ModifyAlerts, scope_target(&stored.record.scope))?;
-    let hit_keys: Vec<Item> = {
-        let mut query = keys::rule_hits_query(subscription);
-        let mut found = Vec::new();
-        loop {
-            let page = table.query(&query).await?;
-            found.extend(
-                page.items
-                    .into_iter()
-                    .filter(|item| keys::rule_of_hits(&item.key.sk).as_ref() == Some(&id)),
-            );
-            match page.next_cursor {
-                Some(cursor) => query.cursor = Some(cursor),
-                None => break,
-            }
-        }
-        found
-    };
+    if_match.check(stored.version)?;
+    let subscription = &authorized.subscription.id;
+    let id = stored.record.id.clone();
+    let key = keys::suppression_rule(subscription, &id);
+    let hit_keys: Vec<Item> = hit_items(table.as_ref(), subscription)
+        .await?
+        .into_iter()
+        .filter(|item| keys::rule_of_hits(&item.key.sk).as_ref() == Some(&id))
+        .collect();
     let now = OffsetDateTime::now_utc();
     let site = match &stored.record.scope {
         RuleScope::Site { site_id } => Some(site_id),
@@ -601,9 +611,7 @@ pub(super) async fn delete_rule(
         condition: Condition::Always,
     }));
     table.transact(writes).await.map_err(|error| match error {
-        crate::store::StoreError::ConditionFailed { index: 0 } => {
-            ApiError::Conflict("the rule changed meanwhile; try again".into())
-        }
+        crate::store::StoreError::ConditionFailed { index: 0 } => ApiError::PreconditionFailed,
         other => other.into(),
     })?;
     Ok(StatusCode::NO_CONTENT.into_response())

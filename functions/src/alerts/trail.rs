@@ -12,7 +12,7 @@ use shared::api::{
     AddComment, AlertChange, AlertEvent, AssignAlert, AuditActor, BulkAlertStatusItem,
     BulkAlertStatusResult, BulkAssignAlerts, CloseReasonList, ErrorDetail, Page, PageRequest,
 };
-use shared::authz::{Permission, Principal, PrincipalRef, SiteFilter, Target};
+use shared::authz::{Permission, Principal, PrincipalRef, Target};
 use shared::model::{Alert, AlertEventId, CloseReasonId, CloseReasons, Email};
 use time::OffsetDateTime;
 
@@ -287,11 +287,7 @@ pub(super) async fn assign_many(
     body: Body,
 ) -> ApiResult<Response> {
     let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
-    if authorized.access.sites_with(Permission::ModifyAlerts) == SiteFilter::None {
-        return Err(ApiError::Forbidden(
-            "this needs the modify_alerts permission at some site".into(),
-        ));
-    }
+    authorized.sites_with_some(Permission::ModifyAlerts)?;
     let request: BulkAssignAlerts = body.parse()?;
     let mut items = Vec::with_capacity(request.alert_ids.len());
     for id in request.alert_ids {
@@ -493,11 +489,7 @@ pub(super) async fn get_close_reasons(
     Path(sub): Path<String>,
 ) -> ApiResult<Response> {
     let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
-    if authorized.access.sites_with(Permission::ViewAlerts) == SiteFilter::None {
-        return Err(ApiError::Forbidden(
-            "this needs the view_alerts permission at some site".into(),
-        ));
-    }
+    authorized.sites_with_some(Permission::ViewAlerts)?;
     let stored = close_reasons(table.as_ref(), &authorized.subscription.id).await?;
     Ok(json_with_etag(
         StatusCode::OK,
