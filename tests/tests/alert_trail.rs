@@ -390,8 +390,12 @@ on_both_stores!(
                         200,
                     )
                 };
-                let answer = fleet.post(&rest, body).await;
+                let answer = fleet.post(&rest, body.clone()).await;
                 assert_eq!(answer.status, status, "{answer:?}");
+                if status == 201 {
+                    // each writer is answered its own entry, whoever else wrote meanwhile
+                    assert_eq!(answer.body["change"]["text"], body["text"], "{answer:?}");
+                }
             });
         }
         while let Some(done) = running.join_next().await {

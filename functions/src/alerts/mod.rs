@@ -477,7 +477,8 @@ async fn set_status(
             })
         },
     )
-    .await?;
+    .await?
+    .alert;
     match reason {
         Some(reason) if reason.learns && changed.record.learnable => {
             learn_alert(table, authorized, principal, changed, IfMatch::Any).await
@@ -637,14 +638,17 @@ async fn learn_alert(
             });
         }
         changes.push(AlertChange::Learned);
-        writes.extend(trail::event_writes(
-            subscription,
-            &alert,
-            current.version,
-            now,
-            principal,
-            changes,
-        )?);
+        writes.extend(
+            trail::event_writes(
+                subscription,
+                &alert,
+                current.version,
+                now,
+                principal,
+                changes,
+            )?
+            .0,
+        );
         writes.push(
             audit::Change {
                 actor: AuditActor::User {

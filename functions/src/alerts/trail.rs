@@ -32,8 +32,8 @@ use crate::openapi::{
 use crate::records::{self, Versioned};
 use crate::store::{Condition, StoreError, Table, TableRead, Write};
 
-/// The timeline writes of a change made over version `replaced` of `alert`: one entry
-/// per change, in order.
+/// The timeline entries of a change made over version `replaced` of `alert`, one per
+/// change in order, and their writes.
 pub(super) fn event_writes(
     subscription: &shared::model::SubscriptionId,
     alert: &Alert,
@@ -41,28 +41,37 @@ pub(super) fn event_writes(
     at: OffsetDateTime,
     actor: &Principal,
     changes: Vec<AlertChange>,
-) -> ApiResult<Vec<Write>> {
-    changes
-        .into_iter()
-        .enumerate()
-        .map(|(n, change)| {
-            let n = u8::try_from(n).map_err(|e| ApiError::Internal(e.to_string()))?;
-            let key = keys::alert_event(subscription, &alert.id, replaced, n);
-            let event = AlertEvent {
-                id: AlertEventId::parse(format!("{replaced:020}-{n}"))
-                    .map_err(|e| ApiError::Internal(e.to_string()))?,
-                at,
-                actor: AuditActor::User {
-                    email: actor.email.clone(),
-                },
-                change,
-            };
-            Ok(Write::Put {
-                item: records::item(key, &event)?,
-                condition: Condition::MustNotExist,
-            })
-        })
-        .collect()
+) -> ApiResult<(Vec<Write>, Vec<AlertEvent>)> {
+    let mut writes = Vec::with_capacity(changes.len());
+    let mut events = Vec::with_capacity(changes.len());
+    for (n, change) in changes.into_iter().enumerate() {
+        let n = u8::try_from(n).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let event = AlertEvent {
+            id: AlertEventId::parse(format!("{replaced:020}-{n}"))
+                .map_err(|e| ApiError::Internal(e.to_string()))?,
+            at,
+            actor: AuditActor::User {
+                email: actor.email.clone(),
+            },
+            change,
+        };
+        writes.push(Write::Put {
+            item: records::item(
+                keys::alert_event(subscription, &alert.id, replaced, n),
+                &event,
+            )?,
+            condition: Condition::MustNotExist,
+        });
+        events.push(event);
+    }
+    Ok((writes, events))
+}
+
+/// An alert as a rewrite left it, with the timeline entries it wrote (none when the
+/// change changed nothing).
+pub(super) struct Rewritten {
+    pub alert: Stored,
+    pub events: Vec<AlertEvent>,
 }
 
 /// Rewrites `current` by `change` (which may refuse), with its timeline entries, its
@@ -78,28 +87,32 @@ pub(super) async fn rewrite(
     if_match: IfMatch,
     action: &str,
     change: impl Fn(&mut Alert) -> ApiResult<Vec<AlertChange>>,
-) -> ApiResult<Stored> {
+) -> ApiResult<Rewritten> {
     let subscription = &authorized.subscription.id;
     for attempt in 0..MAX_ATTEMPTS {
         if_match.check(current.version)?;
         let mut alert = current.record.clone();
         let changes = change(&mut alert)?;
         if changes.is_empty() {
-            return Ok(current);
+            return Ok(Rewritten {
+                alert: current,
+                events: Vec::new(),
+            });
         }
         let now = OffsetDateTime::now_utc();
         let mut writes = vec![Write::Put {
             item: alert_item(subscription, &alert, table.index_shards())?,
             condition: Condition::VersionIs(current.version),
         }];
-        writes.extend(event_writes(
+        let (event_writes, events) = event_writes(
             subscription,
             &alert,
             current.version,
             now,
             principal,
             changes,
-        )?);
+        )?;
+        writes.extend(event_writes);
         writes.push(
             audit::Change {
                 actor: AuditActor::User {
@@ -121,9 +134,12 @@ pub(super) async fn rewrite(
             .await?
         {
             Counted::Committed(versions) => {
-                return Ok(Stored {
-                    record: alert,
-                    version: versions[0],
+                return Ok(Rewritten {
+                    alert: Stored {
+                        record: alert,
+                        version: versions[0],
+                    },
+                    events,
                 });
             }
             Counted::ConditionFailed { .. } => {
@@ -214,6 +230,7 @@ async fn assign_one(
         },
     )
     .await
+    .map(|rewritten| rewritten.alert)
 }
 
 /// Assigns an alert to a person or group who may view alerts at its site, or to
@@ -377,16 +394,11 @@ pub(super) async fn comment(
         },
     )
     .await?;
-    // The entry just written is the newest of the timeline.
-    let mut query = keys::alert_events_query(&authorized.subscription.id, &changed.record.id, 1);
-    query.descending = true;
-    let found = table.query(&query).await?;
-    let event: AlertEvent = found
-        .items
-        .first()
-        .map(records::decode)
-        .transpose()?
-        .ok_or_else(|| ApiError::Internal("the comment was not found once written".into()))?;
+    let event = changed
+        .events
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::Internal("a comment wrote no timeline entry".into()))?;
     Ok(json(StatusCode::CREATED, &event))
 }
 
