@@ -248,3 +248,37 @@ on_both_stores!(
         assert_eq!(listed(fleet.owner.clone()).await, [south.as_str()]);
     }
 );
+
+on_both_stores!(
+    a_rule_over_a_device_group_suppresses_at_its_sites_only,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let (north, _south, at_north, at_south) = fleet.north_and_south().await;
+        let group = fleet
+            .post(
+                "/device-groups",
+                json!({"name": "Northern plants", "sites": {"sites": [north]}}),
+            )
+            .await;
+        assert_eq!(group.status, 201, "{group:?}");
+        let scope = json!({"kind": "device_group", "device_group_id": group.body["id"]});
+        let made = fleet
+            .post("/suppression-rules", rule(scope, &in_seconds(3600)))
+            .await;
+        assert_eq!(made.status, 201, "{made:?}");
+        fleet.raise(&at_north, vec![scan("10.1.0.1")]).await;
+        fleet.raise(&at_south, vec![scan("10.2.0.1")]).await;
+        let sites: Vec<Value> = fleet
+            .all("/alerts", 50)
+            .await
+            .iter()
+            .map(|a| a["site_id"].clone())
+            .collect();
+        assert_eq!(sites, [json!(at_south.site)]);
+        let id = made.body["rule"]["id"].as_str().unwrap();
+        assert_eq!(
+            fleet.get(&format!("/suppression-rules/{id}")).await.body["hits"],
+            1
+        );
+    }
+);

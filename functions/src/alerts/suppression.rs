@@ -1,6 +1,7 @@
 //! Suppression rules: made by analysts (from an alert or from scratch), matched by
 //! ingest before anything is raised, counted on the rule when they hit, ended by
-//! their expiry. Key design: `docs/data-model.md`, "Suppression rules".
+//! their expiry. Keys and access patterns: `docs/data-model.md` (the alerts table,
+//! `…/suppression-rules` rows).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -48,10 +49,11 @@ fn scope_target(scope: &RuleScope) -> Target<'_> {
     }
 }
 
-/// The sites of the subscription `scope` covers (`None`: every one).
-async fn scope_sites(
-    table: &dyn TableRead,
+/// The sites of the subscription `scope` covers (`None`: every one); a device group's
+/// are resolved over `sites` (the subscription's, read by [`read_sites`]).
+fn covered_sites(
     subscription: &SubscriptionRecord,
+    sites: &[shared::api::Site],
     scope: &RuleScope,
 ) -> ApiResult<Option<BTreeSet<SiteId>>> {
     match scope {
@@ -68,8 +70,6 @@ async fn scope_sites(
                         format!("there is no device group {device_group_id}"),
                     )
                 })?;
-            let sites: Vec<shared::api::Site> =
-                records::read_all(table, keys::sites_query(&subscription.id, 500)).await?;
             let tags: Vec<TagsOfSite<'_>> = sites
                 .iter()
                 .map(|s| TagsOfSite {
@@ -80,6 +80,30 @@ async fn scope_sites(
             Ok(Some(group.sites.resolve(&tags)))
         }
     }
+}
+
+/// The subscription's sites, when `scope` needs them to be resolved (device groups).
+async fn read_sites(
+    table: &dyn TableRead,
+    subscription: &SubscriptionId,
+    scope: &RuleScope,
+) -> ApiResult<Vec<shared::api::Site>> {
+    match scope {
+        RuleScope::DeviceGroup { .. } => {
+            records::read_all(table, keys::sites_query(subscription, 500)).await
+        }
+        RuleScope::Subscription | RuleScope::Site { .. } => Ok(Vec::new()),
+    }
+}
+
+/// [`covered_sites`], reading what it needs.
+async fn scope_sites(
+    table: &dyn TableRead,
+    subscription: &SubscriptionRecord,
+    scope: &RuleScope,
+) -> ApiResult<Option<BTreeSet<SiteId>>> {
+    let sites = read_sites(table, &subscription.id, scope).await?;
+    covered_sites(subscription, &sites, scope)
 }
 
 // ----- Ingest -----
@@ -104,32 +128,27 @@ impl Suppressor {
         )
         .await?;
         rules.retain(|rule| rule.is_active(now));
-        if rules
+        if let Some(grouped) = rules
             .iter()
-            .any(|rule| matches!(rule.scope, RuleScope::DeviceGroup { .. }))
+            .find(|rule| matches!(rule.scope, RuleScope::DeviceGroup { .. }))
         {
+            // Read once for every device-group rule of the batch.
             let subscription: Option<SubscriptionRecord> =
                 records::read(table, &keys::subscription(&sensor.subscription_id))
                     .await?
                     .map(|stored| stored.record);
-            let mut kept = Vec::with_capacity(rules.len());
-            for rule in rules {
-                let covers = match (&rule.scope, &subscription) {
-                    (RuleScope::DeviceGroup { .. }, Some(subscription)) => {
-                        scope_sites(table, subscription, &rule.scope)
-                            .await
-                            .ok()
-                            .flatten()
-                            .is_some_and(|sites| sites.contains(&sensor.site_id))
-                    }
-                    (RuleScope::DeviceGroup { .. }, None) => false,
-                    _ => true,
-                };
-                if covers {
-                    kept.push(rule);
+            let sites = read_sites(table, &sensor.subscription_id, &grouped.scope).await?;
+            rules.retain(|rule| match (&rule.scope, &subscription) {
+                (RuleScope::DeviceGroup { .. }, Some(subscription)) => {
+                    // A group deleted since the rule was made covers nothing.
+                    covered_sites(subscription, &sites, &rule.scope)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|covered| covered.contains(&sensor.site_id))
                 }
-            }
-            rules = kept;
+                (RuleScope::DeviceGroup { .. }, None) => false,
+                _ => true,
+            });
         }
         rules.retain(|rule| match &rule.scope {
             RuleScope::Site { site_id } => *site_id == sensor.site_id,
