@@ -196,10 +196,65 @@ fn console(dist: &Path) -> Router {
         .fallback(index);
     // Never compresses what is already compressed (a precompressed file has its
     // Content-Encoding set); brotli at quality 4 and gzip at 6 on the fly.
+    let index_path = dist.join("index.html");
     Router::new()
         .fallback_service(files)
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(console_cache_headers))
+        .layer(middleware::from_fn(move |request, next| {
+            console_policy(index_path.clone(), request, next)
+        }))
+}
+
+/// The Content-Security-Policy of the console's pages, for the `index.html` trunk wrote:
+/// scripts only from the console's origin plus trunk's inline loader (allowed by its
+/// hash, so no other inline script runs), wasm compiled from them, requests only to the
+/// console's origin, never framed. Styles allow inline `style` attributes: the console
+/// sets bar widths with them.
+pub fn console_csp(index_html: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let mut hashes = String::new();
+    let mut rest = index_html;
+    while let Some(start) = rest.find("<script") {
+        let after = &rest[start..];
+        let Some(tag_end) = after.find('>') else {
+            break;
+        };
+        let tag = &after[..tag_end];
+        let body = &after[tag_end + 1..];
+        let Some(body_end) = body.find("</script>") else {
+            break;
+        };
+        if !tag.contains(" src=") {
+            let digest = Sha256::digest(body[..body_end].as_bytes());
+            let encoded = base64::engine::general_purpose::STANDARD.encode(digest);
+            hashes.push_str(&format!(" 'sha256-{encoded}'"));
+        }
+        rest = &body[body_end..];
+    }
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Sets [`console_csp`] on every answer of the console (read from the `index.html` on
+/// disk, so a rebuilt console is served with its own loader's hash). Every answer, not
+/// only HTML ones: a `304` revalidating `index.html` carries no content type, and its
+/// headers replace the cached page's, policy included; on a script or wasm answer a CSP
+/// does nothing.
+async fn console_policy(index: PathBuf, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if let Ok(page) = tokio::fs::read_to_string(&index).await
+        && let Ok(policy) = HeaderValue::from_str(&console_csp(&page))
+    {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    response
 }
 
 const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
@@ -271,7 +326,33 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::is_hashed_file_name;
+    use super::{Sha256, console_csp, is_hashed_file_name};
+
+    #[test]
+    fn the_console_policy_allows_exactly_its_inline_loader() {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let loader = "\nimport init from '/app-1.js';\nawait init();\n";
+        let page = format!(
+            "<html><head><script type=\"module\">{loader}</script>\
+             <script src=\"/other.js\"></script></head></html>"
+        );
+        let policy = console_csp(&page);
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(loader));
+        assert!(
+            policy.contains(&format!(
+                "script-src 'self' 'wasm-unsafe-eval' 'sha256-{hash}';"
+            )),
+            "{policy}"
+        );
+        assert_eq!(policy.matches("'sha256-").count(), 1, "{policy}");
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        let scripts = policy
+            .split(';')
+            .find(|d| d.trim().starts_with("script-src"))
+            .unwrap();
+        assert!(!scripts.contains("unsafe-inline"), "{policy}");
+    }
 
     #[test]
     fn trunk_hashed_names_are_recognised() {

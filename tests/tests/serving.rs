@@ -289,3 +289,93 @@ async fn api_responses_are_not_cached_as_immutable() {
         }
     }
 }
+
+#[tokio::test]
+async fn pages_run_only_their_own_scripts_and_nothing_is_framed_sniffed_or_kept() {
+    let dist = tempfile::tempdir().unwrap();
+    write_dist(dist.path());
+    let vigil = Vigil::start_serving(dist.path()).await;
+    // the console's pages: scripts from the origin and the inline loader by its hash only
+    let index = String::from_utf8(
+        console_files()
+            .into_iter()
+            .find(|(path, _, _)| *path == INDEX)
+            .unwrap()
+            .2,
+    )
+    .unwrap();
+    let loader = index
+        .split("<script type=\"module\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</script>").next())
+        .unwrap();
+    let hash = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(loader))
+    };
+    for path in ["/", "/s/sub-1/alerts"] {
+        let page = fetch(&vigil, path, None).await;
+        let what = format!("{path}: {page:?}");
+        let policy = page.header("content-security-policy").unwrap_or_default();
+        assert!(
+            policy.contains(&format!(
+                "script-src 'self' 'wasm-unsafe-eval' 'sha256-{hash}';"
+            )),
+            "{what}"
+        );
+        assert!(policy.contains("frame-ancestors 'none'"), "{what}");
+        assert!(policy.contains("connect-src 'self'"), "{what}");
+        assert_eq!(
+            page.header("x-content-type-options"),
+            Some("nosniff"),
+            "{what}"
+        );
+        assert_eq!(
+            page.header("referrer-policy"),
+            Some("no-referrer"),
+            "{what}"
+        );
+        assert_eq!(page.header("cache-control"), Some("no-cache"), "{what}");
+        // a revalidation's headers replace the cached page's: the same policy
+        let etag = page.header("etag").or(page.header("last-modified"));
+        let revalidated = client()
+            .get(format!("{}{path}", vigil.base))
+            .header(
+                if page.header("etag").is_some() {
+                    "if-none-match"
+                } else {
+                    "if-modified-since"
+                },
+                etag.expect("a validator"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revalidated.status(), 304, "{what}");
+        assert_eq!(
+            revalidated
+                .headers()
+                .get("content-security-policy")
+                .and_then(|v| v.to_str().ok()),
+            Some(policy),
+            "{what}: a 304 with another policy would blank the page"
+        );
+    }
+    // the API: data, never a document, never cached
+    for path in ["/api/me", "/api/openapi.json", "/api/no-such-thing"] {
+        let answer = fetch(&vigil, path, None).await;
+        let what = format!("{path}: {answer:?}");
+        assert_eq!(
+            answer.header("content-security-policy"),
+            Some("default-src 'none'; frame-ancestors 'none'"),
+            "{what}"
+        );
+        assert_eq!(answer.header("cache-control"), Some("no-store"), "{what}");
+        assert_eq!(
+            answer.header("x-content-type-options"),
+            Some("nosniff"),
+            "{what}"
+        );
+    }
+}

@@ -45,9 +45,11 @@ impl FromRef<AppState> for Arc<dyn Table> {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps an area's routes with what every function shares: the body limit, request
-/// ids, tracing, and the contract's error format for whatever axum answers itself.
+/// ids, tracing, the contract's error format for whatever axum answers itself, and the
+/// browser security headers.
 pub fn with_common_layers(routes: Router) -> Router {
     routes
+        .layer(middleware::from_fn(security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
         .layer(middleware::from_fn(refuse_large_bodies))
         .layer(middleware::from_fn(contract_errors))
@@ -61,6 +63,30 @@ pub fn with_common_layers(routes: Router) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestId))
+}
+
+/// What no response should do in a browser, set unless the handler chose otherwise
+/// (the console sets its own cache policy and, on its pages, its own CSP): sniff a
+/// content type, leak the URL as a referrer, be framed, run anything (an API answer is
+/// data, never a document), or stay in a cache (API answers carry tenants' data).
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        if !headers.contains_key(&name) {
+            headers.insert(name, axum::http::HeaderValue::from_static(value));
+        }
+    }
+    response
 }
 
 /// Each request gets a ULID as its `x-request-id` (unless the caller sent one), which
