@@ -227,7 +227,7 @@ pub fn console_csp(index_html: &str) -> String {
             break;
         };
         if !tag.contains(" src=") {
-            let digest = Sha256::digest(body[..body_end].as_bytes());
+            let digest = Sha256::digest(&body.as_bytes()[..body_end]);
             let encoded = base64::engine::general_purpose::STANDARD.encode(digest);
             hashes.push_str(&format!(" 'sha256-{encoded}'"));
         }
