@@ -1086,6 +1086,35 @@ async fn a_suppression_rule_made_from_an_alert_closes_it_and_counts_the_same_tra
     })
     .await;
     browser.screenshot("suppression-rules").await;
+    // WHEN they add a close reason that learns, below the defaults
+    wait_for_text(page, "#close-reasons", |t| t.matches("Remove").count() == 4).await;
+    press(page, "Add reason").await;
+    let new_row = "#close-reasons tr.reason:last-child";
+    type_into(
+        page,
+        &format!("{new_row} input[aria-label='Id']"),
+        "maintenance",
+    )
+    .await;
+    click(page, &format!("{new_row} input[aria-label='Label']")).await;
+    type_into(
+        page,
+        &format!("{new_row} input[aria-label='Label']"),
+        "Planned maintenance",
+    )
+    .await;
+    click(page, &format!("{new_row} input[aria-label='Learns']")).await;
+    press(page, "Save close reasons").await;
+    // THEN the subscription offers it
+    wait_until(page, "the new close reason is saved", || async {
+        let reasons = plants.fleet.get("/alerts/close-reasons").await;
+        reasons.body["reasons"].as_array().is_some_and(|r| {
+            r.len() == 5
+                && r[4]
+                    == json!({"id": "maintenance", "label": "Planned maintenance", "learns": true})
+        })
+    })
+    .await;
     browser.close().await;
 }
 

@@ -163,6 +163,30 @@ pub async fn close_reasons(api: Api, sub: &SubscriptionId) -> Result<CloseReason
         .await
 }
 
+/// The close reasons with their version, for editing them.
+pub async fn close_reasons_versioned(
+    api: Api,
+    sub: &SubscriptionId,
+) -> Result<Versioned<CloseReasonList>, ApiError> {
+    api.get_versioned(&format!("/subscriptions/{sub}/alerts/close-reasons"))
+        .await
+}
+
+/// Replaces the close reasons, unless they changed since `etag` was read (`412`).
+pub async fn put_close_reasons(
+    api: Api,
+    sub: &SubscriptionId,
+    list: &CloseReasonList,
+    etag: Option<&str>,
+) -> Result<CloseReasonList, ApiError> {
+    api.put(
+        &format!("/subscriptions/{sub}/alerts/close-reasons"),
+        list,
+        etag,
+    )
+    .await
+}
+
 pub async fn rules(api: Api, sub: &SubscriptionId) -> Result<Vec<SuppressionRule>, ApiError> {
     api.get_all(&format!("/subscriptions/{sub}/suppression-rules"))
         .await

@@ -199,6 +199,19 @@ impl Api {
         .await
     }
 
+    pub async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        if_match: Option<&str>,
+    ) -> Result<T, ApiError> {
+        json(
+            self.call(Method::PUT, path, Some(to_json(body)?), if_match)
+                .await?,
+        )
+        .await
+    }
+
     pub async fn patch<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,

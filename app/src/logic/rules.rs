@@ -1,9 +1,10 @@
 //! A suppression rule as its form holds it: text fields and choices, made from an
 //! alert or from nothing, turned into the API's request with the field that is wrong.
 
+use shared::api::CloseReasonList;
 use shared::model::{
-    AddressRange, Alert, AlertTitle, Engine, NewSuppressionRule, Protocol, RuleMatch, RuleScope,
-    SensorId, SiteId, SuppressionRule,
+    AddressRange, Alert, AlertTitle, CloseReason, CloseReasonId, CloseReasons, DisplayName, Engine,
+    NewSuppressionRule, Protocol, RuleMatch, RuleScope, SensorId, SiteId, SuppressionRule,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -102,6 +103,43 @@ impl RuleDraft {
     }
 }
 
+/// One close reason as its editor row holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReasonRow {
+    pub id: String,
+    pub label: String,
+    pub learns: bool,
+}
+
+impl ReasonRow {
+    pub fn of(reason: &CloseReason) -> Self {
+        ReasonRow {
+            id: reason.id.to_string(),
+            label: reason.label.to_string(),
+            learns: reason.learns,
+        }
+    }
+}
+
+/// The list the rows make, or what is wrong with them (row numbers from 1).
+pub fn reason_list(rows: &[ReasonRow]) -> Result<CloseReasonList, String> {
+    let reasons = rows
+        .iter()
+        .enumerate()
+        .map(|(n, row)| {
+            let at = |what: &str, e: String| format!("Reason {}: {what} {e}", n + 1);
+            Ok(CloseReason {
+                id: CloseReasonId::parse(row.id.trim()).map_err(|e| at("id:", e.to_string()))?,
+                label: DisplayName::parse(&row.label).map_err(|e| at("label:", e.to_string()))?,
+                learns: row.learns,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(CloseReasonList {
+        reasons: CloseReasons::try_from(reasons)?,
+    })
+}
+
 /// A field's text, unless blank.
 fn text(raw: &str) -> Option<&str> {
     Some(raw.trim()).filter(|t| !t.is_empty())
@@ -184,6 +222,20 @@ mod tests {
                 .unwrap_err()
                 .starts_with("Destination")
         );
+    }
+
+    #[test]
+    fn edited_reasons_make_a_list_or_say_which_row_is_wrong() {
+        let defaults = CloseReasons::defaults();
+        let rows: Vec<ReasonRow> = defaults.reasons().iter().map(ReasonRow::of).collect();
+        assert_eq!(reason_list(&rows).unwrap().reasons, defaults);
+        let mut bad = rows.clone();
+        bad[1].id = "has space".into();
+        assert!(reason_list(&bad).unwrap_err().starts_with("Reason 2: id:"));
+        let mut twice = rows.clone();
+        twice[3].id = twice[0].id.clone();
+        assert!(reason_list(&twice).unwrap_err().contains("twice"));
+        assert!(reason_list(&[]).is_err());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::components::states::{Denied, Empty, loaded};
 use crate::components::toast::use_toasts;
 use crate::logic::denial::{At, needs};
 use crate::logic::format::{utc, words};
-use crate::logic::rules::{RULE_DAYS, RuleDraft, describe_match, expiry};
+use crate::logic::rules::{RULE_DAYS, ReasonRow, RuleDraft, describe_match, expiry, reason_list};
 use crate::pages::sites::now;
 use crate::routes::Page;
 use crate::tenant::use_tenant;
@@ -69,8 +69,98 @@ pub fn SuppressionRules() -> impl IntoView {
                 </div>
             }.into_any()
         })}
+        <CloseReasonsEditor />
     }
     .into_any()
+}
+
+/// The subscription's close reasons: what closing an alert offers, and which also learn.
+#[component]
+fn CloseReasonsEditor() -> impl IntoView {
+    let api = use_api();
+    let tenant = use_tenant();
+    let toasts = use_toasts();
+    let sub = tenant.with_untracked(|t| t.id.clone());
+    let stored = {
+        let sub = sub.clone();
+        Load::new(move || {
+            let sub = sub.clone();
+            async move { alerts::close_reasons_versioned(api, &sub).await }
+        })
+    };
+    let rows = RwSignal::new(Vec::<ReasonRow>::new());
+    let etag = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<String>);
+    Effect::new(move || {
+        if let Some(Ok(found)) = stored.get() {
+            rows.set(
+                found
+                    .value
+                    .reasons
+                    .reasons()
+                    .iter()
+                    .map(ReasonRow::of)
+                    .collect(),
+            );
+            etag.set(found.etag);
+        }
+    });
+    let save = move || {
+        let sub = sub.clone();
+        match rows.with_untracked(|r| reason_list(r)) {
+            Err(problem) => error.set(Some(problem)),
+            Ok(list) => {
+                error.set(None);
+                let etag = etag.get_untracked();
+                leptos::task::spawn_local(async move {
+                    match alerts::put_close_reasons(api, &sub, &list, etag.as_deref()).await {
+                        Ok(_) => {
+                            toasts.info("Close reasons saved");
+                            stored.refetch();
+                        }
+                        Err(e) if e.is_stale() => error.set(Some(
+                            "Someone changed the close reasons meanwhile: reload to see theirs"
+                                .into(),
+                        )),
+                        Err(e) => error.set(Some(e.to_string())),
+                    }
+                });
+            }
+        }
+    };
+    let edit = move |n: usize, change: Box<dyn Fn(&mut ReasonRow)>| {
+        rows.update(|r| {
+            if let Some(row) = r.get_mut(n) {
+                change(row);
+            }
+        });
+    };
+    view! {
+        <section class="close-reasons" aria-label="Close reasons">
+            <h2>"Close reasons"</h2>
+            <p class="hint">"What closing an alert offers, in this order. A reason that learns also learns a learnable alert."</p>
+            {move || loaded(stored.get(), "the close reasons", move || stored.refetch(), move |_| view! {
+                <table class="grid" id="close-reasons">
+                    <thead><tr><th scope="col">"Id"</th><th scope="col">"Label"</th><th scope="col">"Learns"</th><th scope="col"></th></tr></thead>
+                    <tbody>
+                        {move || rows.get().into_iter().enumerate().map(|(n, row)| view! {
+                            <tr class="reason">
+                                <td><input type="text" aria-label="Id" prop:value=row.id on:change=move |e| { let v = event_target_value(&e); edit(n, Box::new(move |r| r.id = v.clone())) } /></td>
+                                <td><input type="text" aria-label="Label" prop:value=row.label on:change=move |e| { let v = event_target_value(&e); edit(n, Box::new(move |r| r.label = v.clone())) } /></td>
+                                <td><input type="checkbox" aria-label="Learns" prop:checked=row.learns on:change=move |e| { let v = event_target_checked(&e); edit(n, Box::new(move |r| r.learns = v)) } /></td>
+                                <td><button type="button" class="secondary" on:click=move |_| rows.update(|r| { r.remove(n); })>"Remove"</button></td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any())}
+            {move || error.get().map(|e| view! { <p class="state error" role="alert">{e}</p> })}
+            <div class="toolbar">
+                <button type="button" class="secondary" on:click=move |_| rows.update(|r| r.push(ReasonRow::default()))>"Add reason"</button>
+                <Guarded label="Save close reasons" needs=needs(Permission::ModifyAlerts) at=At::Subscription on_click=move |_| save() />
+            </div>
+        </section>
+    }
 }
 
 #[component]
