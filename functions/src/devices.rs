@@ -13,8 +13,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::api::{
-    AuditActor, DEVICE_EXPORT_COLUMNS, DeviceFilter, MergeDevices, Page, PageRequest, UpdateDevice,
-    device_export_row,
+    AuditActor, DEVICE_EXPORT_COLUMNS, DeviceCounts, DeviceFilter, MergeDevices, Page, PageRequest,
+    UpdateDevice, device_export_row,
 };
 use shared::authz::{Permission, SiteFilter, Target};
 use shared::model::{Device, DeviceId, ObservedDevice, SensorLocation, SiteId, SubscriptionId};
@@ -48,6 +48,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_devices))
         .routes(routes!(export_devices))
+        .routes(routes!(count_devices))
         .routes(routes!(merge_devices))
         .routes(routes!(get_device, update_device, delete_device))
 }
@@ -219,6 +220,70 @@ async fn list_devices(
     ))
 }
 
+/// Calls `each` with every device of `sources` that `filter` keeps, in list order.
+async fn each_matching(
+    table: &Arc<dyn Table>,
+    sources: Vec<Source>,
+    filter: &DeviceFilter,
+    mut each: impl FnMut(Device) -> ApiResult<()>,
+) -> ApiResult<()> {
+    let now = OffsetDateTime::now_utc();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = merged::merged_page(
+            table,
+            sources.clone(),
+            Order::Ascending,
+            cursor.as_deref(),
+            EXPORT_PAGE,
+            keeps(filter, now),
+        )
+        .await?;
+        for item in &page.items {
+            each(records::decode(item)?)?;
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return Ok(());
+        }
+    }
+}
+
+/// Counts the devices the filters match, in total and per site, zone, type, vendor
+/// and authorization: what the inventory shows above and in its groups.
+///
+/// Authorized as the list (`view_devices`; only the caller's sites are read and
+/// counted). Reads the devices of those sites, as the export does: its cost grows with
+/// the devices the caller may see, never with other sites'.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/devices/counts",
+    tag = "devices",
+    params(InSubscription, DeviceFilter),
+    responses(
+        (status = 200, description = "How many devices the filters match, per group", body = DeviceCounts),
+        ListErrors,
+    )
+)]
+async fn count_devices(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path(sub): Path<String>,
+    filter: Params<DeviceFilter>,
+) -> ApiResult<Response> {
+    let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
+    require_view_somewhere(&authorized)?;
+    let filter = filter.get()?;
+    let sources = viewable_sources(&authorized, filter.site_id.as_ref())?;
+    let mut matched = Vec::new();
+    each_matching(&table, sources, &filter, |device| {
+        matched.push(device);
+        Ok(())
+    })
+    .await?;
+    Ok(json(StatusCode::OK, &DeviceCounts::tally(&matched)))
+}
+
 /// Exports the devices the caller may view as CSV, filtered as the list is.
 ///
 /// Needs `view_devices` at some site; only devices at such sites are exported. A header
@@ -244,32 +309,15 @@ async fn export_devices(
     require_view_somewhere(&authorized)?;
     let filter = filter.get()?;
     let sources = viewable_sources(&authorized, filter.site_id.as_ref())?;
-    let now = OffsetDateTime::now_utc();
     let mut csv = csv::Writer::from_writer(Vec::new());
     let csv_failed = |e: csv::Error| ApiError::Internal(format!("writing CSV: {e}"));
     csv.write_record(DEVICE_EXPORT_COLUMNS)
         .map_err(csv_failed)?;
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = merged::merged_page(
-            &table,
-            sources.clone(),
-            Order::Ascending,
-            cursor.as_deref(),
-            EXPORT_PAGE,
-            keeps(&filter, now),
-        )
-        .await?;
-        for item in &page.items {
-            let device: Device = records::decode(item)?;
-            csv.write_record(device_export_row(&device))
-                .map_err(csv_failed)?;
-        }
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    each_matching(&table, sources, &filter, |device| {
+        csv.write_record(device_export_row(&device))
+            .map_err(csv_failed)
+    })
+    .await?;
     let body = csv
         .into_inner()
         .map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?;

@@ -1052,15 +1052,7 @@ impl AlertCounts {
                 *sum = sum.saturating_add(count);
             }
         }
-        let [status, severity, engine, site, sensor, title] = splits.map(|split| {
-            let mut counts: Vec<GroupCount> = split
-                .into_iter()
-                .map(|(key, count)| GroupCount { key, count })
-                .collect();
-            // Stable: equal counts keep the map's order, by value.
-            counts.sort_by_key(|c| std::cmp::Reverse(c.count));
-            counts
-        });
+        let [status, severity, engine, site, sensor, title] = splits.map(ranked);
         AlertCounts {
             total,
             by_status: status,
@@ -1070,6 +1062,72 @@ impl AlertCounts {
             by_sensor: sensor,
             by_title: title,
             uncounted: filter.uncounted(),
+        }
+    }
+}
+
+/// A split's counts, most first, then by value.
+fn ranked(split: BTreeMap<String, u64>) -> Vec<GroupCount> {
+    let mut counts: Vec<GroupCount> = split
+        .into_iter()
+        .map(|(key, count)| GroupCount { key, count })
+        .collect();
+    // Stable: equal counts keep the map's order, by value.
+    counts.sort_by_key(|c| std::cmp::Reverse(c.count));
+    counts
+}
+
+/// `GET /subscriptions/{sub}/devices/counts`: how many devices the filters match, and how
+/// they split per site, zone, type, vendor and authorization. Keys: ids for sites and
+/// zones, the text for types and vendors (`""` for devices without one), `true`/`false`
+/// for authorization; most devices first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceCounts {
+    pub total: u64,
+    pub by_site: Vec<GroupCount>,
+    pub by_zone: Vec<GroupCount>,
+    pub by_type: Vec<GroupCount>,
+    pub by_vendor: Vec<GroupCount>,
+    pub by_authorized: Vec<GroupCount>,
+}
+
+impl DeviceCounts {
+    /// The key of `device` in each split, in the order of the fields.
+    pub fn keys_of(device: &Device) -> [String; 5] {
+        let text = |value: &Option<DisplayName>| {
+            value.as_ref().map(ToString::to_string).unwrap_or_default()
+        };
+        [
+            device.site_id.to_string(),
+            device
+                .zone_id
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            text(&device.device_type),
+            text(&device.vendor),
+            device.authorized.to_string(),
+        ]
+    }
+
+    pub fn tally<'a>(devices: impl IntoIterator<Item = &'a Device>) -> DeviceCounts {
+        let mut splits: [BTreeMap<String, u64>; 5] = Default::default();
+        let mut total = 0u64;
+        for device in devices {
+            total = total.saturating_add(1);
+            for (split, key) in splits.iter_mut().zip(DeviceCounts::keys_of(device)) {
+                *split.entry(key).or_default() += 1;
+            }
+        }
+        let [site, zone, device_type, vendor, authorized] = splits.map(ranked);
+        DeviceCounts {
+            total,
+            by_site: site,
+            by_zone: zone,
+            by_type: device_type,
+            by_vendor: vendor,
+            by_authorized: authorized,
         }
     }
 }

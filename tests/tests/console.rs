@@ -1290,7 +1290,10 @@ async fn devices_are_authorized_in_bulk_edited_deleted_and_exported_and_a_site_r
     page.goto(&plants.page(&format!("/devices?site={}&authorized=false", plants.north)))
         .await
         .unwrap();
-    wait_for_text(page, "#device-count", |t| t.starts_with("50 devices shown")).await;
+    wait_for_text(page, "#device-count", |t| {
+        t.starts_with("50 of 60 devices shown")
+    })
+    .await;
     browser.screenshot("devices").await;
     press(page, "Select all that match the filter").await;
     press_in(
@@ -1337,7 +1340,25 @@ async fn devices_are_authorized_in_bulk_edited_deleted_and_exported_and_a_site_r
     page.goto(&plants.page(&format!("/devices?site={}", plants.north)))
         .await
         .unwrap();
-    wait_for_text(page, "#device-count", |t| t.starts_with("50 devices shown")).await;
+    wait_for_text(page, "#device-count", |t| {
+        t.starts_with("50 of 59 devices shown")
+    })
+    .await;
+    // AND grouped by vendor, each group's count is the server's, not the page's
+    page.goto(&plants.page("/devices?group=vendor"))
+        .await
+        .unwrap();
+    wait_for_text(page, "#devices tr.group", |t| {
+        t == "Siemens · 59 match · 50 shown"
+    })
+    .await;
+    page.goto(&plants.page(&format!("/devices?site={}", plants.north)))
+        .await
+        .unwrap();
+    wait_for_text(page, "#device-count", |t| {
+        t.starts_with("50 of 59 devices shown")
+    })
+    .await;
     press_in(page, "//div[@aria-label='Device actions']", "Export CSV").await;
     let exported = String::from_utf8(browser.downloaded("devices.csv").await).unwrap();
     assert_eq!(exported.lines().count(), 1 + 59, "{exported}");

@@ -281,6 +281,21 @@ on_both_stores!(
         let seen = fleet.list_all(&reader, "/devices", 2).await;
         assert_eq!(seen.len(), 5);
         assert!(seen.iter().all(|d| d["site_id"] == north.as_str()));
+        // and their counts hold no trace of South; naming it is 403
+        let counted = fleet
+            .api
+            .get(&fleet.path("/devices/counts"), Some(&reader))
+            .await;
+        assert_eq!(counted.body["total"], 5, "{counted:?}");
+        assert_eq!(counted.body["by_site"], json!([{"key": north, "count": 5}]));
+        let refused = fleet
+            .api
+            .get(
+                &fleet.path(&format!("/devices/counts?site_id={south}")),
+                Some(&reader),
+            )
+            .await;
+        assert_eq!(refused.status, 403, "{refused:?}");
         let south_device = south_only[0]["id"].as_str().unwrap();
         expect(
             &fleet
@@ -623,6 +638,40 @@ on_both_stores!(
             assert_eq!(status, 200, "{query}");
             let exported: BTreeSet<String> = rows[1..].iter().map(|row| row[1].clone()).collect();
             assert_eq!(exported, expected, "export {query}");
+            // AND the counts of the same filters are those of what is listed, per group
+            let found = fleet.all(&format!("/devices{query}"), 50).await;
+            let counted = fleet.get(&format!("/devices/counts{query}")).await;
+            assert_eq!(counted.status, 200, "{query}: {counted:?}");
+            assert_eq!(counted.body["total"], expected.len(), "{query}");
+            for (split, key) in [
+                ("by_site", "site_id"),
+                ("by_zone", "zone_id"),
+                ("by_type", "type"),
+                ("by_vendor", "vendor"),
+                ("by_authorized", "authorized"),
+            ] {
+                let mut want: std::collections::BTreeMap<String, u64> = Default::default();
+                for device in &found {
+                    let value = match &device[key] {
+                        Value::String(text) => text.clone(),
+                        Value::Bool(flag) => flag.to_string(),
+                        _ => String::new(),
+                    };
+                    *want.entry(value).or_default() += 1;
+                }
+                let got: std::collections::BTreeMap<String, u64> = counted.body[split]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|g| {
+                        (
+                            g["key"].as_str().unwrap().to_owned(),
+                            g["count"].as_u64().unwrap(),
+                        )
+                    })
+                    .collect();
+                assert_eq!(got, want, "{query} {split}");
+            }
         }
         // AND bad filters are 400 naming the field
         for (query, field) in [
@@ -632,16 +681,18 @@ on_both_stores!(
             ("?type=%20", "type"),
             ("?q=%20", "q"),
         ] {
-            let bad = fleet
-                .api
-                .get(&fleet.path(&format!("/devices{query}")), Some(&fleet.owner))
-                .await;
-            expect(&bad, 400, "invalid");
-            assert!(
-                bad.error_message().contains(field),
-                "{query}: {}",
-                bad.error_message()
-            );
+            for path in ["/devices", "/devices/counts"] {
+                let bad = fleet
+                    .api
+                    .get(&fleet.path(&format!("{path}{query}")), Some(&fleet.owner))
+                    .await;
+                expect(&bad, 400, "invalid");
+                assert!(
+                    bad.error_message().contains(field),
+                    "{path}{query}: {}",
+                    bad.error_message()
+                );
+            }
         }
     }
 );

@@ -62,6 +62,19 @@ pub async fn delete(
         .await
 }
 
+/// How many devices match the filters, in total and per group.
+pub async fn counts(
+    api: Api,
+    sub: &SubscriptionId,
+    filters: &QueryPairs,
+) -> Result<shared::api::DeviceCounts, ApiError> {
+    api.get(&format!(
+        "/subscriptions/{sub}/devices/counts{}",
+        filters.to_search()
+    ))
+    .await
+}
+
 pub async fn export_csv(
     api: Api,
     sub: &SubscriptionId,

@@ -142,3 +142,50 @@ impl<T: Clone + Send + Sync + 'static> Paged<T> {
         })
     }
 }
+
+/// The server's counts for a list's filters, kept beside its rows: cleared when the
+/// filters change, reloaded with the rows; a late answer for filters no longer shown is
+/// dropped, and a failed one leaves `None` (the page then says less, not something wrong).
+pub struct Counts<T: Send + Sync + 'static> {
+    pub value: RwSignal<Option<T>>,
+    load: StoredValue<Rc<dyn Fn()>, LocalStorage>,
+}
+
+impl<T: Send + Sync + 'static> Clone for Counts<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Send + Sync + 'static> Copy for Counts<T> {}
+
+impl<T: Send + Sync + 'static> Counts<T> {
+    pub fn new<Fut>(filters: Memo<QueryPairs>, fetch: impl Fn(QueryPairs) -> Fut + 'static) -> Self
+    where
+        Fut: Future<Output = Result<T, ApiError>> + 'static,
+    {
+        let value = RwSignal::new(None);
+        let fetch = Rc::new(fetch);
+        let load: Rc<dyn Fn()> = Rc::new(move || {
+            let asked = filters.get_untracked();
+            let answer = fetch(asked.clone());
+            leptos::task::spawn_local(async move {
+                let answer = answer.await.ok();
+                if filters.try_get_untracked().as_ref() == Some(&asked) {
+                    value.try_set(answer);
+                }
+            });
+        });
+        let load = StoredValue::new_local(load);
+        Effect::new(move || {
+            filters.track();
+            value.set(None);
+            load.with_value(|load| load());
+        });
+        Counts { value, load }
+    }
+
+    pub fn reload(&self) {
+        self.load.with_value(|load| load());
+    }
+}

@@ -3,10 +3,10 @@
 
 use serde::de::DeserializeOwned;
 use serde::de::value::{Error as ValueError, StrDeserializer};
-use shared::api::{AlertCounts, AnyOf, AuditAction, GroupCount, MAX_SEARCH_CHARS};
+use shared::api::{AlertCounts, AnyOf, AuditAction, DeviceCounts, GroupCount, MAX_SEARCH_CHARS};
 use shared::model::{
-    Alert, AlertId, AlertStatus, DeviceId, Engine, SensorHealth, SensorId, SensorType, Severity,
-    SiteId,
+    Alert, AlertId, AlertStatus, Device, DeviceId, Engine, SensorHealth, SensorId, SensorType,
+    Severity, SiteId,
 };
 use time::{Date, Duration, OffsetDateTime};
 
@@ -333,21 +333,12 @@ fn rfc3339(at: OffsetDateTime) -> String {
 /// The line above the alert list: what is shown and, from the server's counts, how many
 /// match (`counts` is `None` until they have loaded, or when they failed).
 pub fn alert_count_line(shown: usize, more: bool, counts: Option<&AlertCounts>) -> String {
-    let exact = counts.is_some_and(|c| c.uncounted.is_empty());
-    match (more, counts) {
-        (false, _) if shown == 1 => "1 alert".to_owned(),
-        (false, _) => format!("{shown} alerts"),
-        (true, Some(counts)) if exact => {
-            format!(
-                "{shown} of {} alerts shown: load more to see them",
-                counts.total
-            )
-        }
-        (true, Some(counts)) => format!(
+    match counts {
+        Some(counts) if more && !counts.uncounted.is_empty() => format!(
             "{shown} alerts shown, at most {} match (search and time are not counted): load more to see them",
             counts.total
         ),
-        (true, None) => format!("{shown} alerts shown, more match: load more to see them"),
+        _ => count_line(shown, more, counts.map(|c| c.total), ("alert", "alerts")),
     }
 }
 
@@ -437,8 +428,94 @@ pub struct DeviceQuery {
     pub authorized: Option<bool>,
     pub inactive: Option<bool>,
     pub text: String,
+    pub group: Option<DeviceGroupBy>,
     /// The device the side pane shows.
     pub device: Option<DeviceId>,
+}
+
+/// What the Device inventory can group by (`?group=`), with the server's counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceGroupBy {
+    Site,
+    Zone,
+    Type,
+    Vendor,
+    Authorized,
+}
+
+impl DeviceGroupBy {
+    pub const ALL: [DeviceGroupBy; 5] = [
+        DeviceGroupBy::Site,
+        DeviceGroupBy::Zone,
+        DeviceGroupBy::Type,
+        DeviceGroupBy::Vendor,
+        DeviceGroupBy::Authorized,
+    ];
+
+    pub const fn as_param(self) -> &'static str {
+        match self {
+            DeviceGroupBy::Site => "site",
+            DeviceGroupBy::Zone => "zone",
+            DeviceGroupBy::Type => "type",
+            DeviceGroupBy::Vendor => "vendor",
+            DeviceGroupBy::Authorized => "authorized",
+        }
+    }
+
+    pub const fn label(self) -> &'static str {
+        match self {
+            DeviceGroupBy::Site => "Site",
+            DeviceGroupBy::Zone => "Zone",
+            DeviceGroupBy::Type => "Type",
+            DeviceGroupBy::Vendor => "Vendor",
+            DeviceGroupBy::Authorized => "Authorized",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        DeviceGroupBy::ALL.into_iter().find(|g| g.as_param() == raw)
+    }
+
+    /// `device`'s key in this grouping, as [`DeviceCounts`] keys it.
+    pub fn key_of(self, device: &Device) -> String {
+        let [site, zone, device_type, vendor, authorized] = DeviceCounts::keys_of(device);
+        match self {
+            DeviceGroupBy::Site => site,
+            DeviceGroupBy::Zone => zone,
+            DeviceGroupBy::Type => device_type,
+            DeviceGroupBy::Vendor => vendor,
+            DeviceGroupBy::Authorized => authorized,
+        }
+    }
+
+    /// How many devices matching the filters share `device`'s group.
+    pub fn count_of(self, counts: &DeviceCounts, device: &Device) -> u64 {
+        let split = match self {
+            DeviceGroupBy::Site => &counts.by_site,
+            DeviceGroupBy::Zone => &counts.by_zone,
+            DeviceGroupBy::Type => &counts.by_type,
+            DeviceGroupBy::Vendor => &counts.by_vendor,
+            DeviceGroupBy::Authorized => &counts.by_authorized,
+        };
+        let key = self.key_of(device);
+        split.iter().find(|g| g.key == key).map_or(0, |g| g.count)
+    }
+}
+
+/// The line above a list: what is shown and, once the server's total is known, of how
+/// many (`noun` singular and plural).
+pub fn count_line(
+    shown: usize,
+    more: bool,
+    total: Option<u64>,
+    (one, many): (&str, &str),
+) -> String {
+    match (more, total) {
+        (false, _) if shown == 1 => format!("1 {one}"),
+        (false, _) => format!("{shown} {many}"),
+        (true, Some(total)) => format!("{shown} of {total} {many} shown: load more to see them"),
+        (true, None) => format!("{shown} {many} shown, more match: load more to see them"),
+    }
 }
 
 impl DeviceQuery {
@@ -455,6 +532,7 @@ impl DeviceQuery {
             authorized: flag("authorized"),
             inactive: flag("inactive"),
             text: pairs.get("q").unwrap_or_default().to_owned(),
+            group: pairs.get("group").and_then(DeviceGroupBy::parse),
             device: pairs.get("device").and_then(|d| DeviceId::parse(d).ok()),
         }
     }
@@ -664,6 +742,29 @@ mod tests {
         for seen in SeenWithin::ALL {
             assert_eq!(SeenWithin::parse(seen.as_param()), Some(seen));
         }
+    }
+
+    #[test]
+    fn a_device_is_found_in_the_server_counts_of_its_group() {
+        let device: Device = serde_json::from_value(serde_json::json!({
+            "id": "d1", "site_id": "north", "zone_id": null, "sensor_id": "s1",
+            "ip": "10.0.0.1", "mac": "02:00:00:00:00:01", "name": null, "type": "PLC",
+            "vendor": null, "authorized": true, "endpoint_managed": false,
+            "first_seen": "2026-12-01T10:00:00Z", "last_activity": "2026-12-01T10:00:00Z",
+        }))
+        .unwrap();
+        let counts = DeviceCounts::tally([&device, &device]);
+        assert_eq!(DeviceGroupBy::Type.count_of(&counts, &device), 2);
+        assert_eq!(DeviceGroupBy::Zone.key_of(&device), "");
+        assert_eq!(DeviceGroupBy::Authorized.key_of(&device), "true");
+        for group in DeviceGroupBy::ALL {
+            assert_eq!(DeviceGroupBy::parse(group.as_param()), Some(group));
+            assert_eq!(group.count_of(&counts, &device), 2, "{group:?}");
+        }
+        assert_eq!(
+            count_line(50, true, Some(70), ("device", "devices")),
+            "50 of 70 devices shown: load more to see them"
+        );
     }
 
     #[test]

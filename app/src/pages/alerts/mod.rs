@@ -23,7 +23,7 @@ use crate::components::action::Guarded;
 use crate::components::filter_bar::{FilterSelect, SearchBox, use_query_pairs, use_set_param};
 use crate::components::grid::{LoadMore, PageCheckbox, RowCheckbox};
 use crate::components::live::refresh_while_visible;
-use crate::components::paged::{Paged, fetch_with};
+use crate::components::paged::{Counts, Paged, fetch_with};
 use crate::components::progress::BulkProgressBar;
 use crate::components::selection_bar::SelectionBar;
 use crate::components::states::{Denied, Empty, Failed, Loading};
@@ -71,27 +71,14 @@ fn AlertTriage() -> impl IntoView {
             async move { alerts::page(api, &sub, &filters, limit, cursor.as_deref()).await }
         }),
     );
-    // The server's counts of what the filters match; a late answer for filters no
-    // longer shown is dropped.
-    let counts = RwSignal::new(None::<AlertCounts>);
-    let load_counts = move || {
+    // The server's counts of what the filters match.
+    let counts = Counts::new(api_filters, move |filters| {
         let sub = tenant.with_untracked(|t| t.id.clone());
-        let filters = api_filters.get_untracked();
-        leptos::task::spawn_local(async move {
-            let answer = alerts::counts(api, &sub, &filters).await.ok();
-            if api_filters.get_untracked() == filters {
-                counts.set(answer);
-            }
-        });
-    };
-    Effect::new(move || {
-        api_filters.track();
-        counts.set(None);
-        load_counts();
+        async move { alerts::counts(api, &sub, &filters).await }
     });
     let reload = move || {
         paged.reload(true);
-        load_counts();
+        counts.reload();
     };
     let selection = RwSignal::new(Selection::<AlertId>::default());
     let progress = RwSignal::new(None::<BulkProgress>);
@@ -253,7 +240,7 @@ fn AlertTriage() -> impl IntoView {
         </div>
         <BulkProgressBar title=progress_title progress />
         <p class="count" id="alert-count">
-            {move || loaded.get().map(|(shown, more)| counts.with(|c| alert_count_line(shown, more, c.as_ref())))}
+            {move || loaded.get().map(|(shown, more)| counts.value.with(|c| alert_count_line(shown, more, c.as_ref())))}
         </p>
         <SelectionBar selection loaded filtered=Signal::derive(move || query.with(AlertQuery::is_filtered)) noun="alerts" />
         {move || match paged.rows.get() {
@@ -272,7 +259,7 @@ fn AlertTriage() -> impl IntoView {
                     .into_any()
             }
             Some(Ok(loaded)) => view! {
-                <AlertGrid alerts=loaded.items group=query.with(|q| q.group) counts selection names open />
+                <AlertGrid alerts=loaded.items group=query.with(|q| q.group) counts=counts.value selection names open />
                 <LoadMore more=loaded.next_cursor.is_some() loading=loading_more on_load=move |_| load_more() />
             }
                 .into_any(),

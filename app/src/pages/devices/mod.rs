@@ -6,7 +6,7 @@ pub mod edit;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
-use shared::api::{MAX_MERGED_DEVICES, UpdateDevice};
+use shared::api::{DeviceCounts, MAX_MERGED_DEVICES, UpdateDevice};
 use shared::authz::Permission;
 use shared::model::{Device, DeviceId, SubscriptionId};
 
@@ -17,7 +17,7 @@ use crate::components::filter_bar::{
 };
 use crate::components::grid::{LoadMore, PageCheckbox, RowCheckbox};
 use crate::components::live::refresh_while_visible;
-use crate::components::paged::{Paged, fetch_with};
+use crate::components::paged::{Counts, Paged, fetch_with};
 use crate::components::progress::BulkProgressBar;
 use crate::components::selection_bar::SelectionBar;
 use crate::components::states::{Denied, Empty, Failed, Loading};
@@ -25,7 +25,8 @@ use crate::components::toast::use_toasts;
 use crate::logic::bulk::BulkProgress;
 use crate::logic::denial::{At, needs};
 use crate::logic::format::utc;
-use crate::logic::query::DeviceQuery;
+use crate::logic::grouping::group_by;
+use crate::logic::query::{DeviceGroupBy, DeviceQuery, count_line};
 use crate::logic::selection::Selection;
 use crate::pages::names::{
     SensorNames, ZoneNames, sensor_name, sensor_names, zone_name, zone_names,
@@ -79,7 +80,15 @@ fn Inventory() -> impl IntoView {
         api_filters.track();
         selection.update(Selection::clear);
     });
-    refresh_while_visible(move || paged.reload(true));
+    let counts = Counts::new(api_filters, move |filters| {
+        let sub = tenant.with_untracked(|t| t.id.clone());
+        async move { devices::counts(api, &sub, &filters).await }
+    });
+    let reload = move || {
+        paged.reload(true);
+        counts.reload();
+    };
+    refresh_while_visible(reload);
 
     // Marks every selected device authorized or not, one request each, with progress.
     let set_authorized = move |authorized: bool| {
@@ -129,7 +138,7 @@ fn Inventory() -> impl IntoView {
                     }
                 });
             }
-            paged.reload(true);
+            reload();
         });
     };
     let export = move || {
@@ -184,7 +193,7 @@ fn Inventory() -> impl IntoView {
     let merged = Callback::new(move |()| {
         merging.set(None);
         selection.update(Selection::clear);
-        paged.reload(true);
+        reload();
     });
     let open = Callback::new(move |id: DeviceId| {
         let sub = tenant.with_untracked(|t| t.id.clone());
@@ -192,7 +201,7 @@ fn Inventory() -> impl IntoView {
         navigate(&Page::Devices.href_with(&sub, &search), Default::default());
     });
     let close_pane = Callback::new(move |()| set_param("device", ""));
-    let changed = Callback::new(move |()| paged.reload(true));
+    let changed = Callback::new(move |()| reload());
     let site_options = Signal::derive(move || {
         tenant.with(|t| {
             t.sites
@@ -207,6 +216,10 @@ fn Inventory() -> impl IntoView {
             ("false".to_owned(), no.to_owned()),
         ]
     };
+    let group_options: Vec<(String, String)> = DeviceGroupBy::ALL
+        .into_iter()
+        .map(|g| (g.as_param().to_owned(), g.label().to_owned()))
+        .collect();
     let loaded = Signal::derive(move || paged.loaded());
     let loading_more = paged.loading_more;
     let load_more = move || {
@@ -221,6 +234,7 @@ fn Inventory() -> impl IntoView {
             <FilterInput label="Vendor" key="vendor" kind="search" />
             <FilterSelect label="Authorized" key="authorized" options=yes_no("Authorized", "Not authorized") />
             <FilterSelect label="Activity" key="inactive" options=yes_no("Inactive over 30 days", "Active in the last 30 days") />
+            <FilterSelect label="Group by" key="group" options=group_options unset="None" />
             <SearchBox label="Search names and addresses" />
         </div>
         <div class="toolbar" role="toolbar" aria-label="Device actions">
@@ -231,10 +245,8 @@ fn Inventory() -> impl IntoView {
         </div>
         <BulkProgressBar title=progress_title progress />
         <p class="count" id="device-count">
-            {move || loaded.get().map(|(shown, more)| match (shown, more) {
-                (1, false) => "1 device".to_owned(),
-                (n, false) => format!("{n} devices"),
-                (n, true) => format!("{n} devices shown, more match: load more to see them"),
+            {move || loaded.get().map(|(shown, more)| {
+                count_line(shown, more, counts.value.with(|c| c.as_ref().map(|c| c.total)), ("device", "devices"))
             })}
         </p>
         <SelectionBar selection loaded filtered=Signal::derive(move || query.with(DeviceQuery::is_filtered)) noun="devices" />
@@ -251,7 +263,7 @@ fn Inventory() -> impl IntoView {
                     };
                     view! { <Empty message=message /> }.into_any()
                 } else {
-                    view! { <DeviceGrid devices=page.items selection sensors zones open /> }.into_any()
+                    view! { <DeviceGrid devices=page.items group=query.with(|q| q.group) counts=counts.value selection sensors zones open /> }.into_any()
                 };
                 view! { {body}<LoadMore more loading=loading_more on_load=move |_| load_more() /> }.into_any()
             }
@@ -282,6 +294,8 @@ const COLUMNS: [&str; 11] = [
 #[component]
 fn DeviceGrid(
     devices: Vec<Device>,
+    group: Option<DeviceGroupBy>,
+    counts: RwSignal<Option<DeviceCounts>>,
     selection: RwSignal<Selection<DeviceId>>,
     sensors: Signal<SensorNames>,
     zones: Signal<ZoneNames>,
@@ -290,6 +304,31 @@ fn DeviceGrid(
     let tenant = use_tenant();
     let sub = tenant.with_untracked(|t| t.id.clone());
     let page_ids: Vec<_> = devices.iter().map(|row| row.id.clone()).collect();
+    let name_of = move |group: DeviceGroupBy, device: &Device| -> String {
+        let text = |value: &Option<shared::model::DisplayName>, none: &str| {
+            value
+                .as_ref()
+                .map_or_else(|| none.to_owned(), ToString::to_string)
+        };
+        match group {
+            DeviceGroupBy::Site => tenant.with_untracked(|t| t.site_name(&device.site_id)),
+            DeviceGroupBy::Zone => match &device.zone_id {
+                Some(zone) => zones.with_untracked(|z| zone_name(z, Some(zone))),
+                None => "No zone".to_owned(),
+            },
+            DeviceGroupBy::Type => text(&device.device_type, "No type"),
+            DeviceGroupBy::Vendor => text(&device.vendor, "No vendor"),
+            DeviceGroupBy::Authorized if device.authorized => "Authorized".to_owned(),
+            DeviceGroupBy::Authorized => "Not authorized".to_owned(),
+        }
+    };
+    let groups: Vec<(Option<String>, Vec<&Device>)> = match group {
+        None => vec![(None, devices.iter().collect())],
+        Some(group) => group_by(&devices, |d| name_of(group, d))
+            .into_iter()
+            .map(|(name, rows)| (Some(name), rows))
+            .collect(),
+    };
     view! {
         <div class="grid-wrap">
         <table class="grid" id="devices">
@@ -299,11 +338,28 @@ fn DeviceGrid(
                     {COLUMNS.into_iter().map(|name| view! { <th scope="col">{name}</th> }).collect_view()}
                 </tr>
             </thead>
-            <tbody>
-                {devices.into_iter().map(|device| view! {
-                    <DeviceRow device sub=sub.clone() selection sensors zones open />
-                }).collect_view()}
-            </tbody>
+            {groups.into_iter().map(|(name, rows)| view! {
+                <tbody>
+                    {name.zip(group).map(|(name, group)| {
+                        let shown = rows.len();
+                        let first: Device = rows[0].clone();
+                        view! {
+                            <tr class="group">
+                                <th colspan="12" scope="rowgroup">
+                                    {name}
+                                    <span class="hint group-count">{move || counts.with(|c| match c {
+                                        Some(c) => format!(" · {} match · {shown} shown", group.count_of(c, &first)),
+                                        None => format!(" · {shown} shown"),
+                                    })}</span>
+                                </th>
+                            </tr>
+                        }
+                    })}
+                    {rows.into_iter().map(|device| view! {
+                        <DeviceRow device=device.clone() sub=sub.clone() selection sensors zones open />
+                    }).collect_view()}
+                </tbody>
+            }).collect_view()}
         </table>
         </div>
     }
