@@ -87,44 +87,100 @@ fn site(id: &str) -> SiteId {
     SiteId::parse(id).unwrap()
 }
 
+/// Each permission with words only its seed row holds: the pairing is by wording, never
+/// by position, so reordering or relabelling `Permission` and the matrix together fails.
+const ROW_WORDS: [(Permission, &str); 19] = [
+    (Permission::GrantPermissions, "Grant permissions to others"),
+    (
+        Permission::OnboardSensors,
+        "Onboard OT or Enterprise IoT sensors",
+    ),
+    (
+        Permission::DownloadSensorSoftware,
+        "Download OT sensor and on-premises management console software",
+    ),
+    (
+        Permission::DownloadEndpointDetails,
+        "Download sensor endpoint details",
+    ),
+    (
+        Permission::DownloadActivationFiles,
+        "Download sensor activation files",
+    ),
+    (
+        Permission::ViewPlans,
+        "View values on the Plans and pricing page",
+    ),
+    (
+        Permission::ModifyPlans,
+        "Modify values on the Plans and pricing page",
+    ),
+    (
+        Permission::ViewSitesAndSensors,
+        "View values on the Sites and sensors page",
+    ),
+    (
+        Permission::ModifySitesAndSensors,
+        "Modify values on the Sites and sensors page",
+    ),
+    (
+        Permission::RecoverConsolePasswords,
+        "Recover on-premises management console passwords",
+    ),
+    (
+        Permission::DownloadTiPackages,
+        "Download OT threat intelligence packages",
+    ),
+    (
+        Permission::PushTiUpdates,
+        "Push OT threat intelligence updates",
+    ),
+    (
+        Permission::OnboardEnterpriseIotPlan,
+        "Onboard an Enterprise IoT plan from Microsoft 365 Defender",
+    ),
+    (Permission::ViewAlerts, "View Azure alerts"),
+    (Permission::ModifyAlerts, "Modify Azure alerts"),
+    (Permission::ViewDevices, "View Azure device inventory"),
+    (Permission::ManageDevices, "Manage Azure device inventory"),
+    (Permission::ViewWorkbooks, "View Azure workbooks"),
+    (Permission::ManageWorkbooks, "Manage Azure workbooks"),
+];
+
+/// The seed rows, each with the permission its wording names (exactly one must match).
+fn rows_by_permission() -> Vec<(SeedRow, Permission)> {
+    seed_rows()
+        .into_iter()
+        .map(|row| {
+            let named: Vec<Permission> = ROW_WORDS
+                .iter()
+                .filter(|(_, words)| row.action.contains(words))
+                .map(|&(permission, _)| permission)
+                .collect();
+            assert_eq!(named.len(), 1, "row {} names {named:?}", row.action);
+            (row, named[0])
+        })
+        .collect()
+}
+
 #[test]
 fn the_seed_table_has_one_row_per_permission_in_order() {
-    let rows = seed_rows();
+    let rows = rows_by_permission();
     assert_eq!(rows.len(), Permission::ALL.len());
-    // Spot-check the order with each row's words.
-    let words = [
-        "Grant permissions",
-        "Onboard OT or Enterprise IoT sensors",
-        "Download OT sensor and on-premises management console software",
-        "Download sensor endpoint details",
-        "Download sensor activation files",
-        "View values on the Plans",
-        "Modify values on the Plans",
-        "View values on the Sites and sensors",
-        "Modify values on the Sites and sensors",
-        "Recover on-premises management console passwords",
-        "Download OT threat intelligence packages",
-        "Push OT threat intelligence updates",
-        "Onboard an Enterprise IoT plan",
-        "View Azure alerts",
-        "Modify Azure alerts",
-        "View Azure device inventory",
-        "Manage Azure device inventory",
-        "View Azure workbooks",
-        "Manage Azure workbooks",
-    ];
-    for ((row, permission), word) in rows.iter().zip(Permission::ALL).zip(words) {
-        assert!(
-            row.action.contains(word),
-            "{permission} is not the row {}",
-            row.action
-        );
-    }
+    let named: BTreeSet<Permission> = rows.iter().map(|&(_, p)| p).collect();
+    assert_eq!(
+        named.len(),
+        Permission::ALL.len(),
+        "a permission named twice"
+    );
+    // The console lists permissions in `Permission::ALL` order: the seed's.
+    let order: Vec<Permission> = rows.iter().map(|&(_, p)| p).collect();
+    assert_eq!(order, Permission::ALL);
 }
 
 #[test]
 fn every_role_permission_cell_matches_the_seed_table() {
-    for (row, permission) in seed_rows().iter().zip(Permission::ALL) {
+    for (row, permission) in rows_by_permission() {
         for (role, granted) in BuiltInRole::ALL.into_iter().zip(row.granted) {
             assert_eq!(
                 role.grants(permission),
@@ -139,7 +195,7 @@ fn every_role_permission_cell_matches_the_seed_table() {
 
 #[test]
 fn every_permission_grant_scope_matches_the_seed_table() {
-    for (row, permission) in seed_rows().iter().zip(Permission::ALL) {
+    for (row, permission) in rows_by_permission() {
         assert_eq!(permission.grant_scope(), row.scope, "{permission}");
         assert_eq!(
             PermissionSet::SITE_GRANTABLE.contains(permission),
@@ -182,7 +238,7 @@ fn expected(allowed: bool) -> Decision {
 fn every_role_permission_and_scope_decides_as_the_seed_table_says() {
     let plant = site("plant-1");
     let other = site("plant-2");
-    for (row, permission) in seed_rows().iter().zip(Permission::ALL) {
+    for (row, permission) in rows_by_permission() {
         let site_grantable = row.scope == GrantScope::SubscriptionOrSite;
         for (role, granted) in BuiltInRole::ALL.into_iter().zip(row.granted) {
             let case = format!("{} × {permission}", role.id());
