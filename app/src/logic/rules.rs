@@ -145,8 +145,9 @@ fn text(raw: &str) -> Option<&str> {
     Some(raw.trim()).filter(|t| !t.is_empty())
 }
 
-/// What a rule matches, in words for the rules list.
-pub fn describe_match(rule: &RuleMatch) -> String {
+/// What a rule matches, in words for the rules list, naming its sensor with
+/// `sensor_name`.
+pub fn describe_match(rule: &RuleMatch, sensor_name: impl Fn(&SensorId) -> String) -> String {
     let mut parts = Vec::new();
     if let Some(title) = &rule.title {
         parts.push(format!("“{title}”"));
@@ -158,7 +159,7 @@ pub fn describe_match(rule: &RuleMatch) -> String {
         parts.push(words(severity.as_str()));
     }
     if let Some(sensor) = &rule.sensor_id {
-        parts.push(format!("sensor {sensor}"));
+        parts.push(format!("sensor {}", sensor_name(sensor)));
     }
     if let Some(source) = rule.source {
         parts.push(format!("from {}", String::from(source)));
@@ -212,8 +213,8 @@ mod tests {
         );
         assert_eq!(request.expires_at, now + Duration::days(7));
         assert_eq!(
-            describe_match(&request.matches),
-            "“Port scan” · Anomaly · sensor s1 · from 10.0.0.0/24 · to 10.9.0.2 · TCP"
+            describe_match(&request.matches, |s| format!("“{s}”")),
+            "“Port scan” · Anomaly · sensor “s1” · from 10.0.0.0/24 · to 10.9.0.2 · TCP"
         );
         draft.destination = "10.9.0.0/99".into();
         assert!(

@@ -15,6 +15,7 @@ use crate::components::toast::use_toasts;
 use crate::logic::denial::{At, needs};
 use crate::logic::format::{utc, words};
 use crate::logic::rules::{RULE_DAYS, ReasonRow, RuleDraft, describe_match, expiry, reason_list};
+use crate::pages::names::{SensorNames, sensor_name, sensor_names};
 use crate::pages::sites::now;
 use crate::routes::Page;
 use crate::tenant::use_tenant;
@@ -39,6 +40,8 @@ pub fn SuppressionRules() -> impl IntoView {
     };
     let creating = RwSignal::new(false);
     let changed = Callback::new(move |()| rules.refetch());
+    // Read once for every row.
+    let sensors = sensor_names();
     view! {
         <h1>"Suppression rules"</h1>
         <p class="hint">
@@ -63,7 +66,7 @@ pub fn SuppressionRules() -> impl IntoView {
                             .into_iter().map(|h| view! { <th scope="col">{h}</th> }).collect_view()}
                     </tr></thead>
                     <tbody>
-                        {found.into_iter().map(|rule| view! { <RuleRow rule on_deleted=changed /> }).collect_view()}
+                        {found.into_iter().map(|rule| view! { <RuleRow rule sensors on_deleted=changed /> }).collect_view()}
                     </tbody>
                 </table>
                 </div>
@@ -164,7 +167,11 @@ fn CloseReasonsEditor() -> impl IntoView {
 }
 
 #[component]
-fn RuleRow(rule: SuppressionRule, on_deleted: Callback<()>) -> impl IntoView {
+fn RuleRow(
+    rule: SuppressionRule,
+    sensors: Signal<SensorNames>,
+    on_deleted: Callback<()>,
+) -> impl IntoView {
     let api = use_api();
     let tenant = use_tenant();
     let toasts = use_toasts();
@@ -179,6 +186,7 @@ fn RuleRow(rule: SuppressionRule, on_deleted: Callback<()>) -> impl IntoView {
             (format!("Device group {device_group_id}"), At::Subscription)
         }
     };
+    let matches = rule.matches.clone();
     let id = rule.id.clone();
     let delete = move || {
         let sub = tenant.with_untracked(|t| t.id.clone());
@@ -195,7 +203,7 @@ fn RuleRow(rule: SuppressionRule, on_deleted: Callback<()>) -> impl IntoView {
     };
     view! {
         <tr class="rule" data-rule-id=rule.id.to_string()>
-            <td>{describe_match(&rule.matches)}</td>
+            <td>{move || sensors.with(|names| describe_match(&matches, |id| sensor_name(names, id)))}</td>
             <td>{scope}</td>
             <td>{rule.reason.to_string()}</td>
             <td>{rule.author.to_string()}</td>
