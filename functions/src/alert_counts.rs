@@ -690,7 +690,7 @@ mod tests {
                     alert(n * 3 + 2, "warning", NOW - Duration::days(2)),
                 ];
                 let change = CountChange::raised(&alerts);
-                // (each with a write of its own, as ingest's bucket claim)
+                // (each with a write of its own, as ingest's fingerprint writes)
                 let own = Write::Put {
                     item: Item::new(Key::new("TEST", format!("{n}")), b"{}".to_vec()),
                     condition: Condition::MustNotExist,

@@ -39,8 +39,8 @@ use crate::openapi::{
 };
 use crate::records::{self, DeviceIdentityRecord, Versioned};
 use crate::store::{
-    Condition, Index, Item, MAX_TRANSACTION_OPS, Query, SortKeyRange, StoreError, Table, TableRead,
-    Write,
+    Condition, Index, Item, Key, MAX_TRANSACTION_OPS, Query, SortKeyRange, StoreError, Table,
+    TableRead, Write,
 };
 
 /// The devices routes, with their document.
@@ -720,11 +720,8 @@ pub async fn ingest(
         if pending.is_empty() {
             return Ok(accepted);
         }
-        let identities = merged::get_many(
-            table,
-            pending.iter().map(|&g| identity_key(&groups[g])).collect(),
-        )
-        .await?;
+        let identity_keys: Vec<Key> = pending.iter().map(|&g| identity_key(&groups[g])).collect();
+        let identities = table.get_many(&identity_keys).await?;
         let mut known: BTreeMap<usize, (DeviceId, u64)> = BTreeMap::new();
         for (&g, found) in pending.iter().zip(identities) {
             if let Some(item) = found {
@@ -732,14 +729,11 @@ pub async fn ingest(
                 known.insert(g, (record.device_id, item.version));
             }
         }
-        let devices = merged::get_many(
-            table,
-            known
-                .values()
-                .map(|(id, _)| keys::device(subscription, &location.site_id, id))
-                .collect(),
-        )
-        .await?;
+        let device_keys: Vec<Key> = known
+            .values()
+            .map(|(id, _)| keys::device(subscription, &location.site_id, id))
+            .collect();
+        let devices = table.get_many(&device_keys).await?;
         let mut existing: HashMap<usize, Stored> = HashMap::new();
         for (&g, found) in known.keys().zip(devices) {
             if let Some(item) = found {

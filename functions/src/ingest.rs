@@ -77,6 +77,7 @@ mod heartbeat {
 
 /// `POST /ingest/alerts` and `POST /ingest/devices`: what a batch does lives with the
 /// alerts and the devices (`alerts::ingest`, `devices::ingest`); these are their doors.
+/// Both are bulk writing (`store::bulk`): people's writes go before them.
 mod alerts_and_devices {
     use std::sync::Arc;
 
@@ -93,7 +94,7 @@ mod alerts_and_devices {
     use crate::http::json::{Body, json};
     use crate::http::sensor::SensorCaller;
     use crate::openapi::{Invalid, TooLarge, Unauthenticated};
-    use crate::store::Table;
+    use crate::store::{self, Table};
     use crate::{alerts, devices};
 
     pub fn routes() -> OpenApiRouter<AppState> {
@@ -125,8 +126,9 @@ mod alerts_and_devices {
         body: Body,
     ) -> ApiResult<Response> {
         let request: IngestAlerts = body.parse()?;
-        let accepted =
-            alerts::ingest(&table, &sensor, request.alerts, OffsetDateTime::now_utc()).await?;
+        let now = OffsetDateTime::now_utc();
+        let work = alerts::ingest(&table, &sensor, request.alerts, now);
+        let accepted = store::bulk(table.as_ref(), work).await?;
         Ok(json(StatusCode::ACCEPTED, &Accepted { accepted }))
     }
 
@@ -153,8 +155,9 @@ mod alerts_and_devices {
         body: Body,
     ) -> ApiResult<Response> {
         let request: IngestDevices = body.parse()?;
-        let accepted =
-            devices::ingest(&table, &sensor, request.devices, OffsetDateTime::now_utc()).await?;
+        let now = OffsetDateTime::now_utc();
+        let work = devices::ingest(&table, &sensor, request.devices, now);
+        let accepted = store::bulk(table.as_ref(), work).await?;
         Ok(json(StatusCode::ACCEPTED, &Accepted { accepted }))
     }
 }

@@ -305,18 +305,24 @@ fn status_partitions(prefix: &str, status: AlertStatus, shards: NonZeroU8) -> Ve
         .collect()
 }
 
-/// One of a sensor's fingerprint buckets: for each fingerprint of the bucket, the
-/// latest alert raised for it and whether it was learned (the sensor's baselines).
-/// Fingerprints are spread over [`FINGERPRINT_BUCKETS`] items by their digest, so a
-/// batch of detections reads and conditionally writes at most that many items.
-pub fn alert_fingerprints(subscription: &SubscriptionId, sensor: &SensorId, bucket: u8) -> Key {
+/// One fingerprint of a sensor (`records::FingerprintEntry`): the latest alert raised
+/// for it and whether it was learned (a baseline). One item per fingerprint, found by
+/// its digest, so a batch reads and writes only the fingerprints it carries.
+pub fn alert_fingerprint(subscription: &SubscriptionId, sensor: &SensorId, digest: &str) -> Key {
     Key::new(
-        format!("ALERTFP#{subscription}#{sensor}"),
-        format!("BUCKET#{bucket:02}"),
+        alert_fingerprints_partition(subscription, sensor),
+        format!("FP#{digest}"),
     )
 }
 
-pub const FINGERPRINT_BUCKETS: u8 = 64;
+/// The partition of a sensor's fingerprints, and of its legacy buckets.
+pub fn alert_fingerprints_partition(subscription: &SubscriptionId, sensor: &SensorId) -> String {
+    format!("ALERTFP#{subscription}#{sensor}")
+}
+
+/// The sort key prefix of the legacy fingerprint buckets (`BUCKET#00`…`BUCKET#63`, each
+/// a `records::FingerprintBucketRecord`): the layout before one item per fingerprint.
+pub const LEGACY_FINGERPRINT_BUCKET: &str = "BUCKET#";
 
 // ----- Alert counters (the summary; see docs/data-model.md, "Alert counters") -----
 

@@ -17,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::task::JoinSet;
 
 use crate::http::error::{ApiError, ApiResult};
-use crate::store::{Index, Item, Key, Query, QueryPage, SortKeyRange, Table};
+use crate::store::{Index, Item, Query, QueryPage, SortKeyRange, Table};
 
 /// One partition of a merged list: of the table, or of an index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,9 +48,6 @@ const CURSOR_PREFIX: &str = "m1:";
 /// filtered out; at most this many queries per partition, then the page ends early
 /// (shorter than `limit`, with a cursor).
 const QUERIES_PER_SOURCE: usize = 4;
-/// Gets in flight at once in [`get_many`].
-const CONCURRENT_GETS: usize = 64;
-
 /// The cursor of a page that ended at `sort_key`.
 pub fn cursor_after(sort_key: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{sort_key}"))
@@ -243,36 +240,11 @@ pub async fn query_all(table: &Arc<dyn Table>, queries: Vec<Query>) -> ApiResult
         .collect()
 }
 
-/// Gets many items concurrently (at most [`CONCURRENT_GETS`] in flight); the answers in
-/// the order of `keys`.
-pub async fn get_many(table: &Arc<dyn Table>, keys: Vec<Key>) -> ApiResult<Vec<Option<Item>>> {
-    if let [key] = keys.as_slice() {
-        return Ok(vec![table.get(key).await?]);
-    }
-    let mut found: Vec<Option<Item>> = Vec::with_capacity(keys.len());
-    for chunk in keys.chunks(CONCURRENT_GETS) {
-        let mut running = JoinSet::new();
-        for (n, key) in chunk.iter().cloned().enumerate() {
-            let table = Arc::clone(table);
-            running.spawn(async move { (n, table.get(&key).await) });
-        }
-        let mut answers: Vec<Option<Option<Item>>> = (0..chunk.len()).map(|_| None).collect();
-        while let Some(done) = running.join_next().await {
-            let (n, item) = done.map_err(|e| ApiError::Internal(format!("get task: {e}")))?;
-            answers[n] = Some(item?);
-        }
-        for answer in answers {
-            found.push(answer.ok_or_else(|| ApiError::Internal("a get did not finish".into()))?);
-        }
-    }
-    Ok(found)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::TableWrite;
     use crate::store::embedded::EmbeddedTable;
+    use crate::store::{Key, TableWrite};
 
     /// Three partitions with interleaved ids `i000`…: partition `n % 3` holds id `n`.
     async fn three_partitions(count: usize) -> (Arc<dyn Table>, tempfile::TempDir) {

@@ -45,14 +45,15 @@ pub struct MembershipRecord {
 // Stored alerts and devices are `shared::model::Alert` and `shared::model::Device` as
 // they are; PCAPs are raw bytes.
 
-/// One of a sensor's fingerprint buckets (`keys::alert_fingerprints`), by fingerprint
-/// digest (`alerts::fingerprint_digest`).
+/// One of a sensor's fingerprint buckets (`keys::LEGACY_FINGERPRINT_BUCKET`), by
+/// fingerprint digest: the layout before one item per fingerprint, read only to move
+/// its entries into their items (`alerts::fingerprints::migrate_buckets`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FingerprintBucketRecord {
     pub entries: BTreeMap<String, FingerprintEntry>,
 }
 
-/// What is known of one fingerprint of a sensor.
+/// What is known of one fingerprint of a sensor (`keys::alert_fingerprint`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FingerprintEntry {
     /// The latest alert raised for the fingerprint. It is claimed here before the alert
@@ -218,6 +219,29 @@ fn unreadable(item: &Item, error: serde_json::Error) -> ApiError {
 pub struct Versioned<T> {
     pub record: T,
     pub version: u64,
+}
+
+/// Reads and decodes the records at `keys` in one read ([`TableRead::get_many`]), in
+/// their order.
+pub async fn read_many<T: DeserializeOwned>(
+    table: &dyn TableRead,
+    keys: &[Key],
+) -> ApiResult<Vec<Option<Versioned<T>>>> {
+    table
+        .get_many(keys)
+        .await?
+        .into_iter()
+        .map(|found| {
+            found
+                .map(|item| {
+                    Ok(Versioned {
+                        record: decode(&item)?,
+                        version: item.version,
+                    })
+                })
+                .transpose()
+        })
+        .collect()
 }
 
 /// Reads and decodes the record at `key`, if there is one.

@@ -5,6 +5,7 @@ pub mod browser;
 pub mod contract;
 pub mod embedded;
 pub mod fleet;
+pub mod load;
 pub mod moto;
 pub mod race;
 pub mod vigil;

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use functions::store::embedded::EmbeddedTable;
 use functions::store::{
     Condition, Index, Item, Key, MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES,
-    MAX_TRANSACTION_OPS, Query, QueryPage, SortKeyRange, StoreError, Table, TableRead, Write,
-    item_size,
+    MAX_TRANSACTION_BYTES, MAX_TRANSACTION_OPS, Query, QueryPage, SortKeyRange, StoreError, Table,
+    TableRead, Write, item_size, transaction_size,
 };
 use vigil_tests::moto::Moto;
 
@@ -103,7 +103,8 @@ conformance!(
     tampered_cursor_is_rejected,
     empty_or_oversized_keys_are_invalid,
     items_over_400_kb_are_invalid_and_items_at_the_limit_are_stored,
-    transactions_over_100_operations_are_invalid,
+    transactions_over_the_stores_limits_are_invalid,
+    get_many_answers_each_key_in_order_in_one_read,
     malformed_transactions_are_invalid,
     zero_limit_is_invalid,
     batch_put_stores_more_than_25_items_as_given,
@@ -924,28 +925,85 @@ async fn items_over_400_kb_are_invalid_and_items_at_the_limit_are_stored(table: 
     assert_eq!(table.get(&over.key).await.unwrap(), None);
 }
 
-async fn transactions_over_100_operations_are_invalid(table: Arc<dyn Table>) {
+async fn transactions_over_the_stores_limits_are_invalid(table: Arc<dyn Table>) {
+    let limits = table.transaction_limits();
+    // every store takes at least DynamoDB's transactions
+    assert!(limits.ops >= MAX_TRANSACTION_OPS, "{limits:?}");
+    assert!(limits.bytes >= MAX_TRANSACTION_BYTES, "{limits:?}");
     let puts = |count: usize| -> Vec<Write> {
         (0..count)
-            .map(|n| put(item("P", &format!("S#{n:03}"), 1), Condition::MustNotExist))
+            .map(|n| put(item("P", &format!("S#{n:05}"), 1), Condition::MustNotExist))
             .collect()
     };
-    // GIVEN a transaction one operation over the limit
-    // WHEN it is sent
-    let result = table.transact(puts(MAX_TRANSACTION_OPS + 1)).await;
-    // THEN it is refused as invalid and writes nothing
-    assert_invalid(result, "a transaction over the limit");
-    assert!(
+    let nothing_stored = || async {
         table
             .query(&query(None, "P", SortKeyRange::All, false))
             .await
             .unwrap()
             .items
             .is_empty()
+    };
+    // GIVEN a transaction one operation over the limit
+    // WHEN it is sent
+    let result = table.transact(puts(limits.ops + 1)).await;
+    // THEN it is refused as invalid and writes nothing
+    assert_invalid(result, "a transaction over the limit");
+    assert!(nothing_stored().await);
+    // AND so is one over the byte limit, in items each within theirs
+    let large = |n: usize| {
+        let mut large = item("P", &format!("L#{n:05}"), 1);
+        large.body = vec![b'x'; MAX_ITEM_BYTES - 200];
+        put(large, Condition::MustNotExist)
+    };
+    let over: Vec<Write> = (0..limits.bytes / (MAX_ITEM_BYTES - 200) + 1)
+        .map(large)
+        .collect();
+    assert!(transaction_size(&over) > limits.bytes);
+    assert_invalid(
+        table.transact(over).await,
+        "a transaction over the byte limit",
     );
+    assert!(nothing_stored().await);
     // AND a transaction of exactly the limit succeeds
-    let versions = table.transact(puts(MAX_TRANSACTION_OPS)).await.unwrap();
-    assert_eq!(versions, vec![1; MAX_TRANSACTION_OPS]);
+    let versions = table.transact(puts(limits.ops)).await.unwrap();
+    assert_eq!(versions, vec![1; limits.ops]);
+}
+
+async fn get_many_answers_each_key_in_order_in_one_read(table: Arc<dyn Table>) {
+    // GIVEN 150 items in two partitions (over one BatchGetItem's 100 keys)
+    let items: Vec<Item> = (0..150)
+        .map(|n| item(if n % 2 == 0 { "A" } else { "B" }, &format!("S#{n:03}"), 1))
+        .collect();
+    create(&table, items.clone()).await;
+    table
+        .put(items[7].clone(), Condition::VersionIs(1))
+        .await
+        .unwrap();
+    // WHEN they are read with missing keys between them, one key twice, in no order
+    let mut keys: Vec<Key> = items.iter().rev().map(|item| item.key.clone()).collect();
+    keys.insert(10, key("A", "missing"));
+    keys.push(items[3].key.clone());
+    keys.push(key("C", "missing"));
+    let found = table.get_many(&keys).await.unwrap();
+    // THEN each answer is the item of its key, at its version, or None
+    assert_eq!(found.len(), keys.len());
+    for (key, found) in keys.iter().zip(&found) {
+        match found {
+            Some(found) => {
+                assert_eq!(&found.key, key);
+                let original = items.iter().find(|item| &item.key == key).unwrap();
+                assert_eq!(found.body, original.body);
+                assert_eq!(
+                    found.version,
+                    if original.key == items[7].key { 2 } else { 1 }
+                );
+            }
+            None => assert!(key.sk == "missing", "{key:?} not found"),
+        }
+    }
+    assert_eq!(found.iter().filter(|f| f.is_none()).count(), 2);
+    // AND no keys is no items
+    assert!(table.get_many(&[]).await.unwrap().is_empty());
 }
 
 async fn malformed_transactions_are_invalid(table: Arc<dyn Table>) {

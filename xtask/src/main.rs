@@ -557,7 +557,8 @@ fn test() -> Result {
     run(cmd("cargo", &["test", "--package", "app", "--lib"]))
 }
 
-/// The criterion benchmarks, then the HTTP load figures against a release `vigil serve`.
+/// The criterion benchmarks, then the HTTP load figures against a release `vigil serve`:
+/// the API under load, then ingest at scale.
 fn bench() -> Result {
     bootstrap()?;
     run(cmd("cargo", &["bench", "--workspace"]))?;
@@ -565,17 +566,13 @@ fn bench() -> Result {
         "cargo",
         &["build", "--release", "-p", "functions", "--bin", "vigil"],
     ))?;
-    run(cmd(
-        "cargo",
-        &[
-            "run",
-            "--release",
-            "-p",
-            "vigil-tests",
-            "--bin",
-            "vigil-load",
-        ],
-    ))
+    for driver in ["vigil-load", "vigil-ingest"] {
+        run(cmd(
+            "cargo",
+            &["run", "--release", "-p", "vigil-tests", "--bin", driver],
+        ))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! `modify_alerts` there to change it, learn it or download its capture (else `403`).
 //! Key design: `docs/data-model.md`, "Alerts and devices".
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU8;
 use std::sync::Arc;
 
@@ -13,17 +13,14 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use shared::api::{
     AlertChange, AlertCounts, AlertFields, AlertFilter, AlertSummary, AuditActor, BulkAlertStatus,
     BulkAlertStatusResult, Page, PageRequest, UpdateAlert,
 };
 use shared::authz::{Permission, Principal, SiteFilter, Target};
 use shared::model::{
-    Alert, AlertId, AlertStatus, CloseReason, DetectedAlert, DetectionOutcome, Fingerprint,
-    PacketCapture, RuleId, SensorId, SensorLocation, StatusChange, SubscriptionId, on_detection,
+    Alert, AlertId, AlertStatus, CloseReason, DetectedAlert, DetectionOutcome, PacketCapture,
+    RuleId, SensorId, SensorLocation, StatusChange, SubscriptionId, on_detection,
 };
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
@@ -45,11 +42,10 @@ use crate::openapi::{
     Binary, DeleteErrors, Forbidden, IfMatchHeader, InSubscription, Invalid, ListErrors, NotFound,
     ReadErrors, TooLarge, Unauthenticated, UpdateErrors,
 };
-use crate::records::{self, FingerprintBucketRecord, FingerprintEntry, Versioned};
-use crate::store::{
-    Condition, Index, Item, Key, MAX_TRANSACTION_OPS, StoreError, Table, TableRead, Write,
-};
+use crate::records::{self, FingerprintEntry, Versioned};
+use crate::store::{Condition, Index, Item, Key, Table, TableRead, TransactionLimits, Write};
 
+mod fingerprints;
 mod suppression;
 mod trail;
 
@@ -597,17 +593,15 @@ async fn learn_alert(
         let fingerprint = alert
             .learn()
             .map_err(|refused| ApiError::Conflict(refused.to_string()))?;
-        let (digest, bucket) = fingerprint_digest(&fingerprint);
-        let bucket_key = keys::alert_fingerprints(subscription, &alert.sensor_id, bucket);
-        let (mut record, bucket_version) = match table.get(&bucket_key).await? {
-            Some(item) => (
-                records::decode::<FingerprintBucketRecord>(&item)?,
-                Some(item.version),
-            ),
-            None => (FingerprintBucketRecord::default(), None),
-        };
+        let digest = fingerprints::digest(&fingerprint);
+        fingerprints::migrate_buckets(table, subscription, &alert.sensor_id).await?;
+        let stored = fingerprints::read(table, subscription, &alert.sensor_id, &[&digest])
+            .await?
+            .pop()
+            .flatten();
         let now = OffsetDateTime::now_utc();
-        let entry = record.entries.entry(digest).or_default();
+        let stored_version = stored.as_ref().map(|stored| stored.version);
+        let mut entry = stored.map(|stored| stored.record).unwrap_or_default();
         let already_learned = entry.learned_at.is_some();
         if entry.latest.is_none() {
             entry.latest = Some(alert.id.clone());
@@ -623,11 +617,13 @@ async fn learn_alert(
             condition: Condition::VersionIs(current.version),
         }];
         if !already_learned {
-            prune(&mut record);
-            writes.push(Write::Put {
-                item: records::item(bucket_key, &record)?,
-                condition: bucket_version.map_or(Condition::MustNotExist, Condition::VersionIs),
-            });
+            writes.push(fingerprints::write(
+                subscription,
+                &alert.sensor_id,
+                &digest,
+                &entry,
+                stored_version,
+            )?);
         }
         let mut changes = Vec::new();
         if status_changed {
@@ -730,22 +726,11 @@ async fn pcap(
 
 // ----- Ingest -----
 
-/// A fingerprint's storage name and bucket: from its SHA-256, so a title can make
-/// neither a long key nor a separator.
-pub fn fingerprint_digest(fingerprint: &Fingerprint) -> (String, u8) {
-    let hash = Sha256::digest(fingerprint.key().as_bytes());
-    (
-        URL_SAFE_NO_PAD.encode(&hash[..16]),
-        hash[16] % keys::FINGERPRINT_BUCKETS,
-    )
-}
-
 /// The detections of one batch with one fingerprint: the first is raised (or
 /// refreshes), the others are the same traffic again and change nothing more.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DetectionGroup {
     pub digest: String,
-    pub bucket: u8,
     /// The first detection, with the first capture any of them carried.
     pub detection: DetectedAlert,
 }
@@ -755,7 +740,7 @@ pub fn group_detections(sensor: &SensorId, detections: Vec<DetectedAlert>) -> Ve
     let mut groups: Vec<DetectionGroup> = Vec::new();
     let mut by_digest: HashMap<String, usize> = HashMap::new();
     for detection in detections {
-        let (digest, bucket) = fingerprint_digest(&detection.fingerprint(sensor));
+        let digest = fingerprints::digest(&detection.fingerprint(sensor));
         match by_digest.get(&digest) {
             Some(&n) => {
                 let first = &mut groups[n].detection;
@@ -765,11 +750,7 @@ pub fn group_detections(sensor: &SensorId, detections: Vec<DetectedAlert>) -> Ve
             }
             None => {
                 by_digest.insert(digest.clone(), groups.len());
-                groups.push(DetectionGroup {
-                    digest,
-                    bucket,
-                    detection,
-                });
+                groups.push(DetectionGroup { digest, detection });
             }
         }
     }
@@ -779,9 +760,10 @@ pub fn group_detections(sensor: &SensorId, detections: Vec<DetectedAlert>) -> Ve
 /// What is stored of a fingerprint's latest alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Latest {
-    /// No alert was ever raised for it (or it was forgotten).
+    /// No alert was ever raised for it.
     None,
-    /// Claimed by an ingest whose alert write has not landed (in flight, or failed).
+    /// Named but not stored: claimed by an ingest of the layout before fingerprints and
+    /// alerts were written together, which failed before writing it.
     Missing(AlertId),
     Found {
         status: AlertStatus,
@@ -799,7 +781,7 @@ pub enum Plan {
 }
 
 /// Decides by `shared`'s rule ([`on_detection`]); a claimed but missing alert is
-/// written under its claimed id, so two ingests racing never make two alerts.
+/// written under its claimed id, so no fingerprint ever gets two alerts.
 pub fn plan(entry: Option<&FingerprintEntry>, latest: &Latest) -> Plan {
     let learned = entry.is_some_and(|entry| entry.learned_at.is_some());
     let status = match latest {
@@ -814,51 +796,55 @@ pub fn plan(entry: Option<&FingerprintEntry>, latest: &Latest) -> Plan {
     }
 }
 
-/// Past this size a bucket forgets its oldest fingerprints that are not learned (a
-/// store item holds at most 400,000 bytes). Forgetting one only means that its next
-/// detection, should its alert still be open, raises a new alert.
-const BUCKET_PRUNE_BYTES: usize = 300_000;
-const BUCKET_PRUNED_BYTES: usize = 200_000;
+/// The writes of one fingerprint's decision, committed together or not at all.
+struct Decided {
+    group: usize,
+    writes: Vec<Write>,
+    /// The alert these writes raise, to count in the same transaction.
+    raised: Option<Alert>,
+}
 
-/// Keeps a bucket under [`BUCKET_PRUNE_BYTES`], forgetting the fingerprints whose latest
-/// alert is oldest (ids are time-ordered) and keeping every baseline.
-pub fn prune(record: &mut FingerprintBucketRecord) {
-    let size = |record: &FingerprintBucketRecord| {
-        serde_json::to_vec(record).map_or(0, |bytes| bytes.len())
-    };
-    let mut current = size(record);
-    if current <= BUCKET_PRUNE_BYTES {
-        return;
-    }
-    let mut forgettable: Vec<(AlertId, String)> = record
-        .entries
-        .iter()
-        .filter(|(_, entry)| entry.learned_at.is_none())
-        .filter_map(|(digest, entry)| entry.latest.clone().map(|id| (id, digest.clone())))
-        .collect();
-    forgettable.sort();
-    for (_, digest) in forgettable {
-        if current <= BUCKET_PRUNED_BYTES {
-            break;
+/// What the counters' writes may add to an ingest transaction (`alert_counts`: the
+/// open, day and group shards and the site's mark, each one item).
+const COUNTER_OPS: usize = 4;
+const COUNTER_BYTES: usize = COUNTER_OPS * crate::store::MAX_ITEM_BYTES;
+
+/// Packs decisions into as few transactions as the store takes, each with room for
+/// its counters; a decision's writes never straddle two.
+fn pack(decided: Vec<Decided>, limits: TransactionLimits) -> Vec<Vec<Decided>> {
+    let ops = limits.ops.saturating_sub(COUNTER_OPS);
+    let bytes = limits.bytes.saturating_sub(COUNTER_BYTES);
+    let mut packed: Vec<Vec<Decided>> = Vec::new();
+    let (mut used_ops, mut used_bytes) = (0, 0);
+    for decision in decided {
+        let (next_ops, next_bytes) = (
+            decision.writes.len(),
+            crate::store::transaction_size(&decision.writes),
+        );
+        let fits = used_ops + next_ops <= ops && used_bytes + next_bytes <= bytes;
+        match packed.last_mut() {
+            Some(last) if fits => last.push(decision),
+            _ => {
+                packed.push(vec![decision]);
+                (used_ops, used_bytes) = (0, 0);
+            }
         }
-        if let Some(entry) = record.entries.remove(&digest) {
-            // The entry's JSON: key, value and punctuation.
-            current = current.saturating_sub(
-                digest.len() + serde_json::to_vec(&entry).map_or(0, |bytes| bytes.len()) + 4,
-            );
-        }
+        used_ops += next_ops;
+        used_bytes += next_bytes;
     }
+    packed
 }
 
 /// Ingests a batch of one sensor's detections (`POST /ingest/alerts`); returns how many
 /// were accepted once everything is durably written.
 ///
 /// Per fingerprint, by `shared`'s rule: learned → dropped; its latest alert open →
-/// `last_detected` refreshed; else a new alert. Batched: the sensor's fingerprint
-/// buckets touched are read at once and written in one transaction conditional on
-/// the versions read (so two ingests racing on a fingerprint cannot both raise it);
-/// refreshes are conditional puts, up to 100 per transaction; the new alerts and
-/// their captures go in one batch write.
+/// `last_detected` refreshed; else a new alert. What it costs grows with the batch,
+/// never with the sensor's history: one read of the batch's fingerprint items, one of
+/// the latest alerts they name, then the new alerts written with their fingerprint
+/// items (conditional on the versions read, so two ingests racing on a fingerprint
+/// cannot both raise it), their captures and counters, and the refreshes, in as few
+/// transactions as the store takes — one for a batch of hundreds on the embedded store.
 pub async fn ingest(
     table: &Arc<dyn Table>,
     sensor: &SensorTokenRecord,
@@ -882,15 +868,16 @@ pub async fn ingest(
         )
         .collect();
     let subscription = &sensor.subscription_id;
+    let sensor_id = &sensor.sensor_id;
+    fingerprints::migrate_buckets(table.as_ref(), subscription, sensor_id).await?;
     let shards = table.index_shards();
     let location = SensorLocation {
-        sensor_id: sensor.sensor_id.clone(),
+        sensor_id: sensor_id.clone(),
         site_id: sensor.site_id.clone(),
         zone_id: sensor.zone_id.clone(),
     };
-    let groups = group_detections(&sensor.sensor_id, detections);
+    let groups = group_detections(sensor_id, detections);
     let mut ids = ids::TimeOrderedIds::new(now);
-    let mut new_items: Vec<Item> = Vec::new();
     let mut pending: Vec<usize> = (0..groups.len()).collect();
     for attempt in 0..MAX_ATTEMPTS {
         if pending.is_empty() {
@@ -899,65 +886,30 @@ pub async fn ingest(
         if attempt > 0 {
             crate::contention::back_off(attempt).await;
         }
-        // Read the buckets, then the latest alerts they name.
-        let bucket_numbers: BTreeSet<u8> = pending.iter().map(|&g| groups[g].bucket).collect();
-        let bucket_keys: Vec<Key> = bucket_numbers
+        // Read the fingerprints, then the latest alerts they name: two reads.
+        let digests: Vec<&str> = pending.iter().map(|&g| groups[g].digest.as_str()).collect();
+        let entries = fingerprints::read(table.as_ref(), subscription, sensor_id, &digests).await?;
+        let alert_keys: Vec<Key> = entries
             .iter()
-            .map(|&bucket| keys::alert_fingerprints(subscription, &sensor.sensor_id, bucket))
-            .collect();
-        let mut buckets: BTreeMap<u8, (FingerprintBucketRecord, Option<u64>)> = BTreeMap::new();
-        for (&bucket, found) in bucket_numbers
-            .iter()
-            .zip(merged::get_many(table, bucket_keys).await?)
-        {
-            let stored = match found {
-                Some(item) => (records::decode(&item)?, Some(item.version)),
-                None => (FingerprintBucketRecord::default(), None),
-            };
-            buckets.insert(bucket, stored);
-        }
-        let entry_of = |buckets: &BTreeMap<u8, (FingerprintBucketRecord, Option<u64>)>,
-                        group: &DetectionGroup| {
-            buckets
-                .get(&group.bucket)
-                .and_then(|(record, _)| record.entries.get(&group.digest))
-                .cloned()
-        };
-        let latest_ids: Vec<AlertId> = pending
-            .iter()
-            .filter_map(|&g| entry_of(&buckets, &groups[g]))
-            .filter(|entry| entry.learned_at.is_none())
-            .filter_map(|entry| entry.latest)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let alert_keys = latest_ids
-            .iter()
+            .flatten()
+            .filter(|entry| entry.record.learned_at.is_none())
+            .filter_map(|entry| entry.record.latest.as_ref())
             .map(|id| keys::alert(subscription, id))
             .collect();
-        let mut latest_alerts: HashMap<AlertId, Stored> = HashMap::new();
-        for found in merged::get_many(table, alert_keys)
-            .await?
-            .into_iter()
-            .flatten()
-        {
-            let alert: Alert = records::decode(&found)?;
-            latest_alerts.insert(
-                alert.id.clone(),
-                Stored {
-                    record: alert,
-                    version: found.version,
-                },
-            );
-        }
+        let latest_alerts: HashMap<AlertId, Stored> =
+            records::read_many::<Alert>(table.as_ref(), &alert_keys)
+                .await?
+                .into_iter()
+                .flatten()
+                .map(|stored| (stored.record.id.clone(), stored))
+                .collect();
 
         // Decide each fingerprint.
-        let mut raises = Vec::new();
-        let mut refreshes = Vec::new();
-        let mut recoveries = Vec::new();
-        for &g in &pending {
-            let entry = entry_of(&buckets, &groups[g]);
-            let latest = match entry.as_ref().and_then(|entry| entry.latest.as_ref()) {
+        let mut decided = Vec::with_capacity(pending.len());
+        for (&g, entry) in pending.iter().zip(entries) {
+            let group = &groups[g];
+            let latest_id = entry.as_ref().and_then(|entry| entry.record.latest.clone());
+            let latest = match &latest_id {
                 None => Latest::None,
                 Some(id) => match latest_alerts.get(id) {
                     Some(stored) => Latest::Found {
@@ -966,59 +918,85 @@ pub async fn ingest(
                     None => Latest::Missing(id.clone()),
                 },
             };
-            match (plan(entry.as_ref(), &latest), latest) {
-                (Plan::Suppress, _) => {}
-                (Plan::Raise, _) => raises.push(g),
+            let capture = |alert: &AlertId, condition| {
+                group.detection.pcap_base64.as_ref().map(|pcap| Write::Put {
+                    item: pcap_item(subscription, alert, pcap),
+                    condition,
+                })
+            };
+            let decision = match (plan(entry.as_ref().map(|e| &e.record), &latest), latest) {
+                (Plan::Suppress, _) => continue,
                 (Plan::Refresh, _) => {
-                    if let Some(id) = entry.and_then(|entry| entry.latest)
-                        && let Some(stored) = latest_alerts.get(&id)
-                    {
-                        refreshes.push((g, stored.clone()));
+                    let Some(stored) = latest_id.and_then(|id| latest_alerts.get(&id)) else {
+                        continue;
+                    };
+                    // Conditional on the version read: a concurrent status change is
+                    // never undone.
+                    let mut alert = stored.record.clone();
+                    alert.detected_again(now);
+                    Decided {
+                        group: g,
+                        writes: vec![Write::Put {
+                            item: alert_item(subscription, &alert, shards)?,
+                            condition: Condition::VersionIs(stored.version),
+                        }],
+                        raised: None,
                     }
                 }
-                (Plan::Recover, Latest::Missing(id)) => recoveries.push((g, id)),
-                (Plan::Recover, _) => raises.push(g),
-            }
-        }
-        let mut retry = Vec::new();
-
-        // New alerts: claim them in the buckets, in one conditional transaction.
-        if !raises.is_empty() {
-            let mut raised = Vec::with_capacity(raises.len());
-            let mut changed = BTreeSet::new();
-            for &g in &raises {
-                let group = &groups[g];
-                let id =
-                    AlertId::parse(ids.next_id()).map_err(|e| ApiError::Internal(e.to_string()))?;
-                if let Some((record, _)) = buckets.get_mut(&group.bucket) {
-                    record
-                        .entries
-                        .entry(group.digest.clone())
-                        .or_default()
-                        .latest = Some(id.clone());
+                (Plan::Recover, Latest::Missing(id)) => {
+                    let alert = Alert::raised(id, location.clone(), &group.detection, now);
+                    let mut writes = vec![Write::Put {
+                        item: alert_item(subscription, &alert, shards)?,
+                        condition: Condition::MustNotExist,
+                    }];
+                    writes.extend(capture(&alert.id, Condition::Always));
+                    Decided {
+                        group: g,
+                        writes,
+                        raised: None,
+                    }
                 }
-                changed.insert(group.bucket);
-                raised.push((
-                    g,
-                    Alert::raised(id, location.clone(), &group.detection, now),
-                ));
-            }
-            let mut writes = Vec::with_capacity(changed.len());
-            for bucket in changed {
-                if let Some((record, version)) = buckets.get_mut(&bucket) {
-                    prune(record);
-                    writes.push(Write::Put {
-                        item: records::item(
-                            keys::alert_fingerprints(subscription, &sensor.sensor_id, bucket),
-                            record,
+                (Plan::Raise | Plan::Recover, _) => {
+                    let id = AlertId::parse(ids.next_id())
+                        .map_err(|e| ApiError::Internal(e.to_string()))?;
+                    let mut record = entry
+                        .as_ref()
+                        .map(|entry| entry.record.clone())
+                        .unwrap_or_default();
+                    record.latest = Some(id.clone());
+                    let alert = Alert::raised(id, location.clone(), &group.detection, now);
+                    let mut writes = vec![
+                        fingerprints::write(
+                            subscription,
+                            sensor_id,
+                            &group.digest,
+                            &record,
+                            entry.as_ref().map(|entry| entry.version),
                         )?,
-                        condition: version.map_or(Condition::MustNotExist, Condition::VersionIs),
-                    });
+                        Write::Put {
+                            item: alert_item(subscription, &alert, shards)?,
+                            condition: Condition::MustNotExist,
+                        },
+                    ];
+                    writes.extend(capture(&alert.id, Condition::MustNotExist));
+                    Decided {
+                        group: g,
+                        writes,
+                        raised: Some(alert),
+                    }
                 }
-            }
-            // The new alerts are counted in the transaction that claims them: the one
-            // place where raising them is decided, exactly once.
-            let counted = CountChange::raised(raised.iter().map(|(_, alert)| alert));
+            };
+            decided.push(decision);
+        }
+
+        // Commit. A new alert is counted in the transaction that writes it: the one place
+        // where raising it is decided, exactly once. A transaction that loses a race is
+        // re-read and decided again.
+        let mut retry = Vec::new();
+        for transaction in pack(decided, table.transaction_limits()) {
+            let counted = CountChange::raised(transaction.iter().filter_map(|d| d.raised.as_ref()));
+            let groups_in: Vec<usize> = transaction.iter().map(|d| d.group).collect();
+            let writes: Vec<Write> = transaction.into_iter().flat_map(|d| d.writes).collect();
             match alert_counts::transact_counted(
                 table.as_ref(),
                 writes,
@@ -1028,59 +1006,8 @@ pub async fn ingest(
             )
             .await?
             {
-                Counted::Committed(_) => {
-                    for (g, alert) in raised {
-                        if let Some(capture) = &groups[g].detection.pcap_base64 {
-                            new_items.push(pcap_item(subscription, &alert.id, capture));
-                        }
-                        let mut item = alert_item(subscription, &alert, shards)?;
-                        item.version = 1;
-                        new_items.push(item);
-                    }
-                }
-                Counted::ConditionFailed { .. } => retry.extend(raises),
-            }
-        }
-
-        // Open alerts seen again: conditional on the versions read, so a concurrent
-        // status change is never undone.
-        for chunk in refreshes.chunks(MAX_TRANSACTION_OPS) {
-            let mut writes = Vec::with_capacity(chunk.len());
-            for (_, stored) in chunk {
-                let mut alert = stored.record.clone();
-                alert.detected_again(now);
-                writes.push(Write::Put {
-                    item: alert_item(subscription, &alert, shards)?,
-                    condition: Condition::VersionIs(stored.version),
-                });
-            }
-            match table.transact(writes).await {
-                Ok(_) => {}
-                Err(StoreError::ConditionFailed { .. }) => {
-                    retry.extend(chunk.iter().map(|(g, _)| *g));
-                }
-                Err(other) => return Err(other.into()),
-            }
-        }
-
-        // Claimed but never written (a concurrent ingest in flight, or one that failed
-        // after claiming): write it under the claimed id, unless it appears meanwhile.
-        for (g, id) in recoveries {
-            let alert = Alert::raised(id, location.clone(), &groups[g].detection, now);
-            match table
-                .put(
-                    alert_item(subscription, &alert, shards)?,
-                    Condition::MustNotExist,
-                )
-                .await
-            {
-                Ok(_) => {
-                    if let Some(capture) = &groups[g].detection.pcap_base64 {
-                        new_items.push(pcap_item(subscription, &alert.id, capture));
-                    }
-                }
-                Err(StoreError::ConditionFailed { .. }) => retry.push(g),
-                Err(other) => return Err(other.into()),
+                Counted::Committed(_) => {}
+                Counted::ConditionFailed { .. } => retry.extend(groups_in),
             }
         }
         pending = retry;
@@ -1091,10 +1018,7 @@ pub async fn ingest(
             pending.len()
         )));
     }
-    if !new_items.is_empty() {
-        table.batch_put(new_items).await?;
-    }
-    suppression::record_hits(table.as_ref(), subscription, &sensor.sensor_id, &hits, now).await?;
+    suppression::record_hits(table.as_ref(), subscription, sensor_id, &hits, now).await?;
     Ok(accepted)
 }
 
@@ -1427,11 +1351,11 @@ mod tests {
         assert_eq!(alerts.len(), 2);
         assert_eq!(alerts[0].0.status, AlertStatus::New);
         // WHEN its fingerprint is a baseline
-        let (digest, bucket) = fingerprint_digest(&alert.fingerprint());
-        let key = keys::alert_fingerprints(subscription, &sensor.sensor_id, bucket);
+        let digest = fingerprints::digest(&alert.fingerprint());
+        let key = keys::alert_fingerprint(subscription, &sensor.sensor_id, &digest);
         let stored = table.get(&key).await.unwrap().unwrap();
-        let mut record: FingerprintBucketRecord = records::decode(&stored).unwrap();
-        record.entries.get_mut(&digest).unwrap().learned_at = Some(NOW);
+        let mut record: FingerprintEntry = records::decode(&stored).unwrap();
+        record.learned_at = Some(NOW);
         table
             .put(records::item(key, &record).unwrap(), Condition::Always)
             .await
@@ -1609,35 +1533,76 @@ mod tests {
         SubscriptionId::parse("sub-1").unwrap()
     }
 
-    #[tokio::test]
-    async fn a_claimed_alert_that_was_never_written_is_written_under_its_id() {
-        let (table, _dir) = table().await;
-        let sensor = token("s1");
-        // GIVEN a fingerprint claimed for alert X by an ingest that failed afterwards
-        let detected = detection("Scan", "10.0.0.1", Some("1MOyoQ=="));
-        let (digest, bucket) = fingerprint_digest(&detected.fingerprint(&sensor.sensor_id));
-        let claimed = AlertId::parse("01HQ0000000000000000000000").unwrap();
-        let mut record = FingerprintBucketRecord::default();
-        record.entries.insert(
-            digest,
-            FingerprintEntry {
-                latest: Some(claimed.clone()),
-                learned_at: None,
-            },
+    /// A bucket of the layout before one item per fingerprint, holding `entries`.
+    async fn legacy_bucket(
+        table: &Arc<dyn Table>,
+        sensor: &SensorTokenRecord,
+        bucket: u8,
+        entries: Vec<(String, FingerprintEntry)>,
+    ) -> Key {
+        let record = crate::records::FingerprintBucketRecord {
+            entries: entries.into_iter().collect(),
+        };
+        let key = Key::new(
+            keys::alert_fingerprints_partition(&sensor.subscription_id, &sensor.sensor_id),
+            format!("{}{bucket:02}", keys::LEGACY_FINGERPRINT_BUCKET),
         );
-        let key = keys::alert_fingerprints(&sensor.subscription_id, &sensor.sensor_id, bucket);
         table
             .put(
-                records::item(key, &record).unwrap(),
+                records::item(key.clone(), &record).unwrap(),
                 Condition::MustNotExist,
             )
             .await
             .unwrap();
-        // WHEN the sensor sends the traffic again
-        ingest(&table, &sensor, vec![detected], NOW).await.unwrap();
-        // THEN alert X exists, with its capture
+        key
+    }
+
+    #[tokio::test]
+    async fn legacy_buckets_move_into_their_items_with_claims_and_baselines_kept() {
+        let (table, _dir) = table().await;
+        let sensor = token("s1");
+        // GIVEN legacy buckets: one fingerprint claimed for alert X by an ingest that
+        // failed before writing it, another learned (a baseline)
+        let claimed_traffic = detection("Scan", "10.0.0.1", Some("1MOyoQ=="));
+        let learned_traffic = detection("Baseline", "10.0.0.2", None);
+        let digest_of = |d: &DetectedAlert| fingerprints::digest(&d.fingerprint(&sensor.sensor_id));
+        let claimed = AlertId::parse("01HQ0000000000000000000000").unwrap();
+        let buckets = [
+            legacy_bucket(
+                &table,
+                &sensor,
+                3,
+                vec![(
+                    digest_of(&claimed_traffic),
+                    FingerprintEntry {
+                        latest: Some(claimed.clone()),
+                        learned_at: None,
+                    },
+                )],
+            )
+            .await,
+            legacy_bucket(
+                &table,
+                &sensor,
+                40,
+                vec![(
+                    digest_of(&learned_traffic),
+                    FingerprintEntry {
+                        latest: None,
+                        learned_at: Some(NOW),
+                    },
+                )],
+            )
+            .await,
+        ];
+        // WHEN the sensor sends both again
+        ingest(&table, &sensor, vec![claimed_traffic, learned_traffic], NOW)
+            .await
+            .unwrap();
+        // THEN alert X exists under its claimed id, with its capture, the baseline
+        // raised nothing, and the buckets are gone
         let alerts = all_alerts(&table).await;
-        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
         assert_eq!(alerts[0].0.id, claimed);
         let capture = table
             .get(&keys::alert_pcap(&sensor.subscription_id, &claimed))
@@ -1645,6 +1610,131 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(capture.body, [0xd4, 0xc3, 0xb2, 0xa1]);
+        for bucket in buckets {
+            assert_eq!(table.get(&bucket).await.unwrap(), None);
+        }
+        // AND the baseline is its own item now
+        let key = keys::alert_fingerprint(
+            &sensor.subscription_id,
+            &sensor.sensor_id,
+            &digest_of(&detection("Baseline", "10.0.0.2", None)),
+        );
+        let entry: FingerprintEntry =
+            records::decode(&table.get(&key).await.unwrap().unwrap()).unwrap();
+        assert_eq!(entry.learned_at, Some(NOW));
+    }
+
+    /// A table that counts what is read by key and what is written (but counters).
+    struct Counting {
+        inner: Arc<dyn Table>,
+        keys_read: std::sync::atomic::AtomicUsize,
+        bytes_written: std::sync::atomic::AtomicUsize,
+        transactions: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl TableRead for Counting {
+        async fn get(&self, key: &Key) -> crate::store::StoreResult<Option<Item>> {
+            self.keys_read
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.get(key).await
+        }
+
+        async fn get_many(&self, keys: &[Key]) -> crate::store::StoreResult<Vec<Option<Item>>> {
+            self.keys_read
+                .fetch_add(keys.len(), std::sync::atomic::Ordering::Relaxed);
+            self.inner.get_many(keys).await
+        }
+
+        async fn query(&self, query: &Query) -> crate::store::StoreResult<crate::store::QueryPage> {
+            self.inner.query(query).await
+        }
+
+        fn index_shards(&self) -> NonZeroU8 {
+            self.inner.index_shards()
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl crate::store::TableWrite for Counting {
+        async fn transact(&self, writes: Vec<Write>) -> crate::store::StoreResult<Vec<u64>> {
+            self.transactions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // Not the counters: their shard is picked at random, and may be fuller.
+            let counted: Vec<Write> = writes
+                .iter()
+                .filter(|write| !write.key().pk.starts_with("ALERTCOUNT#"))
+                .cloned()
+                .collect();
+            self.bytes_written.fetch_add(
+                crate::store::transaction_size(&counted),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            self.inner.transact(writes).await
+        }
+
+        async fn batch_put(&self, items: Vec<Item>) -> crate::store::StoreResult<()> {
+            self.transactions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.batch_put(items).await
+        }
+
+        fn transaction_limits(&self) -> TransactionLimits {
+            self.inner.transaction_limits()
+        }
+    }
+
+    /// What ingesting one batch of 20 new and 20 repeated detections costs after the
+    /// sensor sent `history` distinct ones: (keys read, bytes written, transactions).
+    async fn cost_of_a_batch_after(history: usize) -> (usize, usize, usize) {
+        let (inner, _dir) = table().await;
+        let sensor = token("s1");
+        // 64 titles, as a sensor's rule set: the counters' groups stop growing.
+        let traffic = |n: usize| {
+            let mut d = detection(&format!("Scan {}", n % 64), "10.0.0.1", None);
+            d.source_ip = format!("10.{}.{}.{}", n >> 16 & 255, n >> 8 & 255, n & 255)
+                .parse()
+                .unwrap();
+            d
+        };
+        let past: Vec<DetectedAlert> = (0..history).map(traffic).collect();
+        for chunk in past.chunks(1_000) {
+            ingest(&inner, &sensor, chunk.to_vec(), NOW).await.unwrap();
+        }
+        let counting = Arc::new(Counting {
+            inner,
+            keys_read: Default::default(),
+            bytes_written: Default::default(),
+            transactions: Default::default(),
+        });
+        let table: Arc<dyn Table> = counting.clone();
+        let batch: Vec<DetectedAlert> = (history - 20..history + 20).map(traffic).collect();
+        ingest(&table, &sensor, batch, NOW + Duration::seconds(1))
+            .await
+            .unwrap();
+        let load =
+            |n: &std::sync::atomic::AtomicUsize| n.load(std::sync::atomic::Ordering::Relaxed);
+        (
+            load(&counting.keys_read),
+            load(&counting.bytes_written),
+            load(&counting.transactions),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_batch_costs_what_it_carries_whatever_the_sensors_history() {
+        // GIVEN a sensor with a short and one with a long history
+        let short = cost_of_a_batch_after(100).await;
+        let long = cost_of_a_batch_after(6_000).await;
+        // THEN the same batch reads the same keys: its 40 fingerprints, the 20 alerts
+        // they name, the counters
+        assert_eq!(short.0, long.0, "keys read: {short:?} {long:?}");
+        assert!(long.0 <= 40 + 20 + 8, "{long:?}");
+        // AND writes the same bytes (within the few digits ids and counts grow by)
+        let ratio = long.1 as f64 / short.1 as f64;
+        assert!((0.98..1.02).contains(&ratio), "bytes: {short:?} {long:?}");
+        // AND commits once on the embedded store: new alerts, refreshes and counters
+        assert_eq!(long.2, 1, "{long:?}");
     }
 
     #[tokio::test]
@@ -1723,17 +1813,16 @@ mod tests {
     }
 
     #[test]
-    fn digests_are_per_sensor_and_buckets_in_range() {
+    fn digests_are_per_sensor_and_ignore_severity() {
         let one = detection("Scan", "10.0.0.1", None);
-        let (a, bucket) = fingerprint_digest(&one.fingerprint(&sensor("s1")));
-        let (b, _) = fingerprint_digest(&one.fingerprint(&sensor("s2")));
+        let a = fingerprints::digest(&one.fingerprint(&sensor("s1")));
+        let b = fingerprints::digest(&one.fingerprint(&sensor("s2")));
         assert_ne!(a, b);
         assert_eq!(a.len(), 22);
-        assert!(bucket < keys::FINGERPRINT_BUCKETS);
         let mut severity = one.clone();
         severity.severity = shared::model::Severity::Critical;
         assert_eq!(
-            fingerprint_digest(&severity.fingerprint(&sensor("s1"))).0,
+            fingerprints::digest(&severity.fingerprint(&sensor("s1"))),
             a,
             "severity is not part of identical traffic"
         );
@@ -1770,34 +1859,38 @@ mod tests {
     }
 
     #[test]
-    fn a_full_bucket_forgets_its_oldest_alerts_but_never_a_baseline() {
-        let mut record = FingerprintBucketRecord::default();
-        for n in 0..5_000u32 {
-            record.entries.insert(
-                format!("digest-{n:016}-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
-                FingerprintEntry {
-                    latest: Some(AlertId::parse(format!("01HQ{n:022}")).unwrap()),
-                    learned_at: (n == 0).then_some(OffsetDateTime::UNIX_EPOCH),
-                },
-            );
-        }
-        let before = serde_json::to_vec(&record).unwrap().len();
-        assert!(before > BUCKET_PRUNE_BYTES, "{before}");
-        prune(&mut record);
-        let after = serde_json::to_vec(&record).unwrap().len();
-        assert!(after <= BUCKET_PRUNED_BYTES + 200, "{after}");
-        // the baseline (oldest of all) stays, the newest alert stays, old ones go
-        assert!(record.entries.contains_key(&format!(
-            "digest-{:016}-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            0
-        )));
-        assert!(record.entries.contains_key(&format!(
-            "digest-{:016}-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            4_999
-        )));
-        assert!(!record.entries.contains_key(&format!(
-            "digest-{:016}-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            1
-        )));
+    fn decisions_are_packed_whole_into_transactions_with_room_for_counters() {
+        let write = |n: usize| Write::Check {
+            key: Key::new("P", format!("{n:04}")),
+            condition: Condition::MustExist,
+        };
+        let decided = (0..50)
+            .map(|group| Decided {
+                group,
+                writes: (0..3).map(|k| write(group * 3 + k)).collect(),
+                raised: None,
+            })
+            .collect();
+        let packed = pack(decided, TransactionLimits::DYNAMODB);
+        // 96 of 100 operations hold 32 decisions of 3; the rest go in a second
+        let sizes: Vec<usize> = packed.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![32, 18]);
+        let groups: Vec<usize> = packed.iter().flatten().map(|d| d.group).collect();
+        assert_eq!(groups, (0..50).collect::<Vec<_>>(), "in order, each once");
+        // bytes bound a transaction too
+        let one_per = pack(
+            (0..3)
+                .map(|group| Decided {
+                    group,
+                    writes: vec![write(group)],
+                    raised: None,
+                })
+                .collect(),
+            TransactionLimits {
+                ops: 100,
+                bytes: COUNTER_BYTES + 7,
+            },
+        );
+        assert_eq!(one_per.len(), 3);
     }
 }

@@ -24,16 +24,16 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CancellationReason, ConditionCheck, Delete,
-    Get, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
-    PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
-    TransactGetItem, TransactWriteItem, WriteRequest,
+    Get, GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection,
+    ProjectionType, Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    ScalarAttributeType, TransactGetItem, TransactWriteItem, WriteRequest,
 };
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 use super::cursor::CursorSigner;
 use super::{
     Condition, Index, Item, Key, Query, QueryPage, SortKeyRange, StoreError, StoreResult,
-    TableRead, TableWrite, Write, validate,
+    TableRead, TableWrite, TransactionLimits, Write, validate,
 };
 
 /// Attribute names of the table's items.
@@ -50,6 +50,8 @@ pub(crate) mod attr {
 
 /// BatchWriteItem's limit per request.
 const BATCH_WRITE_MAX: usize = 25;
+/// BatchGetItem's limit per request.
+const BATCH_GET_MAX: usize = 100;
 /// TransactGetItems' limit per request: 100 on DynamoDB, 25 on moto; the smaller serves both.
 const TRANSACT_GET_MAX: usize = 25;
 /// Attempts at a batch's unprocessed items, or at a transaction that lost a race, before
@@ -346,6 +348,60 @@ impl TableRead for DynamoTable {
         output.item.map(from_attributes).transpose()
     }
 
+    /// BatchGetItem, strongly consistent, 100 distinct keys a call; what DynamoDB leaves
+    /// unprocessed (throttling, or over its 16 MB a response) is asked again.
+    async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        keys.iter().try_for_each(validate::key)?;
+        // DynamoDB refuses a request naming a key twice.
+        let distinct: Vec<&Key> = keys
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut found: HashMap<Key, Item> = HashMap::with_capacity(distinct.len());
+        for chunk in distinct.chunks(BATCH_GET_MAX) {
+            let mut pending: Vec<_> = chunk.iter().map(|key| key_attributes(key)).collect();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                if attempt == MAX_ATTEMPTS {
+                    return Err(StoreError::Unavailable(
+                        "DynamoDB BatchGetItem: keys still unprocessed after retries".into(),
+                    ));
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(malformed_request)?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|error| failure("BatchGetItem", error))?;
+                let answered = output
+                    .responses
+                    .and_then(|mut responses| responses.remove(&self.table))
+                    .unwrap_or_default();
+                for attributes in answered {
+                    let item = from_attributes(attributes)?;
+                    found.insert(item.key.clone(), item);
+                }
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+                    .map(|unprocessed| unprocessed.keys)
+                    .unwrap_or_default();
+                attempt += 1;
+            }
+        }
+        Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
+    }
+
     /// Reads of the table are strongly consistent; reads of an index are eventually
     /// consistent (DynamoDB offers nothing else for global secondary indexes).
     async fn query(&self, query: &Query) -> StoreResult<QueryPage> {
@@ -430,7 +486,7 @@ impl TableWrite for DynamoTable {
     /// next one. If such a guard loses a race the whole transaction is retried; only the
     /// caller's own conditions ever fail it.
     async fn transact(&self, writes: Vec<Write>) -> StoreResult<Vec<u64>> {
-        validate::transaction(&writes)?;
+        validate::transaction(&writes, TransactionLimits::DYNAMODB)?;
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;

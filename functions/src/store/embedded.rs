@@ -7,21 +7,26 @@
 //!
 //! Writes block (the single-writer lock, fsync), so they run on tokio's blocking pool;
 //! reads take microseconds from redb's page cache and run on the calling task.
+//!
+//! People's writes go before bulk ones ([`super::bulk`], sensor ingest): redb has one
+//! writer, and without an order a person's edit would queue behind every ingest commit
+//! waiting at the time. With it, it waits for at most the commit in progress.
 
 use std::num::NonZeroU8;
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use redb::{
     Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
 };
+use tokio::sync::Semaphore;
 
 use super::cursor::{CursorSigner, Position};
 use super::{
     Index, Item, Key, Query, QueryPage, SortKeyRange, StoreError, StoreResult, TableRead,
-    TableWrite, Write, validate,
+    TableWrite, TransactionLimits, Write, validate,
 };
 
 /// `(pk, sk)`. The sort key is stored as bytes so that a range can end at `prefix ‖ 0xFF`, a
@@ -42,11 +47,70 @@ const ITEMS: TableDefinition<ItemKey<'static>, ItemValue<'static>> = TableDefini
 const GSI1: TableDefinition<IndexKey<'static>, ()> = TableDefinition::new("gsi1");
 const GSI2: TableDefinition<IndexKey<'static>, ()> = TableDefinition::new("gsi2");
 
+/// One commit takes up to this much: ~300 new alerts of an ingest batch (a fingerprint
+/// and an alert each, and the counters), so a batch of 500 is two commits — not one per
+/// alert. Bounded, because a person's write may wait for the commit in progress
+/// ([`WriterQueue`]): a commit this size takes ~10 ms here, one of 500 alerts twice that,
+/// which put a person's edit during a flood past 25 ms (BENCHMARKS.md, "Ingest at scale").
+const TRANSACTION_LIMITS: TransactionLimits = TransactionLimits {
+    ops: 640,
+    bytes: 8_000_000,
+};
+
 /// The table in one redb file. Cheap to clone; clones share the database.
 #[derive(Clone)]
 pub struct EmbeddedTable {
     db: Arc<Database>,
     cursors: CursorSigner,
+    writers: Arc<WriterQueue>,
+    /// One bulk request at a time ([`TableWrite::bulk_gate`]).
+    bulk: Arc<Semaphore>,
+}
+
+/// The order in which writers get redb's one write transaction: whoever writes now
+/// finishes; then people's writes, then bulk ones.
+#[derive(Default)]
+struct WriterQueue {
+    state: Mutex<WriterState>,
+    turn: Condvar,
+}
+
+#[derive(Default)]
+struct WriterState {
+    writing: bool,
+    people_waiting: usize,
+}
+
+impl WriterQueue {
+    /// Blocks until it is this writer's turn; the turn ends when the guard drops.
+    fn enter(&self, bulk: bool) -> WriterTurn<'_> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if !bulk {
+            state.people_waiting += 1;
+        }
+        while state.writing || (bulk && state.people_waiting > 0) {
+            state = self
+                .turn
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if !bulk {
+            state.people_waiting -= 1;
+        }
+        state.writing = true;
+        WriterTurn(self)
+    }
+}
+
+struct WriterTurn<'a>(&'a WriterQueue);
+
+impl Drop for WriterTurn<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.writing = false;
+        drop(state);
+        self.0.turn.notify_all();
+    }
 }
 
 impl EmbeddedTable {
@@ -75,18 +139,27 @@ impl EmbeddedTable {
         Ok(Self {
             db: Arc::new(db),
             cursors: CursorSigner::new(cursor_key),
+            writers: Arc::default(),
+            bulk: Arc::new(Semaphore::new(1)),
         })
     }
 
-    /// Runs a write on the blocking pool: a commit waits for redb's one writer and an fsync.
+    /// Runs a write on the blocking pool: a commit waits for its turn at redb's one
+    /// writer ([`WriterQueue`]) and for an fsync.
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Database) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || work(&db))
-            .await
-            .map_err(|_| StoreError::Unavailable("embedded store task failed".into()))?
+        let writers = Arc::clone(&self.writers);
+        // Read here: a task-local does not follow the work onto the blocking pool.
+        let bulk = super::is_bulk();
+        tokio::task::spawn_blocking(move || {
+            let _turn = writers.enter(bulk);
+            work(&db)
+        })
+        .await
+        .map_err(|_| StoreError::Unavailable("embedded store task failed".into()))?
     }
 }
 
@@ -103,6 +176,20 @@ impl TableRead for EmbeddedTable {
             .get((key.pk.as_str(), key.sk.as_bytes()))
             .map_err(backend)?;
         Ok(found.map(|value| decode(key.clone(), value.value())))
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        keys.iter().try_for_each(validate::key)?;
+        let txn = self.db.begin_read().map_err(backend)?;
+        let items = txn.open_table(ITEMS).map_err(backend)?;
+        keys.iter()
+            .map(|key| {
+                let found = items
+                    .get((key.pk.as_str(), key.sk.as_bytes()))
+                    .map_err(backend)?;
+                Ok(found.map(|value| decode(key.clone(), value.value())))
+            })
+            .collect()
     }
 
     async fn query(&self, query: &Query) -> StoreResult<QueryPage> {
@@ -130,9 +217,19 @@ impl TableRead for EmbeddedTable {
 #[async_trait]
 impl TableWrite for EmbeddedTable {
     async fn transact(&self, writes: Vec<Write>) -> StoreResult<Vec<u64>> {
-        validate::transaction(&writes)?;
+        validate::transaction(&writes, TRANSACTION_LIMITS)?;
         self.blocking(move |db| in_transaction(db, |tables| tables.apply(&writes)))
             .await
+    }
+
+    fn transaction_limits(&self) -> TransactionLimits {
+        TRANSACTION_LIMITS
+    }
+
+    /// One: every commit waits for the one writer anyway, so a second bulk request in
+    /// flight would gain little and take the cores from people's requests.
+    fn bulk_gate(&self) -> Option<&Semaphore> {
+        Some(&self.bulk)
     }
 
     async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()> {
@@ -410,4 +507,81 @@ fn backend(error: impl Into<redb::Error>) -> StoreError {
     let error: redb::Error = error.into();
     tracing::error!(%error, "embedded store failure");
     StoreError::Unavailable(format!("embedded store: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Condition;
+    use std::time::Duration;
+
+    #[test]
+    fn a_persons_write_goes_before_bulk_writes_queued_earlier() {
+        let queue = Arc::new(WriterQueue::default());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        // GIVEN a commit in progress
+        let turn = queue.enter(true);
+        let waiter = |bulk: bool, name: &'static str| {
+            let (queue, order) = (Arc::clone(&queue), Arc::clone(&order));
+            std::thread::spawn(move || {
+                let _turn = queue.enter(bulk);
+                order.lock().unwrap().push(name);
+            })
+        };
+        // AND bulk writers queued, then a person's write
+        let bulk = [waiter(true, "bulk"), waiter(true, "bulk")];
+        std::thread::sleep(Duration::from_millis(20));
+        let person = waiter(false, "person");
+        while queue.state.lock().unwrap().people_waiting == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // WHEN the commit in progress ends
+        drop(turn);
+        person.join().unwrap();
+        for thread in bulk {
+            thread.join().unwrap();
+        }
+        // THEN the person's write went first, and every writer had its turn
+        assert_eq!(*order.lock().unwrap(), ["person", "bulk", "bulk"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bulk_requests_run_one_at_a_time() {
+        let directory = tempfile::tempdir().unwrap();
+        let table = EmbeddedTable::open(directory.path().join("t.redb"), [1; 32]).unwrap();
+        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        // WHEN four bulk requests start at once, each writing and pausing
+        let requests: Vec<_> = (0..4)
+            .map(|n| {
+                let (table, in_flight, most) =
+                    (table.clone(), Arc::clone(&in_flight), Arc::clone(&most));
+                tokio::spawn(async move {
+                    let work = async {
+                        let now = in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                        most.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                        let item = Item::new(Key::new("P", format!("{n}")), b"{}".to_vec());
+                        table.put(item, Condition::MustNotExist).await.unwrap();
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    };
+                    crate::store::bulk(&table, work).await;
+                })
+            })
+            .collect();
+        for request in requests {
+            request.await.unwrap();
+        }
+        // THEN they ran one after the other, and all of them wrote
+        assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let written = table
+            .get_many(
+                &(0..4)
+                    .map(|n| Key::new("P", format!("{n}")))
+                    .collect::<Vec<_>>(),
+            )
+            .await
+            .unwrap();
+        assert!(written.iter().all(Option::is_some));
+    }
 }

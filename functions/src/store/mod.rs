@@ -18,7 +18,7 @@ pub mod dynamodb;
 pub mod embedded;
 mod validate;
 
-pub use validate::item_size;
+pub use validate::{item_size, transaction_size};
 
 /// Longest partition key, in bytes (DynamoDB's limit).
 pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
@@ -28,8 +28,26 @@ pub const MAX_SORT_KEY_BYTES: usize = 1024;
 /// A little under DynamoDB's 400 KiB (409,600 bytes), so that every item accepted here is
 /// accepted by DynamoDB and by the moto server the tests use (which stops at 405,000).
 pub const MAX_ITEM_BYTES: usize = 400_000;
-/// Most operations in one transaction (DynamoDB's limit).
+/// Most operations in one transaction (DynamoDB's limit), on every store: code that
+/// sizes its transactions by this constant runs unchanged on both.
 pub const MAX_TRANSACTION_OPS: usize = 100;
+/// Most bytes in one transaction (DynamoDB's 4 MB, counted by [`item_size`]).
+pub const MAX_TRANSACTION_BYTES: usize = 4_000_000;
+
+/// How large one transaction of a store may be ([`TableWrite::transaction_limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransactionLimits {
+    pub ops: usize,
+    pub bytes: usize,
+}
+
+impl TransactionLimits {
+    /// DynamoDB's limits, and every store's unless it says otherwise.
+    pub const DYNAMODB: Self = Self {
+        ops: MAX_TRANSACTION_OPS,
+        bytes: MAX_TRANSACTION_BYTES,
+    };
+}
 
 /// Where an item lives: a partition and a place in it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -211,6 +229,17 @@ pub trait TableRead: Send + Sync {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>>;
     async fn query(&self, query: &Query) -> StoreResult<QueryPage>;
 
+    /// Items by key, in the order of `keys` (`None`: absent), as strongly consistent as
+    /// [`get`](Self::get). One read where the backend has one: a read transaction on the
+    /// embedded store, `BatchGetItem` (100 keys a call) on DynamoDB. Keys may repeat.
+    async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        let mut found = Vec::with_capacity(keys.len());
+        for key in keys {
+            found.push(self.get(key).await?);
+        }
+        Ok(found)
+    }
+
     /// How many partitions ("shards") each write-hot index partition of this table is
     /// spread over: today the subscription's and each site's `new` alerts
     /// (`keys::alerts_by_status`, `keys::alerts_by_site_status`). Writers put an entry
@@ -230,6 +259,19 @@ pub trait TableWrite: Send + Sync {
     /// item (0 for deletes and checks).
     async fn transact(&self, writes: Vec<Write>) -> StoreResult<Vec<u64>>;
 
+    /// The largest transaction [`transact`](Self::transact) takes: DynamoDB's unless the
+    /// store can commit more at once. Bulk writers (ingest) pack their writes into
+    /// transactions of this size, so one batch is one commit where the store allows it.
+    fn transaction_limits(&self) -> TransactionLimits {
+        TransactionLimits::DYNAMODB
+    }
+
+    /// Bounds the bulk requests in flight at once ([`bulk`]); `None`: no bound (DynamoDB
+    /// takes any number of writers).
+    fn bulk_gate(&self) -> Option<&tokio::sync::Semaphore> {
+        None
+    }
+
     /// Unconditional puts of items as given (their `version` included), for append-only
     /// data such as ingested alerts and audit entries. Not atomic as a whole.
     async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()>;
@@ -244,6 +286,26 @@ pub trait TableWrite: Send + Sync {
             .await?;
         Ok(())
     }
+}
+
+tokio::task_local! {
+    static BULK: ();
+}
+
+/// Runs `work`, one request's bulk writing (a sensor's ingest batch), behind people:
+/// it waits for its turn at the table's bulk gate, and on the embedded store, with its
+/// one writer, a person's write goes before its commits. DynamoDB has neither.
+pub async fn bulk<F: std::future::Future>(table: &dyn TableWrite, work: F) -> F::Output {
+    // A semaphore that is never closed: acquiring only waits.
+    let _turn = match table.bulk_gate() {
+        Some(gate) => gate.acquire().await.ok(),
+        None => None,
+    };
+    BULK.scope((), work).await
+}
+
+fn is_bulk() -> bool {
+    BULK.try_with(|()| ()).is_ok()
 }
 
 /// Both halves; what `vigil serve` hands to every router.

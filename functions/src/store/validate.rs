@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use super::dynamodb::attr;
 use super::{
-    Condition, Item, Key, MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES,
-    MAX_TRANSACTION_OPS, Query, SortKeyRange, StoreError, StoreResult, Write,
+    Condition, Item, Key, MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, Query,
+    SortKeyRange, StoreError, StoreResult, TransactionLimits, Write,
 };
 
 /// Bytes DynamoDB counts for a `u64` number: one per two significant digits, plus one.
@@ -59,15 +59,24 @@ pub(crate) fn item(item: &Item) -> StoreResult<()> {
     Ok(())
 }
 
-/// One to [`MAX_TRANSACTION_OPS`] operations on distinct keys, each valid on its own.
-pub(crate) fn transaction(writes: &[Write]) -> StoreResult<()> {
+/// One to `limits.ops` operations on distinct keys, each valid on its own, together at
+/// most `limits.bytes`.
+pub(crate) fn transaction(writes: &[Write], limits: TransactionLimits) -> StoreResult<()> {
     if writes.is_empty() {
         return Err(invalid("a transaction needs at least one operation"));
     }
-    if writes.len() > MAX_TRANSACTION_OPS {
+    if writes.len() > limits.ops {
         return Err(invalid(format!(
-            "a transaction has {} operations, over the limit of {MAX_TRANSACTION_OPS}",
-            writes.len()
+            "a transaction has {} operations, over the limit of {}",
+            writes.len(),
+            limits.ops
+        )));
+    }
+    let bytes = transaction_size(writes);
+    if bytes > limits.bytes {
+        return Err(invalid(format!(
+            "a transaction has {bytes} bytes, over the limit of {}",
+            limits.bytes
         )));
     }
     for write in writes {
@@ -86,6 +95,18 @@ pub(crate) fn transaction(writes: &[Write]) -> StoreResult<()> {
         }
     }
     distinct_keys(writes.iter().map(Write::key), "a transaction")
+}
+
+/// What a transaction counts against [`TransactionLimits::bytes`]: its puts' items and
+/// the keys of its other operations.
+pub fn transaction_size(writes: &[Write]) -> usize {
+    writes
+        .iter()
+        .map(|write| match write {
+            Write::Put { item, .. } => item_size(item),
+            Write::Delete { key, .. } | Write::Check { key, .. } => key.pk.len() + key.sk.len(),
+        })
+        .sum()
 }
 
 pub(crate) fn batch(items: &[Item]) -> StoreResult<()> {

@@ -20,15 +20,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use vigil_tests::fleet::{Fleet, Sensor};
+use vigil_tests::load::{WrkRun, count_alerts, detection, wrk};
 use vigil_tests::vigil::{Vigil, free_port, vigil_binary};
 
 const BATCH: usize = 1_000;
 const SENSORS: usize = 4;
 const PAGE: u32 = 50;
 const START_RUNS: usize = 20;
-/// wrk's settings: one thread beside the server's two tokio workers on a 2-core machine.
-const WRK_THREADS: &str = "1";
-const WRK_CONNECTIONS: &str = "8";
 
 #[tokio::main]
 async fn main() {
@@ -286,96 +284,6 @@ async fn ingest_lane(api: vigil_tests::vigil::Api, sensor: Sensor, lane: usize, 
             .await;
         assert_eq!(answer.status, 202, "{answer:?}");
     }
-}
-
-fn detection(n: usize) -> Value {
-    const SEVERITIES: [&str; 4] = ["critical", "major", "minor", "warning"];
-    const ENGINES: [&str; 3] = ["policy_violation", "anomaly", "protocol_violation"];
-    json!({
-        "title": format!("Unauthorized PLC programming #{}", n % 64),
-        "severity": SEVERITIES[n % SEVERITIES.len()],
-        "engine": ENGINES[n % ENGINES.len()],
-        "source_ip": format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255),
-        "destination_ip": "10.0.0.1",
-        "protocol": "modbus",
-        "learnable": n.is_multiple_of(2),
-    })
-}
-
-async fn count_alerts(fleet: &Fleet) -> usize {
-    let mut counted = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(cursor) => fleet.path(&format!("/alerts?limit=500&cursor={cursor}")),
-            None => fleet.path("/alerts?limit=500"),
-        };
-        let page = fleet.api.get(&path, Some(&fleet.owner)).await;
-        assert_eq!(page.status, 200, "{page:?}");
-        counted += page.body["items"].as_array().map_or(0, Vec::len);
-        match page.body["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return counted,
-        }
-    }
-}
-
-/// What `wrk --latency` reported.
-struct WrkRun {
-    requests_per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    /// Socket errors and non-2xx answers.
-    errors: u64,
-}
-
-fn wrk(url: &str, header: &str, seconds: u32) -> WrkRun {
-    let output = Command::new("wrk")
-        .args(["-t", WRK_THREADS, "-c", WRK_CONNECTIONS])
-        .args(["-d", &format!("{seconds}s"), "--latency", "-H", header, url])
-        .output()
-        .expect("wrk runs (cargo xtask bootstrap installs it)");
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "wrk failed: {report}");
-    let field = |prefix: &str| -> Option<&str> {
-        report
-            .lines()
-            .map(str::trim)
-            .find_map(|line| line.strip_prefix(prefix))
-            .map(str::trim)
-    };
-    let errors = report
-        .lines()
-        .map(str::trim)
-        .filter_map(|line| {
-            line.strip_prefix("Non-2xx or 3xx responses:")
-                .or_else(|| line.strip_prefix("Socket errors:"))
-        })
-        .flat_map(|rest| rest.split(|c: char| !c.is_ascii_digit()))
-        .filter_map(|n| n.parse::<u64>().ok())
-        .sum();
-    WrkRun {
-        requests_per_second: field("Requests/sec:")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no Requests/sec in: {report}")),
-        p50_ms: field("50%").map(milliseconds).expect("a p50"),
-        p99_ms: field("99%").map(milliseconds).expect("a p99"),
-        errors,
-    }
-}
-
-/// wrk's durations: `812.00us`, `1.20ms`, `1.01s`.
-fn milliseconds(text: &str) -> f64 {
-    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
-        (n, 0.001)
-    } else if let Some(n) = text.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1000.0)
-    } else {
-        panic!("a wrk duration: {text}")
-    };
-    number.parse::<f64>().expect("a number") * factor
 }
 
 /// Starts `vigil serve` on `data` and times it until the first complete HTTP answer (the
