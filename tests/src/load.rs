@@ -11,6 +11,39 @@ use crate::fleet::Fleet;
 const WRK_THREADS: &str = "1";
 const WRK_CONNECTIONS: &str = "8";
 
+/// The drivers' options: `--alerts N`, `--seconds S`, `--only PART`; `None` where not
+/// given. Exits with `usage` on anything else.
+#[derive(Debug, Default)]
+pub struct Options {
+    pub alerts: Option<usize>,
+    pub seconds: Option<u32>,
+    pub only: Option<String>,
+}
+
+impl Options {
+    pub fn from_args(usage: &str) -> Self {
+        let mut options = Self::default();
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            let value = args.next().unwrap_or_default();
+            let parsed = match arg.as_str() {
+                "--alerts" => value.parse().map(|n| options.alerts = Some(n)).is_ok(),
+                "--seconds" => value.parse().map(|n| options.seconds = Some(n)).is_ok(),
+                "--only" => {
+                    options.only = Some(value);
+                    true
+                }
+                _ => false,
+            };
+            if !parsed {
+                eprintln!("usage: {usage}");
+                std::process::exit(2);
+            }
+        }
+        options
+    }
+}
+
 /// Detection `n` of the load: distinct from every other `n` below 2^24 (its source
 /// address), of 64
 /// titles, four severities and three engines, half of them learnable.

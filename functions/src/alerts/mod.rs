@@ -918,11 +918,17 @@ pub async fn ingest(
                     None => Latest::Missing(id.clone()),
                 },
             };
-            let capture = |alert: &AlertId, condition| {
-                group.detection.pcap_base64.as_ref().map(|pcap| Write::Put {
-                    item: pcap_item(subscription, alert, pcap),
-                    condition,
-                })
+            // A new alert and its capture (`capture`: the capture's condition).
+            let new_alert = |alert: &Alert, capture| -> ApiResult<Vec<Write>> {
+                let mut writes = vec![Write::Put {
+                    item: alert_item(subscription, alert, shards)?,
+                    condition: Condition::MustNotExist,
+                }];
+                writes.extend(group.detection.pcap_base64.as_ref().map(|pcap| Write::Put {
+                    item: pcap_item(subscription, &alert.id, pcap),
+                    condition: capture,
+                }));
+                Ok(writes)
             };
             let decision = match (plan(entry.as_ref().map(|e| &e.record), &latest), latest) {
                 (Plan::Suppress, _) => continue,
@@ -945,14 +951,9 @@ pub async fn ingest(
                 }
                 (Plan::Recover, Latest::Missing(id)) => {
                     let alert = Alert::raised(id, location.clone(), &group.detection, now);
-                    let mut writes = vec![Write::Put {
-                        item: alert_item(subscription, &alert, shards)?,
-                        condition: Condition::MustNotExist,
-                    }];
-                    writes.extend(capture(&alert.id, Condition::Always));
                     Decided {
                         group: g,
-                        writes,
+                        writes: new_alert(&alert, Condition::Always)?,
                         raised: None,
                     }
                 }
@@ -965,20 +966,14 @@ pub async fn ingest(
                         .unwrap_or_default();
                     record.latest = Some(id.clone());
                     let alert = Alert::raised(id, location.clone(), &group.detection, now);
-                    let mut writes = vec![
-                        fingerprints::write(
-                            subscription,
-                            sensor_id,
-                            &group.digest,
-                            &record,
-                            entry.as_ref().map(|entry| entry.version),
-                        )?,
-                        Write::Put {
-                            item: alert_item(subscription, &alert, shards)?,
-                            condition: Condition::MustNotExist,
-                        },
-                    ];
-                    writes.extend(capture(&alert.id, Condition::MustNotExist));
+                    let mut writes = vec![fingerprints::write(
+                        subscription,
+                        sensor_id,
+                        &group.digest,
+                        &record,
+                        entry.as_ref().map(|entry| entry.version),
+                    )?];
+                    writes.extend(new_alert(&alert, Condition::MustNotExist)?);
                     Decided {
                         group: g,
                         writes,

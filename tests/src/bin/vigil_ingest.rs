@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use vigil_tests::fleet::{Fleet, Sensor};
-use vigil_tests::load::{count_alerts, detection, percentile, wrk};
+use vigil_tests::load::{Options, count_alerts, detection, percentile, wrk};
 use vigil_tests::vigil::{Api, Vigil, vigil_binary};
 
 const BATCH: usize = 500;
@@ -31,28 +31,12 @@ const FLOOD_SENSORS: usize = 4;
 
 #[tokio::main]
 async fn main() {
-    let mut alerts: usize = 1_000_000;
-    let mut seconds: u32 = 20;
-    let mut only: Option<String> = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let value = args.next().unwrap_or_default();
-        let parsed = match arg.as_str() {
-            "--alerts" => value.parse().map(|n| alerts = n).is_ok(),
-            "--seconds" => value.parse().map(|n| seconds = n).is_ok(),
-            "--only" => {
-                only = Some(value);
-                true
-            }
-            _ => false,
-        };
-        if !parsed {
-            eprintln!(
-                "usage: vigil-ingest [--alerts N] [--seconds S] [--only one|spread|repeats|people]"
-            );
-            std::process::exit(2);
-        }
-    }
+    let options = Options::from_args(
+        "vigil-ingest [--alerts N] [--seconds S] [--only one|spread|repeats|people]",
+    );
+    let alerts = options.alerts.unwrap_or(1_000_000);
+    let seconds = options.seconds.unwrap_or(20);
+    let only = options.only;
     let wanted = |part: &str| only.as_deref().is_none_or(|only| only == part);
     println!(
         "vigil-ingest: {} ({}), {alerts} alerts, batches of {BATCH}, flood for {seconds} s",

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use vigil_tests::fleet::{Fleet, Sensor};
-use vigil_tests::load::{WrkRun, count_alerts, detection, wrk};
+use vigil_tests::load::{Options, WrkRun, count_alerts, detection, wrk};
 use vigil_tests::vigil::{Vigil, free_port, vigil_binary};
 
 const BATCH: usize = 1_000;
@@ -30,21 +30,9 @@ const START_RUNS: usize = 20;
 
 #[tokio::main]
 async fn main() {
-    let mut alerts: usize = 100_000;
-    let mut seconds: u32 = 10;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let value = args.next().unwrap_or_default();
-        let parsed = match arg.as_str() {
-            "--alerts" => value.parse().map(|n| alerts = n).is_ok(),
-            "--seconds" => value.parse().map(|n| seconds = n).is_ok(),
-            _ => false,
-        };
-        if !parsed {
-            eprintln!("usage: vigil-load [--alerts N] [--seconds S]");
-            std::process::exit(2);
-        }
-    }
+    let options = Options::from_args("vigil-load [--alerts N] [--seconds S]");
+    let alerts = options.alerts.unwrap_or(100_000);
+    let seconds = options.seconds.unwrap_or(10);
     println!(
         "vigil-load: {} ({}), {alerts} alerts, wrk for {seconds} s",
         vigil_binary().display(),
