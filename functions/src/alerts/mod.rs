@@ -844,7 +844,7 @@ fn pack(decided: Vec<Decided>, limits: TransactionLimits) -> Vec<Vec<Decided>> {
 /// the latest alerts they name, then the new alerts written with their fingerprint
 /// items (conditional on the versions read, so two ingests racing on a fingerprint
 /// cannot both raise it), their captures and counters, and the refreshes, in as few
-/// transactions as the store takes — one for a batch of hundreds on the embedded store.
+/// transactions as the store takes — one per ~300 new alerts on the embedded store.
 pub async fn ingest(
     table: &Arc<dyn Table>,
     sensor: &SensorTokenRecord,
