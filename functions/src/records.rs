@@ -56,9 +56,9 @@ pub struct FingerprintBucketRecord {
 /// What is known of one fingerprint of a sensor (`keys::alert_fingerprint`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FingerprintEntry {
-    /// The latest alert raised for the fingerprint. It is claimed here before the alert
-    /// item is written, so it may briefly (or after a failed ingest) name an alert that
-    /// does not exist yet: the next detection then writes it under this very id.
+    /// The latest alert raised for the fingerprint, written in the same transaction as
+    /// the alert. (In a table written before that, it may name an alert an ingest claimed
+    /// and failed to write: the next detection writes it under this very id.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest: Option<AlertId>,
     /// Set when an alert with this fingerprint was learned: a baseline, and detections

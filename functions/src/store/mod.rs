@@ -261,7 +261,7 @@ pub trait TableWrite: Send + Sync {
 
     /// The largest transaction [`transact`](Self::transact) takes: DynamoDB's unless the
     /// store can commit more at once. Bulk writers (ingest) pack their writes into
-    /// transactions of this size, so one batch is one commit where the store allows it.
+    /// transactions of this size, so a batch takes as few commits as the store allows.
     fn transaction_limits(&self) -> TransactionLimits {
         TransactionLimits::DYNAMODB
     }
@@ -273,7 +273,7 @@ pub trait TableWrite: Send + Sync {
     }
 
     /// Unconditional puts of items as given (their `version` included), for append-only
-    /// data such as ingested alerts and audit entries. Not atomic as a whole.
+    /// data written in bulk (imports of history). Not atomic as a whole.
     async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()>;
 
     async fn put(&self, item: Item, condition: Condition) -> StoreResult<u64> {
