@@ -160,11 +160,28 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     println!("Vigil is running at http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // On the signal: stop accepting, let the requests in flight finish (each write is one
+    // atomic commit, so a request cut short changes all of a commit or nothing), at most
+    // for `SHUTDOWN_GRACE`; then return, which closes the store cleanly.
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stopping.send(());
+    });
+    tokio::select! {
+        served = serving.into_future() => served?,
+        () = async {
+            let _ = stopped.await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!(?SHUTDOWN_GRACE, "requests still in flight at shutdown were cut short");
+        }
+    }
     Ok(())
 }
+
+/// How long requests in flight at shutdown have to finish.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Every area's routes, `GET /api/openapi.json` with their document, and the console for
 /// every other path.

@@ -220,6 +220,38 @@ impl Vigil {
         restarted
     }
 
+    /// SIGTERM, waits for the process to exit (at most 30 s), then starts again on the same
+    /// port and data: how it exited, and the restarted server.
+    pub async fn terminate_and_restart(mut self) -> (std::process::ExitStatus, Self) {
+        let signalled = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(signalled.success(), "SIGTERM sent");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let exited = loop {
+            if let Some(status) = self.child.try_wait().expect("the child's state") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "vigil did not exit within 30 s of SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let guard = self._data_guard.take();
+        let mut restarted = Self::spawn(
+            self.port,
+            self.data.clone(),
+            self.dist.clone(),
+            self.extra_args.clone(),
+            self.moto.clone(),
+        )
+        .await;
+        restarted._data_guard = guard;
+        (exited, restarted)
+    }
+
     /// Stops the server and hands over its data folder (the caller keeps it alive).
     pub fn stop(mut self) -> tempfile::TempDir {
         let data = self._data_guard.take().expect("a data folder of its own");

@@ -256,6 +256,98 @@ async fn tokens_and_data_survive_kill_9() {
     assert_eq!(list.body["items"][0]["id"], created.body["id"]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_stream_finishes_what_it_acknowledged_and_half_applies_nothing() {
+    let vigil = Vigil::start().await;
+    let fleet = vigil_tests::fleet::Fleet::new(&vigil).await;
+    let sensor = fleet.site_with_a_sensor().await;
+    // GIVEN three sensors' worth of writers streaming batches of 10 new alerts, each
+    // batch's alerts titled by the batch
+    const WRITERS: usize = 3;
+    const PER_BATCH: usize = 10;
+    let url = format!("{}/api/ingest/alerts", vigil.base);
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let (url, token) = (url.clone(), sensor.token.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let (mut acknowledged, mut unanswered) = (Vec::new(), Vec::new());
+                for n in 0.. {
+                    let batch = format!("w{writer}b{n}");
+                    let alerts: Vec<_> = (0..PER_BATCH)
+                        .map(|i| {
+                            vigil_tests::fleet::detection(
+                                &format!("Batch {batch}"),
+                                &format!("10.{writer}.{}.{i}", n % 250),
+                                false,
+                            )
+                        })
+                        .collect();
+                    let sent = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&json!({ "alerts": alerts }))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(answer) if answer.status() == 202 => acknowledged.push(batch),
+                        // Refused or cut off: the server is going; stop after this one.
+                        _ => {
+                            unanswered.push(batch);
+                            return (acknowledged, unanswered);
+                        }
+                    }
+                }
+                unreachable!()
+            })
+        })
+        .collect();
+    // WHEN the server gets SIGTERM in the middle of the stream
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let (exited, vigil) = vigil.terminate_and_restart().await;
+    let mut acknowledged = Vec::new();
+    let mut unanswered = Vec::new();
+    for writer in writers {
+        let (acked, not) = writer.await.unwrap();
+        acknowledged.extend(acked);
+        unanswered.extend(not);
+    }
+    // THEN it exited 0, after acknowledging a stream of writes
+    assert!(exited.success(), "{exited:?}");
+    assert!(acknowledged.len() >= 10, "{}", acknowledged.len());
+    // AND after the restart every acknowledged batch is there whole, and each other
+    // batch whole or absent
+    let listed = vigil_tests::fleet::Fleet {
+        api: vigil.api(),
+        owner: fleet.owner.clone(),
+        sub: fleet.sub.clone(),
+    }
+    .all("/alerts", 500)
+    .await;
+    let count = |batch: &str| {
+        let title = format!("Batch {batch}");
+        listed
+            .iter()
+            .filter(|alert| alert["title"] == title.as_str())
+            .count()
+    };
+    for batch in &acknowledged {
+        assert_eq!(count(batch), PER_BATCH, "acknowledged batch {batch}");
+    }
+    for batch in &unanswered {
+        assert!(
+            [0, PER_BATCH].contains(&count(batch)),
+            "batch {batch}: {}",
+            count(batch)
+        );
+    }
+    assert_eq!(
+        listed.len(),
+        PER_BATCH * (acknowledged.len() + unanswered.iter().filter(|b| count(b) > 0).count()),
+        "nothing else was written"
+    );
+}
+
 #[tokio::test]
 async fn dev_login_can_be_turned_off() {
     let vigil = Vigil::start_with(&["--dev-login", "off"]).await;
