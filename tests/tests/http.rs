@@ -261,7 +261,7 @@ async fn sigterm_mid_stream_finishes_what_it_acknowledged_and_half_applies_nothi
     let vigil = Vigil::start().await;
     let fleet = vigil_tests::fleet::Fleet::new(&vigil).await;
     let sensor = fleet.site_with_a_sensor().await;
-    // GIVEN three sensors' worth of writers streaming batches of 10 new alerts, each
+    // GIVEN three writers with one sensor's token streaming batches of 10 new alerts, each
     // batch's alerts titled by the batch
     const WRITERS: usize = 3;
     const PER_BATCH: usize = 10;
