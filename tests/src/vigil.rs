@@ -207,6 +207,11 @@ impl Vigil {
     pub async fn kill_and_restart(mut self) -> Self {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reaped");
+        self.start_again().await
+    }
+
+    /// Starts a new process on this one's port, data and arguments (this one has exited).
+    async fn start_again(mut self) -> Self {
         let guard = self._data_guard.take();
         let mut restarted = Self::spawn(
             self.port,
@@ -239,17 +244,7 @@ impl Vigil {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        let guard = self._data_guard.take();
-        let mut restarted = Self::spawn(
-            self.port,
-            self.data.clone(),
-            self.dist.clone(),
-            self.extra_args.clone(),
-            self.moto.clone(),
-        )
-        .await;
-        restarted._data_guard = guard;
-        (exited, restarted)
+        (exited, self.start_again().await)
     }
 
     /// Stops the server and hands over its data folder (the caller keeps it alive).
