@@ -23,8 +23,8 @@ use crate::components::toast::{ToastRegion, Toasts};
 use crate::pages::{
     access::Access, alerts::Alerts, alerts::details::AlertDetails, alerts::rules::SuppressionRules,
     audit::Audit, coming::Coming, devices::Devices, devices::edit::DeviceDetails, home::Home,
-    overview::Overview, plans::Plans, shell::Shell, sign_in::SignIn, sites::Sites,
-    sites::details::SensorDetails, subscriptions::Subscriptions,
+    overview::Overview, plans::Plans, shell::Shell, sign_in::SignIn, sign_in::SignInCallback,
+    sites::Sites, sites::details::SensorDetails, subscriptions::Subscriptions,
 };
 use crate::session::Session;
 
@@ -62,6 +62,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <main class="narrow"><h1>"Not found"</h1><p>"No page here."</p></main> }>
                 <Route path=path!("/sign-in") view=SignIn />
+                <Route path=path!("/sign-in/callback") view=SignInCallback />
                 <Route path=path!("/") view=Home />
                 <Route path=path!("/subscriptions") view=Subscriptions />
                 <ParentRoute path=path!("/s/:sub") view=Shell>

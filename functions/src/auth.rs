@@ -1,22 +1,35 @@
-//! User tokens: JWTs verified on every request (signature, `exp`, `iss`, `aud`, with
-//! the algorithm pinned so `none` or a swapped algorithm is refused).
+//! User tokens: JWTs verified on every request (signature, `exp`, `nbf`, `iat`, `iss`,
+//! `aud`, with the algorithm pinned so `none` or a swapped algorithm is refused).
 //!
-//! Locally `vigil serve` signs its own HS256 tokens with a key kept under `--data`.
+//! Locally `vigil serve` signs its own HS256 tokens with a key kept under `--data`. With
+//! an OpenID provider configured, its RS256 tokens are verified with the keys its
+//! discovery document publishes (`jwks_uri`), cached by key id and fetched again when a
+//! token names a key id not seen yet — at most once per [`KEY_REFETCH_INTERVAL`], so a
+//! stream of forged key ids cannot turn Vigil against the provider.
 
 use std::collections::BTreeSet;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use shared::api::OidcSignIn;
 use shared::authz::Principal;
 use shared::model::{Email, GroupId};
+use tokio::sync::RwLock;
 
 /// Issuer and audience of the tokens `vigil serve` signs.
 pub const LOCAL_ISSUER: &str = "vigil-local";
 pub const LOCAL_AUDIENCE: &str = "vigil";
 /// How long a locally issued token is valid.
 pub const LOCAL_TOKEN_SECONDS: u64 = 12 * 60 * 60;
+/// Clock skew allowed on `exp`, `nbf` and `iat`.
+const LEEWAY_SECONDS: u64 = 30;
+/// The least time between two fetches of the provider's keys caused by unknown key ids.
+pub const KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+/// What the console asks the provider for: an ID token with the `email` claim.
+const SCOPE: &str = "openid email";
 
 /// What `vigil serve` puts in the tokens it signs.
 #[derive(Debug, Serialize)]
@@ -31,10 +44,12 @@ struct IssuedClaims {
     groups: Vec<String>,
 }
 
-/// What Vigil reads from any token; `exp`, `iss` and `aud` are checked by the validation.
+/// What Vigil reads from any token; `exp`, `nbf`, `iss` and `aud` are checked by the
+/// validation, `iat` here.
 #[derive(Debug, Deserialize)]
 struct VerifiedClaims {
     email: String,
+    iat: u64,
     /// The identity provider's groups of the user (Cognito's `cognito:groups`).
     #[serde(default, alias = "cognito:groups")]
     groups: Vec<String>,
@@ -46,29 +61,86 @@ struct VerifiedClaims {
 #[error("token refused: {0}")]
 pub struct TokenRefused(String);
 
-/// The keys a token may be signed with.
-enum VerifyingKeys {
-    /// One key (the local HS256 secret).
-    Single(DecodingKey),
-    /// The OIDC issuer's JWKS: the token's `kid` picks the key.
-    ByKeyId(Vec<(String, DecodingKey)>),
+/// Why an OpenID provider could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("OpenID provider {issuer}: {problem}")]
+pub struct DiscoveryFailed {
+    issuer: String,
+    problem: String,
 }
 
-/// Verifies user tokens and, where it holds the signing key, issues them.
-pub struct Authenticator {
-    keys: VerifyingKeys,
-    encoding: Option<EncodingKey>,
+/// The part of an OpenID provider's discovery document Vigil uses.
+#[derive(Debug, Clone, Deserialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    #[serde(default)]
+    end_session_endpoint: Option<String>,
+}
+
+/// Vigil's own HS256 key: `vigil serve` signs and verifies with it.
+struct LocalKey {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
     validation: Validation,
     issuer: String,
     audience: String,
 }
 
+/// An OpenID provider's RS256 keys, by key id, and where to fetch them again.
+struct Provider {
+    sign_in: OidcSignIn,
+    jwks_uri: String,
+    client: reqwest::Client,
+    keys: RwLock<Vec<(String, DecodingKey)>>,
+    refetch: Mutex<RefetchGate>,
+    validation: Validation,
+}
+
+/// Lets a fetch of the keys through at most once per interval.
+#[derive(Debug)]
+struct RefetchGate {
+    interval: Duration,
+    last: Option<Instant>,
+}
+
+impl RefetchGate {
+    fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last: None,
+        }
+    }
+
+    /// Whether a fetch may happen `now`; if so, it counts as done.
+    fn try_pass(&mut self, now: Instant) -> bool {
+        let open = self
+            .last
+            .is_none_or(|last| now.duration_since(last) >= self.interval);
+        if open {
+            self.last = Some(now);
+        }
+        open
+    }
+}
+
+/// Verifies user tokens (Vigil's own, an OpenID provider's, or both) and, where it holds
+/// its own key, issues them.
+pub struct Authenticator {
+    local: Option<LocalKey>,
+    provider: Option<Provider>,
+}
+
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field("issues_tokens", &self.encoding.is_some())
+            .field("local", &self.local.as_ref().map(|key| &key.issuer))
+            .field(
+                "provider",
+                &self.provider.as_ref().map(|p| &p.sign_in.issuer),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -77,41 +149,37 @@ impl Authenticator {
     /// HS256 with a shared secret: the local binary, which both signs and verifies.
     pub fn hs256(secret: &[u8], issuer: &str, audience: &str) -> Self {
         Self {
-            keys: VerifyingKeys::Single(DecodingKey::from_secret(secret)),
-            encoding: Some(EncodingKey::from_secret(secret)),
-            validation: validation(Algorithm::HS256, issuer, audience),
-            issuer: issuer.to_owned(),
-            audience: audience.to_owned(),
+            local: Some(LocalKey {
+                encoding: EncodingKey::from_secret(secret),
+                decoding: DecodingKey::from_secret(secret),
+                validation: validation(Algorithm::HS256, issuer, audience),
+                issuer: issuer.to_owned(),
+                audience: audience.to_owned(),
+            }),
+            provider: None,
         }
     }
 
-    /// Verification only, with the OIDC issuer's published keys (its JWKS).
-    pub fn from_jwks(
-        jwks: &JwkSet,
-        algorithm: Algorithm,
-        issuer: &str,
-        audience: &str,
-    ) -> Result<Self, TokenRefused> {
-        let keys = jwks
-            .keys
-            .iter()
-            .filter_map(|jwk| {
-                let id = jwk.common.key_id.clone()?;
-                DecodingKey::from_jwk(jwk).ok().map(|key| (id, key))
-            })
-            .collect::<Vec<_>>();
-        if keys.is_empty() {
-            return Err(TokenRefused(
-                "the JWKS holds no usable key with a kid".into(),
-            ));
-        }
+    /// Verification of an OpenID provider's tokens only (the deployed functions).
+    pub async fn oidc(issuer: &str, client_id: &str) -> Result<Self, DiscoveryFailed> {
         Ok(Self {
-            keys: VerifyingKeys::ByKeyId(keys),
-            encoding: None,
-            validation: validation(algorithm, issuer, audience),
-            issuer: issuer.to_owned(),
-            audience: audience.to_owned(),
+            local: None,
+            provider: Some(Provider::discover(issuer, client_id).await?),
         })
+    }
+
+    /// Also accepts the tokens of the OpenID provider at `issuer` whose audience is
+    /// `client_id` (the console's client at that provider).
+    pub async fn with_oidc(self, issuer: &str, client_id: &str) -> Result<Self, DiscoveryFailed> {
+        Ok(Self {
+            provider: Some(Provider::discover(issuer, client_id).await?),
+            ..self
+        })
+    }
+
+    /// What the console needs to send a user to the provider, if there is one.
+    pub fn oidc_sign_in(&self) -> Option<&OidcSignIn> {
+        self.provider.as_ref().map(|provider| &provider.sign_in)
     }
 
     pub fn issue(&self, email: &Email) -> Result<String, TokenRefused> {
@@ -125,46 +193,49 @@ impl Authenticator {
         groups: &BTreeSet<GroupId>,
     ) -> Result<String, TokenRefused> {
         let key = self
-            .encoding
+            .local
             .as_ref()
             .ok_or_else(|| TokenRefused("this deployment does not issue tokens".into()))?;
         let now = unix_now();
         let claims = IssuedClaims {
             sub: email.to_string(),
             email: email.to_string(),
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            iss: key.issuer.clone(),
+            aud: key.audience.clone(),
             iat: now,
             exp: now + LOCAL_TOKEN_SECONDS,
             groups: groups.iter().map(|group| group.to_string()).collect(),
         };
-        jsonwebtoken::encode(&Header::new(self.validation.algorithms[0]), &claims, key)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key.encoding)
             .map_err(|e| TokenRefused(e.to_string()))
     }
 
-    /// The principal a token speaks for.
-    pub fn verify(&self, token: &str) -> Result<Principal, TokenRefused> {
-        let key = match &self.keys {
-            VerifyingKeys::Single(key) => key,
-            VerifyingKeys::ByKeyId(keys) => {
-                let header =
-                    jsonwebtoken::decode_header(token).map_err(|e| TokenRefused(e.to_string()))?;
+    /// The principal a token speaks for. The header's `alg` only picks which of the keys
+    /// to try; each key verifies its one algorithm.
+    pub async fn verify(&self, token: &str) -> Result<Principal, TokenRefused> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| TokenRefused(e.to_string()))?;
+        let claims = match (header.alg, &self.local, &self.provider) {
+            (Algorithm::HS256, Some(local), _) => {
+                decode(token, &local.decoding, &local.validation)?
+            }
+            (Algorithm::RS256, _, Some(provider)) => {
                 let id = header
                     .kid
                     .ok_or_else(|| TokenRefused("no kid in the header".into()))?;
-                keys.iter()
-                    .find(|(known, _)| *known == id)
-                    .map(|(_, key)| key)
-                    .ok_or_else(|| TokenRefused(format!("unknown kid {id}")))?
+                let key = provider.key(&id).await?;
+                decode(token, &key, &provider.validation)?
+            }
+            (other, _, _) => {
+                return Err(TokenRefused(format!("algorithm {other:?} is not accepted")));
             }
         };
-        let data = jsonwebtoken::decode::<VerifiedClaims>(token, key, &self.validation)
-            .map_err(|e| TokenRefused(e.to_string()))?;
-        let email = Email::parse(&data.claims.email)
-            .map_err(|e| TokenRefused(format!("email claim {e}")))?;
+        if claims.iat > unix_now() + LEEWAY_SECONDS {
+            return Err(TokenRefused("issued in the future".into()));
+        }
+        let email =
+            Email::parse(&claims.email).map_err(|e| TokenRefused(format!("email claim {e}")))?;
         // A group Vigil could never be assigned to grants nothing; skip it.
-        let groups = data
-            .claims
+        let groups = claims
             .groups
             .iter()
             .filter_map(|group| GroupId::parse(group.as_str()).ok())
@@ -173,12 +244,138 @@ impl Authenticator {
     }
 }
 
+impl Provider {
+    /// Reads the provider's discovery document and its keys.
+    async fn discover(issuer: &str, client_id: &str) -> Result<Self, DiscoveryFailed> {
+        let failed = |problem: String| DiscoveryFailed {
+            issuer: issuer.to_owned(),
+            problem,
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| failed(e.to_string()))?;
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let discovery: Discovery = fetch_json(&client, &url).await.map_err(failed)?;
+        // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer asked for.
+        if discovery.issuer != issuer {
+            return Err(failed(format!(
+                "its discovery document names the issuer {}",
+                discovery.issuer
+            )));
+        }
+        let keys = fetch_keys(&client, &discovery.jwks_uri)
+            .await
+            .map_err(failed)?;
+        Ok(Self {
+            sign_in: OidcSignIn {
+                issuer: discovery.issuer,
+                client_id: client_id.to_owned(),
+                authorization_endpoint: discovery.authorization_endpoint,
+                token_endpoint: discovery.token_endpoint,
+                end_session_endpoint: discovery.end_session_endpoint,
+                scope: SCOPE.to_owned(),
+            },
+            jwks_uri: discovery.jwks_uri,
+            client,
+            keys: RwLock::new(keys),
+            refetch: Mutex::new(RefetchGate::new(KEY_REFETCH_INTERVAL)),
+            validation: validation(Algorithm::RS256, issuer, client_id),
+        })
+    }
+
+    /// The key with id `id`, fetching the provider's keys again if it is new to us (a
+    /// rotation) and the gate lets a fetch through.
+    async fn key(&self, id: &str) -> Result<DecodingKey, TokenRefused> {
+        if let Some(key) = find_key(&self.keys.read().await, id) {
+            return Ok(key);
+        }
+        let may_fetch = self
+            .refetch
+            .lock()
+            .map(|mut gate| gate.try_pass(Instant::now()))
+            .unwrap_or(false);
+        if !may_fetch {
+            return Err(TokenRefused(format!(
+                "unknown kid {id} (keys fetched less than {KEY_REFETCH_INTERVAL:?} ago)"
+            )));
+        }
+        let fresh = fetch_keys(&self.client, &self.jwks_uri)
+            .await
+            .map_err(TokenRefused)?;
+        let found = find_key(&fresh, id);
+        *self.keys.write().await = fresh;
+        tracing::info!(
+            kid = id,
+            found = found.is_some(),
+            "fetched the provider's keys again"
+        );
+        found.ok_or_else(|| TokenRefused(format!("unknown kid {id}")))
+    }
+}
+
+fn find_key(keys: &[(String, DecodingKey)], id: &str) -> Option<DecodingKey> {
+    keys.iter()
+        .find(|(known, _)| known == id)
+        .map(|(_, key)| key.clone())
+}
+
+async fn fetch_json<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<T, String> {
+    client
+        .get(url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| format!("fetching {url}: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("{url} is unreadable: {e}"))
+}
+
+/// The provider's RSA signing keys that carry a key id (a token names its key by id).
+async fn fetch_keys(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<Vec<(String, DecodingKey)>, String> {
+    let jwks: JwkSet = fetch_json(client, url).await?;
+    let keys: Vec<_> = jwks
+        .keys
+        .iter()
+        .filter(|jwk| matches!(jwk.algorithm, AlgorithmParameters::RSA(_)))
+        .filter_map(|jwk| {
+            let id = jwk.common.key_id.clone()?;
+            DecodingKey::from_jwk(jwk).ok().map(|key| (id, key))
+        })
+        .collect();
+    if keys.is_empty() {
+        return Err(format!("{url} holds no RSA key with a kid"));
+    }
+    Ok(keys)
+}
+
+fn decode(
+    token: &str,
+    key: &DecodingKey,
+    validation: &Validation,
+) -> Result<VerifiedClaims, TokenRefused> {
+    jsonwebtoken::decode::<VerifiedClaims>(token, key, validation)
+        .map(|data| data.claims)
+        .map_err(|e| TokenRefused(e.to_string()))
+}
+
 fn validation(algorithm: Algorithm, issuer: &str, audience: &str) -> Validation {
     let mut validation = Validation::new(algorithm);
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    validation.leeway = 30;
+    validation.validate_nbf = true;
+    validation.leeway = LEEWAY_SECONDS;
     validation
 }
 
@@ -197,19 +394,19 @@ mod tests {
         Email::parse("ada@example.com").unwrap()
     }
 
-    #[test]
-    fn a_token_it_issued_verifies_as_its_principal() {
+    #[tokio::test]
+    async fn a_token_it_issued_verifies_as_its_principal() {
         let auth = Authenticator::hs256(
             b"0123456789abcdef0123456789abcdef",
             LOCAL_ISSUER,
             LOCAL_AUDIENCE,
         );
         let token = auth.issue(&email()).unwrap();
-        assert_eq!(auth.verify(&token).unwrap().email, email());
+        assert_eq!(auth.verify(&token).await.unwrap().email, email());
     }
 
-    #[test]
-    fn the_groups_of_an_issued_token_come_back_as_the_principal_groups() {
+    #[tokio::test]
+    async fn the_groups_of_an_issued_token_come_back_as_the_principal_groups() {
         let auth = Authenticator::hs256(
             b"0123456789abcdef0123456789abcdef",
             LOCAL_ISSUER,
@@ -217,11 +414,11 @@ mod tests {
         );
         let groups = BTreeSet::from([GroupId::parse("tier-1").unwrap()]);
         let token = auth.issue_with_groups(&email(), &groups).unwrap();
-        assert_eq!(auth.verify(&token).unwrap().groups, groups);
+        assert_eq!(auth.verify(&token).await.unwrap().groups, groups);
     }
 
-    #[test]
-    fn a_token_signed_with_another_key_is_refused() {
+    #[tokio::test]
+    async fn a_token_signed_with_another_key_is_refused() {
         let ours = Authenticator::hs256(
             b"0123456789abcdef0123456789abcdef",
             LOCAL_ISSUER,
@@ -233,19 +430,19 @@ mod tests {
             LOCAL_AUDIENCE,
         );
         let token = theirs.issue(&email()).unwrap();
-        assert!(ours.verify(&token).is_err());
+        assert!(ours.verify(&token).await.is_err());
     }
 
-    #[test]
-    fn a_token_for_another_audience_is_refused() {
+    #[tokio::test]
+    async fn a_token_for_another_audience_is_refused() {
         let key = b"0123456789abcdef0123456789abcdef";
         let ours = Authenticator::hs256(key, LOCAL_ISSUER, LOCAL_AUDIENCE);
         let other = Authenticator::hs256(key, LOCAL_ISSUER, "someone-else");
-        assert!(ours.verify(&other.issue(&email()).unwrap()).is_err());
+        assert!(ours.verify(&other.issue(&email()).unwrap()).await.is_err());
     }
 
-    #[test]
-    fn an_unsigned_token_is_refused() {
+    #[tokio::test]
+    async fn an_unsigned_token_is_refused() {
         let auth = Authenticator::hs256(
             b"0123456789abcdef0123456789abcdef",
             LOCAL_ISSUER,
@@ -255,6 +452,16 @@ mod tests {
         let payload = signed.split('.').nth(1).unwrap();
         // {"alg":"none","typ":"JWT"}
         let unsigned = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
-        assert!(auth.verify(&unsigned).is_err());
+        assert!(auth.verify(&unsigned).await.is_err());
+    }
+
+    #[test]
+    fn the_key_refetch_gate_opens_once_per_interval() {
+        let mut gate = RefetchGate::new(Duration::from_secs(60));
+        let start = Instant::now();
+        assert!(gate.try_pass(start));
+        assert!(!gate.try_pass(start + Duration::from_secs(59)));
+        assert!(gate.try_pass(start + Duration::from_secs(60)));
+        assert!(!gate.try_pass(start + Duration::from_secs(61)));
     }
 }

@@ -4,8 +4,6 @@
 use std::sync::Arc;
 
 use axum::Router;
-use jsonwebtoken::Algorithm;
-use jsonwebtoken::jwk::JwkSet;
 
 use crate::auth::Authenticator;
 use crate::http::{AppState, no_such_endpoint, with_common_layers};
@@ -43,24 +41,19 @@ fn secret(name: &'static str) -> Result<[u8; 32], StartError> {
         .ok_or_else(|| StartError::Invalid(format!("{name} must be 64 hex digits (32 bytes)")))
 }
 
-/// The user-token verifier: the OIDC issuer's JWKS (`JWT_JWKS_URL`, RS256) in the
-/// cloud; an HS256 secret (`JWT_HS256_SECRET`) under `cargo lambda watch`.
+/// The user-token verifier: the OpenID provider at `JWT_ISSUER` in the cloud, found by
+/// its discovery document, with `JWT_AUDIENCE` the console's client id there; an HS256
+/// secret (`JWT_HS256_SECRET`) under `cargo lambda watch`.
 async fn authenticator() -> Result<Authenticator, StartError> {
     let issuer = required("JWT_ISSUER")?;
     let audience = required("JWT_AUDIENCE")?;
-    if let Ok(url) = required("JWT_JWKS_URL") {
-        let jwks: JwkSet = reqwest::get(&url)
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| StartError::Invalid(format!("fetching the JWKS at {url}: {e}")))?
-            .json()
-            .await
-            .map_err(|e| StartError::Invalid(format!("the JWKS at {url} is unreadable: {e}")))?;
-        return Authenticator::from_jwks(&jwks, Algorithm::RS256, &issuer, &audience)
-            .map_err(|e| StartError::Invalid(e.to_string()));
+    if std::env::var_os("JWT_HS256_SECRET").is_some() {
+        let secret = secret("JWT_HS256_SECRET")?;
+        return Ok(Authenticator::hs256(&secret, &issuer, &audience));
     }
-    let secret = secret("JWT_HS256_SECRET")?;
-    Ok(Authenticator::hs256(&secret, &issuer, &audience))
+    Authenticator::oidc(&issuer, &audience)
+        .await
+        .map_err(|e| StartError::Invalid(e.to_string()))
 }
 
 /// Everything a function needs, from its environment: `TABLE_NAME`, `CURSOR_SECRET`,

@@ -1,15 +1,16 @@
 //! Who the caller is, and the subscriptions they belong to:
-//! `POST /auth/dev-login`, `GET /me`, `POST /subscriptions`, `GET /subscriptions`.
+//! `GET /auth/config`, `POST /auth/dev-login`, `GET /me`, `POST /subscriptions`, `GET /subscriptions`.
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use shared::api::{
-    AuditActor, CreateSubscription, DevLoginRequest, Me, MyAssignment, MySubscription, Page,
-    PageRequest, Subscription, TokenResponse,
+    AuditActor, AuthConfig, CreateSubscription, DevLoginRequest, Me, MyAssignment, MySubscription,
+    Page, PageRequest, Subscription, TokenResponse,
 };
 use shared::authz::{BuiltInRole, Principal, PrincipalRef, RoleAssignment, RoleRef, Scope};
 use shared::model::{AssignmentId, DisplayName, SubscriptionId};
@@ -37,6 +38,8 @@ use crate::store::{
 /// password-less sign-in of the local binary.
 pub fn routes(dev_login: bool) -> OpenApiRouter<AppState> {
     let routes = OpenApiRouter::new()
+        .routes(routes!(auth_config))
+        .layer(Extension(DevLoginMounted(dev_login)))
         .routes(routes!(me))
         .routes(routes!(create_subscription_handler, list_subscriptions))
         .routes(routes!(openapi::openapi_json));
@@ -52,6 +55,35 @@ pub fn routes(dev_login: bool) -> OpenApiRouter<AppState> {
 /// functions serve, never `dev-login`, which only `vigil serve` has.
 pub fn router(dev_login: bool) -> Router<AppState> {
     openapi::serving(routes(dev_login).into(), &openapi::document(dev_login))
+}
+
+/// Whether this process mounted `POST /auth/dev-login`, for `GET /auth/config`.
+#[derive(Debug, Clone, Copy)]
+struct DevLoginMounted(bool);
+
+/// How to sign in here: dev-login, an OpenID provider, or both.
+///
+/// Public: the console reads it before anyone is signed in, so one console build serves
+/// every deployment.
+#[utoipa::path(
+    get,
+    path = "/api/auth/config",
+    tag = "identity",
+    operation_id = "auth_config",
+    security(()),
+    responses((status = 200, description = "The ways to sign in", body = AuthConfig))
+)]
+async fn auth_config(
+    State(auth): State<Arc<Authenticator>>,
+    Extension(DevLoginMounted(dev_login)): Extension<DevLoginMounted>,
+) -> Response {
+    json(
+        StatusCode::OK,
+        &AuthConfig {
+            dev_login,
+            oidc: auth.oidc_sign_in().cloned(),
+        },
+    )
 }
 
 /// Signs in without a password (the local binary only).

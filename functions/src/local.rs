@@ -59,6 +59,14 @@ pub struct ServeArgs {
     /// Seed demo data (idempotent) so the console has something to show.
     #[arg(long)]
     pub demo: bool,
+    /// An OpenID provider to sign in with (its issuer URL): the console then offers
+    /// "Sign in with" it (authorization code with PKCE) and its ID tokens are accepted.
+    #[arg(long, env = "VIGIL_OIDC_ISSUER", requires = "oidc_client_id")]
+    pub oidc_issuer: Option<String>,
+    /// The console's client id at that provider (a public client, redirect URI
+    /// `<console origin>/sign-in/callback`); the audience of its ID tokens.
+    #[arg(long, env = "VIGIL_OIDC_CLIENT_ID", requires = "oidc_issuer")]
+    pub oidc_client_id: Option<String>,
 }
 
 /// Secrets kept under `--data` so tokens and cursors survive a restart.
@@ -145,11 +153,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         DevLogin::Off => false,
         DevLogin::Auto => args.addr.ip().is_loopback(),
     };
-    let auth = Arc::new(Authenticator::hs256(
-        &secrets.token_key,
-        LOCAL_ISSUER,
-        LOCAL_AUDIENCE,
-    ));
+    let mut auth = Authenticator::hs256(&secrets.token_key, LOCAL_ISSUER, LOCAL_AUDIENCE);
+    if let (Some(issuer), Some(client_id)) = (&args.oidc_issuer, &args.oidc_client_id) {
+        auth = auth.with_oidc(issuer, client_id).await?;
+    }
+    let auth = Arc::new(auth);
     let state = AppState {
         table,
         auth: auth.clone(),
@@ -186,11 +194,16 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 /// Every area's routes, `GET /api/openapi.json` with their document, and the console for
 /// every other path.
 pub fn app(state: AppState, dev_login: bool, dist: &Path) -> Router {
+    // The console exchanges the provider's code for tokens itself (a public client).
+    let provider = state
+        .auth
+        .oidc_sign_in()
+        .and_then(|oidc| origin_of(&oidc.token_endpoint));
     let (routes, document) = openapi::routes(dev_login).split_for_parts();
     let routes = openapi::serving(routes, &document)
         .route("/api/{*rest}", any(no_such_endpoint))
         .with_state(state)
-        .fallback_service(console(dist));
+        .fallback_service(console(dist, provider));
     with_common_layers(routes)
 }
 
@@ -203,7 +216,7 @@ pub fn app(state: AppState, dev_login: bool, dist: &Path) -> Router {
 ///   for a year as immutable, everything else (index.html above all) revalidated on each
 ///   use, so a new release is picked up on the next load;
 /// - index.html for every path that is no file: the console routes on the client.
-fn console(dist: &Path) -> Router {
+fn console(dist: &Path, provider: Option<String>) -> Router {
     let index = ServeFile::new(dist.join("index.html"))
         .precompressed_br()
         .precompressed_gzip();
@@ -219,16 +232,17 @@ fn console(dist: &Path) -> Router {
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(console_cache_headers))
         .layer(middleware::from_fn(move |request, next| {
-            console_policy(index_path.clone(), request, next)
+            console_policy(index_path.clone(), provider.clone(), request, next)
         }))
 }
 
 /// The Content-Security-Policy of the console's pages, for the `index.html` trunk wrote:
 /// scripts only from the console's origin plus trunk's inline loader (allowed by its
 /// hash, so no other inline script runs), wasm compiled from them, requests only to the
-/// console's origin, never framed. Styles allow inline `style` attributes: the console
-/// sets bar widths with them.
-pub fn console_csp(index_html: &str) -> String {
+/// console's origin (and the OpenID provider's, at `provider`, for the token exchange),
+/// never framed. Styles allow inline `style` attributes: the console sets bar widths
+/// with them.
+pub fn console_csp(index_html: &str, provider: Option<&str>) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
     let mut hashes = String::new();
@@ -250,11 +264,21 @@ pub fn console_csp(index_html: &str) -> String {
         }
         rest = &body[body_end..];
     }
+    let provider = provider
+        .map(|origin| format!(" {origin}"))
+        .unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; \
-         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
-         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
+         connect-src 'self'{provider}; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
     )
+}
+
+/// `scheme://host[:port]` of a URL, as a CSP source.
+fn origin_of(url: &str) -> Option<String> {
+    let origin = reqwest::Url::parse(url).ok()?.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
 /// Sets [`console_csp`] on every answer of the console (read from the `index.html` on
@@ -262,10 +286,15 @@ pub fn console_csp(index_html: &str) -> String {
 /// only HTML ones: a `304` revalidating `index.html` carries no content type, and its
 /// headers replace the cached page's, policy included; on a script or wasm answer a CSP
 /// does nothing.
-async fn console_policy(index: PathBuf, request: Request, next: Next) -> Response {
+async fn console_policy(
+    index: PathBuf,
+    provider: Option<String>,
+    request: Request,
+    next: Next,
+) -> Response {
     let mut response = next.run(request).await;
     if let Ok(page) = tokio::fs::read_to_string(&index).await
-        && let Ok(policy) = HeaderValue::from_str(&console_csp(&page))
+        && let Ok(policy) = HeaderValue::from_str(&console_csp(&page, provider.as_deref()))
     {
         response
             .headers_mut()
@@ -343,7 +372,7 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::{Sha256, console_csp, is_hashed_file_name};
+    use super::{Sha256, console_csp, is_hashed_file_name, origin_of};
 
     #[test]
     fn the_console_policy_allows_exactly_its_inline_loader() {
@@ -354,7 +383,7 @@ mod tests {
             "<html><head><script type=\"module\">{loader}</script>\
              <script src=\"/other.js\"></script></head></html>"
         );
-        let policy = console_csp(&page);
+        let policy = console_csp(&page, None);
         let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(loader));
         assert!(
             policy.contains(&format!(
@@ -369,6 +398,21 @@ mod tests {
             .find(|d| d.trim().starts_with("script-src"))
             .unwrap();
         assert!(!scripts.contains("unsafe-inline"), "{policy}");
+    }
+
+    #[test]
+    fn the_console_may_reach_its_openid_provider_and_nothing_else() {
+        let provider = origin_of("https://login.example.com:8443/oauth2/token?x=1").unwrap();
+        assert_eq!(provider, "https://login.example.com:8443");
+        let policy = console_csp("<html></html>", Some(&provider));
+        assert!(
+            policy.contains("connect-src 'self' https://login.example.com:8443;"),
+            "{policy}"
+        );
+        assert!(
+            console_csp("<html></html>", None).contains("connect-src 'self';"),
+            "{policy}"
+        );
     }
 
     #[test]

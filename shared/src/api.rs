@@ -144,6 +144,33 @@ pub struct TokenResponse {
     pub token: String,
 }
 
+/// `GET /auth/config`: how a person signs in to this deployment. Public, so the console
+/// can offer the right sign-in before anyone is signed in; one console build serves every
+/// deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuthConfig {
+    /// Whether `POST /auth/dev-login` is served (the local binary on loopback).
+    pub dev_login: bool,
+    /// The OpenID provider to sign in with, if one is configured.
+    pub oidc: Option<OidcSignIn>,
+}
+
+/// An OpenID provider, as a public client (the console) signs in with it: authorization
+/// code with PKCE (S256), then the ID token as the bearer token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OidcSignIn {
+    pub issuer: String,
+    /// The console's client id at the provider, also the audience of its ID tokens.
+    pub client_id: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub end_session_endpoint: Option<String>,
+    /// The scopes to ask for.
+    pub scope: String,
+}
+
 /// `GET /me`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -7,5 +7,6 @@ pub mod embedded;
 pub mod fleet;
 pub mod load;
 pub mod moto;
+pub mod oidc;
 pub mod race;
 pub mod vigil;

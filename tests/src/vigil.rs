@@ -120,6 +120,17 @@ impl Vigil {
         Self::fresh(args.iter().map(|a| a.to_string()).collect(), None).await
     }
 
+    /// Starts on the embedded store at `port` (picked ahead, e.g. with [`free_port`], by a
+    /// test that must name the console's address to another process first).
+    pub async fn start_at(port: u16, args: &[&str]) -> Self {
+        let data = tempfile::tempdir().expect("a temp dir");
+        let args = args.iter().map(|a| a.to_string()).collect();
+        let dist = workspace_root().join("dist");
+        let mut vigil = Self::spawn(port, data.path().to_path_buf(), dist, args, None).await;
+        vigil._data_guard = Some(data);
+        vigil
+    }
+
     /// Starts on the embedded store, serving the console files in `dist`.
     pub async fn start_serving(dist: &Path) -> Self {
         Self::fresh_with_dist(dist.to_path_buf(), Vec::new(), None).await

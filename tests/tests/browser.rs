@@ -1,8 +1,9 @@
 //! Signing in and the session, in real headless Chromium against the real `vigil` binary.
 
 use fantoccini::Locator;
-use vigil_tests::browser::{Browser, find, open_menu, wait_for_text, wait_until};
-use vigil_tests::vigil::Vigil;
+use vigil_tests::browser::{Browser, click, find, open_menu, type_into, wait_for_text, wait_until};
+use vigil_tests::oidc::{OpenIdProvider, SigningKey};
+use vigil_tests::vigil::{Vigil, free_port};
 
 #[tokio::test]
 async fn a_user_signs_in_creates_a_subscription_and_keeps_the_session_after_a_reload() {
@@ -95,5 +96,81 @@ async fn a_signed_out_visit_and_a_rejected_token_both_return_to_sign_in_and_back
     })
     .await;
     assert!(page.find(Locator::Css("#email")).await.is_ok());
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_user_signs_in_through_the_openid_provider_with_pkce_and_lands_where_they_were_going() {
+    // GIVEN a provider whose public client returns to this console, and a console that
+    // offers only it (no dev-login)
+    let port = free_port();
+    let callback = format!("http://127.0.0.1:{port}/sign-in/callback");
+    let provider = OpenIdProvider::start(&SigningKey::generate(), &[callback]).await;
+    let issuer = provider.issuer();
+    let vigil = Vigil::start_at(
+        port,
+        &[
+            "--oidc-issuer",
+            &issuer,
+            "--oidc-client-id",
+            &provider.client_id,
+            "--dev-login",
+            "off",
+        ],
+    )
+    .await;
+    let browser = Browser::start().await;
+    let page = &browser.client;
+
+    // WHEN a signed-out visitor opens a page, they are asked to sign in with the provider
+    page.goto(&format!("{}/subscriptions", vigil.base))
+        .await
+        .unwrap();
+    let provider_name = issuer.trim_start_matches("http://");
+    wait_for_text(page, "#sign-in-provider", |t| {
+        t == format!("Sign in with {provider_name}")
+    })
+    .await;
+    assert!(
+        page.find(Locator::Css("#email")).await.is_err(),
+        "no dev-login form where the server has none"
+    );
+    click(page, "#sign-in-provider").await;
+    // AND at the provider they log in and consent
+    type_into(page, "input[name=login]", "ada@example.com").await;
+    type_into(page, "input[name=password]", "any password").await;
+    click(page, "button[type=submit]").await;
+    wait_for_text(page, "button[type=submit]", |t| t == "Continue").await;
+    click(page, "button[type=submit]").await;
+
+    // THEN they are back where they were going, signed in as the provider's account
+    wait_until(page, "the console returns to /subscriptions", || async {
+        page.current_url()
+            .await
+            .is_ok_and(|url| url.path() == "/subscriptions" && url.port() == Some(port))
+    })
+    .await;
+    open_menu(page, "//header", "Account").await;
+    wait_for_text(page, "#who", |t| t == "ada@example.com").await;
+    // AND the provider's ID token works as the bearer: they create a subscription
+    type_into(page, "#subscription-name", "Plant West").await;
+    click(page, "#create-subscription").await;
+    wait_for_text(page, "#subscriptions .subscription .name", |t| {
+        t == "Plant West"
+    })
+    .await;
+    browser.screenshot("oidc-sign-in").await;
+
+    // AND a replayed callback (its one-use state is gone) signs nobody in
+    page.goto(&format!(
+        "{}/sign-in/callback?code=replayed&state=replayed",
+        vigil.base
+    ))
+    .await
+    .unwrap();
+    wait_for_text(page, "main [role=alert]", |t| {
+        t.contains("not started here") || t.contains("no sign-in was started")
+    })
+    .await;
     browser.close().await;
 }

@@ -15,6 +15,8 @@ const TRUNK_VERSION: &str = "0.21.14";
 /// wasm-opt for trunk's release builds: npm's binaryen (Debian's binaryen 108 writes
 /// modules that do not run). Must match `[tools] wasm_opt` in `Trunk.toml`.
 const BINARYEN_VERSION: &str = "132";
+/// The OpenID provider the sign-in tests start (npm `oidc-provider`), pinned.
+const OIDC_PROVIDER_VERSION: &str = "9.13.3";
 /// Where the bootstrap installs npm tools: inside `target/`, so git ignores it and
 /// `cargo clean` removes it.
 const NPM_TOOLS: &str = "target/tools";
@@ -24,11 +26,11 @@ const WASM_GZIP_BUDGET: u64 = 250 * 1024;
 /// What CI enforces while the console is over its budget (Console I measured 393 KB;
 /// with Console II's pages 503 KB, with the alert counts and time filter 517 KB, with
 /// the alert trail (assignee, comments, close reasons, timeline) 542 KB, with suppression
-/// rules and the close-reason editor 574 KB, with device grouping 581 KB; see
-/// BENCHMARKS.md): a ceiling that stops it
+/// rules and the close-reason editor 574 KB, with device grouping 581 KB, with sign-in
+/// through an OpenID provider (PKCE) 595 KB; see BENCHMARKS.md): a ceiling that stops it
 /// growing unnoticed until the work that brings it under the budget lands. The budget
 /// itself is printed, unmet.
-const WASM_GZIP_CEILING: u64 = 600 * 1024;
+const WASM_GZIP_CEILING: u64 = 610 * 1024;
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// Name under which Debian's wasm-capable toolchain is linked into rustup.
 const DEBIAN_TOOLCHAIN: &str = "debian-web";
@@ -202,6 +204,7 @@ fn bootstrap() -> Result<WasmRoute> {
         run(cmd("cargo", &["install", &spec]))?;
     }
     install_binaryen()?;
+    install_oidc_provider()?;
     let missing: Vec<&str> = PIP_PACKAGES
         .iter()
         .filter(|(name, _)| output("python3", &["-m", "pip", "show", "-q", name]).is_none())
@@ -245,6 +248,34 @@ fn install_binaryen() -> Result {
         Err(format!(
             "{spec} installed, but {} --version does not say version {BINARYEN_VERSION}",
             wasm_opt.display()
+        ))
+    }
+}
+
+/// npm `oidc-provider@OIDC_PROVIDER_VERSION` into the tools folder (once), for the tests
+/// that sign in through a real OpenID provider (`tests/oidc/provider.mjs`).
+fn install_oidc_provider() -> Result {
+    let manifest = root()
+        .join(NPM_TOOLS)
+        .join("node_modules/oidc-provider/package.json");
+    let wanted = format!("\"version\": \"{OIDC_PROVIDER_VERSION}\"");
+    let installed = || std::fs::read_to_string(&manifest).is_ok_and(|m| m.contains(&wanted));
+    if installed() {
+        return Ok(());
+    }
+    let spec = format!("oidc-provider@{OIDC_PROVIDER_VERSION}");
+    let mut npm = cmd(
+        "npm",
+        &["install", "--no-audit", "--no-fund", "--prefix", NPM_TOOLS],
+    );
+    npm.arg(&spec);
+    run(npm)?;
+    if installed() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{spec} installed, but {} does not say so",
+            manifest.display()
         ))
     }
 }

@@ -1,11 +1,47 @@
 //! Sign-in, who am I, subscriptions.
 
 use gloo_net::http::Request;
-use shared::api::{CreateSubscription, DevLoginRequest, Me, Page, Subscription, TokenResponse};
+use shared::api::{
+    AuthConfig, CreateSubscription, DevLoginRequest, Me, OidcSignIn, Page, Subscription,
+    TokenResponse,
+};
 
 use super::{Api, ApiError};
+use crate::logic::oidc::TokenAnswer;
 
-/// The one call made without a token.
+/// How this deployment signs people in (public).
+pub async fn auth_config() -> Result<AuthConfig, ApiError> {
+    let response = Request::get("/api/auth/config")
+        .send()
+        .await
+        .map_err(super::network)?;
+    if response.ok() {
+        return response.json().await.map_err(super::network);
+    }
+    Err(super::refusal(response).await)
+}
+
+/// The provider's token endpoint: the code and its PKCE verifier for the ID token.
+pub async fn exchange_code(provider: &OidcSignIn, form: String) -> Result<TokenAnswer, ApiError> {
+    let response = Request::post(&provider.token_endpoint)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form)
+        .map_err(super::network)?
+        .send()
+        .await
+        .map_err(super::network)?;
+    if response.ok() {
+        return response.json().await.map_err(super::network);
+    }
+    // An OAuth error body (`error`, `error_description`), not the contract's.
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    Err(ApiError::Network(format!(
+        "the sign-in provider refused the code ({status}): {text}"
+    )))
+}
+
+/// Signs in without a password (the local binary's dev-login).
 pub async fn dev_login(request: &DevLoginRequest) -> Result<TokenResponse, ApiError> {
     let response = Request::post("/api/auth/dev-login")
         .json(request)

@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod denial;
 pub mod format;
 pub mod grouping;
+pub mod oidc;
 pub mod query;
 pub mod rules;
 pub mod selection;

@@ -25,7 +25,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let token = bearer_token(parts)?;
         let authenticator = Arc::<Authenticator>::from_ref(state);
-        match authenticator.verify(token) {
+        match authenticator.verify(token).await {
             Ok(principal) => Ok(Caller(principal)),
             Err(refused) => {
                 tracing::info!(%refused, "unauthenticated request");
