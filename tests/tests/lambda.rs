@@ -1,17 +1,14 @@
 //! Every Lambda function, run by `cargo lambda watch` on 127.0.0.1 against a local
-//! DynamoDB-API server, answers a real request.
+//! DynamoDB-API server, answers a real request, with user tokens verified as deployed:
+//! the keys of a real OpenID provider found through its discovery document.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use functions::auth::Authenticator;
-use shared::model::Email;
 use vigil_tests::moto::Moto;
+use vigil_tests::oidc::{OpenIdProvider, SigningKey};
 use vigil_tests::vigil::{free_port, workspace_root};
 
-const ISSUER: &str = "https://issuer.test";
-const AUDIENCE: &str = "vigil-lambda-test";
-const JWT_SECRET: [u8; 32] = [7; 32];
 const CURSOR_SECRET: [u8; 32] = [9; 32];
 
 struct Watch(Child);
@@ -32,12 +29,13 @@ async fn every_function_answers_under_cargo_lambda_watch() {
     let moto = tokio::task::spawn_blocking(Moto::shared).await.unwrap();
     let table = format!("vigil-lambda-{}", functions::ids::new().to_lowercase());
     moto.table(&table, CURSOR_SECRET).await;
+    let key = SigningKey::generate();
+    let provider = OpenIdProvider::start(&key, &[]).await;
     let port = free_port();
     let settings = [
         ("TABLE_NAME", table.clone()),
-        ("JWT_ISSUER", ISSUER.to_owned()),
-        ("JWT_AUDIENCE", AUDIENCE.to_owned()),
-        ("JWT_HS256_SECRET", hex(&JWT_SECRET)),
+        ("JWT_ISSUER", provider.issuer()),
+        ("JWT_AUDIENCE", provider.client_id.clone()),
         ("CURSOR_SECRET", hex(&CURSOR_SECRET)),
     ];
     let mut env_vars: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -62,9 +60,18 @@ async fn every_function_answers_under_cargo_lambda_watch() {
             .spawn()
             .expect("cargo lambda runs (installed by `cargo xtask bootstrap`)"),
     );
-    let token = Authenticator::hs256(&JWT_SECRET, ISSUER, AUDIENCE)
-        .issue(&Email::parse("ada@example.com").unwrap())
-        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = key.sign(&serde_json::json!({
+        "iss": provider.issuer(),
+        "aud": provider.client_id,
+        "sub": "ada",
+        "email": "ada@example.com",
+        "iat": now,
+        "exp": now + 3600,
+    }));
     // The first call to each function builds it: allow minutes.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(600))

@@ -232,16 +232,8 @@ fn install_binaryen() -> Result {
     if installed(&wasm_opt) {
         return Ok(());
     }
-    let folder = root().join(NPM_TOOLS);
-    std::fs::create_dir_all(&folder)
-        .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
     let spec = format!("binaryen@{BINARYEN_VERSION}");
-    let mut npm = cmd(
-        "npm",
-        &["install", "--no-audit", "--no-fund", "--prefix", NPM_TOOLS],
-    );
-    npm.arg(&spec);
-    run(npm)?;
+    npm_install(&spec)?;
     if installed(&wasm_opt) {
         Ok(())
     } else {
@@ -264,12 +256,7 @@ fn install_oidc_provider() -> Result {
         return Ok(());
     }
     let spec = format!("oidc-provider@{OIDC_PROVIDER_VERSION}");
-    let mut npm = cmd(
-        "npm",
-        &["install", "--no-audit", "--no-fund", "--prefix", NPM_TOOLS],
-    );
-    npm.arg(&spec);
-    run(npm)?;
+    npm_install(&spec)?;
     if installed() {
         Ok(())
     } else {
@@ -278,6 +265,19 @@ fn install_oidc_provider() -> Result {
             manifest.display()
         ))
     }
+}
+
+/// `npm install <spec>` into the project-local tools folder.
+fn npm_install(spec: &str) -> Result {
+    let folder = root().join(NPM_TOOLS);
+    std::fs::create_dir_all(&folder)
+        .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    let mut npm = cmd(
+        "npm",
+        &["install", "--no-audit", "--no-fund", "--prefix", NPM_TOOLS],
+    );
+    npm.arg(spec);
+    run(npm)
 }
 
 /// PATH with the project's npm tools first: trunk runs the `wasm-opt` it finds there.

@@ -11,14 +11,7 @@ use crate::logic::oidc::TokenAnswer;
 
 /// How this deployment signs people in (public).
 pub async fn auth_config() -> Result<AuthConfig, ApiError> {
-    let response = Request::get("/api/auth/config")
-        .send()
-        .await
-        .map_err(super::network)?;
-    if response.ok() {
-        return response.json().await.map_err(super::network);
-    }
-    Err(super::refusal(response).await)
+    without_token(Request::get("/api/auth/config").build()).await
 }
 
 /// The provider's token endpoint: the code and its PKCE verifier for the ID token.
@@ -43,8 +36,14 @@ pub async fn exchange_code(provider: &OidcSignIn, form: String) -> Result<TokenA
 
 /// Signs in without a password (the local binary's dev-login).
 pub async fn dev_login(request: &DevLoginRequest) -> Result<TokenResponse, ApiError> {
-    let response = Request::post("/api/auth/dev-login")
-        .json(request)
+    without_token(Request::post("/api/auth/dev-login").json(request)).await
+}
+
+/// One of the calls made before anyone is signed in.
+async fn without_token<T: serde::de::DeserializeOwned>(
+    request: Result<Request, gloo_net::Error>,
+) -> Result<T, ApiError> {
+    let response = request
         .map_err(super::network)?
         .send()
         .await

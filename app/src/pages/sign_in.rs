@@ -42,15 +42,25 @@ pub fn SignIn() -> impl IntoView {
         }
     });
     view! {
+        <SignInCard title="Sign in">
+            {move || loaded(config.get(), "the ways to sign in", move || config.refetch(), move |config| {
+                sign_in_options(config, next).into_any()
+            })}
+        </SignInCard>
+    }
+}
+
+/// The signed-out layout: the brand, and one card.
+#[component]
+fn SignInCard(title: &'static str, children: Children) -> impl IntoView {
+    view! {
         <header class="top">
             <span class="brand">"VIGIL"</span>
         </header>
         <main class="narrow">
             <section class="card">
-                <h1>"Sign in"</h1>
-                {move || loaded(config.get(), "the ways to sign in", move || config.refetch(), move |config| {
-                    sign_in_options(config, next).into_any()
-                })}
+                <h1>{title}</h1>
+                {children()}
             </section>
         </main>
     }
@@ -137,24 +147,18 @@ pub fn SignInCallback() -> impl IntoView {
         }
     });
     view! {
-        <header class="top">
-            <span class="brand">"VIGIL"</span>
-        </header>
-        <main class="narrow">
-            <section class="card">
-                <h1>"Signing in"</h1>
-                {move || match failure.get() {
-                    None => view! { <Loading what="your session" /> }.into_any(),
-                    Some(problem) => view! {
-                        <div class="state error" role="alert">
-                            <p>{problem}</p>
-                            <a href="/sign-in">"Start again"</a>
-                        </div>
-                    }
-                    .into_any(),
-                }}
-            </section>
-        </main>
+        <SignInCard title="Signing in">
+            {move || match failure.get() {
+                None => view! { <Loading what="your session" /> }.into_any(),
+                Some(problem) => view! {
+                    <div class="state error" role="alert">
+                        <p>{problem}</p>
+                        <a href="/sign-in">"Start again"</a>
+                    </div>
+                }
+                .into_any(),
+            }}
+        </SignInCard>
     }
 }
 
