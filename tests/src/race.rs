@@ -18,6 +18,10 @@ pub enum Win {
     Keeps,
     /// `204`, and the resource is gone (a `DELETE`).
     Removes,
+    /// `204`, and the item is gone from its list, whose `ETag` (the version of the
+    /// subscription's policy) guards it: role assignments, custom roles, device groups,
+    /// which have no item `GET`.
+    RemovesFromList,
 }
 
 /// A race of one request per body, each `method` on `/subscriptions/<sub><rest>` as the
@@ -59,7 +63,17 @@ impl Race<'_> {
     pub async fn run(self) -> Finish {
         let fleet = self.fleet;
         let path = fleet.path(&self.rest);
-        let etag_before = fleet.etag(&self.rest).await;
+        // What is read back: the item, or for items without a GET their list.
+        let read = match self.win {
+            Win::RemovesFromList => self
+                .rest
+                .rsplit_once('/')
+                .expect("an item path")
+                .0
+                .to_owned(),
+            _ => self.rest.clone(),
+        };
+        let etag_before = fleet.etag(&read).await;
         let audited_before = audited(fleet, self.action, self.target).await;
         let start = Arc::new(tokio::sync::Barrier::new(self.bodies.len()));
         let racers: Vec<_> = self
@@ -83,7 +97,7 @@ impl Race<'_> {
 
         let success = match self.win {
             Win::Changes => 200,
-            Win::Keeps | Win::Removes => 204,
+            Win::Keeps | Win::Removes | Win::RemovesFromList => 204,
         };
         let winners: Vec<usize> = (0..answers.len())
             .filter(|&n| (200..300).contains(&answers[n].status))
@@ -95,14 +109,15 @@ impl Race<'_> {
             if n == winner {
                 continue;
             }
-            if self.win == Win::Removes && answer.status == 404 {
+            let removes = matches!(self.win, Win::Removes | Win::RemovesFromList);
+            if removes && answer.status == 404 {
                 expect(answer, 404, "not_found");
             } else {
                 expect(answer, 412, "precondition_failed");
             }
         }
 
-        let after = fleet.get(&self.rest).await;
+        let after = fleet.get(&read).await;
         match self.win {
             Win::Changes => {
                 assert_eq!(after.status, 200, "{after:?}");
@@ -115,6 +130,16 @@ impl Race<'_> {
                 assert_ne!(after.etag.as_deref(), Some(etag_before.as_str()));
             }
             Win::Removes => expect(&after, 404, "not_found"),
+            Win::RemovesFromList => {
+                assert_eq!(after.status, 200, "{after:?}");
+                let items = after.body["items"].as_array().expect("a page");
+                assert!(
+                    items.iter().all(|item| item["id"] != self.target),
+                    "{} still listed: {after:?}",
+                    self.target
+                );
+                expect(&fleet.delete(&self.rest).await, 404, "not_found");
+            }
         }
         assert_eq!(
             audited(fleet, self.action, self.target).await,

@@ -122,6 +122,94 @@ on_both_stores!(
     }
 );
 
+// ----- Role assignments, custom roles, device groups: guarded by the policy's version -----
+
+on_both_stores!(
+    twenty_deletions_of_a_role_assignment_with_one_if_match_delete_it_once,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        fleet
+            .member("carol@example.com", "security_reader", None)
+            .await;
+        let assignment = fleet
+            .assignment_of("carol@example.com", "security_reader")
+            .await;
+        Race {
+            fleet: &fleet,
+            method: Method::DELETE,
+            rest: format!("/role-assignments/{assignment}"),
+            bodies: no_bodies(),
+            win: Win::RemovesFromList,
+            action: "role_assignment.delete",
+            target: &assignment,
+        }
+        .run()
+        .await;
+        // THEN Carol holds nothing any more
+        let carol = fleet.api.dev_login("carol@example.com").await;
+        let sites = fleet.api.get(&fleet.path("/sites"), Some(&carol)).await;
+        expect(&sites, 404, "not_found");
+    }
+);
+
+on_both_stores!(
+    twenty_deletions_of_a_custom_role_with_one_if_match_delete_it_once,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let role = fleet
+            .post(
+                "/roles",
+                json!({"name": "Alert viewer", "permissions": ["view_alerts"]}),
+            )
+            .await;
+        assert_eq!(role.status, 201, "{role:?}");
+        let role = id_of(&role.body);
+        Race {
+            fleet: &fleet,
+            method: Method::DELETE,
+            rest: format!("/roles/{role}"),
+            bodies: no_bodies(),
+            win: Win::RemovesFromList,
+            action: "role.delete",
+            target: &role,
+        }
+        .run()
+        .await;
+        // THEN its name is free again
+        let again = fleet
+            .post(
+                "/roles",
+                json!({"name": "Alert viewer", "permissions": ["view_alerts"]}),
+            )
+            .await;
+        assert_eq!(again.status, 201, "{again:?}");
+    }
+);
+
+on_both_stores!(
+    twenty_deletions_of_a_device_group_with_one_if_match_delete_it_once,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let body = json!({"name": "EMEA", "sites": {"tags": {"region": "emea"}}});
+        let group = fleet.post("/device-groups", body.clone()).await;
+        assert_eq!(group.status, 201, "{group:?}");
+        let group = id_of(&group.body);
+        Race {
+            fleet: &fleet,
+            method: Method::DELETE,
+            rest: format!("/device-groups/{group}"),
+            bodies: no_bodies(),
+            win: Win::RemovesFromList,
+            action: "device_group.delete",
+            target: &group,
+        }
+        .run()
+        .await;
+        // THEN its name is free again
+        assert_eq!(fleet.post("/device-groups", body).await.status, 201);
+    }
+);
+
 // ----- Plans -----
 
 on_both_stores!(
