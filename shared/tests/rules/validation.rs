@@ -188,7 +188,21 @@ proptest! {
     }
 
     #[test]
-    fn software_version_parsing_never_panics(raw in "[0-9.a ]{0,24}") {
-        let _ = SoftwareVersion::parse(&raw);
+    fn a_software_version_is_one_to_four_dotted_numbers_and_keeps_its_text(raw in "[0-9.a ]{0,24}") {
+        let pieces: Vec<&str> = raw.split('.').collect();
+        let expected = (1..=4).contains(&pieces.len())
+            && pieces.iter().all(|piece| {
+                !piece.is_empty()
+                    && piece.bytes().all(|b| b.is_ascii_digit())
+                    && piece.parse::<u64>().is_ok_and(|n| n <= u64::from(u32::MAX))
+            });
+        match SoftwareVersion::parse(&raw) {
+            Ok(version) => {
+                prop_assert!(expected, "{raw:?} accepted");
+                prop_assert_eq!(version.to_string(), raw.clone());
+                prop_assert_eq!(SoftwareVersion::parse(version.as_str()), Ok(version));
+            }
+            Err(_) => prop_assert!(!expected, "{raw:?} refused"),
+        }
     }
 }
