@@ -172,18 +172,20 @@ fn every_documented_operation_is_routed_to_the_function_that_serves_it() {
 }
 
 #[test]
-fn the_openapi_document_needs_no_token() {
+fn the_openapi_document_and_the_sign_in_configuration_need_no_token() {
     let template = template();
     let lines: Vec<&str> = template.lines().map(str::trim).collect();
-    let at = lines
-        .iter()
-        .position(|line| *line == "Path: /api/openapi.json")
-        .expect("the template routes /api/openapi.json");
-    assert!(
-        lines[at + 1..]
+    for path in ["/api/openapi.json", "/api/auth/config"] {
+        let at = lines
             .iter()
-            .take(3)
-            .any(|line| *line == "Authorizer: NONE"),
-        "GET /api/openapi.json must not need a JWT"
-    );
+            .position(|line| *line == format!("Path: {path}"))
+            .unwrap_or_else(|| panic!("the template routes {path}"));
+        assert!(
+            lines[at + 1..]
+                .iter()
+                .take(3)
+                .any(|line| *line == "Authorizer: NONE"),
+            "GET {path} must not need a JWT"
+        );
+    }
 }
