@@ -187,6 +187,9 @@ pub struct SensorRecord {
     /// The current token of the activation file, returned as is by every download;
     /// never shown by the sensor's own endpoints nor written to the audit log.
     pub token: String,
+    /// When the current token was issued by a reactivation; `None`: at onboarding.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub reactivated_at: Option<OffsetDateTime>,
     pub state: SensorState,
 }
 

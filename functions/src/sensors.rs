@@ -122,6 +122,8 @@ fn view(record: &SensorRecord, now: OffsetDateTime, latest_ti: &TiVersion) -> Se
         ti_version: ti.and_then(|ti| ti.installed.clone()),
         ti_mode: ti.map(|ti| ti.mode),
         ti_update_status: ti.map(|ti| ti.status(Some(latest_ti))),
+        software_update: record.state.software_update.clone(),
+        activation_issued_at: record.reactivated_at.unwrap_or(record.created_at),
     }
 }
 
@@ -391,6 +393,7 @@ async fn onboard_sensor(
             created_at: now,
             created_by: principal.email.clone(),
             token: token.clone(),
+            reactivated_at: None,
             state: SensorState::new(request.sensor_type),
         };
         let site_id = &record.site_id;
@@ -751,6 +754,7 @@ async fn reactivate(
         "sensor.reactivate",
         |record| {
             let old = std::mem::replace(&mut record.token, token.clone());
+            record.reactivated_at = Some(OffsetDateTime::now_utc());
             Ok(Edit::Save(vec![
                 Write::Delete {
                     key: token_key(&old),

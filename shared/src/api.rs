@@ -24,8 +24,8 @@ use crate::model::{
     CommentText, Commitment, CommittedDevices, DetectedAlert, DeviceGroupId, DeviceId, DisplayName,
     Email, Engine, GroupId, HealthFinding, ObservedDevice, PendingAction, PlanId, PlanKind,
     PlanStatus, PlanTermsError, SensorHealth, SensorId, SensorIssue, SensorType, Severity, SiteId,
-    SiteOwners, SitePlacement, SitePlacementError, SiteSelector, SoftwareVersion, SubscriptionId,
-    Tags, TiMode, TiUpdateStatus, TiVersion, ZoneId, committed_devices_for,
+    SiteOwners, SitePlacement, SitePlacementError, SiteSelector, SoftwareUpdate, SoftwareVersion,
+    SubscriptionId, Tags, TiMode, TiUpdateStatus, TiVersion, ZoneId, committed_devices_for,
 };
 
 pub use crate::authz::RoleAssignment;
@@ -643,6 +643,12 @@ pub struct Sensor {
     pub ti_version: Option<TiVersion>,
     pub ti_mode: Option<TiMode>,
     pub ti_update_status: Option<TiUpdateStatus>,
+    /// The remote software update asked for, and where it stands.
+    pub software_update: SoftwareUpdate,
+    /// When the current activation file was issued: at onboarding, or by the latest
+    /// reactivation (which revoked the one before).
+    #[serde(with = "time::serde::rfc3339")]
+    pub activation_issued_at: OffsetDateTime,
 }
 
 /// The header of `GET /subscriptions/{sub}/sensors/export.csv`: the grid's columns.
@@ -660,6 +666,18 @@ pub const SENSOR_EXPORT_COLUMNS: [&str; 11] = [
     "TI update status",
 ];
 
+/// A cell of a CSV export, defused for spreadsheets: a cell starting with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return is evaluated as a formula by Excel, LibreOffice and
+/// Sheets (CSV injection: a device named `=cmd|' /C calc'!A0` would run), so it gets a
+/// leading `'`, which they show as text. Quoting for CSV itself is the writer's job.
+pub fn spreadsheet_cell(raw: String) -> String {
+    if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{raw}")
+    } else {
+        raw
+    }
+}
+
 /// The names the export shows instead of ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SensorExportNames<'a> {
@@ -670,10 +688,11 @@ pub struct SensorExportNames<'a> {
 
 impl Sensor {
     /// The sensor's row of the CSV export, in [`SENSOR_EXPORT_COLUMNS`] order; enum
-    /// values as in the API, times in RFC 3339 UTC, empty cells for unknowns.
+    /// values as in the API, times in RFC 3339 UTC, empty cells for unknowns, each
+    /// [`spreadsheet_cell`].
     pub fn export_row(&self, names: SensorExportNames<'_>) -> [String; 11] {
         let text = |value: Option<String>| value.unwrap_or_default();
-        [
+        let row = [
             self.name.to_string(),
             self.sensor_type.as_str().to_owned(),
             names.site.to_owned(),
@@ -692,7 +711,8 @@ impl Sensor {
                 self.ti_update_status
                     .map(|status| status.as_str().to_owned()),
             ),
-        ]
+        ];
+        row.map(spreadsheet_cell)
     }
 }
 
@@ -1642,7 +1662,7 @@ pub const DEVICE_EXPORT_COLUMNS: [&str; 12] = [
 ];
 
 /// A device's row of the CSV export, in [`DEVICE_EXPORT_COLUMNS`] order: ids as in the
-/// API, times in RFC 3339 UTC, empty cells for unknowns.
+/// API, times in RFC 3339 UTC, empty cells for unknowns, each [`spreadsheet_cell`].
 pub fn device_export_row(device: &Device) -> [String; 12] {
     let text = |value: &Option<DisplayName>| value.as_ref().map(ToString::to_string);
     let utc = |at: OffsetDateTime| {
@@ -1650,7 +1670,7 @@ pub fn device_export_row(device: &Device) -> [String; 12] {
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default()
     };
-    [
+    let row = [
         device.id.to_string(),
         text(&device.name).unwrap_or_default(),
         text(&device.device_type).unwrap_or_default(),
@@ -1667,7 +1687,8 @@ pub fn device_export_row(device: &Device) -> [String; 12] {
         device.authorized.to_string(),
         utc(device.first_seen),
         utc(device.last_activity),
-    ]
+    ];
+    row.map(spreadsheet_cell)
 }
 
 // ----- Sensor ingest -----

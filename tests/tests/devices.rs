@@ -845,3 +845,34 @@ on_both_stores!(
         assert_eq!(north_after[0]["name"], "Press PLC");
     }
 );
+
+on_both_stores!(
+    names_that_spreadsheets_would_run_are_exported_as_text,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        let sensor = fleet.site_with_a_sensor().await;
+        // GIVEN a sensor reports a device whose name and vendor are formulas
+        let mut device = observation("10.0.0.9", "00:1b:44:11:3a:c9");
+        device["name"] = "=cmd|' /C calc'!A0".into();
+        device["vendor"] = "@SUM(1+1)".into();
+        device["type"] = "-2+3".into();
+        fleet.observe(&sensor, vec![device]).await;
+        // WHEN the inventory is exported
+        let (status, _, rows) = export(&fleet, &fleet.owner, "").await;
+        assert_eq!(status, 200);
+        // THEN each such cell starts with a quote, which spreadsheets show as text
+        let column = |name: &str| {
+            DEVICE_EXPORT_COLUMNS
+                .iter()
+                .position(|c| *c == name)
+                .unwrap()
+        };
+        let row = &rows[1];
+        assert_eq!(row[column("name")], "'=cmd|' /C calc'!A0");
+        assert_eq!(row[column("vendor")], "'@SUM(1+1)");
+        assert_eq!(row[column("type")], "'-2+3");
+        // AND the API still answers the name as it was reported
+        let listed = list(&fleet, &fleet.owner, "").await;
+        assert_eq!(listed[0]["name"], "=cmd|' /C calc'!A0");
+    }
+);

@@ -2,7 +2,7 @@
 //! log as CSV.
 
 use serde_json::Value;
-use shared::api::{AuditActor, AuditEntry};
+use shared::api::{AuditActor, AuditEntry, spreadsheet_cell};
 
 /// One field a change touched: its value before and after (`None`: absent).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,14 +97,10 @@ pub fn csv(entries: &[AuditEntry], scope: impl Fn(&AuditEntry) -> String) -> Str
     out
 }
 
-/// A CSV cell (RFC 4180), with a leading `=`, `+`, `-` or `@` defused so that a
-/// spreadsheet never runs a value as a formula.
+/// A CSV cell (RFC 4180), defused so that a spreadsheet never runs a value as a formula
+/// ([`spreadsheet_cell`]).
 fn csv_cell(raw: &str) -> String {
-    let defused = if raw.starts_with(['=', '+', '-', '@']) {
-        format!("'{raw}")
-    } else {
-        raw.to_owned()
-    };
+    let defused = spreadsheet_cell(raw.to_owned());
     if defused.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", defused.replace('"', "\"\""))
     } else {

@@ -14,6 +14,13 @@ use super::error::ApiError;
 #[derive(Debug)]
 pub struct Body(Bytes);
 
+impl Body {
+    /// A body from bytes read elsewhere (the fuzz targets parse bodies as handlers do).
+    pub fn from_bytes(bytes: Bytes) -> Self {
+        Body(bytes)
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = ApiError;
 

@@ -392,6 +392,7 @@ impl SoftwareRelease {
 /// `pending`, settled by the heartbeat after that — done when the sensor reports the
 /// version, failed otherwise (which makes the sensor unhealthy until a later update).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SoftwareUpdate {
     #[default]
