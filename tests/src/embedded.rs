@@ -1,6 +1,7 @@
-//! The embedded store in this process: a fresh table, and the whole API served over
-//! one, with a hook that commits another writer's change between a handler's read and
-//! its own transaction — the moment a lost race happens, made deterministic.
+//! A store in this process, embedded or on the DynamoDB-API server: a fresh table, and
+//! the whole API served over one, with a hook that commits another writer's change
+//! between a handler's read and its own transaction — the moment a lost race happens,
+//! made deterministic.
 
 use std::num::NonZeroU8;
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,8 @@ use functions::store::{
 };
 use tempfile::TempDir;
 
-use crate::vigil::{Api, workspace_root};
+use crate::moto::Moto;
+use crate::vigil::{Api, Backend, workspace_root};
 
 /// A fresh embedded table, and the directory it lives in (deleted when dropped).
 pub fn table() -> (Arc<dyn Table>, TempDir) {
@@ -22,6 +24,52 @@ pub fn table() -> (Arc<dyn Table>, TempDir) {
     let table = EmbeddedTable::open(directory.path().join("store.redb"), [7; 32])
         .expect("open the embedded store");
     (Arc::new(table), directory)
+}
+
+/// What keeps a fresh table alive: its folder, or the moto server it is on.
+pub enum TableHome {
+    Folder(TempDir),
+    Moto(Arc<Moto>),
+}
+
+/// A fresh table on `backend`, and what keeps it alive.
+pub async fn table_on(backend: Backend) -> (Arc<dyn Table>, TableHome) {
+    match backend {
+        Backend::Embedded => {
+            let (table, directory) = table();
+            (table, TableHome::Folder(directory))
+        }
+        Backend::Dynamodb => {
+            let moto = tokio::task::spawn_blocking(Moto::shared)
+                .await
+                .expect("moto starts");
+            let name = format!("vigil-inproc-{}", functions::ids::new().to_lowercase());
+            let table = moto.table(&name, [7; 32]).await;
+            (Arc::new(table), TableHome::Moto(moto))
+        }
+    }
+}
+
+/// Runs an async test body on a fresh table of each store:
+/// `for_each_store!(name, |backend: Backend| async move { ... });` makes `name::embedded`
+/// and `name::dynamodb`.
+#[macro_export]
+macro_rules! for_each_store {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn embedded() {
+                ($body)($crate::vigil::Backend::Embedded).await;
+            }
+
+            #[tokio::test]
+            async fn dynamodb() {
+                ($body)($crate::vigil::Backend::Dynamodb).await;
+            }
+        }
+    };
 }
 
 /// What the other writer commits just before the handler's transaction.
@@ -35,7 +83,7 @@ pub enum Competitor {
     Put(Item),
 }
 
-/// A table passing everything to the embedded one, except that once armed, the next
+/// A table passing everything to another one, except that once armed, the next
 /// transaction writing a given key first lets a [`Competitor`] commit.
 pub struct Interposer {
     inner: Arc<dyn Table>,
@@ -55,7 +103,7 @@ impl Interposer {
 
     /// The item at `key` as stored now.
     pub async fn item(&self, key: &Key) -> Option<Item> {
-        self.inner.get(key).await.expect("the embedded store reads")
+        self.inner.get(key).await.expect("the store reads")
     }
 
     fn take_if_written(&self, writes: &[Write]) -> Option<(Key, Competitor)> {
@@ -113,17 +161,17 @@ impl TableWrite for Interposer {
 }
 
 /// Every route of `vigil serve`, served from this process over an [`Interposer`] on a
-/// fresh embedded table; stops when dropped.
+/// fresh table; stops when dropped.
 pub struct InProcess {
     pub table: Arc<Interposer>,
     base: String,
     server: tokio::task::JoinHandle<()>,
-    _directory: TempDir,
+    _home: TableHome,
 }
 
 impl InProcess {
-    pub async fn start() -> Self {
-        let (inner, directory) = table();
+    pub async fn start_on(backend: Backend) -> Self {
+        let (inner, home) = table_on(backend).await;
         let table = Arc::new(Interposer {
             inner,
             armed: Mutex::new(None),
@@ -144,7 +192,7 @@ impl InProcess {
             table,
             base,
             server,
-            _directory: directory,
+            _home: home,
         }
     }
 

@@ -65,43 +65,44 @@ async fn a_user_sees_only_their_own_subscriptions() {
     assert_eq!(list.body["items"], json!([]));
 }
 
-#[tokio::test]
-async fn subscriptions_are_listed_in_pages_with_an_opaque_cursor() {
-    let vigil = Vigil::start().await;
-    let api = vigil.api();
-    let token = api.dev_login("ada@example.com").await;
-    for n in 0..5 {
-        let created = api
-            .post(
-                "/subscriptions",
-                Some(&token),
-                json!({"name": format!("S{n}")}),
-            )
-            .await;
-        assert_eq!(created.status, 201);
-    }
-    // WHEN listing two at a time
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/subscriptions?limit=2&cursor={c}"),
-            None => "/subscriptions?limit=2".to_owned(),
-        };
-        let page = api.get(&path, Some(&token)).await;
-        assert_eq!(page.status, 200, "{page:?}");
-        let items = page.body["items"].as_array().unwrap();
-        assert!(items.len() <= 2);
-        seen.extend(items.iter().map(|s| s["name"].as_str().unwrap().to_owned()));
-        cursor = page.body["next_cursor"].as_str().map(str::to_owned);
-        if cursor.is_none() {
-            break;
+vigil_tests::on_both_stores!(
+    subscriptions_are_listed_in_pages_with_an_opaque_cursor,
+    |vigil: Vigil| async move {
+        let api = vigil.api();
+        let token = api.dev_login("ada@example.com").await;
+        for n in 0..5 {
+            let created = api
+                .post(
+                    "/subscriptions",
+                    Some(&token),
+                    json!({"name": format!("S{n}")}),
+                )
+                .await;
+            assert_eq!(created.status, 201);
         }
+        // WHEN listing two at a time
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/subscriptions?limit=2&cursor={c}"),
+                None => "/subscriptions?limit=2".to_owned(),
+            };
+            let page = api.get(&path, Some(&token)).await;
+            assert_eq!(page.status, 200, "{page:?}");
+            let items = page.body["items"].as_array().unwrap();
+            assert!(items.len() <= 2);
+            seen.extend(items.iter().map(|s| s["name"].as_str().unwrap().to_owned()));
+            cursor = page.body["next_cursor"].as_str().map(str::to_owned);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        // THEN every subscription is seen exactly once
+        seen.sort();
+        assert_eq!(seen, ["S0", "S1", "S2", "S3", "S4"]);
     }
-    // THEN every subscription is seen exactly once
-    seen.sort();
-    assert_eq!(seen, ["S0", "S1", "S2", "S3", "S4"]);
-}
+);
 
 #[tokio::test]
 async fn bad_input_is_refused_in_the_contracts_format_and_changes_nothing() {

@@ -118,17 +118,54 @@ async fn every_function_answers_under_cargo_lambda_watch() {
     assert!(document["paths"]["/api/subscriptions/{sub}/alerts"]["get"].is_object());
     assert!(document["paths"]["/api/auth/dev-login"].is_null());
 
-    // One read per function, each against the table on moto.
+    // One read per function, each against the table on moto, answering what is there:
+    // the caller and their new subscription, the built-in roles, and empty lists.
+    let empty = serde_json::json!([]);
     let reads = [
-        ("identity", "/api/me".to_owned()),
-        ("rbac", "/api/roles".to_owned()),
-        ("plans", format!("/api/subscriptions/{sub}/plans")),
-        ("sites", format!("/api/subscriptions/{sub}/sites")),
-        ("sensors", format!("/api/subscriptions/{sub}/sensors")),
-        ("alerts", format!("/api/subscriptions/{sub}/alerts")),
-        ("devices", format!("/api/subscriptions/{sub}/devices")),
+        (
+            "identity",
+            "/api/me".to_owned(),
+            "/subscriptions/0/id",
+            serde_json::json!(sub),
+        ),
+        (
+            "rbac",
+            "/api/roles".to_owned(),
+            "/items/0/id",
+            serde_json::json!("security_reader"),
+        ),
+        (
+            "plans",
+            format!("/api/subscriptions/{sub}/plans"),
+            "/items",
+            empty.clone(),
+        ),
+        (
+            "sites",
+            format!("/api/subscriptions/{sub}/sites"),
+            "/items",
+            empty.clone(),
+        ),
+        (
+            "sensors",
+            format!("/api/subscriptions/{sub}/sensors"),
+            "/items",
+            empty.clone(),
+        ),
+        (
+            "alerts",
+            format!("/api/subscriptions/{sub}/alerts"),
+            "/items",
+            empty.clone(),
+        ),
+        (
+            "devices",
+            format!("/api/subscriptions/{sub}/devices"),
+            "/items",
+            empty,
+        ),
     ];
-    for (function, path) in reads {
+    for (function, path, pointer, expected) in reads {
         let response = client
             .get(format!("{base}/{function}{path}"))
             .bearer_auth(&token)
@@ -136,11 +173,12 @@ async fn every_function_answers_under_cargo_lambda_watch() {
             .await
             .unwrap();
         let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        assert_eq!(status, 200, "{function} {path}: {body}");
         assert_eq!(
-            status,
-            200,
-            "{function} {path}: {:?}",
-            response.text().await
+            body.pointer(pointer),
+            Some(&expected),
+            "{function} {path}: {body}"
         );
     }
     // Ingest refuses a user token: the sensor-token check ran against the table.

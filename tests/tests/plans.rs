@@ -19,7 +19,7 @@ use shared::model::{
 use time::{Duration, OffsetDateTime};
 use vigil_tests::fleet::Fleet;
 use vigil_tests::on_both_stores;
-use vigil_tests::vigil::{Answer, Vigil, expect};
+use vigil_tests::vigil::{Answer, Backend, Vigil, expect};
 
 /// Every plan of the subscription.
 async fn plans(fleet: &Fleet) -> Vec<Value> {
@@ -573,75 +573,77 @@ fn request(kind: PlanKind, commitment: Commitment, devices: Option<u64>) -> Crea
     }
 }
 
-#[tokio::test]
-async fn an_expired_trial_does_not_block_a_new_plan_of_its_kind() {
-    let (table, _directory) = vigil_tests::embedded::table();
-    let subscription = SubscriptionId::parse("sub-1").unwrap();
-    let ada = Email::parse("ada@example.com").unwrap();
-    let now = OffsetDateTime::now_utc();
-    // GIVEN an OT trial started 31 days ago (so expired a day ago)
-    let (trial, _) = functions::plans::create_plan(
-        table.as_ref(),
-        &subscription,
-        &ada,
-        &request(PlanKind::Ot, Commitment::Trial, None),
-        now - Duration::days(31),
-    )
-    .await
-    .expect("the trial");
-    // AND while it was live, a second OT plan was refused
-    let refused = functions::plans::create_plan(
-        table.as_ref(),
-        &subscription,
-        &ada,
-        &request(PlanKind::Ot, Commitment::Monthly, Some(100)),
-        now - Duration::days(2),
-    )
-    .await;
-    assert!(
-        matches!(refused, Err(functions::http::error::ApiError::Conflict(_))),
-        "{refused:?}"
-    );
-    // WHEN a monthly OT plan is added now
-    let (monthly, _) = functions::plans::create_plan(
-        table.as_ref(),
-        &subscription,
-        &ada,
-        &request(PlanKind::Ot, Commitment::Monthly, Some(100)),
-        now,
-    )
-    .await
-    .expect("an expired trial does not block");
-    // THEN both are listed: the trial expired, the new plan live
-    let page = functions::plans::list_plans(table.as_ref(), &subscription, 50, None, now)
+vigil_tests::for_each_store!(
+    an_expired_trial_does_not_block_a_new_plan_of_its_kind,
+    |backend: Backend| async move {
+        let (table, _home) = vigil_tests::embedded::table_on(backend).await;
+        let subscription = SubscriptionId::parse("sub-1").unwrap();
+        let ada = Email::parse("ada@example.com").unwrap();
+        let now = OffsetDateTime::now_utc();
+        // GIVEN an OT trial started 31 days ago (so expired a day ago)
+        let (trial, _) = functions::plans::create_plan(
+            table.as_ref(),
+            &subscription,
+            &ada,
+            &request(PlanKind::Ot, Commitment::Trial, None),
+            now - Duration::days(31),
+        )
         .await
-        .unwrap();
-    let statuses: Vec<_> = page
-        .items
-        .iter()
-        .map(|p| (p.id.clone(), p.status))
-        .collect();
-    assert_eq!(
-        statuses,
-        [
-            (trial.id.clone(), PlanStatus::Expired),
-            (monthly.id.clone(), PlanStatus::Live)
-        ]
-    );
-    // AND the new plan now holds the kind: a third is refused
-    let third = functions::plans::create_plan(
-        table.as_ref(),
-        &subscription,
-        &ada,
-        &request(PlanKind::Ot, Commitment::Annual, Some(100)),
-        now,
-    )
-    .await;
-    assert!(
-        matches!(third, Err(functions::http::error::ApiError::Conflict(_))),
-        "{third:?}"
-    );
-}
+        .expect("the trial");
+        // AND while it was live, a second OT plan was refused
+        let refused = functions::plans::create_plan(
+            table.as_ref(),
+            &subscription,
+            &ada,
+            &request(PlanKind::Ot, Commitment::Monthly, Some(100)),
+            now - Duration::days(2),
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(functions::http::error::ApiError::Conflict(_))),
+            "{refused:?}"
+        );
+        // WHEN a monthly OT plan is added now
+        let (monthly, _) = functions::plans::create_plan(
+            table.as_ref(),
+            &subscription,
+            &ada,
+            &request(PlanKind::Ot, Commitment::Monthly, Some(100)),
+            now,
+        )
+        .await
+        .expect("an expired trial does not block");
+        // THEN both are listed: the trial expired, the new plan live
+        let page = functions::plans::list_plans(table.as_ref(), &subscription, 50, None, now)
+            .await
+            .unwrap();
+        let statuses: Vec<_> = page
+            .items
+            .iter()
+            .map(|p| (p.id.clone(), p.status))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                (trial.id.clone(), PlanStatus::Expired),
+                (monthly.id.clone(), PlanStatus::Live)
+            ]
+        );
+        // AND the new plan now holds the kind: a third is refused
+        let third = functions::plans::create_plan(
+            table.as_ref(),
+            &subscription,
+            &ada,
+            &request(PlanKind::Ot, Commitment::Annual, Some(100)),
+            now,
+        )
+        .await;
+        assert!(
+            matches!(third, Err(functions::http::error::ApiError::Conflict(_))),
+            "{third:?}"
+        );
+    }
+);
 
 async fn put_site(table: &dyn Table, subscription: &SubscriptionId, id: &str) -> SiteId {
     let site: Site = serde_json::from_value(json!({
@@ -681,99 +683,101 @@ async fn put_devices(
     }
 }
 
-#[tokio::test]
-async fn the_estimate_and_over_commitment_follow_the_seed_rules_per_kind() {
-    let (table, _directory) = vigil_tests::embedded::table();
-    let subscription = SubscriptionId::parse("sub-1").unwrap();
-    let now = OffsetDateTime::now_utc();
-    let active = Duration::hours(1);
-    // GIVEN an OT site with 150 countable devices and one of each excluded kind
-    let plant = put_site(table.as_ref(), &subscription, "plant").await;
-    let mut devices: Vec<(String, Duration, bool)> = (0..150)
-        .map(|n| (format!("10.0.{}.{}", n / 200, n % 200 + 1), active, false))
-        .collect();
-    devices.extend([
-        ("8.8.8.8".to_owned(), active, false),
-        ("224.0.0.251".to_owned(), active, false),
-        ("255.255.255.255".to_owned(), active, false),
-        ("10.9.9.9".to_owned(), Duration::days(31), false),
-        ("10.9.9.10".to_owned(), active, true),
-    ]);
-    let devices: Vec<(&str, Duration, bool)> = devices
-        .iter()
-        .map(|(ip, idle, managed)| (ip.as_str(), *idle, *managed))
-        .collect();
-    put_devices(table.as_ref(), &subscription, &plant, &devices, now).await;
-    // AND the Enterprise network site with 3 countable devices
-    let enterprise = put_site(table.as_ref(), &subscription, ENTERPRISE_NETWORK_SITE_ID).await;
-    put_devices(
-        table.as_ref(),
-        &subscription,
-        &enterprise,
-        &[
-            ("192.168.1.1", active, false),
-            ("192.168.1.2", active, false),
-            ("192.168.1.3", active, false),
-        ],
-        now,
-    )
-    .await;
-    // WHEN estimating
-    let all = functions::plans::inventory_estimate(table.as_ref(), &subscription, None, now)
-        .await
-        .unwrap();
-    let ot = functions::plans::inventory_estimate(
-        table.as_ref(),
-        &subscription,
-        Some(PlanKind::Ot),
-        now,
-    )
-    .await
-    .unwrap();
-    let eiot = functions::plans::inventory_estimate(
-        table.as_ref(),
-        &subscription,
-        Some(PlanKind::EnterpriseIot),
-        now,
-    )
-    .await
-    .unwrap();
-    // THEN each exclusion removes its device and the count rounds up to 100s
-    assert_eq!((all.counted_devices, all.committed_devices), (153, 200));
-    assert_eq!((ot.counted_devices, ot.committed_devices), (150, 200));
-    assert_eq!((eiot.counted_devices, eiot.committed_devices), (3, 100));
-    let excluded = serde_json::to_value(ot.excluded).unwrap();
-    assert_eq!(
-        excluded,
-        json!({"multicast": 1, "broadcast": 1, "public_internet": 1, "inactive": 1, "endpoint_managed": 1})
-    );
-    // WHEN an OT plan commits to 100 devices and an Enterprise IoT one to 100
-    let ada = Email::parse("ada@example.com").unwrap();
-    for kind in PlanKind::ALL {
-        functions::plans::create_plan(
+vigil_tests::for_each_store!(
+    the_estimate_and_over_commitment_follow_the_seed_rules_per_kind,
+    |backend: Backend| async move {
+        let (table, _home) = vigil_tests::embedded::table_on(backend).await;
+        let subscription = SubscriptionId::parse("sub-1").unwrap();
+        let now = OffsetDateTime::now_utc();
+        let active = Duration::hours(1);
+        // GIVEN an OT site with 150 countable devices and one of each excluded kind
+        let plant = put_site(table.as_ref(), &subscription, "plant").await;
+        let mut devices: Vec<(String, Duration, bool)> = (0..150)
+            .map(|n| (format!("10.0.{}.{}", n / 200, n % 200 + 1), active, false))
+            .collect();
+        devices.extend([
+            ("8.8.8.8".to_owned(), active, false),
+            ("224.0.0.251".to_owned(), active, false),
+            ("255.255.255.255".to_owned(), active, false),
+            ("10.9.9.9".to_owned(), Duration::days(31), false),
+            ("10.9.9.10".to_owned(), active, true),
+        ]);
+        let devices: Vec<(&str, Duration, bool)> = devices
+            .iter()
+            .map(|(ip, idle, managed)| (ip.as_str(), *idle, *managed))
+            .collect();
+        put_devices(table.as_ref(), &subscription, &plant, &devices, now).await;
+        // AND the Enterprise network site with 3 countable devices
+        let enterprise = put_site(table.as_ref(), &subscription, ENTERPRISE_NETWORK_SITE_ID).await;
+        put_devices(
             table.as_ref(),
             &subscription,
-            &ada,
-            &request(kind, Commitment::Monthly, Some(100)),
+            &enterprise,
+            &[
+                ("192.168.1.1", active, false),
+                ("192.168.1.2", active, false),
+                ("192.168.1.3", active, false),
+            ],
+            now,
+        )
+        .await;
+        // WHEN estimating
+        let all = functions::plans::inventory_estimate(table.as_ref(), &subscription, None, now)
+            .await
+            .unwrap();
+        let ot = functions::plans::inventory_estimate(
+            table.as_ref(),
+            &subscription,
+            Some(PlanKind::Ot),
             now,
         )
         .await
         .unwrap();
-    }
-    let page = functions::plans::list_plans(table.as_ref(), &subscription, 50, None, now)
+        let eiot = functions::plans::inventory_estimate(
+            table.as_ref(),
+            &subscription,
+            Some(PlanKind::EnterpriseIot),
+            now,
+        )
         .await
         .unwrap();
-    // THEN the OT plan is over-committed (150 > 100), the Enterprise IoT one not (3)
-    let flags: Vec<_> = page
-        .items
-        .iter()
-        .map(|p| (p.kind, p.detected_devices, p.over_committed))
-        .collect();
-    assert_eq!(
-        flags,
-        [
-            (PlanKind::Ot, 150, true),
-            (PlanKind::EnterpriseIot, 3, false)
-        ]
-    );
-}
+        // THEN each exclusion removes its device and the count rounds up to 100s
+        assert_eq!((all.counted_devices, all.committed_devices), (153, 200));
+        assert_eq!((ot.counted_devices, ot.committed_devices), (150, 200));
+        assert_eq!((eiot.counted_devices, eiot.committed_devices), (3, 100));
+        let excluded = serde_json::to_value(ot.excluded).unwrap();
+        assert_eq!(
+            excluded,
+            json!({"multicast": 1, "broadcast": 1, "public_internet": 1, "inactive": 1, "endpoint_managed": 1})
+        );
+        // WHEN an OT plan commits to 100 devices and an Enterprise IoT one to 100
+        let ada = Email::parse("ada@example.com").unwrap();
+        for kind in PlanKind::ALL {
+            functions::plans::create_plan(
+                table.as_ref(),
+                &subscription,
+                &ada,
+                &request(kind, Commitment::Monthly, Some(100)),
+                now,
+            )
+            .await
+            .unwrap();
+        }
+        let page = functions::plans::list_plans(table.as_ref(), &subscription, 50, None, now)
+            .await
+            .unwrap();
+        // THEN the OT plan is over-committed (150 > 100), the Enterprise IoT one not (3)
+        let flags: Vec<_> = page
+            .items
+            .iter()
+            .map(|p| (p.kind, p.detected_devices, p.over_committed))
+            .collect();
+        assert_eq!(
+            flags,
+            [
+                (PlanKind::Ot, 150, true),
+                (PlanKind::EnterpriseIot, 3, false)
+            ]
+        );
+    }
+);

@@ -13,7 +13,7 @@ use vigil_tests::embedded::{Competitor, InProcess};
 use vigil_tests::fleet::{Fleet, Sensor, detection, observation};
 use vigil_tests::on_both_stores;
 use vigil_tests::race::{Race, Win};
-use vigil_tests::vigil::{Vigil, expect};
+use vigil_tests::vigil::{Backend, Vigil, expect};
 
 const RACERS: usize = 20;
 
@@ -418,152 +418,154 @@ struct Loser {
     target: String,
 }
 
-#[tokio::test]
-async fn a_request_whose_if_match_held_but_whose_write_lost_is_412_and_changes_nothing() {
-    let vigil = InProcess::start().await;
-    let fleet = Fleet::on(vigil.api(), "owner@example.com").await;
-    let sensor = fleet.site_with_a_sensor().await;
-    let alert = an_alert(&fleet, &sensor).await;
-    let device = a_device(&fleet, &sensor).await;
-    let other_device = device_at(&fleet, &sensor, "10.0.0.8", "00:1b:44:11:3a:b8").await;
-    let plan = a_plan(&fleet).await;
-    let empty_site = fleet.site("Empty").await;
+vigil_tests::for_each_store!(
+    a_request_whose_if_match_held_but_whose_write_lost_is_412_and_changes_nothing,
+    |backend: Backend| async move {
+        let vigil = InProcess::start_on(backend).await;
+        let fleet = Fleet::on(vigil.api(), "owner@example.com").await;
+        let sensor = fleet.site_with_a_sensor().await;
+        let alert = an_alert(&fleet, &sensor).await;
+        let device = a_device(&fleet, &sensor).await;
+        let other_device = device_at(&fleet, &sensor, "10.0.0.8", "00:1b:44:11:3a:b8").await;
+        let plan = a_plan(&fleet).await;
+        let empty_site = fleet.site("Empty").await;
 
-    let sub = SubscriptionId::parse(fleet.sub.as_str()).unwrap();
-    let site_id = SiteId::parse(sensor.site.as_str()).unwrap();
-    let sensor_key = keys::sensor(&sub, &SensorId::parse(sensor.id.as_str()).unwrap());
-    let device_key = keys::device(&sub, &site_id, &DeviceId::parse(device.as_str()).unwrap());
-    let other_device_key = keys::device(
-        &sub,
-        &site_id,
-        &DeviceId::parse(other_device.as_str()).unwrap(),
-    );
-    let empty_site_key = keys::site(&sub, &SiteId::parse(empty_site.as_str()).unwrap());
-    let plan_key = keys::plan(&sub, &PlanId::parse(plan.as_str()).unwrap());
-    let loser = |method: Method, rest: String, body: Option<Value>, key: Key| {
-        move |competitor: Competitor, action: &'static str, target: &str| Loser {
-            method: method.clone(),
-            rest: rest.clone(),
-            body: body.clone(),
-            key: key.clone(),
-            competitor,
-            action,
-            target: target.to_owned(),
-        }
-    };
-    let patch_site = loser(
-        Method::PATCH,
-        format!("/sites/{empty_site}"),
-        Some(json!({"display_name": "Renamed"})),
-        empty_site_key.clone(),
-    );
-    let delete_site = loser(
-        Method::DELETE,
-        format!("/sites/{empty_site}"),
-        None,
-        empty_site_key.clone(),
-    );
-    let patch_plan = loser(
-        Method::PATCH,
-        format!("/plans/{plan}"),
-        Some(json!({"committed_devices": 500})),
-        plan_key.clone(),
-    );
-    let cancel_plan = loser(Method::DELETE, format!("/plans/{plan}"), None, plan_key);
-    let patch_sensor = loser(
-        Method::PATCH,
-        format!("/sensors/{}", sensor.id),
-        Some(json!({"name": "Renamed"})),
-        sensor_key.clone(),
-    );
-    let delete_sensor = loser(
-        Method::DELETE,
-        format!("/sensors/{}", sensor.id),
-        None,
-        sensor_key.clone(),
-    );
-    let patch_alert = loser(
-        Method::PATCH,
-        format!("/alerts/{alert}"),
-        Some(json!({"status": "closed"})),
-        keys::alert(&sub, &AlertId::parse(alert.as_str()).unwrap()),
-    );
-    let patch_device = loser(
-        Method::PATCH,
-        format!("/devices/{device}"),
-        Some(json!({"name": "Renamed"})),
-        device_key.clone(),
-    );
-    let delete_device = loser(
-        Method::DELETE,
-        format!("/devices/{device}"),
-        None,
-        device_key,
-    );
-    let delete_other_device = loser(
-        Method::DELETE,
-        format!("/devices/{other_device}"),
-        None,
-        other_device_key,
-    );
-    // Each case that keeps the resource comes before the one deleting it.
-    let cases = [
-        patch_site(Competitor::Touch, "site.update", &empty_site),
-        delete_site(Competitor::Touch, "site.delete", &empty_site),
-        patch_plan(Competitor::Touch, "plan.update", &plan),
-        cancel_plan(Competitor::Touch, "plan.cancel", &plan),
-        patch_alert(Competitor::Touch, "alert.update", &alert),
-        patch_sensor(Competitor::Touch, "sensor.update", &sensor.id),
-        delete_sensor(Competitor::Touch, "sensor.delete", &sensor.id),
-        patch_device(Competitor::Touch, "device.update", &device),
-        delete_device(Competitor::Touch, "device.delete", &device),
-        patch_device(Competitor::Delete, "device.update", &device),
-        delete_other_device(Competitor::Delete, "device.delete", &other_device),
-        delete_sensor(Competitor::Delete, "sensor.delete", &sensor.id),
-        delete_site(Competitor::Delete, "site.delete", &empty_site),
-    ];
-    for case in cases {
-        let what = format!(
-            "{} {} against {:?}",
-            case.method, case.rest, case.competitor
+        let sub = SubscriptionId::parse(fleet.sub.as_str()).unwrap();
+        let site_id = SiteId::parse(sensor.site.as_str()).unwrap();
+        let sensor_key = keys::sensor(&sub, &SensorId::parse(sensor.id.as_str()).unwrap());
+        let device_key = keys::device(&sub, &site_id, &DeviceId::parse(device.as_str()).unwrap());
+        let other_device_key = keys::device(
+            &sub,
+            &site_id,
+            &DeviceId::parse(other_device.as_str()).unwrap(),
         );
-        // GIVEN the resource as the client read it
-        let before = fleet.get(&case.rest).await;
-        assert_eq!(before.status, 200, "{what}: {before:?}");
-        let audited = |log: Vec<Value>| {
-            log.iter()
-                .filter(|e| e["action"] == case.action && e["target"] == case.target.as_str())
-                .count()
-        };
-        let audited_before = audited(fleet.audit().await);
-        // WHEN another writer commits after the handler checked If-Match, before it writes
-        vigil.table.arm(case.key.clone(), case.competitor.clone());
-        let answer = fleet
-            .api
-            .send_if_match(
-                case.method.clone(),
-                &fleet.path(&case.rest),
-                Some(&fleet.owner),
-                case.body.clone(),
-                before.etag.as_deref().unwrap(),
-            )
-            .await;
-        assert!(!vigil.table.is_armed(), "{what}: the handler never wrote");
-        // THEN it is 412, not a retry, a 404 or a 409
-        assert_eq!(answer.status, 412, "{what}: {answer:?}");
-        expect(&answer, 412, "precondition_failed");
-        // AND the resource is as the other writer left it, with no change audited
-        let after = fleet.get(&case.rest).await;
-        match case.competitor {
-            Competitor::Touch => {
-                assert_eq!(after.body, before.body, "{what}");
-                assert_ne!(after.etag, before.etag, "{what}");
-                let stored = vigil.table.item(&case.key).await.unwrap();
-                assert_eq!(after.etag, Some(format!("\"v{}\"", stored.version)));
+        let empty_site_key = keys::site(&sub, &SiteId::parse(empty_site.as_str()).unwrap());
+        let plan_key = keys::plan(&sub, &PlanId::parse(plan.as_str()).unwrap());
+        let loser = |method: Method, rest: String, body: Option<Value>, key: Key| {
+            move |competitor: Competitor, action: &'static str, target: &str| Loser {
+                method: method.clone(),
+                rest: rest.clone(),
+                body: body.clone(),
+                key: key.clone(),
+                competitor,
+                action,
+                target: target.to_owned(),
             }
-            Competitor::Delete => expect(&after, 404, "not_found"),
-            Competitor::Put(_) => unreachable!("no case puts another item"),
+        };
+        let patch_site = loser(
+            Method::PATCH,
+            format!("/sites/{empty_site}"),
+            Some(json!({"display_name": "Renamed"})),
+            empty_site_key.clone(),
+        );
+        let delete_site = loser(
+            Method::DELETE,
+            format!("/sites/{empty_site}"),
+            None,
+            empty_site_key.clone(),
+        );
+        let patch_plan = loser(
+            Method::PATCH,
+            format!("/plans/{plan}"),
+            Some(json!({"committed_devices": 500})),
+            plan_key.clone(),
+        );
+        let cancel_plan = loser(Method::DELETE, format!("/plans/{plan}"), None, plan_key);
+        let patch_sensor = loser(
+            Method::PATCH,
+            format!("/sensors/{}", sensor.id),
+            Some(json!({"name": "Renamed"})),
+            sensor_key.clone(),
+        );
+        let delete_sensor = loser(
+            Method::DELETE,
+            format!("/sensors/{}", sensor.id),
+            None,
+            sensor_key.clone(),
+        );
+        let patch_alert = loser(
+            Method::PATCH,
+            format!("/alerts/{alert}"),
+            Some(json!({"status": "closed"})),
+            keys::alert(&sub, &AlertId::parse(alert.as_str()).unwrap()),
+        );
+        let patch_device = loser(
+            Method::PATCH,
+            format!("/devices/{device}"),
+            Some(json!({"name": "Renamed"})),
+            device_key.clone(),
+        );
+        let delete_device = loser(
+            Method::DELETE,
+            format!("/devices/{device}"),
+            None,
+            device_key,
+        );
+        let delete_other_device = loser(
+            Method::DELETE,
+            format!("/devices/{other_device}"),
+            None,
+            other_device_key,
+        );
+        // Each case that keeps the resource comes before the one deleting it.
+        let cases = [
+            patch_site(Competitor::Touch, "site.update", &empty_site),
+            delete_site(Competitor::Touch, "site.delete", &empty_site),
+            patch_plan(Competitor::Touch, "plan.update", &plan),
+            cancel_plan(Competitor::Touch, "plan.cancel", &plan),
+            patch_alert(Competitor::Touch, "alert.update", &alert),
+            patch_sensor(Competitor::Touch, "sensor.update", &sensor.id),
+            delete_sensor(Competitor::Touch, "sensor.delete", &sensor.id),
+            patch_device(Competitor::Touch, "device.update", &device),
+            delete_device(Competitor::Touch, "device.delete", &device),
+            patch_device(Competitor::Delete, "device.update", &device),
+            delete_other_device(Competitor::Delete, "device.delete", &other_device),
+            delete_sensor(Competitor::Delete, "sensor.delete", &sensor.id),
+            delete_site(Competitor::Delete, "site.delete", &empty_site),
+        ];
+        for case in cases {
+            let what = format!(
+                "{} {} against {:?}",
+                case.method, case.rest, case.competitor
+            );
+            // GIVEN the resource as the client read it
+            let before = fleet.get(&case.rest).await;
+            assert_eq!(before.status, 200, "{what}: {before:?}");
+            let audited = |log: Vec<Value>| {
+                log.iter()
+                    .filter(|e| e["action"] == case.action && e["target"] == case.target.as_str())
+                    .count()
+            };
+            let audited_before = audited(fleet.audit().await);
+            // WHEN another writer commits after the handler checked If-Match, before it writes
+            vigil.table.arm(case.key.clone(), case.competitor.clone());
+            let answer = fleet
+                .api
+                .send_if_match(
+                    case.method.clone(),
+                    &fleet.path(&case.rest),
+                    Some(&fleet.owner),
+                    case.body.clone(),
+                    before.etag.as_deref().unwrap(),
+                )
+                .await;
+            assert!(!vigil.table.is_armed(), "{what}: the handler never wrote");
+            // THEN it is 412, not a retry, a 404 or a 409
+            assert_eq!(answer.status, 412, "{what}: {answer:?}");
+            expect(&answer, 412, "precondition_failed");
+            // AND the resource is as the other writer left it, with no change audited
+            let after = fleet.get(&case.rest).await;
+            match case.competitor {
+                Competitor::Touch => {
+                    assert_eq!(after.body, before.body, "{what}");
+                    assert_ne!(after.etag, before.etag, "{what}");
+                    let stored = vigil.table.item(&case.key).await.unwrap();
+                    assert_eq!(after.etag, Some(format!("\"v{}\"", stored.version)));
+                }
+                Competitor::Delete => expect(&after, 404, "not_found"),
+                Competitor::Put(_) => unreachable!("no case puts another item"),
+            }
+            assert_eq!(audited(fleet.audit().await), audited_before, "{what}");
         }
-        assert_eq!(audited(fleet.audit().await), audited_before, "{what}");
     }
-}
+);

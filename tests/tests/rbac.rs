@@ -1267,30 +1267,42 @@ mod needs_sites {
                         json!({"principal": format!("v-{email}"), "role": "security_reader", "site_id": there}),
                     )
                     .await;
-                let expect = |allowed: bool, answer: &Answer, what: &str| {
-                    let ok = if allowed {
-                        (200..300).contains(&answer.status)
-                    } else {
-                        answer.status == 403
-                    };
-                    assert!(ok, "{role:?} at a site, {what}: {answer:?}");
+                // Allowed: the exact success status (its effect is checked below).
+                let expect = |allowed: Option<u16>, answer: &Answer, what: &str| {
+                    let wanted = allowed.unwrap_or(403);
+                    assert_eq!(
+                        answer.status, wanted,
+                        "{role:?} at a site, {what}: {answer:?}"
+                    );
                 };
+                let granted = |status: u16| owner.then_some(status);
                 // WHEN they grant at their site, at another site, and subscription-wide
                 let at_here = world
                     .assign(&token, json!({"principal": format!("n-{email}"), "role": "security_reader", "site_id": here}))
                     .await;
-                expect(owner, &at_here, "assign at its site");
+                expect(granted(201), &at_here, "assign at its site");
+                let new_here = |all: &[Value]| {
+                    all.iter().any(|a| {
+                        a["principal"] == format!("n-{email}").as_str()
+                            && a["site_id"] == here.as_str()
+                    })
+                };
+                assert_eq!(
+                    new_here(&world.assignments().await),
+                    owner,
+                    "{role:?}: assigned"
+                );
                 let at_there = world
                     .assign(&token, json!({"principal": format!("n-{email}"), "role": "security_reader", "site_id": there}))
                     .await;
-                expect(false, &at_there, "assign at another site");
+                expect(None, &at_there, "assign at another site");
                 let at_sub = world
                     .assign(
                         &token,
                         json!({"principal": format!("n-{email}"), "role": "security_reader"}),
                     )
                     .await;
-                expect(false, &at_sub, "assign subscription-wide");
+                expect(None, &at_sub, "assign subscription-wide");
                 // THEN listing follows the same rule
                 let list_here = world
                     .api
@@ -1299,7 +1311,7 @@ mod needs_sites {
                         Some(&token),
                     )
                     .await;
-                expect(owner, &list_here, "list its site");
+                expect(granted(200), &list_here, "list its site");
                 if owner {
                     let items = list_here.body["items"].as_array().unwrap();
                     assert!(
@@ -1314,27 +1326,34 @@ mod needs_sites {
                         Some(&token),
                     )
                     .await;
-                expect(false, &list_there, "list another site");
+                expect(None, &list_there, "list another site");
                 let list_all = world
                     .api
                     .get(&world.path("/role-assignments"), Some(&token))
                     .await;
-                expect(false, &list_all, "list everything");
+                expect(None, &list_all, "list everything");
                 for rest in ["/audit-log", "/roles", "/device-groups"] {
                     let answer = world.api.get(&world.path(rest), Some(&token)).await;
-                    expect(false, &answer, rest);
+                    expect(None, &answer, rest);
                 }
                 // AND so does deleting
                 let there_id = victim_there.body["id"].as_str().unwrap();
                 let delete_there = world
                     .delete_as(&token, &format!("/role-assignments/{there_id}"))
                     .await;
-                expect(false, &delete_there, "delete at another site");
+                expect(None, &delete_there, "delete at another site");
                 let here_id = victim_here.body["id"].as_str().unwrap();
                 let delete_here = world
                     .delete_as(&token, &format!("/role-assignments/{here_id}"))
                     .await;
-                expect(owner, &delete_here, "delete at its site");
+                expect(granted(204), &delete_here, "delete at its site");
+                let listed = world.assignments().await;
+                assert_eq!(
+                    listed.iter().any(|a| a["id"] == here_id),
+                    !owner,
+                    "{role:?}: deleted only if allowed"
+                );
+                assert!(listed.iter().any(|a| a["id"] == there_id), "{role:?}: kept");
             }
         }
     );

@@ -941,37 +941,38 @@ vigil_tests::on_both_stores!(
     }
 );
 
-#[tokio::test]
-async fn the_csv_export_streams_every_page_of_a_large_fleet() {
-    let vigil = Vigil::start().await;
-    let world = World::new(&vigil).await;
-    // GIVEN more sensors than one store page of the export (200)
-    let count = 205;
-    for n in 0..count {
-        let onboarded = world
-            .onboard_as(
-                &world.owner,
-                json!({"name": format!("Sensor {n:03}"), "type": "enterprise_iot"}),
+vigil_tests::on_both_stores!(
+    the_csv_export_streams_every_page_of_a_large_fleet,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        // GIVEN more sensors than one store page of the export (200)
+        let count = 205;
+        for n in 0..count {
+            let onboarded = world
+                .onboard_as(
+                    &world.owner,
+                    json!({"name": format!("Sensor {n:03}"), "type": "enterprise_iot"}),
+                )
+                .await;
+            assert_eq!(onboarded.status, 201, "{onboarded:?}");
+        }
+        // WHEN the export is downloaded, THEN each sensor has exactly one row
+        let export = world
+            .api
+            .send_full(
+                Method::GET,
+                &world.path("/sensors/export.csv"),
+                Some(&world.owner),
+                None,
             )
             .await;
-        assert_eq!(onboarded.status, 201, "{onboarded:?}");
+        assert_eq!(export.status, 200);
+        let mut reader = csv::Reader::from_reader(export.text.as_bytes());
+        let names: Vec<String> = reader.records().map(|r| r.unwrap()[0].to_owned()).collect();
+        assert_eq!(names.len(), count);
+        assert_eq!(names.iter().collect::<BTreeSet<_>>().len(), count);
     }
-    // WHEN the export is downloaded, THEN each sensor has exactly one row
-    let export = world
-        .api
-        .send_full(
-            Method::GET,
-            &world.path("/sensors/export.csv"),
-            Some(&world.owner),
-            None,
-        )
-        .await;
-    assert_eq!(export.status, 200);
-    let mut reader = csv::Reader::from_reader(export.text.as_bytes());
-    let names: Vec<String> = reader.records().map(|r| r.unwrap()[0].to_owned()).collect();
-    assert_eq!(names.len(), count);
-    assert_eq!(names.iter().collect::<BTreeSet<_>>().len(), count);
-}
+);
 
 vigil_tests::on_both_stores!(
     the_health_summary_counts_the_sensors_in_each_health,

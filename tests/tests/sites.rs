@@ -19,7 +19,7 @@ use shared::model::{
 use vigil_tests::embedded::{Competitor, InProcess};
 use vigil_tests::fleet::{Fleet, detection, observation};
 use vigil_tests::on_both_stores;
-use vigil_tests::vigil::{Answer, Vigil, expect};
+use vigil_tests::vigil::{Answer, Backend, Vigil, expect};
 
 fn names(items: &[Value], field: &str) -> Vec<String> {
     items
@@ -518,42 +518,44 @@ on_both_stores!(
     }
 );
 
-#[tokio::test]
-async fn an_assignment_committed_between_a_site_deletions_read_and_write_goes_with_the_site() {
-    let vigil = InProcess::start().await;
-    let fleet = Fleet::on(vigil.api(), "ada@example.com").await;
-    let site = fleet.site("Plant").await;
-    let subscription = SubscriptionId::parse(fleet.sub.as_str()).unwrap();
-    let site_id = SiteId::parse(site.as_str()).unwrap();
-    // GIVEN the policy as it will be once another request assigned Bob a role at the site
-    let policy_key = functions::keys::subscription(&subscription);
-    let stored = vigil.table.item(&policy_key).await.unwrap();
-    let mut policy: SubscriptionRecord = functions::records::decode(&stored).unwrap();
-    policy.assignments.push(RoleAssignment {
-        id: AssignmentId::parse("late-assignment").unwrap(),
-        principal: PrincipalRef::parse("bob@example.com").unwrap(),
-        role: BuiltInRole::SecurityReader.into(),
-        scope: Scope::Site(site_id.clone()),
-    });
-    let late = functions::records::item(policy_key, &policy).unwrap();
-    // WHEN that request commits after the deletion read the policy, before it writes
-    vigil.table.arm(
-        functions::keys::site(&subscription, &site_id),
-        Competitor::Put(late),
-    );
-    let deleted = fleet.delete(&format!("/sites/{site}")).await;
-    // THEN the deletion still succeeds, and takes the late assignment with it
-    assert!(!vigil.table.is_armed());
-    assert_eq!(deleted.status, 204, "{deleted:?}");
-    let after = fleet.assignments().await;
-    assert!(at_site(&after, &site).is_empty(), "{after:?}");
-    let audit = fleet.audit().await;
-    assert_eq!(audit[0]["action"], "site.delete");
-    assert_eq!(
-        audit[0]["before"]["role_assignments"][0]["id"],
-        "late-assignment"
-    );
-}
+vigil_tests::for_each_store!(
+    an_assignment_committed_between_a_site_deletions_read_and_write_goes_with_the_site,
+    |backend: Backend| async move {
+        let vigil = InProcess::start_on(backend).await;
+        let fleet = Fleet::on(vigil.api(), "ada@example.com").await;
+        let site = fleet.site("Plant").await;
+        let subscription = SubscriptionId::parse(fleet.sub.as_str()).unwrap();
+        let site_id = SiteId::parse(site.as_str()).unwrap();
+        // GIVEN the policy as it will be once another request assigned Bob a role at the site
+        let policy_key = functions::keys::subscription(&subscription);
+        let stored = vigil.table.item(&policy_key).await.unwrap();
+        let mut policy: SubscriptionRecord = functions::records::decode(&stored).unwrap();
+        policy.assignments.push(RoleAssignment {
+            id: AssignmentId::parse("late-assignment").unwrap(),
+            principal: PrincipalRef::parse("bob@example.com").unwrap(),
+            role: BuiltInRole::SecurityReader.into(),
+            scope: Scope::Site(site_id.clone()),
+        });
+        let late = functions::records::item(policy_key, &policy).unwrap();
+        // WHEN that request commits after the deletion read the policy, before it writes
+        vigil.table.arm(
+            functions::keys::site(&subscription, &site_id),
+            Competitor::Put(late),
+        );
+        let deleted = fleet.delete(&format!("/sites/{site}")).await;
+        // THEN the deletion still succeeds, and takes the late assignment with it
+        assert!(!vigil.table.is_armed());
+        assert_eq!(deleted.status, 204, "{deleted:?}");
+        let after = fleet.assignments().await;
+        assert!(at_site(&after, &site).is_empty(), "{after:?}");
+        let audit = fleet.audit().await;
+        assert_eq!(audit[0]["action"], "site.delete");
+        assert_eq!(
+            audit[0]["before"]["role_assignments"][0]["id"],
+            "late-assignment"
+        );
+    }
+);
 
 on_both_stores!(
     zones_are_created_listed_and_unique_by_name_within_a_site,
@@ -942,121 +944,126 @@ on_both_stores!(
 
 // ----- The Enterprise network site, through the library (the sensors area calls it) -----
 
-#[tokio::test]
-async fn concurrent_first_enterprise_iot_onboardings_create_one_enterprise_network_site() {
-    let (table, _directory) = vigil_tests::embedded::table();
-    let subscription = SubscriptionId::parse("sub-1").unwrap();
-    let actor = AuditActor::User {
-        email: Email::parse("ada@example.com").unwrap(),
-    };
-    // WHEN ten requests ensure the site at once
-    let racers: Vec<_> = (0..10)
-        .map(|_| {
-            let (table, subscription, actor) = (table.clone(), subscription.clone(), actor.clone());
-            tokio::spawn(async move {
-                functions::sites::ensure_enterprise_network_site(
-                    table.as_ref(),
-                    &subscription,
-                    actor,
-                )
-                .await
-                .expect("the site")
+vigil_tests::for_each_store!(
+    concurrent_first_enterprise_iot_onboardings_create_one_enterprise_network_site,
+    |backend: Backend| async move {
+        let (table, _home) = vigil_tests::embedded::table_on(backend).await;
+        let subscription = SubscriptionId::parse("sub-1").unwrap();
+        let actor = AuditActor::User {
+            email: Email::parse("ada@example.com").unwrap(),
+        };
+        // WHEN ten requests ensure the site at once
+        let racers: Vec<_> = (0..10)
+            .map(|_| {
+                let (table, subscription, actor) =
+                    (table.clone(), subscription.clone(), actor.clone());
+                tokio::spawn(async move {
+                    functions::sites::ensure_enterprise_network_site(
+                        table.as_ref(),
+                        &subscription,
+                        actor,
+                    )
+                    .await
+                    .expect("the site")
+                })
             })
-        })
-        .collect();
-    let mut sites = Vec::new();
-    for racer in racers {
-        sites.push(racer.await.unwrap());
+            .collect();
+        let mut sites = Vec::new();
+        for racer in racers {
+            sites.push(racer.await.unwrap());
+        }
+        // THEN all get the same site, with the fixed id and the reserved name
+        assert!(sites.iter().all(|site| *site == sites[0]));
+        assert_eq!(
+            sites[0].id,
+            SiteId::parse(ENTERPRISE_NETWORK_SITE_ID).unwrap()
+        );
+        assert_eq!(sites[0].display_name.as_str(), ENTERPRISE_NETWORK_SITE_NAME);
+        // AND exactly one site exists, created with exactly one audit entry
+        let stored = table
+            .query(&functions::keys::sites_query(&subscription, 100))
+            .await
+            .unwrap();
+        assert_eq!(stored.items.len(), 1);
+        let audit = table
+            .query(&Query::partition(functions::keys::audit_partition(
+                &subscription,
+            )))
+            .await
+            .unwrap();
+        assert_eq!(audit.items.len(), 1);
+        let entry: Value = serde_json::from_slice(&audit.items[0].body).unwrap();
+        assert_eq!(entry["action"], "site.create");
+        assert_eq!(entry["target"], ENTERPRISE_NETWORK_SITE_ID);
+        // AND a later call returns it without writing again
+        let again =
+            functions::sites::ensure_enterprise_network_site(table.as_ref(), &subscription, actor)
+                .await
+                .unwrap();
+        assert_eq!(again, sites[0]);
+        let audit = table
+            .query(&Query::partition(functions::keys::audit_partition(
+                &subscription,
+            )))
+            .await
+            .unwrap();
+        assert_eq!(audit.items.len(), 1);
     }
-    // THEN all get the same site, with the fixed id and the reserved name
-    assert!(sites.iter().all(|site| *site == sites[0]));
-    assert_eq!(
-        sites[0].id,
-        SiteId::parse(ENTERPRISE_NETWORK_SITE_ID).unwrap()
-    );
-    assert_eq!(sites[0].display_name.as_str(), ENTERPRISE_NETWORK_SITE_NAME);
-    // AND exactly one site exists, created with exactly one audit entry
-    let stored = table
-        .query(&functions::keys::sites_query(&subscription, 100))
-        .await
-        .unwrap();
-    assert_eq!(stored.items.len(), 1);
-    let audit = table
-        .query(&Query::partition(functions::keys::audit_partition(
-            &subscription,
-        )))
-        .await
-        .unwrap();
-    assert_eq!(audit.items.len(), 1);
-    let entry: Value = serde_json::from_slice(&audit.items[0].body).unwrap();
-    assert_eq!(entry["action"], "site.create");
-    assert_eq!(entry["target"], ENTERPRISE_NETWORK_SITE_ID);
-    // AND a later call returns it without writing again
-    let again =
-        functions::sites::ensure_enterprise_network_site(table.as_ref(), &subscription, actor)
-            .await
-            .unwrap();
-    assert_eq!(again, sites[0]);
-    let audit = table
-        .query(&Query::partition(functions::keys::audit_partition(
-            &subscription,
-        )))
-        .await
-        .unwrap();
-    assert_eq!(audit.items.len(), 1);
-}
+);
 
-#[tokio::test]
-async fn sensor_count_writes_need_the_site_and_guard_the_count() {
-    use functions::sites::{SensorCountChange, sensor_count_writes};
-    let (table, _directory) = vigil_tests::embedded::table();
-    let subscription = SubscriptionId::parse("sub-1").unwrap();
-    let missing = SiteId::parse("no-such-site").unwrap();
-    // GIVEN no such site: adding a sensor there is 404
-    let refused = sensor_count_writes(
-        table.as_ref(),
-        &subscription,
-        &missing,
-        SensorCountChange::Added,
-    )
-    .await;
-    assert!(
-        matches!(refused, Err(functions::http::error::ApiError::NotFound(_))),
-        "{refused:?}"
-    );
-    // GIVEN the Enterprise network site
-    let actor = AuditActor::User {
-        email: Email::parse("ada@example.com").unwrap(),
-    };
-    let site =
-        functions::sites::ensure_enterprise_network_site(table.as_ref(), &subscription, actor)
-            .await
-            .unwrap();
-    // WHEN two requests read the count and write at once
-    let first = sensor_count_writes(
-        table.as_ref(),
-        &subscription,
-        &site.id,
-        SensorCountChange::Added,
-    )
-    .await
-    .unwrap();
-    let second = sensor_count_writes(
-        table.as_ref(),
-        &subscription,
-        &site.id,
-        SensorCountChange::Added,
-    )
-    .await
-    .unwrap();
-    // THEN the first commits and the second, built on the same read, fails
-    table.transact(first).await.expect("the first commits");
-    assert!(table.transact(second).await.is_err());
-    let usage = table
-        .get(&functions::keys::site_usage(&subscription, &site.id))
+vigil_tests::for_each_store!(
+    sensor_count_writes_need_the_site_and_guard_the_count,
+    |backend: Backend| async move {
+        use functions::sites::{SensorCountChange, sensor_count_writes};
+        let (table, _home) = vigil_tests::embedded::table_on(backend).await;
+        let subscription = SubscriptionId::parse("sub-1").unwrap();
+        let missing = SiteId::parse("no-such-site").unwrap();
+        // GIVEN no such site: adding a sensor there is 404
+        let refused = sensor_count_writes(
+            table.as_ref(),
+            &subscription,
+            &missing,
+            SensorCountChange::Added,
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(functions::http::error::ApiError::NotFound(_))),
+            "{refused:?}"
+        );
+        // GIVEN the Enterprise network site
+        let actor = AuditActor::User {
+            email: Email::parse("ada@example.com").unwrap(),
+        };
+        let site =
+            functions::sites::ensure_enterprise_network_site(table.as_ref(), &subscription, actor)
+                .await
+                .unwrap();
+        // WHEN two requests read the count and write at once
+        let first = sensor_count_writes(
+            table.as_ref(),
+            &subscription,
+            &site.id,
+            SensorCountChange::Added,
+        )
         .await
-        .unwrap()
-        .expect("the usage item");
-    let usage: Value = serde_json::from_slice(&usage.body).unwrap();
-    assert_eq!(usage["sensors"], 1);
-}
+        .unwrap();
+        let second = sensor_count_writes(
+            table.as_ref(),
+            &subscription,
+            &site.id,
+            SensorCountChange::Added,
+        )
+        .await
+        .unwrap();
+        // THEN the first commits and the second, built on the same read, fails
+        table.transact(first).await.expect("the first commits");
+        assert!(table.transact(second).await.is_err());
+        let usage = table
+            .get(&functions::keys::site_usage(&subscription, &site.id))
+            .await
+            .unwrap()
+            .expect("the usage item");
+        let usage: Value = serde_json::from_slice(&usage.body).unwrap();
+        assert_eq!(usage["sensors"], 1);
+    }
+);

@@ -1232,4 +1232,34 @@ fn embedded_writes_acknowledged_before_a_kill_dash_nine_survive() {
         let stored = stored.unwrap_or_else(|| panic!("acknowledged {pk}/{sk} was lost"));
         assert_eq!(stored.body, body.as_bytes());
     }
+    // AND the write in flight at the kill is whole or absent: the writer writes items in
+    // order, in rounds of one put, a transaction of two and a batch of three, so what is
+    // stored is the first n items with n at the end of one of those writes.
+    let mut stored = Vec::new();
+    let mut query = Query::partition("CRASH");
+    loop {
+        let page = runtime.block_on(table.query(&query)).unwrap();
+        stored.extend(page.items);
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    let n = stored.len();
+    assert!(
+        n >= acknowledged.len(),
+        "{n} stored, {} acknowledged",
+        acknowledged.len()
+    );
+    for (i, item) in stored.iter().enumerate() {
+        assert_eq!(
+            item.key.sk,
+            format!("ITEM#{i:012}"),
+            "the first {n} items, in order"
+        );
+    }
+    assert!(
+        [0, 1, 3].contains(&(n % 6)),
+        "{n} items stored: a transaction or a batch was half applied"
+    );
 }
