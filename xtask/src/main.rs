@@ -63,6 +63,7 @@ fn main() -> ExitCode {
         Some("dev") => dev(&args[1..]),
         Some("test") => test(),
         Some("bench") => bench(),
+        Some("fuzz") => fuzz(&args[1..]),
         Some("spa") => bootstrap().and_then(|wasm| release_console(&wasm)),
         _ => Err(USAGE.to_owned()),
     };
@@ -85,6 +86,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   test        bootstrap, then every check and test: fmt, clippy (native and wasm32), the
               release SPA build and its size budget, unit, HTTP, store and browser tests
   bench       the benchmarks: criterion, then HTTP load against a release `vigil serve`
+  fuzz        cargo-fuzz (libFuzzer) on the parsers, each target for a bounded time
+              (--seconds N per target, default 120); installs cargo-fuzz if missing
   spa         bootstrap and build the SPA in release mode into dist/ (precompressed), and
               check its size budget";
 
@@ -586,6 +589,56 @@ fn test() -> Result {
     ))?;
     // The console's logic that renders nothing, tested natively.
     run(cmd("cargo", &["test", "--package", "app", "--lib"]))
+}
+
+/// The fuzz targets of `fuzz/` (ingest bodies, page cursors, the CSV export), each run
+/// by libFuzzer for `--seconds`; fails on the first crash, which libFuzzer saves under
+/// `fuzz/artifacts/<target>/` with the input that caused it.
+fn fuzz(args: &[String]) -> Result {
+    const TARGETS: [&str; 3] = ["ingest_bodies", "cursor", "csv_export"];
+    let seconds = match args {
+        [] => 120,
+        [flag, value] if flag == "--seconds" => value
+            .parse::<u64>()
+            .map_err(|_| format!("--seconds takes a number, not {value:?}"))?,
+        _ => return Err("usage: cargo xtask fuzz [--seconds N]".to_owned()),
+    };
+    if output("cargo", &["fuzz", "--version"]).is_none() {
+        run(cmd("cargo", &["install", "--locked", "cargo-fuzz"]))?;
+    }
+    for target in TARGETS {
+        let started = Instant::now();
+        let max_time = format!("-max_total_time={seconds}");
+        // Leak detection off: a target keeps its store open in a static for speed, which
+        // LeakSanitizer reports at exit; AddressSanitizer still checks every access.
+        let mut fuzz = cmd(
+            "cargo",
+            &["fuzz", "run", target, "--", &max_time, "-detect_leaks=0"],
+        );
+        fuzz.env("ASAN_OPTIONS", "detect_leaks=0");
+        // cargo-fuzz passes the sanitizer and coverage flags that only a nightly compiler
+        // takes; the machine's stable one takes them too when told it may.
+        fuzz.env("RUSTC_BOOTSTRAP", "1");
+        let ran = fuzz
+            .output()
+            .map_err(|e| format!("cargo fuzz could not start: {e}"))?;
+        let log = String::from_utf8_lossy(&ran.stderr);
+        let done = log
+            .lines()
+            .rev()
+            .find(|line| line.starts_with("Done "))
+            .unwrap_or("no summary");
+        if !ran.status.success() {
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            return Err(format!("fuzz target {target} failed:\n{}", tail.join("\n")));
+        }
+        eprintln!(
+            "xtask: fuzz {target}: clean, {done} ({:.0?} with the build)",
+            started.elapsed()
+        );
+    }
+    Ok(())
 }
 
 /// The criterion benchmarks, then the HTTP load figures against a release `vigil serve`:
