@@ -2306,7 +2306,8 @@ mod tests {
             "id": "s1", "name": "Line 1", "type": "ot_cloud_connected", "site_id": "plant-1",
             "zone_id": null, "version": "23.1.2", "health": "disconnected", "health_findings": [],
             "last_connected": "2024-03-01T12:00:00+02:00", "ti_version": null,
-            "ti_mode": "automatic", "ti_update_status": "update_available"
+            "ti_mode": "automatic", "ti_update_status": "update_available",
+            "software_update": {"state": "idle"}, "activation_issued_at": "2024-03-01T09:00:00Z"
         }))
         .unwrap();
         let row = sensor.export_row(SensorExportNames {

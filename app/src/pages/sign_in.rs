@@ -73,7 +73,8 @@ fn sign_in_options(config: AuthConfig, next: Signal<String>) -> impl IntoView {
         {config.dev_login.then(|| view! { <DevLoginForm /> })}
         {nothing.then(|| view! {
             <p class="state empty" role="alert">
-                "This server offers no way to sign in: start it with an OpenID provider                  (--oidc-issuer and --oidc-client-id), or with dev-login on a loopback address."
+                "This server offers no way to sign in: start it with an OpenID provider "
+                "(--oidc-issuer and --oidc-client-id), or with dev-login on a loopback address."
             </p>
         })}
     }
