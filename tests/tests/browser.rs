@@ -135,6 +135,7 @@ async fn a_user_signs_in_through_the_openid_provider_with_pkce_and_lands_where_t
         page.find(Locator::Css("#email")).await.is_err(),
         "no dev-login form where the server has none"
     );
+    browser.screenshot("oidc-sign-in-page").await;
     click(page, "#sign-in-provider").await;
     // AND at the provider they log in and consent
     type_into(page, "input[name=login]", "ada@example.com").await;

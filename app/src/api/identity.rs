@@ -1,6 +1,6 @@
 //! Sign-in, who am I, subscriptions.
 
-use gloo_net::http::Request;
+use gloo_net::http::{Request, Response};
 use shared::api::{
     AuthConfig, CreateSubscription, DevLoginRequest, Me, OidcSignIn, Page, Subscription,
     TokenResponse,
@@ -16,13 +16,12 @@ pub async fn auth_config() -> Result<AuthConfig, ApiError> {
 
 /// The provider's token endpoint: the code and its PKCE verifier for the ID token.
 pub async fn exchange_code(provider: &OidcSignIn, form: String) -> Result<TokenAnswer, ApiError> {
-    let response = Request::post(&provider.token_endpoint)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(form)
-        .map_err(super::network)?
-        .send()
-        .await
-        .map_err(super::network)?;
+    let response = send(
+        Request::post(&provider.token_endpoint)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form),
+    )
+    .await?;
     if response.ok() {
         return response.json().await.map_err(super::network);
     }
@@ -43,15 +42,21 @@ pub async fn dev_login(request: &DevLoginRequest) -> Result<TokenResponse, ApiEr
 async fn without_token<T: serde::de::DeserializeOwned>(
     request: Result<Request, gloo_net::Error>,
 ) -> Result<T, ApiError> {
-    let response = request
-        .map_err(super::network)?
-        .send()
-        .await
-        .map_err(super::network)?;
+    let response = send(request).await?;
     if response.ok() {
         return response.json().await.map_err(super::network);
     }
     Err(super::refusal(response).await)
+}
+
+/// Sends a request built without the API client (no token); a failure to build or to
+/// reach the server is a network error.
+async fn send(request: Result<Request, gloo_net::Error>) -> Result<Response, ApiError> {
+    request
+        .map_err(super::network)?
+        .send()
+        .await
+        .map_err(super::network)
 }
 
 pub async fn me(api: Api) -> Result<Me, ApiError> {
