@@ -234,6 +234,11 @@ impl Authenticator {
         }
         let email =
             Email::parse(&claims.email).map_err(|e| TokenRefused(format!("email claim {e}")))?;
+        if shared::authz::is_api_token_principal(&email) {
+            return Err(TokenRefused(
+                "email claim names an API token, which only its secret can act as".into(),
+            ));
+        }
         // A group Vigil could never be assigned to grants nothing; skip it.
         let groups = claims
             .groups

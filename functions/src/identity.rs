@@ -108,6 +108,12 @@ async fn dev_login_handler(
     body: Body,
 ) -> ApiResult<Response> {
     let request: DevLoginRequest = body.parse()?;
+    if shared::authz::is_api_token_principal(&request.email) {
+        return Err(ApiError::invalid_field(
+            "email",
+            "names an API token, which only its secret can act as",
+        ));
+    }
     let token = auth
         .issue_with_groups(&request.email, &request.groups)
         .map_err(|e| ApiError::Internal(e.to_string()))?;

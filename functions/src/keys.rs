@@ -6,8 +6,8 @@ use std::num::NonZeroU8;
 use sha2::{Digest, Sha256};
 use shared::authz::PrincipalRef;
 use shared::model::{
-    AlertId, AlertStatus, DeviceId, PlanId, PlanKind, RuleId, SensorId, SensorType, SiteId,
-    SubscriptionId, ZoneId,
+    AlertId, AlertStatus, ApiTokenId, DeviceId, PlanId, PlanKind, RuleId, SensorId, SensorType,
+    SiteId, SubscriptionId, ZoneId,
 };
 
 use time::Date;
@@ -67,6 +67,31 @@ pub fn sites_query(subscription: &SubscriptionId, limit: u32) -> Query {
 /// A sensor token's lookup item, by the token's SHA-256 (see `http::sensor`).
 pub fn sensor_token(token_hash: &str) -> Key {
     Key::new(format!("TOKEN#{token_hash}"), "SENSOR")
+}
+
+/// An API token's record, by the secret's SHA-256 (see `http::principal`): what
+/// authentication reads, so deleting it revokes the token at once.
+pub fn api_token(token_hash: &str) -> Key {
+    Key::new(format!("TOKEN#{token_hash}"), "API")
+}
+
+/// An API token's entry in its subscription's partition, naming its record's key.
+pub fn api_token_entry(subscription: &SubscriptionId, token: &ApiTokenId) -> Key {
+    Key::new(
+        subscription_partition(subscription),
+        format!("{API_TOKEN_PREFIX}{token}"),
+    )
+}
+
+const API_TOKEN_PREFIX: &str = "APITOKEN#";
+
+/// The API token entries of a subscription.
+pub fn api_token_entries_query(subscription: &SubscriptionId, limit: u32) -> Query {
+    Query {
+        range: SortKeyRange::BeginsWith(API_TOKEN_PREFIX.to_owned()),
+        limit,
+        ..Query::partition(subscription_partition(subscription))
+    }
 }
 
 /// Zones of a site, in the subscription's partition (after its sites: `ZONE#` > `SITE#`).

@@ -41,6 +41,20 @@ pub struct MembershipRecord {
     pub subscription_name: DisplayName,
 }
 
+/// An API token as authentication reads it (see `keys::api_token`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiTokenRecord {
+    pub subscription_id: SubscriptionId,
+    pub token: shared::api::ApiToken,
+}
+
+/// An API token's entry in its subscription (see `keys::api_token_entry`): where its
+/// record is, so that listing and revoking need no secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiTokenEntry {
+    pub token_hash: String,
+}
+
 // ----- Alerts and devices (area-alerts) -----
 // Stored alerts and devices are `shared::model::Alert` and `shared::model::Device` as
 // they are; PCAPs are raw bytes.

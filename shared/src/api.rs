@@ -20,12 +20,13 @@ use crate::authz::{
     BuiltInRole, CustomRole, Grant, PermissionSet, Principal, PrincipalRef, Reach, RoleRef, Scope,
 };
 use crate::model::{
-    AlertEventId, AlertId, AlertStatus, AssignmentId, AuditEntryId, CloseReasonId, CloseReasons,
-    CommentText, Commitment, CommittedDevices, DetectedAlert, DeviceGroupId, DeviceId, DisplayName,
-    Email, Engine, GroupId, HealthFinding, ObservedDevice, PendingAction, PlanId, PlanKind,
-    PlanStatus, PlanTermsError, SensorHealth, SensorId, SensorIssue, SensorType, Severity, SiteId,
-    SiteOwners, SitePlacement, SitePlacementError, SiteSelector, SoftwareUpdate, SoftwareVersion,
-    SubscriptionId, Tags, TiMode, TiUpdateStatus, TiVersion, ZoneId, committed_devices_for,
+    AlertEventId, AlertId, AlertStatus, ApiTokenId, AssignmentId, AuditEntryId, CloseReasonId,
+    CloseReasons, CommentText, Commitment, CommittedDevices, DetectedAlert, DeviceGroupId,
+    DeviceId, DisplayName, Email, Engine, GroupId, HealthFinding, ObservedDevice, PendingAction,
+    PlanId, PlanKind, PlanStatus, PlanTermsError, SensorHealth, SensorId, SensorIssue, SensorType,
+    Severity, SiteId, SiteOwners, SitePlacement, SitePlacementError, SiteSelector, SoftwareUpdate,
+    SoftwareVersion, SubscriptionId, Tags, TiMode, TiUpdateStatus, TiVersion, ZoneId,
+    committed_devices_for,
 };
 
 pub use crate::authz::RoleAssignment;
@@ -388,6 +389,105 @@ fn checked_selector<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SiteSe
     let selector = SiteSelector::deserialize(deserializer)?;
     selector.check().map_err(serde::de::Error::custom)?;
     Ok(selector)
+}
+
+// ----- API tokens -----
+
+/// Most API tokens one subscription holds at a time (each holds a role assignment).
+pub const MAX_API_TOKENS_PER_SUBSCRIPTION: usize = 100;
+
+/// How long an API token stays valid: 1 to 365 days from its creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(try_from = "u64", into = "u16")]
+pub struct ApiTokenLifetime(u16);
+
+impl ApiTokenLifetime {
+    pub const MAX_DAYS: u16 = 365;
+
+    pub const fn days(self) -> u16 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for ApiTokenLifetime {
+    type Error = InvalidApiTokenLifetime;
+    fn try_from(days: u64) -> Result<Self, InvalidApiTokenLifetime> {
+        u16::try_from(days)
+            .ok()
+            .filter(|days| (1..=Self::MAX_DAYS).contains(days))
+            .map(ApiTokenLifetime)
+            .ok_or(InvalidApiTokenLifetime)
+    }
+}
+
+impl From<ApiTokenLifetime> for u16 {
+    fn from(lifetime: ApiTokenLifetime) -> u16 {
+        lifetime.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be a whole number of days from 1 to 365")]
+pub struct InvalidApiTokenLifetime;
+
+/// `POST /subscriptions/{sub}/api-tokens`: a service principal holding `role` over the
+/// subscription, or over one site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiToken {
+    pub name: DisplayName,
+    pub role: RoleRef,
+    #[serde(default)]
+    pub site_id: Option<SiteId>,
+    /// Days until the token expires.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 365))]
+    pub expires_in_days: ApiTokenLifetime,
+}
+
+impl CreateApiToken {
+    pub fn scope(&self) -> Scope {
+        self.site_id
+            .clone()
+            .map_or(Scope::Subscription, Scope::Site)
+    }
+}
+
+/// An API token as listed: never its secret, which is shown once, at creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiToken {
+    pub id: ApiTokenId,
+    pub name: DisplayName,
+    /// The service principal the token acts as: its role assignment and the audit log
+    /// name this address.
+    pub principal: Email,
+    pub role: RoleRef,
+    pub site_id: Option<SiteId>,
+    pub created_by: Email,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// When the token last authenticated a request, to the minute.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl ApiToken {
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        now >= self.expires_at
+    }
+}
+
+/// The answer to `POST /subscriptions/{sub}/api-tokens`: the token and, this once, its
+/// secret — sent as `Authorization: Bearer <secret>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedApiToken {
+    pub token: ApiToken,
+    pub secret: String,
 }
 
 // ----- Plans -----

@@ -25,8 +25,8 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    AssignmentId, DeviceGroup, DeviceGroupId, DisplayName, Email, GroupId, InvalidId, RoleId,
-    SiteId, TagsOfSite,
+    ApiTokenId, AssignmentId, DeviceGroup, DeviceGroupId, DisplayName, Email, GroupId, InvalidId,
+    RoleId, SiteId, TagsOfSite,
 };
 
 /// An action of the permission matrix. The order is the seed table's row order, and
@@ -518,8 +518,27 @@ impl fmt::Display for PrincipalRef {
     }
 }
 
+/// API tokens act as service principals named by an address in this domain, as cloud
+/// service accounts are: assignments, memberships and the audit log then treat them
+/// like any user. `.invalid` is reserved (RFC 2606), so no mailbox has such an address,
+/// and a provider's token claiming one is refused.
+pub const API_TOKEN_DOMAIN: &str = "api-tokens.vigil.invalid";
+
+/// The address of the service principal an API token acts as.
+pub fn api_token_principal(token: &ApiTokenId) -> Email {
+    Email::parse(&format!("{token}@{API_TOKEN_DOMAIN}")).expect("an id is a valid email local part")
+}
+
+/// Whether `email` names an API token's service principal rather than a person.
+pub fn is_api_token_principal(email: &Email) -> bool {
+    email
+        .as_str()
+        .rsplit_once('@')
+        .is_some_and(|(_, domain)| domain == API_TOKEN_DOMAIN)
+}
+
 /// The authenticated caller: a user and the groups the identity provider says they
-/// belong to.
+/// belong to, or an API token's service principal (no groups).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub email: Email,
@@ -654,11 +673,11 @@ impl From<RoleAssignment> for RoleAssignmentFields {
 }
 
 impl RoleAssignment {
-    /// Whether this assignment keeps the subscription administrable: a user (not a
-    /// group, which can be emptied outside Vigil) holding the built-in Owner role at
+    /// Whether this assignment keeps the subscription administrable: a person (not a
+    /// group, which can be emptied outside Vigil, nor an API token, which expires) holding the built-in Owner role at
     /// subscription scope. Removing the last one is refused (`409`).
     pub fn is_subscription_owner(&self) -> bool {
-        matches!(self.principal, PrincipalRef::User(_))
+        matches!(&self.principal, PrincipalRef::User(email) if !is_api_token_principal(email))
             && self.role == RoleRef::BuiltIn(BuiltInRole::Owner)
             && self.scope == Scope::Subscription
     }
@@ -936,8 +955,31 @@ mod tests {
         assert!(last_owner_refusal(&all, &id("a1")).is_some());
         assert_eq!(last_owner_refusal(&all, &id("a2")), None);
         assert_eq!(last_owner_refusal(&all, &id("a3")), None);
+        let token = api_token_principal(&ApiTokenId::parse("tok1").unwrap());
+        all.push(assignment("a5", token.as_str(), "owner", None));
+        assert!(
+            last_owner_refusal(&all, &id("a1")).is_some(),
+            "an owner API token does not keep the subscription administrable"
+        );
         all.push(assignment("a4", "second@plants.test", "owner", None));
         assert_eq!(last_owner_refusal(&all, &id("a1")), None);
+    }
+
+    #[test]
+    fn api_token_principals_are_told_from_people_by_their_reserved_domain() {
+        let token = api_token_principal(&ApiTokenId::parse("Tok_1").unwrap());
+        assert_eq!(token.as_str(), "tok_1@api-tokens.vigil.invalid");
+        assert!(is_api_token_principal(&token));
+        for person in [
+            "ana@plants.test",
+            "x@vigil.invalid",
+            "a@sub.api-tokens.vigil.invalid",
+        ] {
+            assert!(
+                !is_api_token_principal(&Email::parse(person).unwrap()),
+                "{person}"
+            );
+        }
     }
 
     fn site(id: &str) -> SiteId {

@@ -205,6 +205,13 @@ async fn every_mutation_writes_one_complete_audit_entry_and_every_refusal_none()
         )
         .await;
     let carol = carol.body["id"].as_str().unwrap().to_owned();
+    let script = fleet
+        .post(
+            "/api-tokens",
+            json!({"name": "Export", "role": "security_reader", "expires_in_days": 30}),
+        )
+        .await;
+    let script = script.body["token"]["id"].as_str().unwrap().to_owned();
     let rule = fleet
         .post(
             "/suppression-rules",
@@ -520,6 +527,26 @@ async fn every_mutation_writes_one_complete_audit_entry_and_every_refusal_none()
             Shape::Removed,
         ),
         case(
+            ("POST", "/api/subscriptions/{sub}/api-tokens"),
+            at("/api-tokens"),
+            Some(
+                json!({"name": "SIEM", "role": "security_reader", "site_id": site, "expires_in_days": 90}),
+            ),
+            "api_token.create",
+            None,
+            s.clone(),
+            Shape::Created,
+        ),
+        case(
+            ("DELETE", "/api/subscriptions/{sub}/api-tokens/{id}"),
+            at(&format!("/api-tokens/{script}")),
+            None,
+            "api_token.delete",
+            Some(&script),
+            At::Subscription,
+            Shape::Removed,
+        ),
+        case(
             ("POST", "/api/subscriptions/{sub}/device-groups"),
             at("/device-groups"),
             Some(json!({"name": "APAC", "sites": {"tags": {"region": "apac"}}})),
@@ -576,7 +603,7 @@ async fn every_mutation_writes_one_complete_audit_entry_and_every_refusal_none()
         let entry = &after[0];
         // The target: as the case names it, else the id the answer gives the new
         // resource; an entry always names one.
-        let answered = ["/id", "/sensor/id", "/rule/id"]
+        let answered = ["/id", "/sensor/id", "/rule/id", "/token/id"]
             .iter()
             .find_map(|pointer| done.body.pointer(pointer).and_then(Value::as_str));
         let target = case.target.as_deref().or(answered).map(str::to_owned);

@@ -59,11 +59,18 @@ pub fn token_hash(token: &str) -> String {
 
 /// A new sensor token: 256 random bits, URL-safe.
 pub fn new_token() -> Result<String, ApiError> {
+    new_secret(SENSOR_TOKEN_PREFIX)
+}
+
+const SENSOR_TOKEN_PREFIX: &str = "vst_";
+
+/// A new bearer secret: `prefix` and 256 random bits, URL-safe.
+pub fn new_secret(prefix: &str) -> Result<String, ApiError> {
     use base64::Engine as _;
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("randomness: {e}")))?;
     Ok(format!(
-        "vst_{}",
+        "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     ))
 }

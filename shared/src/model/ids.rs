@@ -168,3 +168,7 @@ id_type!(
     /// A suppression rule.
     RuleId
 );
+id_type!(
+    /// An API token: a service principal of one subscription, for scripts and SIEMs.
+    ApiTokenId
+);

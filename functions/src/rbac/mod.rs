@@ -33,8 +33,8 @@ use shared::api::{
 };
 use shared::authz::{
     BuiltInRole, CustomRole, MAX_ASSIGNMENTS_PER_SUBSCRIPTION, MAX_CUSTOM_ROLES_PER_SUBSCRIPTION,
-    MAX_DEVICE_GROUPS_PER_SUBSCRIPTION, Permission, PermissionSet, Principal, RoleAssignment,
-    RoleRef, Scope, Target, last_owner_refusal,
+    MAX_DEVICE_GROUPS_PER_SUBSCRIPTION, Permission, PermissionSet, Principal, PrincipalRef,
+    RoleAssignment, RoleRef, Scope, Target, is_api_token_principal, last_owner_refusal,
 };
 use shared::model::{
     AssignmentId, DeviceGroup, DeviceGroupId, RoleId, SiteId, SiteSelector, SubscriptionId,
@@ -42,6 +42,8 @@ use shared::model::{
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+mod api_tokens;
 
 use crate::access::{self, Authorized};
 use crate::audit;
@@ -69,6 +71,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_device_groups, create_device_group))
         .routes(routes!(delete_device_group))
         .routes(routes!(audit_log))
+        .routes(routes!(
+            api_tokens::list_api_tokens,
+            api_tokens::create_api_token
+        ))
+        .routes(routes!(api_tokens::revoke_api_token))
 }
 
 /// The RBAC function's routes.
@@ -91,6 +98,8 @@ struct PolicyChange<T> {
     /// new site-scope assignment), each with the `400` message if it does not.
     must_exist: Vec<(crate::store::Key, String)>,
     audit: AuditedChange,
+    /// Further writes of the change, committed with it (an API token's own items).
+    also: Vec<Write>,
     /// What the handler answers.
     output: T,
 }
@@ -177,8 +186,8 @@ async fn apply<T>(
 }
 
 /// The writes of one policy change: the subscription item first (its condition
-/// failing is a lost race), then the existence checks, the membership items and the
-/// audit entry.
+/// failing is a lost race), then the existence checks, the membership items, the
+/// change's own further writes and the audit entry.
 fn transaction<T>(
     principal: &Principal,
     authorized: &Authorized,
@@ -198,6 +207,7 @@ fn transaction<T>(
         &authorized.subscription,
         &change.subscription,
     )?);
+    writes.extend(change.also.iter().cloned());
     let audited = &change.audit;
     writes.push(
         audit::Change {
@@ -451,6 +461,7 @@ async fn create_role(
             subscription.custom_roles.push(role.clone());
             let role = Role::from(role);
             Ok(PolicyChange {
+                also: Vec::new(),
                 subscription,
                 must_exist: Vec::new(),
                 audit: AuditedChange::created("role.create", id.as_str(), &role),
@@ -513,6 +524,7 @@ async fn delete_role(
         }
         let removed = Role::from(subscription.custom_roles.remove(position));
         Ok(PolicyChange {
+            also: Vec::new(),
             subscription,
             must_exist: Vec::new(),
             audit: AuditedChange::deleted("role.delete", role.as_str(), &removed),
@@ -601,6 +613,12 @@ async fn create_assignment(
         .map_or(Target::Subscription, Target::Site);
     authorized.require(Permission::GrantPermissions, target)?;
     let request: CreateRoleAssignment = body.parse()?;
+    if matches!(&request.principal, PrincipalRef::User(email) if is_api_token_principal(email)) {
+        return Err(ApiError::invalid_field(
+            "principal",
+            "names an API token, which gets its one role when it is created",
+        ));
+    }
     let subscription_id = authorized.subscription.id.clone();
     if let Scope::Site(site) = &request.scope {
         require_site(table, &subscription_id, site, "site_id").await?;
@@ -642,6 +660,7 @@ async fn create_assignment(
             Scope::Subscription | Scope::DeviceGroup(_) => Vec::new(),
         };
         Ok(PolicyChange {
+            also: Vec::new(),
             subscription,
             must_exist,
             audit: AuditedChange::created("role_assignment.create", id.as_str(), &assignment)
@@ -735,8 +754,16 @@ async fn delete_assignment(
         if let Some(refusal) = last_owner_refusal(&subscription.assignments, &id) {
             return Err(ApiError::Conflict(refusal.into()));
         }
+        if matches!(&subscription.assignments[position].principal,
+            PrincipalRef::User(email) if is_api_token_principal(email))
+        {
+            return Err(ApiError::Conflict(
+                "this is an API token's role; revoke the token instead".into(),
+            ));
+        }
         let assignment = subscription.assignments.remove(position);
         Ok(PolicyChange {
+            also: Vec::new(),
             subscription,
             must_exist: Vec::new(),
             audit: AuditedChange::deleted("role_assignment.delete", id.as_str(), &assignment)
@@ -847,6 +874,7 @@ async fn create_device_group(
             })
             .collect();
         Ok(PolicyChange {
+            also: Vec::new(),
             subscription,
             must_exist,
             audit: AuditedChange::created("device_group.create", id.as_str(), &group),
@@ -900,6 +928,7 @@ async fn delete_device_group(
         }
         let removed = subscription.device_groups.remove(position);
         Ok(PolicyChange {
+            also: Vec::new(),
             subscription,
             must_exist: Vec::new(),
             audit: AuditedChange::deleted("device_group.delete", id.as_str(), &removed),
