@@ -1512,6 +1512,71 @@ async fn users_and_roles_grant_and_protect_the_last_owner_and_show_the_seed_tabl
 }
 
 #[tokio::test]
+async fn an_api_token_created_in_the_console_works_once_copied_and_stops_when_revoked() {
+    let plants = Plants::new().await;
+    let browser = plants.browser_as("owner@example.com", None).await;
+    let page = &browser.client;
+    page.goto(&plants.page("/access")).await.unwrap();
+    find(page, "section[aria-label='API tokens']").await;
+    wait_for_text(page, "section[aria-label='API tokens']", |t| {
+        t.contains("No API tokens")
+    })
+    .await;
+    // WHEN the owner creates a Security Reader token for Plant North, valid 30 days
+    type_into(page, "#token-name", "SIEM export").await;
+    choose(page, "#token-role", "security_reader").await;
+    choose(page, "#token-scope", &plants.north).await;
+    find(page, "#token-days").await.clear().await.unwrap();
+    type_into(page, "#token-days", "30").await;
+    press(page, "Create token").await;
+    // THEN its secret is shown once, with a Copy button, and the token is listed
+    let secret = wait_for_text(page, "#api-token-secret", |t| t.starts_with("vat_")).await;
+    let secret = secret.trim().to_owned();
+    button_in(page, "//div[@aria-label='New API token secret']", "Copy").await;
+    let row = wait_for_text(page, "#api-tokens tr.api-token", |t| {
+        t.contains("SIEM export")
+    })
+    .await;
+    assert!(
+        row.contains("Security Reader") && row.contains("Plant North"),
+        "{row}"
+    );
+    assert!(row.contains("Never"), "not used yet: {row}");
+    // AND the secret reads Plant North's sites through the API, as the server holds it
+    let api = plants.vigil.api();
+    let sites = api.get(&plants.fleet.path("/alerts"), Some(&secret)).await;
+    assert_eq!(sites.status, 200, "{sites:?}");
+    let tokens = plants.fleet.all("/api-tokens", 10).await;
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(tokens[0]["site_id"], plants.north.as_str());
+    assert_eq!(tokens[0]["name"], "SIEM export");
+    // AND its role assignment cannot be removed from the assignments, and says why
+    let principal = tokens[0]["principal"].as_str().unwrap();
+    let refused = refusal(
+        &button_in(
+            page,
+            &format!("//tr[@data-principal='{principal}']"),
+            "Remove",
+        )
+        .await,
+    )
+    .await
+    .expect("a token's assignment is revoked with the token");
+    assert!(refused.contains("revoke the token"), "{refused}");
+    browser.screenshot("api-tokens").await;
+    // WHEN they revoke it
+    press_in(page, "//table[@id='api-tokens']", "Revoke").await;
+    // THEN it leaves the list and its secret is refused at once
+    wait_for_text(page, "section[aria-label='API tokens']", |t| {
+        t.contains("No API tokens")
+    })
+    .await;
+    let refused = api.get(&plants.fleet.path("/alerts"), Some(&secret)).await;
+    assert_eq!(refused.status, 401, "{refused:?}");
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn two_devices_merged_in_the_console_stay_one_when_the_sensor_sees_them_again() {
     let plants = Plants::new().await;
     // GIVEN one machine seen under two addresses, and another device

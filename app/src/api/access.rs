@@ -1,8 +1,13 @@
-//! Users and roles: role assignments, custom roles, device groups.
+//! Users and roles: role assignments, custom roles, device groups, API tokens.
 
-use shared::api::{CreateDeviceGroup, CreateRole, CreateRoleAssignment, Role};
+use shared::api::{
+    ApiToken, CreateApiToken, CreateDeviceGroup, CreateRole, CreateRoleAssignment, CreatedApiToken,
+    Role,
+};
 use shared::authz::RoleAssignment;
-use shared::model::{AssignmentId, DeviceGroup, DeviceGroupId, RoleId, SiteId, SubscriptionId};
+use shared::model::{
+    ApiTokenId, AssignmentId, DeviceGroup, DeviceGroupId, RoleId, SiteId, SubscriptionId,
+};
 
 use super::{Api, ApiError};
 
@@ -70,5 +75,35 @@ pub async fn delete_device_group(
     id: &DeviceGroupId,
 ) -> Result<(), ApiError> {
     api.delete(&format!("/subscriptions/{sub}/device-groups/{id}"), None)
+        .await
+}
+
+/// Every API token in the subscription, or (`site`) those scoped to one site.
+pub async fn api_tokens(
+    api: Api,
+    sub: &SubscriptionId,
+    site: Option<&SiteId>,
+) -> Result<Vec<ApiToken>, ApiError> {
+    let filter = site.map(|s| format!("?site_id={s}")).unwrap_or_default();
+    api.get_all(&format!("/subscriptions/{sub}/api-tokens{filter}"))
+        .await
+}
+
+/// A new token, with its secret: the only time it is ever shown.
+pub async fn create_api_token(
+    api: Api,
+    sub: &SubscriptionId,
+    request: &CreateApiToken,
+) -> Result<CreatedApiToken, ApiError> {
+    api.post(&format!("/subscriptions/{sub}/api-tokens"), request)
+        .await
+}
+
+pub async fn revoke_api_token(
+    api: Api,
+    sub: &SubscriptionId,
+    id: &ApiTokenId,
+) -> Result<(), ApiError> {
+    api.delete(&format!("/subscriptions/{sub}/api-tokens/{id}"), None)
         .await
 }

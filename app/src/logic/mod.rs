@@ -1,6 +1,7 @@
 //! The console's logic that renders nothing: plain Rust, tested natively with
 //! ordinary `#[test]`s (`cargo test -p app --lib`).
 
+pub mod api_tokens;
 pub mod audit;
 pub mod bulk;
 pub mod denial;

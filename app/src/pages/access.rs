@@ -1,12 +1,13 @@
 //! `/s/{sub}/access`: Users and roles — who holds which role where (grant, remove, the
-//! last owner explained before the click), the built-in roles as the seed's table,
-//! custom roles as a permission checklist, and device groups.
+//! last owner explained before the click), API tokens (the secret shown once), the
+//! built-in roles as the seed's table, custom roles as a permission checklist, and
+//! device groups.
 
 use leptos::prelude::*;
-use shared::api::{CreateDeviceGroup, CreateRole, CreateRoleAssignment, Role};
+use shared::api::{ApiToken, CreateDeviceGroup, CreateRole, CreateRoleAssignment, Role};
 use shared::authz::{
     BuiltInRole, GrantScope, Permission, PermissionSet, PrincipalRef, RoleAssignment, RoleRef,
-    Scope, SiteFilter, last_owner_refusal,
+    Scope, SiteFilter, is_api_token_principal, last_owner_refusal,
 };
 use shared::model::{DeviceGroup, DisplayName, SiteSelector};
 
@@ -15,7 +16,10 @@ use crate::components::action::Guarded;
 use crate::components::load::Load;
 use crate::components::states::{Denied, Empty, loaded};
 use crate::components::toast::{Toasts, use_toasts};
+use crate::logic::api_tokens::{ApiTokenForm, DEFAULT_DAYS, token_state};
 use crate::logic::denial::{At, role_name};
+use crate::logic::format::utc;
+use crate::pages::sites::now;
 use crate::tenant::use_tenant;
 use crate::use_api;
 
@@ -76,10 +80,32 @@ fn UsersAndRoles() -> impl IntoView {
             }
         }
     });
+    let tokens = Load::new(move || {
+        let (sub, sites) = tenant.with(|t| {
+            let sites = match t.access.sites_with(Permission::GrantPermissions) {
+                SiteFilter::Only(sites) => sites.into_iter().cloned().collect(),
+                SiteFilter::All | SiteFilter::None => Vec::new(),
+            };
+            (t.id.clone(), sites)
+        });
+        async move {
+            if whole {
+                return access::api_tokens(api, &sub, None).await;
+            }
+            let mut all = Vec::new();
+            for site in &sites {
+                all.extend(access::api_tokens(api, &sub, Some(site)).await?);
+            }
+            Ok::<_, ApiError>(all)
+        }
+    });
+    // Above the list, which reloads once the token exists: the secret must outlive that.
+    let secret = RwSignal::new(None::<String>);
     let changed = Callback::new(move |()| {
         assignments.refetch();
         roles.refetch();
         groups.refetch();
+        tokens.refetch();
     });
     view! {
         <h1>"Users and roles"</h1>
@@ -91,6 +117,18 @@ fn UsersAndRoles() -> impl IntoView {
                 view! {
                     <Assignments list=list.clone() groups=groups.clone() changed />
                     <AddAssignment roles groups changed />
+                }.into_any()
+            })}
+        </section>
+        <section class="card" aria-label="API tokens">
+            <h2>"API tokens"</h2>
+            <p class="hint">"For scripts and SIEMs: a token holds one role at one scope, acts as its own principal in the audit log, and is never valid on sensor ingest."</p>
+            <NewSecret secret />
+            {move || loaded(tokens.get(), "the API tokens", move || tokens.refetch(), |list| {
+                let roles = roles.get().and_then(Result::ok).unwrap_or_default();
+                view! {
+                    <ApiTokens list changed />
+                    <NewApiToken roles secret changed />
                 }.into_any()
             })}
         </section>
@@ -192,13 +230,14 @@ fn Assignments(
         let id = assignment.id.clone();
         let principal = assignment.principal.to_string();
         let scope = tenant.with_untracked(|t| scope_name(&assignment.scope, &groups, &|s| t.site_name(s)));
+        let is_token = matches!(&assignment.principal, PrincipalRef::User(email) if is_api_token_principal(email));
         let last_owner = last_owner_refusal(&list, &id).map(|why| {
             let mut why = why.to_owned();
             if let Some(first) = why.get_mut(0..1) {
                 first.make_ascii_uppercase();
             }
             why
-        });
+        }).or_else(|| is_token.then(|| "This is an API token's role: revoke the token under API tokens".to_owned()));
         let remove = move || {
             let (sub, id) = (tenant.with_untracked(|t| t.id.clone()), id.clone());
             remove(async move { access::unassign(api, &sub, &id).await }, "assignment", changed, toasts);
@@ -530,5 +569,160 @@ fn PolicyItem(
             <span class="hint">{format!(" · {detail}")}</span>
             <Guarded label="Delete" class="danger" needs=GRANT at=At::Subscription on_click=on_delete />
         </div>
+    }
+}
+
+fn token_scope(site: &Option<shared::model::SiteId>) -> Scope {
+    site.clone().map_or(Scope::Subscription, Scope::Site)
+}
+
+#[component]
+fn ApiTokens(list: Vec<ApiToken>, changed: Callback<()>) -> impl IntoView {
+    let api = use_api();
+    let tenant = use_tenant();
+    let toasts = use_toasts();
+    if list.is_empty() {
+        return view! { <Empty message="No API tokens you may manage" /> }.into_any();
+    }
+    let now = now();
+    let rows = list.into_iter().map(|token| {
+        let id = token.id.clone();
+        let scope = token_scope(&token.site_id);
+        let scope_label = tenant.with_untracked(|t| scope_name(&scope, &[], &|s| t.site_name(s)));
+        let revoke = move || {
+            let (sub, id) = (tenant.with_untracked(|t| t.id.clone()), id.clone());
+            leptos::task::spawn_local(async move {
+                match access::revoke_api_token(api, &sub, &id).await {
+                    Ok(()) => {
+                        toasts.info("API token revoked");
+                        changed.run(());
+                    }
+                    Err(e) => toasts.error(format!("Could not revoke the API token: {e}")),
+                }
+            });
+        };
+        view! {
+            <tr class="api-token" data-token=token.id.to_string()>
+                <td>{token.name.to_string()}</td>
+                <td>{role_name(&token.role)}</td>
+                <td>{scope_label}</td>
+                <td>{token.created_by.to_string()}</td>
+                <td>{format!("{} ({})", utc(token.expires_at), token_state(&token, now))}</td>
+                <td>{token.last_used_at.map_or_else(|| "Never".to_owned(), utc)}</td>
+                <td class="row-actions">
+                    <Guarded label="Revoke" class="danger" needs=GRANT at=at_scope(&scope) on_click=move |_| revoke() />
+                </td>
+            </tr>
+        }
+    }).collect_view();
+    view! {
+        <table class="grid" id="api-tokens">
+            <thead><tr><th scope="col">"Name"</th><th scope="col">"Role"</th><th scope="col">"Scope"</th><th scope="col">"Created by"</th><th scope="col">"Expires"</th><th scope="col">"Last used"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
+/// A new token's secret, shown this once, with a Copy button.
+#[component]
+fn NewSecret(secret: RwSignal<Option<String>>) -> impl IntoView {
+    let toasts = use_toasts();
+    let copy = move || {
+        if let Some(secret) = secret.get_untracked() {
+            // The promise settles on its own; a refusal (no clipboard permission) leaves
+            // the secret on screen to copy by hand.
+            let _ = window().navigator().clipboard().write_text(&secret);
+            toasts.info("Secret copied");
+        }
+    };
+    move || {
+        secret.get().map(|value| view! {
+            <div class="notice" role="status" aria-label="New API token secret">
+                <p><strong>"Copy this secret now: it is shown only once."</strong>" Send it as "<code>"Authorization: Bearer <secret>"</code>"."</p>
+                <code class="secret" id="api-token-secret">{value}</code>
+                <button type="button" on:click=move |_| copy()>"Copy"</button>
+                <button type="button" on:click=move |_| secret.set(None)>"Done"</button>
+            </div>
+        })
+    }
+}
+
+/// Creates a token; its secret goes to [`NewSecret`].
+#[component]
+fn NewApiToken(
+    roles: Vec<Role>,
+    secret: RwSignal<Option<String>>,
+    changed: Callback<()>,
+) -> impl IntoView {
+    let api = use_api();
+    let tenant = use_tenant();
+    let name = RwSignal::new(String::new());
+    let role = RwSignal::new(RoleRef::BuiltIn(BuiltInRole::SecurityReader));
+    let site = RwSignal::new(None::<shared::model::SiteId>);
+    let days = RwSignal::new(DEFAULT_DAYS.to_owned());
+    let error = RwSignal::new(None::<String>);
+    let sites = tenant.with_untracked(|t| t.sites.clone());
+    let site_values = StoredValue::new(sites.iter().map(|s| s.id.clone()).collect::<Vec<_>>());
+    let role_values = StoredValue::new(roles.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+    let create = move || {
+        let form = ApiTokenForm {
+            name: name.get_untracked(),
+            role: role.get_untracked(),
+            site: site.get_untracked(),
+            days: days.get_untracked(),
+        };
+        let request = match form.request() {
+            Ok(request) => request,
+            Err(e) => {
+                error.set(Some(e));
+                return;
+            }
+        };
+        error.set(None);
+        let sub = tenant.with_untracked(|t| t.id.clone());
+        leptos::task::spawn_local(async move {
+            match access::create_api_token(api, &sub, &request).await {
+                Ok(created) => {
+                    secret.set(Some(created.secret));
+                    name.set(String::new());
+                    changed.run(());
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    view! {
+        <form class="form inline" aria-label="New API token" on:submit=|e| e.prevent_default()>
+            <label for="token-name">"Token name"</label>
+            <input id="token-name" type="text" prop:value=move || name.get() on:input=move |e| name.set(event_target_value(&e)) />
+            <label for="token-role">"Role"</label>
+            <select id="token-role" on:change=move |e| {
+                let chosen = event_target_value(&e);
+                if let Some(found) = role_values.with_value(|v| v.iter().find(|r| String::from((*r).clone()) == chosen).cloned()) {
+                    role.set(found);
+                }
+            }>
+                {roles.iter().map(|r| {
+                    let id = r.id.clone();
+                    view! { <option value=String::from(r.id.clone()) selected=move || role.with(|chosen| *chosen == id)>{r.name.clone()}</option> }
+                }).collect_view()}
+            </select>
+            <label for="token-scope">"Scope"</label>
+            <select id="token-scope" on:change=move |e| {
+                let chosen = event_target_value(&e);
+                site.set(site_values.with_value(|v| v.iter().find(|s| s.as_str() == chosen).cloned()));
+            }>
+                <option value="" selected=move || site.with(Option::is_none)>"Subscription"</option>
+                {sites.into_iter().map(|s| {
+                    let id = s.id.clone();
+                    view! { <option value=s.id.to_string() selected=move || site.with(|chosen| chosen.as_ref() == Some(&id))>{s.display_name.to_string()}</option> }
+                }).collect_view()}
+            </select>
+            <label for="token-days">"Expires in (days)"</label>
+            <input id="token-days" type="number" min="1" max="365" prop:value=move || days.get() on:input=move |e| days.set(event_target_value(&e)) />
+            <Guarded label="Create token" needs=GRANT at=Signal::derive(move || at_scope(&token_scope(&site.get()))) on_click=move |_| create() />
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        </form>
     }
 }
