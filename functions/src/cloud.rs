@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use shared::model::WebhookTargets;
 
 use crate::auth::Authenticator;
 use crate::http::{AppState, no_such_endpoint, with_common_layers};
@@ -59,17 +60,23 @@ async fn authenticator() -> Result<Authenticator, StartError> {
 /// Everything a function needs, from its environment: `TABLE_NAME`, `CURSOR_SECRET`,
 /// the JWT settings above, and the standard AWS settings for the client.
 pub async fn state() -> Result<AppState, StartError> {
-    let table_name = required("TABLE_NAME")?;
-    let cursor_key = secret("CURSOR_SECRET")?;
-    let table = DynamoTable::from_env(&table_name, cursor_key).await;
     Ok(AppState {
-        table: Arc::new(table),
+        table: table().await?,
         auth: Arc::new(authenticator().await?),
+        webhooks: webhook_targets(),
     })
 }
 
-/// Runs one area's routes as a Lambda function behind the HTTP API.
-pub async fn run(routes: Router<AppState>) -> Result<(), lambda_http::Error> {
+/// The table at `TABLE_NAME`, its cursors signed with `CURSOR_SECRET`.
+async fn table() -> Result<Arc<dyn crate::store::Table>, StartError> {
+    let table_name = required("TABLE_NAME")?;
+    let cursor_key = secret("CURSOR_SECRET")?;
+    Ok(Arc::new(
+        DynamoTable::from_env(&table_name, cursor_key).await,
+    ))
+}
+
+fn init_logs() {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -77,6 +84,36 @@ pub async fn run(routes: Router<AppState>) -> Result<(), lambda_http::Error> {
         )
         .without_time()
         .init();
+}
+
+/// Runs the notification worker as a scheduled function: each invocation is one visit
+/// of every subscription with notification settings (`notifications::worker::cycle`).
+pub async fn run_notification_worker() -> Result<(), lambda_http::Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
+    init_logs();
+    let table = table().await?;
+    let targets = webhook_targets();
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
+        let table = table.clone();
+        async move {
+            crate::notifications::worker::cycle(table.as_ref(), targets).await?;
+            Ok::<_, lambda_http::Error>(())
+        }
+    }))
+    .await
+}
+
+/// `ALLOW_PRIVATE_WEBHOOKS=true` lets webhook endpoints name private addresses.
+pub fn webhook_targets() -> WebhookTargets {
+    match std::env::var("ALLOW_PRIVATE_WEBHOOKS").as_deref() {
+        Ok("true" | "1") => WebhookTargets::AnyAddress,
+        _ => WebhookTargets::PublicOnly,
+    }
+}
+
+/// Runs one area's routes as a Lambda function behind the HTTP API.
+pub async fn run(routes: Router<AppState>) -> Result<(), lambda_http::Error> {
+    init_logs();
     let state = state().await?;
     let app = with_common_layers(routes.fallback(no_such_endpoint).with_state(state));
     lambda_http::run(app).await

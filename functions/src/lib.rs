@@ -24,6 +24,7 @@ pub mod ingest;
 pub mod keys;
 pub mod local;
 pub mod merged;
+pub mod notifications;
 pub mod openapi;
 pub mod plans;
 pub mod rbac;

@@ -21,7 +21,8 @@ use crate::http::{AppState, no_such_endpoint, with_common_layers};
 use crate::store::Table;
 use crate::store::dynamodb::DynamoTable;
 use crate::store::embedded::EmbeddedTable;
-use crate::{demo, openapi};
+use crate::{demo, notifications, openapi};
+use shared::model::WebhookTargets;
 
 /// Which table `vigil serve` keeps its state in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -67,6 +68,11 @@ pub struct ServeArgs {
     /// `<console origin>/sign-in/callback`); the audience of its ID tokens.
     #[arg(long, env = "VIGIL_OIDC_CLIENT_ID", requires = "oidc_issuer")]
     pub oidc_client_id: Option<String>,
+    /// Let webhook endpoints name loopback, private and link-local addresses (a receiver
+    /// on this machine or its network). Off by default, so a webhook cannot be turned
+    /// against the host's own network.
+    #[arg(long, env = "VIGIL_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
 }
 
 /// Secrets kept under `--data` so tokens and cursors survive a restart.
@@ -158,10 +164,18 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         auth = auth.with_oidc(issuer, client_id).await?;
     }
     let auth = Arc::new(auth);
-    let state = AppState {
-        table,
-        auth: auth.clone(),
+    let webhooks = if args.allow_private_webhooks {
+        WebhookTargets::AnyAddress
+    } else {
+        WebhookTargets::PublicOnly
     };
+    let state = AppState {
+        table: table.clone(),
+        auth: auth.clone(),
+        webhooks,
+    };
+    // Notifications leave from the outbox, never from the request that caused them.
+    let deliveries = tokio::spawn(notifications::worker::run(table, webhooks));
     let app = app(state, dev_login, &args.dist);
     if args.demo {
         demo::start(app.clone(), &auth).await?;
@@ -185,6 +199,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             tracing::warn!(?SHUTDOWN_GRACE, "requests still in flight at shutdown were cut short");
         }
     }
+    // What the worker had not sent stays in the outbox for the next start.
+    deliveries.abort();
+    let _ = deliveries.await;
     Ok(())
 }
 

@@ -24,7 +24,7 @@ use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToResponse, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::http::AppState;
-use crate::{alerts, devices, identity, ingest, plans, rbac, sensors, sites};
+use crate::{alerts, devices, identity, ingest, notifications, plans, rbac, sensors, sites};
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/api/openapi.json";
@@ -41,6 +41,7 @@ pub fn routes(dev_login: bool) -> OpenApiRouter<AppState> {
         .merge(alerts::routes())
         .merge(devices::routes())
         .merge(ingest::routes())
+        .merge(notifications::routes())
 }
 
 /// The document of [`routes`].
@@ -100,13 +101,14 @@ pub async fn openapi_json(Extension(Served(json)): Extension<Served>) -> Respons
     security(("user_token" = [])),
     tags(
         (name = "identity", description = "Who the caller is, their subscriptions, and this document."),
-        (name = "rbac", description = "Roles, role assignments, device groups and the audit log."),
+        (name = "rbac", description = "Roles, role assignments, device groups, API tokens and the audit log."),
         (name = "plans", description = "Monitoring plans and the committed-device estimate."),
         (name = "sites", description = "Sites and their zones."),
         (name = "sensors", description = "Sensors: onboarding, activation files, TI pushes, downloads, export."),
         (name = "alerts", description = "Alerts raised by sensors (site-scoped)."),
         (name = "devices", description = "The device inventory (site-scoped)."),
         (name = "ingest", description = "What sensors send, with their own token."),
+        (name = "notifications", description = "Webhook endpoints, notification rules and the delivery log."),
     ),
     components(
         schemas(ErrorBody),

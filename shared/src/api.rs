@@ -22,10 +22,11 @@ use crate::authz::{
 use crate::model::{
     AlertEventId, AlertId, AlertStatus, ApiTokenId, AssignmentId, AuditEntryId, CloseReasonId,
     CloseReasons, CommentText, Commitment, CommittedDevices, DetectedAlert, DeviceGroupId,
-    DeviceId, DisplayName, Email, Engine, GroupId, HealthFinding, ObservedDevice, PendingAction,
-    PlanId, PlanKind, PlanStatus, PlanTermsError, SensorHealth, SensorId, SensorIssue, SensorType,
-    Severity, SiteId, SiteOwners, SitePlacement, SitePlacementError, SiteSelector, SoftwareUpdate,
-    SoftwareVersion, SubscriptionId, Tags, TiMode, TiUpdateStatus, TiVersion, ZoneId,
+    DeviceId, DisplayName, Email, Engine, EventFilter, EventKind, GroupId, HealthFinding,
+    NotificationRuleId, ObservedDevice, PendingAction, PlanId, PlanKind, PlanStatus,
+    PlanTermsError, SensorHealth, SensorId, SensorIssue, SensorType, Severity, SiteId, SiteOwners,
+    SitePlacement, SitePlacementError, SiteSelector, SoftwareUpdate, SoftwareVersion,
+    SubscriptionId, Tags, TiMode, TiUpdateStatus, TiVersion, WebhookEndpointId, WebhookUrl, ZoneId,
     committed_devices_for,
 };
 
@@ -488,6 +489,116 @@ impl ApiToken {
 pub struct CreatedApiToken {
     pub token: ApiToken,
     pub secret: String,
+}
+
+// ----- Notifications -----
+
+/// Most webhook endpoints and notification rules one subscription holds (they are one
+/// item, read by every ingest batch).
+pub const MAX_WEBHOOK_ENDPOINTS: usize = 10;
+pub const MAX_NOTIFICATION_RULES: usize = 50;
+
+/// `POST /subscriptions/{sub}/webhook-endpoints`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookEndpoint {
+    pub name: DisplayName,
+    pub url: WebhookUrl,
+}
+
+/// Where notifications are delivered, signed with a secret shown once, at creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookEndpoint {
+    pub id: WebhookEndpointId,
+    pub name: DisplayName,
+    pub url: WebhookUrl,
+    pub created_by: Email,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// The answer to `POST /subscriptions/{sub}/webhook-endpoints`: the endpoint and, this
+/// once, the secret its deliveries are signed with (`Vigil-Signature`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedWebhookEndpoint {
+    pub endpoint: WebhookEndpoint,
+    pub secret: String,
+}
+
+/// `POST /subscriptions/{sub}/notification-rules`: events of these kinds that pass the
+/// filter go to the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateNotificationRule {
+    pub name: DisplayName,
+    pub endpoint_id: WebhookEndpointId,
+    /// At least one; `test` is sent only on request.
+    pub events: BTreeSet<EventKind>,
+    #[serde(default)]
+    pub filter: EventFilter,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NotificationRule {
+    pub id: NotificationRuleId,
+    pub name: DisplayName,
+    pub endpoint_id: WebhookEndpointId,
+    pub events: BTreeSet<EventKind>,
+    pub filter: EventFilter,
+    pub created_by: Email,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// The JSON body of every webhook delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookEvent {
+    /// Unique per event and stable across retries: a receiver deduplicates on it.
+    pub id: String,
+    pub kind: EventKind,
+    pub subscription_id: SubscriptionId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The alert (`alert.created`), the audit entry (`audit.entry`), or a greeting.
+    pub data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Not yet answered with a 2xx; tried again with back-off.
+    Pending,
+    Delivered,
+    /// Given up after the retry period.
+    Failed,
+}
+
+/// One event's delivery to one endpoint, as the delivery log shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Delivery {
+    pub event_id: String,
+    pub kind: EventKind,
+    pub endpoint_id: WebhookEndpointId,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    /// The HTTP status of the last attempt, if the receiver answered.
+    pub response_status: Option<u16>,
+    /// Why the last attempt failed, if it did.
+    pub error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub next_attempt_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub delivered_at: Option<OffsetDateTime>,
 }
 
 // ----- Plans -----

@@ -179,6 +179,7 @@ impl InProcess {
         let state = AppState {
             table: table.clone(),
             auth: Arc::new(Authenticator::hs256(&[3; 32], LOCAL_ISSUER, LOCAL_AUDIENCE)),
+            webhooks: Default::default(),
         };
         let app = functions::local::app(state, true, &workspace_root().join("dist"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

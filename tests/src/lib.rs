@@ -9,4 +9,5 @@ pub mod load;
 pub mod moto;
 pub mod oidc;
 pub mod race;
+pub mod receiver;
 pub mod vigil;

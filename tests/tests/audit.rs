@@ -34,8 +34,13 @@ enum At {
 }
 
 /// Why an operation writes no audit entry.
-const NOT_AUDITED: [(&str, &str, &str); 5] = [
+const NOT_AUDITED: [(&str, &str, &str); 6] = [
     ("POST", "/api/auth/dev-login", "signs in; changes nothing"),
+    (
+        "POST",
+        "/api/subscriptions/{sub}/webhook-endpoints/{id}/test",
+        "sends a greeting to a receiver; changes no setting (the delivery log shows it)",
+    ),
     (
         "POST",
         "/api/subscriptions/{sub}/suppression-rules/preview",
@@ -212,6 +217,28 @@ async fn every_mutation_writes_one_complete_audit_entry_and_every_refusal_none()
         )
         .await;
     let script = script.body["token"]["id"].as_str().unwrap().to_owned();
+    // Webhooks to a public address nothing here routes to: a site where nothing happens.
+    let quiet = fleet.site("Quiet").await;
+    let endpoint = |name: &str| {
+        fleet.post(
+            "/webhook-endpoints",
+            json!({"name": name, "url": "https://8.8.8.8/hook"}),
+        )
+    };
+    let unused_endpoint = endpoint("Unused").await.body["endpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let routed = endpoint("Routed").await.body["endpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let quiet_rule = json!({
+        "name": "Quiet site", "endpoint_id": routed, "events": ["alert.created"],
+        "filter": {"site_id": quiet},
+    });
+    let notify = fleet.post("/notification-rules", quiet_rule.clone()).await;
+    let notify = notify.body["id"].as_str().unwrap().to_owned();
     let rule = fleet
         .post(
             "/suppression-rules",
@@ -547,6 +574,42 @@ async fn every_mutation_writes_one_complete_audit_entry_and_every_refusal_none()
             Shape::Removed,
         ),
         case(
+            ("POST", "/api/subscriptions/{sub}/webhook-endpoints"),
+            at("/webhook-endpoints"),
+            Some(json!({"name": "SIEM", "url": "https://8.8.4.4/in"})),
+            "webhook_endpoint.create",
+            None,
+            At::Subscription,
+            Shape::Created,
+        ),
+        case(
+            ("DELETE", "/api/subscriptions/{sub}/webhook-endpoints/{id}"),
+            at(&format!("/webhook-endpoints/{unused_endpoint}")),
+            None,
+            "webhook_endpoint.delete",
+            Some(&unused_endpoint),
+            At::Subscription,
+            Shape::Removed,
+        ),
+        case(
+            ("POST", "/api/subscriptions/{sub}/notification-rules"),
+            at("/notification-rules"),
+            Some(quiet_rule),
+            "notification_rule.create",
+            None,
+            At::Subscription,
+            Shape::Created,
+        ),
+        case(
+            ("DELETE", "/api/subscriptions/{sub}/notification-rules/{id}"),
+            at(&format!("/notification-rules/{notify}")),
+            None,
+            "notification_rule.delete",
+            Some(&notify),
+            At::Subscription,
+            Shape::Removed,
+        ),
+        case(
             ("POST", "/api/subscriptions/{sub}/device-groups"),
             at("/device-groups"),
             Some(json!({"name": "APAC", "sites": {"tags": {"region": "apac"}}})),
@@ -603,7 +666,7 @@ async fn every_mutation_writes_one_complete_audit_entry_and_every_refusal_none()
         let entry = &after[0];
         // The target: as the case names it, else the id the answer gives the new
         // resource; an entry always names one.
-        let answered = ["/id", "/sensor/id", "/rule/id", "/token/id"]
+        let answered = ["/id", "/sensor/id", "/rule/id", "/token/id", "/endpoint/id"]
             .iter()
             .find_map(|pointer| done.body.pointer(pointer).and_then(Value::as_str));
         let target = case.target.as_deref().or(answered).map(str::to_owned);

@@ -131,7 +131,9 @@ fn route_matching_follows_api_gateway_rules() {
 
 #[test]
 fn every_documented_operation_is_routed_to_the_function_that_serves_it() {
-    use functions::{alerts, devices, identity, ingest, plans, rbac, sensors, sites};
+    use functions::{
+        alerts, devices, identity, ingest, notifications, plans, rbac, sensors, sites,
+    };
     // GIVEN each deployed function's routes, as its binary mounts them
     let functions = [
         ("identity", identity::routes(false)),
@@ -142,6 +144,7 @@ fn every_documented_operation_is_routed_to_the_function_that_serves_it() {
         ("alerts", alerts::routes()),
         ("devices", devices::routes()),
         ("ingest", ingest::routes()),
+        ("notifications", notifications::routes()),
     ];
     let template = function_routes(&template());
     let deployed: std::collections::BTreeSet<&str> = template

@@ -38,6 +38,7 @@ use crate::http::sensor::SensorTokenRecord;
 use crate::ids;
 use crate::keys;
 use crate::merged::{self, Order, Source};
+use crate::notifications::outbox::AlertOutbox;
 use crate::openapi::{
     Binary, DeleteErrors, Forbidden, IfMatchHeader, InSubscription, Invalid, ListErrors, NotFound,
     ReadErrors, TooLarge, Unauthenticated, UpdateErrors,
@@ -869,6 +870,8 @@ pub async fn ingest(
         .collect();
     let subscription = &sensor.subscription_id;
     let sensor_id = &sensor.sensor_id;
+    // A new alert's event is written with it, when some rule wants new alerts.
+    let outbox = AlertOutbox::for_subscription(table.as_ref(), subscription).await?;
     fingerprints::migrate_buckets(table.as_ref(), subscription, sensor_id).await?;
     let shards = table.index_shards();
     let location = SensorLocation {
@@ -974,6 +977,9 @@ pub async fn ingest(
                         entry.as_ref().map(|entry| entry.version),
                     )?];
                     writes.extend(new_alert(&alert, Condition::MustNotExist)?);
+                    if let Some(outbox) = &outbox {
+                        writes.push(outbox.alert_created(&alert, now)?);
+                    }
                     Decided {
                         group: g,
                         writes,

@@ -28,6 +28,14 @@ use error::error_response;
 pub struct AppState {
     pub table: Arc<dyn Table>,
     pub auth: Arc<Authenticator>,
+    /// Which addresses webhook endpoints may name.
+    pub webhooks: shared::model::WebhookTargets,
+}
+
+impl FromRef<AppState> for shared::model::WebhookTargets {
+    fn from_ref(state: &AppState) -> Self {
+        state.webhooks
+    }
 }
 
 impl FromRef<AppState> for Arc<Authenticator> {

@@ -172,3 +172,11 @@ id_type!(
     /// An API token: a service principal of one subscription, for scripts and SIEMs.
     ApiTokenId
 );
+id_type!(
+    /// A webhook endpoint: where notifications are delivered.
+    WebhookEndpointId
+);
+id_type!(
+    /// A notification rule: which events go to which endpoint.
+    NotificationRuleId
+);
