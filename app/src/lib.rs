@@ -23,8 +23,9 @@ use crate::components::toast::{ToastRegion, Toasts};
 use crate::pages::{
     access::Access, alerts::Alerts, alerts::details::AlertDetails, alerts::rules::SuppressionRules,
     audit::Audit, coming::Coming, devices::Devices, devices::edit::DeviceDetails, home::Home,
-    overview::Overview, plans::Plans, shell::Shell, sign_in::SignIn, sign_in::SignInCallback,
-    sites::Sites, sites::details::SensorDetails, subscriptions::Subscriptions,
+    notifications::Notifications, overview::Overview, plans::Plans, shell::Shell, sign_in::SignIn,
+    sign_in::SignInCallback, sites::Sites, sites::details::SensorDetails,
+    subscriptions::Subscriptions,
 };
 use crate::session::Session;
 
@@ -75,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("suppression-rules") view=SuppressionRules />
                     <Route path=path!("audit") view=Audit />
                     <Route path=path!("access") view=Access />
+                    <Route path=path!("notifications") view=Notifications />
                     <Route path=path!("devices") view=Devices />
                     <Route path=path!("devices/:id") view=DeviceDetails />
                     // The pages still to come (alerts, devices, workbooks, access, audit),

@@ -14,11 +14,12 @@ pub enum Page {
     Devices,
     Workbooks,
     Access,
+    Notifications,
     Audit,
 }
 
 impl Page {
-    pub const ALL: [Page; 8] = [
+    pub const ALL: [Page; 9] = [
         Page::Overview,
         Page::Sites,
         Page::Plans,
@@ -26,6 +27,7 @@ impl Page {
         Page::Devices,
         Page::Workbooks,
         Page::Access,
+        Page::Notifications,
         Page::Audit,
     ];
 
@@ -38,6 +40,7 @@ impl Page {
             Page::Devices => "Device inventory",
             Page::Workbooks => "Workbooks",
             Page::Access => "Users and roles",
+            Page::Notifications => "Notifications",
             Page::Audit => "Audit log",
         }
     }
@@ -51,6 +54,7 @@ impl Page {
             Page::Devices => "/devices",
             Page::Workbooks => "/workbooks",
             Page::Access => "/access",
+            Page::Notifications => "/notifications",
             Page::Audit => "/audit",
         }
     }

@@ -588,6 +588,95 @@ pub fn sensors_of_type_partition(subscription: &SubscriptionId, sensor_type: Sen
     format!("SENSORS#{subscription}#TYPE#{sensor_type}")
 }
 
+// ----- Notifications (see `notifications`) -----
+
+/// A subscription's webhook endpoints (with their signing secrets) and notification
+/// rules: one item, read once per ingest batch.
+pub fn notification_config(subscription: &SubscriptionId) -> Key {
+    Key::new(subscription_partition(subscription), "NOTIFY")
+}
+
+const NOTIFYING: &str = "NOTIFYING";
+
+/// Marks a subscription that has notification settings, for the worker to visit.
+pub fn notifying_subscription(subscription: &SubscriptionId) -> Key {
+    Key::new(NOTIFYING, subscription.as_str())
+}
+
+pub fn notifying_subscriptions_query(limit: u32) -> Query {
+    Query {
+        limit,
+        ..Query::partition(NOTIFYING)
+    }
+}
+
+/// How far the worker has streamed the subscription's audit log.
+pub fn audit_stream_cursor(subscription: &SubscriptionId) -> Key {
+    Key::new(subscription_partition(subscription), "NOTIFY#AUDIT")
+}
+
+fn outbox_partition(subscription: &SubscriptionId) -> String {
+    format!("OUTBOX#{subscription}")
+}
+
+/// An event waiting to be routed to endpoints, written in the transaction that caused
+/// it; its sort key is the (time-ordered) event id.
+pub fn outbox_event(subscription: &SubscriptionId, event: &str) -> Key {
+    Key::new(outbox_partition(subscription), event)
+}
+
+pub fn outbox_query(subscription: &SubscriptionId, limit: u32) -> Query {
+    Query {
+        limit,
+        ..Query::partition(outbox_partition(subscription))
+    }
+}
+
+fn delivery_partition(subscription: &SubscriptionId) -> String {
+    format!("DELIVERY#{subscription}")
+}
+
+/// One event's delivery to one endpoint, as the delivery log lists it (by event id, so
+/// by time). Written `MustNotExist`: an event reaches an endpoint's queue once.
+pub fn delivery(subscription: &SubscriptionId, event: &str, endpoint: &WebhookEndpointId) -> Key {
+    Key::new(
+        delivery_partition(subscription),
+        format!("{event}#{endpoint}"),
+    )
+}
+
+pub fn deliveries_query(subscription: &SubscriptionId, limit: u32) -> Query {
+    Query {
+        limit,
+        descending: true,
+        ..Query::partition(delivery_partition(subscription))
+    }
+}
+
+fn pending_partition(subscription: &SubscriptionId) -> String {
+    format!("PENDING#{subscription}")
+}
+
+/// A delivery not yet done, in its endpoint's queue: by endpoint, then event id, so an
+/// endpoint's events are sent in order.
+pub fn pending_delivery(
+    subscription: &SubscriptionId,
+    endpoint: &WebhookEndpointId,
+    event: &str,
+) -> Key {
+    Key::new(
+        pending_partition(subscription),
+        format!("{endpoint}#{event}"),
+    )
+}
+
+pub fn pending_deliveries_query(subscription: &SubscriptionId, limit: u32) -> Query {
+    Query {
+        limit,
+        ..Query::partition(pending_partition(subscription))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -773,94 +862,5 @@ mod tests {
                 }
             }
         }
-    }
-}
-
-// ----- Notifications (see `notifications`) -----
-
-/// A subscription's webhook endpoints (with their signing secrets) and notification
-/// rules: one item, read once per ingest batch.
-pub fn notification_config(subscription: &SubscriptionId) -> Key {
-    Key::new(subscription_partition(subscription), "NOTIFY")
-}
-
-const NOTIFYING: &str = "NOTIFYING";
-
-/// Marks a subscription that has notification settings, for the worker to visit.
-pub fn notifying_subscription(subscription: &SubscriptionId) -> Key {
-    Key::new(NOTIFYING, subscription.as_str())
-}
-
-pub fn notifying_subscriptions_query(limit: u32) -> Query {
-    Query {
-        limit,
-        ..Query::partition(NOTIFYING)
-    }
-}
-
-/// How far the worker has streamed the subscription's audit log.
-pub fn audit_stream_cursor(subscription: &SubscriptionId) -> Key {
-    Key::new(subscription_partition(subscription), "NOTIFY#AUDIT")
-}
-
-fn outbox_partition(subscription: &SubscriptionId) -> String {
-    format!("OUTBOX#{subscription}")
-}
-
-/// An event waiting to be routed to endpoints, written in the transaction that caused
-/// it; its sort key is the (time-ordered) event id.
-pub fn outbox_event(subscription: &SubscriptionId, event: &str) -> Key {
-    Key::new(outbox_partition(subscription), event)
-}
-
-pub fn outbox_query(subscription: &SubscriptionId, limit: u32) -> Query {
-    Query {
-        limit,
-        ..Query::partition(outbox_partition(subscription))
-    }
-}
-
-fn delivery_partition(subscription: &SubscriptionId) -> String {
-    format!("DELIVERY#{subscription}")
-}
-
-/// One event's delivery to one endpoint, as the delivery log lists it (by event id, so
-/// by time). Written `MustNotExist`: an event reaches an endpoint's queue once.
-pub fn delivery(subscription: &SubscriptionId, event: &str, endpoint: &WebhookEndpointId) -> Key {
-    Key::new(
-        delivery_partition(subscription),
-        format!("{event}#{endpoint}"),
-    )
-}
-
-pub fn deliveries_query(subscription: &SubscriptionId, limit: u32) -> Query {
-    Query {
-        limit,
-        descending: true,
-        ..Query::partition(delivery_partition(subscription))
-    }
-}
-
-fn pending_partition(subscription: &SubscriptionId) -> String {
-    format!("PENDING#{subscription}")
-}
-
-/// A delivery not yet done, in its endpoint's queue: by endpoint, then event id, so an
-/// endpoint's events are sent in order.
-pub fn pending_delivery(
-    subscription: &SubscriptionId,
-    endpoint: &WebhookEndpointId,
-    event: &str,
-) -> Key {
-    Key::new(
-        pending_partition(subscription),
-        format!("{endpoint}#{event}"),
-    )
-}
-
-pub fn pending_deliveries_query(subscription: &SubscriptionId, limit: u32) -> Query {
-    Query {
-        limit,
-        ..Query::partition(pending_partition(subscription))
     }
 }

@@ -7,6 +7,8 @@
 use std::collections::BTreeSet;
 
 use fantoccini::Client;
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use shared::authz::{Access, BuiltInRole, Grant, Permission, Reach, Target};
 use shared::model::SiteId;
@@ -15,6 +17,7 @@ use vigil_tests::browser::{
     type_into, wait_for_text, wait_until,
 };
 use vigil_tests::fleet::{Fleet, detection, observation};
+use vigil_tests::receiver::{Receiver, verify_signature};
 use vigil_tests::vigil::Vigil;
 
 /// A subscription with two sites, zones and sensors, made through the API.
@@ -28,7 +31,10 @@ struct Plants {
 
 impl Plants {
     async fn new() -> Self {
-        let vigil = Vigil::start().await;
+        Self::served_by(Vigil::start().await).await
+    }
+
+    async fn served_by(vigil: Vigil) -> Self {
         let fleet = Fleet::new(&vigil).await;
         let north = fleet.site("Plant North").await;
         let south = fleet.site("Plant South").await;
@@ -1530,7 +1536,12 @@ async fn an_api_token_created_in_the_console_works_once_copied_and_stops_when_re
     type_into(page, "#token-days", "30").await;
     press(page, "Create token").await;
     // THEN its secret is shown once, with a Copy button, and the token is listed
-    let secret = wait_for_text(page, "#api-token-secret", |t| t.starts_with("vat_")).await;
+    let secret = wait_for_text(
+        page,
+        "div[aria-label='New API token secret'] code.secret",
+        |t| t.starts_with("vat_"),
+    )
+    .await;
     let secret = secret.trim().to_owned();
     button_in(page, "//div[@aria-label='New API token secret']", "Copy").await;
     let row = wait_for_text(page, "#api-tokens tr.api-token", |t| {
@@ -1573,6 +1584,92 @@ async fn an_api_token_created_in_the_console_works_once_copied_and_stops_when_re
     .await;
     let refused = api.get(&plants.fleet.path("/alerts"), Some(&secret)).await;
     assert_eq!(refused.status, 401, "{refused:?}");
+    browser.close().await;
+}
+
+// ----- Notifications -----
+
+#[tokio::test]
+async fn a_webhook_added_in_the_console_gets_its_test_event_and_new_alerts_and_the_log_says_so() {
+    let plants = Plants::served_by(Vigil::start_with(&["--allow-private-webhooks"]).await).await;
+    let receiver = Receiver::start(0).await;
+    let browser = plants.browser_as("owner@example.com", None).await;
+    let page = &browser.client;
+    page.goto(&plants.page("/notifications")).await.unwrap();
+    wait_for_text(page, "section[aria-label='Webhook endpoints']", |t| {
+        t.contains("No webhook endpoints yet")
+    })
+    .await;
+    // WHEN the owner adds an endpoint for the SOC's receiver
+    type_into(page, "#endpoint-name", "SOC").await;
+    type_into(page, "#endpoint-url", &receiver.url).await;
+    press(page, "Add endpoint").await;
+    // THEN its signing secret is shown once, and it is listed
+    let secret = wait_for_text(
+        page,
+        "div[aria-label='New endpoint signing secret'] code.secret",
+        |t| t.starts_with("whsec_"),
+    )
+    .await;
+    let secret = secret.trim().to_owned();
+    wait_for_text(page, "#webhook-endpoints", |t| t.contains("SOC")).await;
+    // WHEN they add a rule sending new alerts there, and send a test event
+    type_into(page, "#rule-name", "Critical to SOC").await;
+    choose(page, "#rule-severity", "critical").await;
+    press(page, "Add rule").await;
+    let rule = wait_for_text(page, "#notification-rules", |t| {
+        t.contains("Critical to SOC")
+    })
+    .await;
+    assert!(
+        rule.contains("New alert") && rule.contains("critical only"),
+        "{rule}"
+    );
+    press_in(page, "//table[@id='webhook-endpoints']", "Send test event").await;
+    // THEN the receiver gets the test event, signed with the secret shown
+    let got = receiver
+        .wait_for("the test event", Duration::from_secs(20), |r| !r.is_empty())
+        .await;
+    assert_eq!(got[0].json()["kind"], "test");
+    verify_signature(&secret, got[0].header("vigil-signature"), &got[0].body)
+        .expect("signed with the secret the console showed");
+    // AND a critical alert from a sensor follows, while a minor one does not
+    plants
+        .fleet
+        .raise(
+            &plants.sensors[0],
+            vec![
+                json!({"title": "Firmware changed", "severity": "critical", "engine": "malware",
+                    "source_ip": "10.0.0.5", "destination_ip": "10.0.0.9", "protocol": "S7", "learnable": false}),
+                json!({"title": "Port scan", "severity": "minor", "engine": "anomaly",
+                    "source_ip": "10.0.0.6", "destination_ip": "10.0.0.9", "protocol": "S7", "learnable": false}),
+            ],
+        )
+        .await;
+    let got = receiver
+        .wait_for("the critical alert", Duration::from_secs(20), |r| {
+            r.len() == 2
+        })
+        .await;
+    assert_eq!(got[1].json()["data"]["title"], "Firmware changed");
+    // AND the delivery log shows both delivered, with the receiver's answer
+    wait_until(page, "the log shows two deliveries", || async {
+        press_in(page, "//section[@aria-label='Delivery log']", "Refresh").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        page.find_all(fantoccini::Locator::Css(
+            "#deliveries tr.delivery[data-status='Delivered']",
+        ))
+        .await
+        .map(|rows| rows.len() == 2)
+        .unwrap_or(false)
+    })
+    .await;
+    let log = find(page, "#deliveries").await.text().await.unwrap();
+    assert!(
+        log.contains("Test event") && log.contains("New alert") && log.contains("200"),
+        "{log}"
+    );
+    browser.screenshot("notifications").await;
     browser.close().await;
 }
 

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod audit;
 pub mod devices;
 pub mod identity;
+pub mod notifications;
 pub mod plans;
 pub mod sensors;
 pub mod sites;

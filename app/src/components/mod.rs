@@ -10,6 +10,7 @@ pub mod live;
 pub mod load;
 pub mod paged;
 pub mod progress;
+pub mod secret;
 pub mod selection_bar;
 pub mod states;
 pub mod tabs;

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod denial;
 pub mod format;
 pub mod grouping;
+pub mod notifications;
 pub mod oidc;
 pub mod query;
 pub mod rules;

@@ -14,6 +14,7 @@ use shared::model::{DeviceGroup, DisplayName, SiteSelector};
 use crate::api::{ApiError, access};
 use crate::components::action::Guarded;
 use crate::components::load::Load;
+use crate::components::secret::ShownOnce;
 use crate::components::states::{Denied, Empty, loaded};
 use crate::components::toast::{Toasts, use_toasts};
 use crate::logic::api_tokens::{ApiTokenForm, DEFAULT_DAYS, token_state};
@@ -123,7 +124,7 @@ fn UsersAndRoles() -> impl IntoView {
         <section class="card" aria-label="API tokens">
             <h2>"API tokens"</h2>
             <p class="hint">"For scripts and SIEMs: a token holds one role at one scope, acts as its own principal in the audit log, and is never valid on sensor ingest."</p>
-            <NewSecret secret />
+            <ShownOnce secret label="New API token secret" usage="Send it as Authorization: Bearer <secret>." />
             {move || loaded(tokens.get(), "the API tokens", move || tokens.refetch(), |list| {
                 let roles = roles.get().and_then(Result::ok).unwrap_or_default();
                 view! {
@@ -624,31 +625,7 @@ fn ApiTokens(list: Vec<ApiToken>, changed: Callback<()>) -> impl IntoView {
     .into_any()
 }
 
-/// A new token's secret, shown this once, with a Copy button.
-#[component]
-fn NewSecret(secret: RwSignal<Option<String>>) -> impl IntoView {
-    let toasts = use_toasts();
-    let copy = move || {
-        if let Some(secret) = secret.get_untracked() {
-            // The promise settles on its own; a refusal (no clipboard permission) leaves
-            // the secret on screen to copy by hand.
-            let _ = window().navigator().clipboard().write_text(&secret);
-            toasts.info("Secret copied");
-        }
-    };
-    move || {
-        secret.get().map(|value| view! {
-            <div class="notice" role="status" aria-label="New API token secret">
-                <p><strong>"Copy this secret now: it is shown only once."</strong>" Send it as "<code>"Authorization: Bearer <secret>"</code>"."</p>
-                <code class="secret" id="api-token-secret">{value}</code>
-                <button type="button" on:click=move |_| copy()>"Copy"</button>
-                <button type="button" on:click=move |_| secret.set(None)>"Done"</button>
-            </div>
-        })
-    }
-}
-
-/// Creates a token; its secret goes to [`NewSecret`].
+/// Creates a token; its secret goes to the page's [`ShownOnce`].
 #[component]
 fn NewApiToken(
     roles: Vec<Role>,

@@ -7,6 +7,7 @@ pub mod coming;
 pub mod devices;
 pub mod home;
 pub mod names;
+pub mod notifications;
 pub mod overview;
 pub mod plans;
 pub mod shell;

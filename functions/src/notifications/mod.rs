@@ -38,12 +38,12 @@ use crate::audit;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::{Body, json};
-use crate::http::params::Params;
+use crate::http::params::{IfMatch, Params, json_with_etag};
 use crate::http::principal::Caller;
 use crate::http::sensor::new_secret;
 use crate::ids;
 use crate::keys;
-use crate::openapi::{CreateErrors, DeleteErrors, InSubscription, ListErrors};
+use crate::openapi::{CreateErrors, DeleteErrors, IfMatchHeader, InSubscription, ListErrors};
 use crate::records;
 use crate::store::{Condition, StoreError, Table, TableRead, Write};
 
@@ -91,12 +91,12 @@ pub async fn config(
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_endpoints, create_endpoint))
-        .routes(routes!(delete_endpoint))
-        .routes(routes!(send_test_event))
-        .routes(routes!(list_rules, create_rule))
-        .routes(routes!(delete_rule))
-        .routes(routes!(list_deliveries))
+        .routes(routes!(list_webhook_endpoints, create_webhook_endpoint))
+        .routes(routes!(delete_webhook_endpoint))
+        .routes(routes!(send_webhook_test_event))
+        .routes(routes!(list_notification_rules, create_notification_rule))
+        .routes(routes!(delete_notification_rule))
+        .routes(routes!(list_webhook_deliveries))
 }
 
 pub fn router() -> Router<AppState> {
@@ -121,11 +121,13 @@ async fn change<T>(
     table: &dyn Table,
     principal: &Principal,
     subscription: &SubscriptionId,
+    if_match: IfMatch,
     mut decide: impl FnMut(&mut NotificationConfig) -> ApiResult<Audited<T>>,
 ) -> ApiResult<T> {
     for attempt in 0..MAX_ATTEMPTS {
         let (mut config, version) = config(table, subscription).await?;
         let audited = decide(&mut config)?;
+        if_match.check(version.unwrap_or_default())?;
         let writes = vec![
             Write::Put {
                 item: records::item(keys::notification_config(subscription), &config)?,
@@ -148,6 +150,9 @@ async fn change<T>(
         ];
         match table.transact(writes).await {
             Ok(_) => return Ok(audited.output),
+            Err(StoreError::ConditionFailed { index: 0 }) if if_match != IfMatch::Any => {
+                return Err(ApiError::PreconditionFailed);
+            }
             Err(StoreError::ConditionFailed { index: 0 }) => {
                 crate::contention::back_off(attempt).await;
             }
@@ -194,19 +199,25 @@ fn now_to_the_second() -> OffsetDateTime {
     tag = "notifications",
     params(InSubscription),
     responses(
-        (status = 200, description = "Every endpoint", body = Page<WebhookEndpoint>),
+        (status = 200, description = "Every endpoint", body = Page<WebhookEndpoint>,
+            headers(("ETag" = String, description = "The version of the notification settings, for If-Match on a DELETE"))),
         ListErrors,
     )
 )]
-async fn list_endpoints(
+async fn list_webhook_endpoints(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
     Path(sub): Path<String>,
 ) -> ApiResult<Response> {
     let authorized = authorize(table.as_ref(), &principal, &sub).await?;
-    let (config, _) = config(table.as_ref(), &authorized.subscription.id).await?;
+    let (config, version) = config(table.as_ref(), &authorized.subscription.id).await?;
     let endpoints = config.endpoints.into_iter().map(|e| e.endpoint).collect();
-    Ok(json(StatusCode::OK, &all::<WebhookEndpoint>(endpoints)))
+    let page = all::<WebhookEndpoint>(endpoints);
+    Ok(json_with_etag(
+        StatusCode::OK,
+        &page,
+        version.unwrap_or_default(),
+    ))
 }
 
 /// Adds a webhook endpoint. The answer carries its signing secret, this once.
@@ -225,7 +236,7 @@ async fn list_endpoints(
         CreateErrors,
     )
 )]
-async fn create_endpoint(
+async fn create_webhook_endpoint(
     State(table): State<Arc<dyn Table>>,
     State(targets): State<WebhookTargets>,
     Caller(principal): Caller,
@@ -246,24 +257,30 @@ async fn create_endpoint(
     };
     let secret = new_secret(SECRET_PREFIX)?;
     let subscription = authorized.subscription.id;
-    let endpoint = change(table.as_ref(), &principal, &subscription, |config| {
-        if config.endpoints.len() >= MAX_WEBHOOK_ENDPOINTS {
-            return Err(ApiError::Conflict(format!(
-                "a subscription has at most {MAX_WEBHOOK_ENDPOINTS} webhook endpoints"
-            )));
-        }
-        config.endpoints.push(StoredEndpoint {
-            endpoint: endpoint.clone(),
-            secret: secret.clone(),
-        });
-        Ok(Audited {
-            action: "webhook_endpoint.create",
-            target: endpoint.id.to_string(),
-            before: None,
-            after: audit::snapshot(&endpoint),
-            output: endpoint.clone(),
-        })
-    })
+    let endpoint = change(
+        table.as_ref(),
+        &principal,
+        &subscription,
+        IfMatch::Any,
+        |config| {
+            if config.endpoints.len() >= MAX_WEBHOOK_ENDPOINTS {
+                return Err(ApiError::Conflict(format!(
+                    "a subscription has at most {MAX_WEBHOOK_ENDPOINTS} webhook endpoints"
+                )));
+            }
+            config.endpoints.push(StoredEndpoint {
+                endpoint: endpoint.clone(),
+                secret: secret.clone(),
+            });
+            Ok(Audited {
+                action: "webhook_endpoint.create",
+                target: endpoint.id.to_string(),
+                before: None,
+                after: audit::snapshot(&endpoint),
+                output: endpoint.clone(),
+            })
+        },
+    )
     .await?;
     Ok(json(
         StatusCode::CREATED,
@@ -278,16 +295,17 @@ async fn create_endpoint(
     delete,
     path = "/api/subscriptions/{sub}/webhook-endpoints/{id}",
     tag = "notifications",
-    params(InSubscription, ("id" = String, Path, description = "The endpoint's id")),
+    params(InSubscription, ("id" = String, Path, description = "The endpoint's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Removed"),
         DeleteErrors,
     )
 )]
-async fn delete_endpoint(
+async fn delete_webhook_endpoint(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
     Path((sub, id)): Path<(String, String)>,
+    if_match: IfMatch,
 ) -> ApiResult<Response> {
     let authorized = authorize(table.as_ref(), &principal, &sub).await?;
     let not_found = || ApiError::NotFound("no such webhook endpoint".into());
@@ -296,6 +314,7 @@ async fn delete_endpoint(
         table.as_ref(),
         &principal,
         &authorized.subscription.id,
+        if_match,
         |config| {
             let position = config
                 .endpoints
@@ -336,7 +355,7 @@ async fn delete_endpoint(
         DeleteErrors,
     )
 )]
-async fn send_test_event(
+async fn send_webhook_test_event(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
     Path((sub, id)): Path<(String, String)>,
@@ -374,18 +393,24 @@ async fn send_test_event(
     tag = "notifications",
     params(InSubscription),
     responses(
-        (status = 200, description = "Every rule", body = Page<NotificationRule>),
+        (status = 200, description = "Every rule", body = Page<NotificationRule>,
+            headers(("ETag" = String, description = "The version of the notification settings, for If-Match on a DELETE"))),
         ListErrors,
     )
 )]
-async fn list_rules(
+async fn list_notification_rules(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
     Path(sub): Path<String>,
 ) -> ApiResult<Response> {
     let authorized = authorize(table.as_ref(), &principal, &sub).await?;
-    let (config, _) = config(table.as_ref(), &authorized.subscription.id).await?;
-    Ok(json(StatusCode::OK, &all(config.rules)))
+    let (config, version) = config(table.as_ref(), &authorized.subscription.id).await?;
+    let page = all(config.rules);
+    Ok(json_with_etag(
+        StatusCode::OK,
+        &page,
+        version.unwrap_or_default(),
+    ))
 }
 
 /// Adds a notification rule: events of its kinds that pass its filter go to its
@@ -404,7 +429,7 @@ async fn list_rules(
         CreateErrors,
     )
 )]
-async fn create_rule(
+async fn create_notification_rule(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
     Path(sub): Path<String>,
@@ -437,7 +462,7 @@ async fn create_rule(
         created_by: principal.email.clone(),
         created_at: OffsetDateTime::now_utc(),
     };
-    let rule = change(table, &principal, &subscription, |config| {
+    let rule = change(table, &principal, &subscription, IfMatch::Any, |config| {
         if config.endpoint(&rule.endpoint_id).is_none() {
             return Err(ApiError::invalid_field(
                 "endpoint_id",
@@ -469,16 +494,17 @@ async fn create_rule(
     delete,
     path = "/api/subscriptions/{sub}/notification-rules/{id}",
     tag = "notifications",
-    params(InSubscription, ("id" = String, Path, description = "The rule's id")),
+    params(InSubscription, ("id" = String, Path, description = "The rule's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Removed"),
         DeleteErrors,
     )
 )]
-async fn delete_rule(
+async fn delete_notification_rule(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
     Path((sub, id)): Path<(String, String)>,
+    if_match: IfMatch,
 ) -> ApiResult<Response> {
     let authorized = authorize(table.as_ref(), &principal, &sub).await?;
     let not_found = || ApiError::NotFound("no such notification rule".into());
@@ -487,6 +513,7 @@ async fn delete_rule(
         table.as_ref(),
         &principal,
         &authorized.subscription.id,
+        if_match,
         |config| {
             let position = config
                 .rules
@@ -523,7 +550,7 @@ async fn delete_rule(
         ListErrors,
     )
 )]
-async fn list_deliveries(
+async fn list_webhook_deliveries(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
     Path(sub): Path<String>,

@@ -28,11 +28,11 @@ use super::{AuditedChange, PolicyChange, apply, check_assignable, new_id, page_o
 use crate::access;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::{Body, json};
-use crate::http::params::{IfMatch, Params};
+use crate::http::params::{IfMatch, Params, json_with_etag};
 use crate::http::principal::{API_TOKEN_PREFIX, Caller};
 use crate::http::sensor::{new_secret, token_hash};
 use crate::keys;
-use crate::openapi::{CreateErrors, DeleteErrors, InSubscription, ListErrors};
+use crate::openapi::{CreateErrors, DeleteErrors, IfMatchHeader, InSubscription, ListErrors};
 use crate::records::{self, ApiTokenEntry, ApiTokenRecord};
 use crate::store::{Condition, Table, TableRead, Write};
 
@@ -46,7 +46,8 @@ use crate::store::{Condition, Table, TableRead, Write};
     tag = "rbac",
     params(InSubscription, RoleAssignmentFilter, PageRequest),
     responses(
-        (status = 200, description = "A page of API tokens", body = Page<ApiToken>),
+        (status = 200, description = "A page of API tokens", body = Page<ApiToken>,
+            headers(("ETag" = String, description = "The version of the subscription's policy, for If-Match on a DELETE"))),
         ListErrors,
     )
 )]
@@ -74,7 +75,7 @@ pub(super) async fn list_api_tokens(
         .filter(|token| site.is_none() || token.site_id == site)
         .collect();
     let page = page_of(tokens, |token: &ApiToken| token.id.to_string(), page)?;
-    Ok(json(StatusCode::OK, &page))
+    Ok(json_with_etag(StatusCode::OK, &page, authorized.version))
 }
 
 /// Creates an API token holding one role over the subscription or one site, valid
@@ -205,7 +206,7 @@ pub(super) async fn create_api_token(
     delete,
     path = "/api/subscriptions/{sub}/api-tokens/{id}",
     tag = "rbac",
-    params(InSubscription, ("id" = String, Path, description = "The token's id")),
+    params(InSubscription, ("id" = String, Path, description = "The token's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Revoked"),
         DeleteErrors,
@@ -215,6 +216,7 @@ pub(super) async fn revoke_api_token(
     State(table): State<Arc<dyn Table>>,
     Caller(principal): Caller,
     Path((sub, id)): Path<(String, String)>,
+    if_match: IfMatch,
 ) -> ApiResult<Response> {
     let table = table.as_ref();
     let not_found = || ApiError::NotFound("no such API token".into());
@@ -231,13 +233,14 @@ pub(super) async fn revoke_api_token(
         None => return Err(not_found()),
     };
     let token_principal = PrincipalRef::User(token.principal.clone());
-    apply(table, &principal, &sub, IfMatch::Any, |authorized| {
+    apply(table, &principal, &sub, if_match, |authorized| {
         let mut subscription = authorized.subscription.clone();
         let scope = token
             .site_id
             .clone()
             .map_or(Scope::Subscription, Scope::Site);
         authorized.require(Permission::GrantPermissions, scope.granting_target())?;
+        if_match.check(authorized.version)?;
         // Gone already when its site was deleted; the token then reached nothing.
         subscription
             .assignments
