@@ -86,8 +86,9 @@ fn init_logs() {
         .init();
 }
 
-/// Runs the notification worker as a scheduled function: each invocation is one visit
-/// of every subscription with notification settings (`notifications::worker::cycle`).
+/// Runs the scheduled worker: each invocation sweeps for sensors that went quiet
+/// (`alerts::offline::sweep`), then visits every subscription with notification
+/// settings (`notifications::worker::cycle`).
 pub async fn run_notification_worker() -> Result<(), lambda_http::Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
     init_logs();
@@ -96,6 +97,8 @@ pub async fn run_notification_worker() -> Result<(), lambda_http::Error> {
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
         let table = table.clone();
         async move {
+            let now = time::OffsetDateTime::now_utc();
+            crate::alerts::offline::sweep(table.as_ref(), now).await?;
             crate::notifications::worker::cycle(table.as_ref(), targets).await?;
             Ok::<_, lambda_http::Error>(())
         }

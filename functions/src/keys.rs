@@ -588,6 +588,48 @@ pub fn sensors_of_type_partition(subscription: &SubscriptionId, sensor_type: Sen
     format!("SENSORS#{subscription}#TYPE#{sensor_type}")
 }
 
+// ----- Sensors that went quiet (see `alerts::offline`) -----
+
+const SENSING: &str = "SENSING";
+
+/// Marks a subscription that has (had) sensors, for the offline sweep to visit;
+/// written with each onboarding.
+pub fn sensing_subscription(subscription: &SubscriptionId) -> Key {
+    Key::new(SENSING, subscription.as_str())
+}
+
+pub fn sensing_subscriptions_query(limit: u32) -> Query {
+    Query {
+        limit,
+        ..Query::partition(SENSING)
+    }
+}
+
+const SENSOR_OFFLINE_PREFIX: &str = "OFFLINE#";
+
+/// A sensor found disconnected, with its open operational alert.
+pub fn sensor_offline(subscription: &SubscriptionId, sensor: &SensorId) -> Key {
+    Key::new(
+        subscription_partition(subscription),
+        format!("{SENSOR_OFFLINE_PREFIX}{sensor}"),
+    )
+}
+
+pub fn sensors_offline_query(subscription: &SubscriptionId, limit: u32) -> Query {
+    Query {
+        range: SortKeyRange::BeginsWith(SENSOR_OFFLINE_PREFIX.to_owned()),
+        limit,
+        ..Query::partition(subscription_partition(subscription))
+    }
+}
+
+pub fn sensors_query(subscription: &SubscriptionId, limit: u32) -> Query {
+    Query {
+        limit,
+        ..Query::partition(sensor_partition(subscription))
+    }
+}
+
 // ----- Notifications (see `notifications`) -----
 
 /// A subscription's webhook endpoints (with their signing secrets) and notification

@@ -21,7 +21,7 @@ use crate::http::{AppState, no_such_endpoint, with_common_layers};
 use crate::store::Table;
 use crate::store::dynamodb::DynamoTable;
 use crate::store::embedded::EmbeddedTable;
-use crate::{demo, notifications, openapi};
+use crate::{alerts, demo, notifications, openapi};
 use shared::model::WebhookTargets;
 
 /// Which table `vigil serve` keeps its state in.
@@ -174,8 +174,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         auth: auth.clone(),
         webhooks,
     };
-    // Notifications leave from the outbox, never from the request that caused them.
-    let deliveries = tokio::spawn(notifications::worker::run(table, webhooks));
+    // Notifications leave from the outbox, never from the request that caused them; quiet
+    // sensors are found without anyone loading a page.
+    let deliveries = tokio::spawn(notifications::worker::run(table.clone(), webhooks));
+    let sweeps = tokio::spawn(alerts::offline::run(table));
     let app = app(state, dev_login, &args.dist);
     if args.demo {
         demo::start(app.clone(), &auth).await?;
@@ -200,8 +202,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     // What the worker had not sent stays in the outbox for the next start.
-    deliveries.abort();
-    let _ = deliveries.await;
+    for task in [deliveries, sweeps] {
+        task.abort();
+        let _ = task.await;
+    }
     Ok(())
 }
 

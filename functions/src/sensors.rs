@@ -419,6 +419,11 @@ async fn onboard_sensor(
                 condition: Condition::MustExist,
             });
         }
+        // The offline sweep visits subscriptions with sensors.
+        writes.push(Write::Put {
+            item: records::item(keys::sensing_subscription(&subscription), &())?,
+            condition: Condition::Always,
+        });
         let sensor = view(&record, now, &latest_ti_package());
         let sensor_at = writes.len();
         writes.extend([

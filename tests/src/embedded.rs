@@ -179,7 +179,8 @@ impl InProcess {
         let state = AppState {
             table: table.clone(),
             auth: Arc::new(Authenticator::hs256(&[3; 32], LOCAL_ISSUER, LOCAL_AUDIENCE)),
-            webhooks: Default::default(),
+            // As `vigil serve --allow-private-webhooks`: test receivers are on loopback.
+            webhooks: shared::model::WebhookTargets::AnyAddress,
         };
         let app = functions::local::app(state, true, &workspace_root().join("dist"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

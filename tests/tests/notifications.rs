@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use vigil_tests::embedded::InProcess;
 use vigil_tests::fleet::{Fleet, Sensor};
 use vigil_tests::receiver::{Receiver, verify_signature};
-use vigil_tests::vigil::{Vigil, free_port};
+use vigil_tests::vigil::{Backend, Vigil, free_port};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -445,5 +446,112 @@ vigil_tests::on_both_stores!(
                 .await;
             assert_eq!(create.status, 403, "{create:?}");
         }
+    }
+);
+
+async fn heartbeat(world: &Fleet, sensor: &Sensor) {
+    let beat = world
+        .api
+        .post(
+            "/ingest/heartbeat",
+            Some(&sensor.token),
+            json!({"version": "23.1.3", "health": "healthy"}),
+        )
+        .await;
+    assert_eq!(beat.status, 200, "{beat:?}");
+}
+
+vigil_tests::for_each_store!(
+    a_sensor_that_stops_heartbeating_raises_an_operational_alert_and_its_recovery_closes_it,
+    |backend: Backend| async move {
+        let vigil = InProcess::start_on(backend).await;
+        let table: std::sync::Arc<dyn functions::store::Table> = vigil.table.clone();
+        let world = Fleet::on(vigil.api(), "owner@example.com").await;
+        let (_, _, quiet, never) = world.north_and_south().await;
+        let receiver = Receiver::start(0).await;
+        route_to(
+            &world,
+            &receiver.url,
+            json!(["sensor.disconnected", "sensor.recovered"]),
+            json!({}),
+        )
+        .await;
+        let sweep = |at: time::OffsetDateTime| {
+            let table = table.clone();
+            async move {
+                functions::alerts::offline::sweep(table.as_ref(), at)
+                    .await
+                    .unwrap()
+            }
+        };
+        let deliver = || {
+            let table = table.clone();
+            async move {
+                functions::notifications::worker::cycle(
+                    table.as_ref(),
+                    shared::model::WebhookTargets::AnyAddress,
+                )
+                .await
+                .unwrap()
+            }
+        };
+        // GIVEN one sensor heartbeating and one that never connected
+        heartbeat(&world, &quiet).await;
+        let now = time::OffsetDateTime::now_utc();
+        sweep(now).await;
+        assert_eq!(world.all("/alerts", 10).await, Vec::<Value>::new());
+        // WHEN no heartbeat comes for longer than the disconnection interval
+        let later = now + shared::model::DISCONNECTED_AFTER + time::Duration::seconds(1);
+        sweep(later).await;
+        sweep(later).await;
+        // THEN one operational alert is raised, for the quiet sensor only
+        let alerts = world.all("/alerts", 10).await;
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert_eq!(alerts[0]["engine"], "operational");
+        assert_eq!(alerts[0]["status"], "new");
+        assert_eq!(alerts[0]["sensor_id"], quiet.id.as_str());
+        assert_ne!(alerts[0]["sensor_id"], never.id.as_str());
+        assert_eq!(alerts[0]["title"], "Sensor n1 stopped sending heartbeats");
+        let summary = world.get("/alerts/summary").await;
+        assert_eq!(summary.body["open"]["major"], 1, "{summary:?}");
+        // AND a rule's endpoint hears of it
+        deliver().await;
+        let got = receiver
+            .wait_for("the disconnection", PATIENCE, |r| !r.is_empty())
+            .await;
+        let event = got[0].json();
+        assert_eq!(event["kind"], "sensor.disconnected");
+        assert_eq!(event["data"]["sensor_id"], quiet.id.as_str());
+        assert_eq!(event["data"]["alert_id"], alerts[0]["id"]);
+        // WHEN the sensor heartbeats again
+        heartbeat(&world, &quiet).await;
+        sweep(time::OffsetDateTime::now_utc()).await;
+        // THEN its alert is closed, and the recovery is announced
+        let alert = world
+            .get(&format!("/alerts/{}", alerts[0]["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(alert.body["status"], "closed", "{alert:?}");
+        let summary = world.get("/alerts/summary").await;
+        assert_eq!(summary.body["open"]["major"], 0, "{summary:?}");
+        deliver().await;
+        let got = receiver
+            .wait_for("the recovery", PATIENCE, |r| r.len() == 2)
+            .await;
+        assert_eq!(got[1].json()["kind"], "sensor.recovered");
+        // AND a sweep finding it quiet again raises a new alert
+        sweep(
+            time::OffsetDateTime::now_utc()
+                + shared::model::DISCONNECTED_AFTER
+                + time::Duration::seconds(1),
+        )
+        .await;
+        let open: Vec<Value> = world
+            .all("/alerts", 10)
+            .await
+            .into_iter()
+            .filter(|a| a["status"] == "new")
+            .collect();
+        assert_eq!(open.len(), 1, "{open:#?}");
+        assert_ne!(open[0]["id"], alerts[0]["id"]);
     }
 );

@@ -62,6 +62,8 @@ pub fn event_label(kind: EventKind) -> &'static str {
     match kind {
         EventKind::AlertCreated => "New alert",
         EventKind::AuditEntry => "Audit log entry",
+        EventKind::SensorDisconnected => "Sensor disconnected",
+        EventKind::SensorRecovered => "Sensor recovered",
         EventKind::Test => "Test event",
     }
 }

@@ -293,7 +293,7 @@ fn NewRule(endpoints: Vec<WebhookEndpoint>, changed: Callback<()>) -> impl IntoV
             </select>
             <fieldset class="checklist">
                 <legend>"Events"</legend>
-                {[EventKind::AlertCreated, EventKind::AuditEntry].into_iter().map(|kind| view! {
+                {EventKind::ROUTABLE.into_iter().map(|kind| view! {
                     <label class="check">
                         <input
                             type="checkbox"

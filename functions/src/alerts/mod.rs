@@ -38,7 +38,7 @@ use crate::http::sensor::SensorTokenRecord;
 use crate::ids;
 use crate::keys;
 use crate::merged::{self, Order, Source};
-use crate::notifications::outbox::AlertOutbox;
+use crate::notifications::outbox::Outbox;
 use crate::openapi::{
     Binary, DeleteErrors, Forbidden, IfMatchHeader, InSubscription, Invalid, ListErrors, NotFound,
     ReadErrors, TooLarge, Unauthenticated, UpdateErrors,
@@ -47,6 +47,7 @@ use crate::records::{self, FingerprintEntry, Versioned};
 use crate::store::{Condition, Index, Item, Key, Table, TableRead, TransactionLimits, Write};
 
 mod fingerprints;
+pub mod offline;
 mod suppression;
 mod trail;
 
@@ -871,7 +872,7 @@ pub async fn ingest(
     let subscription = &sensor.subscription_id;
     let sensor_id = &sensor.sensor_id;
     // A new alert's event is written with it, when some rule wants new alerts.
-    let outbox = AlertOutbox::for_subscription(table.as_ref(), subscription).await?;
+    let outbox = Outbox::for_subscription(table.as_ref(), subscription).await?;
     fingerprints::migrate_buckets(table.as_ref(), subscription, sensor_id).await?;
     let shards = table.index_shards();
     let location = SensorLocation {
@@ -977,9 +978,7 @@ pub async fn ingest(
                         entry.as_ref().map(|entry| entry.version),
                     )?];
                     writes.extend(new_alert(&alert, Condition::MustNotExist)?);
-                    if let Some(outbox) = &outbox {
-                        writes.push(outbox.alert_created(&alert, now)?);
-                    }
+                    writes.extend(outbox.alert_created(&alert, now)?);
                     Decided {
                         group: g,
                         writes,

@@ -1,13 +1,15 @@
 //! The outbox: events written in the transaction that causes them, for the worker to
 //! route. Only subscriptions with a rule for the event's kind pay for it.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use shared::api::WebhookEvent;
 use shared::model::{Alert, Engine, EventFacts, EventKind, Severity, SiteId, SubscriptionId};
 use time::OffsetDateTime;
 
 use super::config;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::records;
 use crate::store::{Condition, TableRead, Write};
@@ -32,47 +34,73 @@ impl OutboxEvent {
     }
 }
 
-/// Where a writer puts the events it causes: present only when some rule routes
-/// new alerts, so ingest without notification rules writes nothing more.
+/// Where a writer puts the events it causes: only the kinds some rule routes, so a
+/// subscription without notification rules writes nothing more.
 #[derive(Debug, Clone)]
-pub struct AlertOutbox {
+pub struct Outbox {
     subscription: SubscriptionId,
+    routed: BTreeSet<EventKind>,
 }
 
-impl AlertOutbox {
+impl Outbox {
     /// One read of the subscription's notification settings.
     pub async fn for_subscription(
         table: &dyn TableRead,
         subscription: &SubscriptionId,
-    ) -> ApiResult<Option<Self>> {
+    ) -> ApiResult<Self> {
         let (config, _) = config(table, subscription).await?;
-        Ok(config.routes(EventKind::AlertCreated).then(|| AlertOutbox {
+        Ok(Outbox {
             subscription: subscription.clone(),
+            routed: config
+                .rules
+                .iter()
+                .flat_map(|rule| rule.events.iter().copied())
+                .collect(),
+        })
+    }
+
+    /// The write of an event, if some rule routes its kind. `id` must be unique and
+    /// time-ordered (the id of what it announces), so a retried transaction cannot
+    /// announce it twice.
+    pub fn event(
+        &self,
+        kind: EventKind,
+        id: &str,
+        data: &impl Serialize,
+        site: &SiteId,
+        alert: Option<&Alert>,
+        now: OffsetDateTime,
+    ) -> ApiResult<Option<Write>> {
+        if !self.routed.contains(&kind) {
+            return Ok(None);
+        }
+        let event = OutboxEvent {
+            event: WebhookEvent {
+                id: id.to_owned(),
+                kind,
+                subscription_id: self.subscription.clone(),
+                at: now,
+                data: serde_json::to_value(data).map_err(|e| ApiError::Internal(e.to_string()))?,
+            },
+            site: Some(site.clone()),
+            severity: alert.map(|a| a.severity),
+            engine: alert.map(|a| a.engine),
+        };
+        Ok(Some(Write::Put {
+            item: records::item(keys::outbox_event(&self.subscription, id), &event)?,
+            condition: Condition::MustNotExist,
         }))
     }
 
-    /// The write that announces `alert`, new: its event id is the alert's (time-ordered,
-    /// unique), so a retried transaction cannot announce it twice.
-    pub fn alert_created(&self, alert: &Alert, now: OffsetDateTime) -> ApiResult<Write> {
-        let event = OutboxEvent {
-            event: WebhookEvent {
-                id: alert.id.to_string(),
-                kind: EventKind::AlertCreated,
-                subscription_id: self.subscription.clone(),
-                at: now,
-                data: serde_json::to_value(alert)
-                    .map_err(|e| crate::http::error::ApiError::Internal(e.to_string()))?,
-            },
-            site: Some(alert.site_id.clone()),
-            severity: Some(alert.severity),
-            engine: Some(alert.engine),
-        };
-        Ok(Write::Put {
-            item: records::item(
-                keys::outbox_event(&self.subscription, &event.event.id),
-                &event,
-            )?,
-            condition: Condition::MustNotExist,
-        })
+    /// The write that announces `alert`, new (its event id is the alert's).
+    pub fn alert_created(&self, alert: &Alert, now: OffsetDateTime) -> ApiResult<Option<Write>> {
+        self.event(
+            EventKind::AlertCreated,
+            alert.id.as_str(),
+            alert,
+            &alert.site_id,
+            Some(alert),
+            now,
+        )
     }
 }

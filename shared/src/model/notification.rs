@@ -198,16 +198,32 @@ pub enum EventKind {
     /// An entry was written to the audit log: audit streaming, for a SIEM's own copy.
     #[serde(rename = "audit.entry")]
     AuditEntry,
+    /// A sensor that was connected stopped heartbeating (an operational alert is raised).
+    #[serde(rename = "sensor.disconnected")]
+    SensorDisconnected,
+    /// A disconnected sensor heartbeats again (its operational alert is closed).
+    #[serde(rename = "sensor.recovered")]
+    SensorRecovered,
     /// "Send test event": sent to one endpoint on request, matched by no rule.
     #[serde(rename = "test")]
     Test,
 }
 
 impl EventKind {
+    /// The kinds a rule may route (`test` is sent on request only).
+    pub const ROUTABLE: [EventKind; 4] = [
+        EventKind::AlertCreated,
+        EventKind::AuditEntry,
+        EventKind::SensorDisconnected,
+        EventKind::SensorRecovered,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::AlertCreated => "alert.created",
             EventKind::AuditEntry => "audit.entry",
+            EventKind::SensorDisconnected => "sensor.disconnected",
+            EventKind::SensorRecovered => "sensor.recovered",
             EventKind::Test => "test",
         }
     }
