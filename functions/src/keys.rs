@@ -6,8 +6,8 @@ use std::num::NonZeroU8;
 use sha2::{Digest, Sha256};
 use shared::authz::PrincipalRef;
 use shared::model::{
-    AlertId, AlertStatus, ApiTokenId, DeviceId, PlanId, PlanKind, RuleId, SensorId, SensorType,
-    SiteId, SubscriptionId, WebhookEndpointId, ZoneId,
+    AlertId, AlertStatus, ApiTokenId, DeviceId, NotificationRuleId, PlanId, PlanKind, RuleId,
+    SensorId, SensorType, SiteId, SubscriptionId, WebhookEndpointId, ZoneId,
 };
 
 use time::Date;
@@ -655,6 +655,14 @@ pub fn notifying_subscriptions_query(limit: u32) -> Query {
 /// How far the worker has streamed the subscription's audit log.
 pub fn audit_stream_cursor(subscription: &SubscriptionId) -> Key {
     Key::new(subscription_partition(subscription), "NOTIFY#AUDIT")
+}
+
+/// How far a rule's escalation of unacknowledged alerts has looked.
+pub fn escalation_cursor(subscription: &SubscriptionId, rule: &NotificationRuleId) -> Key {
+    Key::new(
+        subscription_partition(subscription),
+        format!("NOTIFY#ESCALATE#{rule}"),
+    )
 }
 
 fn outbox_partition(subscription: &SubscriptionId) -> String {

@@ -540,6 +540,11 @@ pub struct CreateNotificationRule {
     pub events: BTreeSet<EventKind>,
     #[serde(default)]
     pub filter: EventFilter,
+    /// With `alert.unacknowledged` (and only then): how long an alert may stay `new`
+    /// before it is escalated, 1 to 10080 minutes.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10080))]
+    pub escalate_after_minutes: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -550,6 +555,8 @@ pub struct NotificationRule {
     pub endpoint_id: WebhookEndpointId,
     pub events: BTreeSet<EventKind>,
     pub filter: EventFilter,
+    #[serde(default)]
+    pub escalate_after_minutes: Option<u16>,
     pub created_by: Email,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

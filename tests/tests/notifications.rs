@@ -555,3 +555,96 @@ vigil_tests::for_each_store!(
         assert_ne!(open[0]["id"], alerts[0]["id"]);
     }
 );
+
+vigil_tests::for_each_store!(
+    escalation_fires_only_for_alerts_nobody_acknowledged_in_time,
+    |backend: Backend| async move {
+        let vigil = InProcess::start_on(backend).await;
+        let table: std::sync::Arc<dyn functions::store::Table> = vigil.table.clone();
+        let world = Fleet::on(vigil.api(), "owner@example.com").await;
+        let sensor = world.site_with_a_sensor().await;
+        let receiver = Receiver::start(0).await;
+        let endpoint = world
+            .post(
+                "/webhook-endpoints",
+                json!({"name": "On call", "url": receiver.url}),
+            )
+            .await;
+        let endpoint = endpoint.body["endpoint"]["id"].as_str().unwrap().to_owned();
+        let rule = |extra: Value| {
+            let mut body = json!({"name": "Page on call", "endpoint_id": endpoint,
+                "events": ["alert.unacknowledged"], "escalate_after_minutes": 10});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            body
+        };
+        // Bad escalation settings are refused naming the field
+        for bad in [
+            rule(json!({"escalate_after_minutes": null})),
+            rule(json!({"escalate_after_minutes": 0})),
+            rule(json!({"events": ["alert.created"]})),
+        ] {
+            let refused = world.post("/notification-rules", bad.clone()).await;
+            assert_eq!(refused.status, 400, "{bad}: {refused:?}");
+            assert!(
+                refused.error_message().contains("escalate_after_minutes"),
+                "{refused:?}"
+            );
+        }
+        let made = world.post("/notification-rules", rule(json!({}))).await;
+        assert_eq!(made.status, 201, "{made:?}");
+        // GIVEN two new alerts, one of which an analyst acknowledges
+        world
+            .raise(
+                &sensor,
+                vec![alert("Left alone", "major"), alert("Taken", "major")],
+            )
+            .await;
+        let alerts = world.all("/alerts", 10).await;
+        let id_of = |title: &str| {
+            alerts.iter().find(|a| a["title"] == title).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let taken = world
+            .patch(
+                &format!("/alerts/{}", id_of("Taken")),
+                json!({"status": "active"}),
+            )
+            .await;
+        assert_eq!(taken.status, 200, "{taken:?}");
+        let cycle = |at: time::OffsetDateTime| {
+            let table = table.clone();
+            async move {
+                functions::notifications::worker::cycle_at(
+                    table.as_ref(),
+                    shared::model::WebhookTargets::AnyAddress,
+                    at,
+                )
+                .await
+                .unwrap()
+            }
+        };
+        // WHEN the worker looks before the delay is over, THEN nothing is sent
+        let now = time::OffsetDateTime::now_utc();
+        cycle(now + time::Duration::minutes(5)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(receiver.received().is_empty());
+        // WHEN it looks after the delay, twice
+        cycle(now + time::Duration::minutes(11)).await;
+        cycle(now + time::Duration::minutes(12)).await;
+        // THEN only the alert nobody acknowledged is escalated, once
+        let got = receiver
+            .wait_for("the escalation", PATIENCE, |r| !r.is_empty())
+            .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let got_all = receiver.received();
+        assert_eq!(got_all.len(), 1, "{got_all:#?}");
+        let event = got[0].json();
+        assert_eq!(event["kind"], "alert.unacknowledged");
+        assert_eq!(event["data"]["id"], id_of("Left alone").as_str());
+        assert_eq!(event["data"]["status"], "new");
+    }
+);

@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use shared::api::{CreateNotificationRule, CreateWebhookEndpoint, NotificationRule};
 use shared::model::{
-    DisplayName, EventFilter, EventKind, Severity, SiteId, WebhookEndpointId, WebhookUrl,
+    DisplayName, EventFilter, EventKind, MAX_ESCALATION_MINUTES, Severity, SiteId,
+    WebhookEndpointId, WebhookUrl,
 };
 
 /// The "New endpoint" form, as typed.
@@ -32,6 +33,8 @@ pub struct RuleForm {
     pub events: BTreeSet<EventKind>,
     pub site: Option<SiteId>,
     pub min_severity: Option<Severity>,
+    /// Minutes, as typed; read only with "Alert not acknowledged".
+    pub escalate_after: String,
 }
 
 impl RuleForm {
@@ -44,7 +47,22 @@ impl RuleForm {
         if self.events.is_empty() {
             return Err("Events: choose at least one".into());
         }
+        let escalate_after_minutes = if self.events.contains(&EventKind::AlertUnacknowledged) {
+            let minutes = self
+                .escalate_after
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|m| (1..=MAX_ESCALATION_MINUTES).contains(m))
+                .ok_or(format!(
+                    "Escalate after (minutes): 1 to {MAX_ESCALATION_MINUTES}"
+                ))?;
+            Some(minutes)
+        } else {
+            None
+        };
         Ok(CreateNotificationRule {
+            escalate_after_minutes,
             name,
             endpoint_id,
             events: self.events.clone(),
@@ -61,6 +79,7 @@ impl RuleForm {
 pub fn event_label(kind: EventKind) -> &'static str {
     match kind {
         EventKind::AlertCreated => "New alert",
+        EventKind::AlertUnacknowledged => "Alert not acknowledged",
         EventKind::AuditEntry => "Audit log entry",
         EventKind::SensorDisconnected => "Sensor disconnected",
         EventKind::SensorRecovered => "Sensor recovered",
@@ -78,6 +97,9 @@ pub fn describe(rule: &NotificationRule, site_name: &dyn Fn(&SiteId) -> String) 
             .collect::<Vec<_>>()
             .join(", "),
     ];
+    if let Some(minutes) = rule.escalate_after_minutes {
+        parts.push(format!("escalated after {minutes} min"));
+    }
     if let Some(site) = &rule.filter.site_id {
         parts.push(format!("at {}", site_name(site)));
     }
@@ -127,6 +149,7 @@ mod tests {
             events: [EventKind::AlertCreated].into(),
             site: Some(SiteId::parse("north").unwrap()),
             min_severity: Some(Severity::Critical),
+            escalate_after: String::new(),
         };
         let request = form.request().unwrap();
         assert_eq!(request.endpoint_id, endpoint);
@@ -137,6 +160,7 @@ mod tests {
             endpoint_id: request.endpoint_id,
             events: request.events,
             filter: request.filter,
+            escalate_after_minutes: request.escalate_after_minutes,
             created_by: shared::model::Email::parse("a@b.co").unwrap(),
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         };
@@ -144,6 +168,16 @@ mod tests {
             describe(&rule, &|_| "Plant North".into()),
             "New alert · at Plant North · critical only"
         );
+        form.events.insert(EventKind::AlertUnacknowledged);
+        for typed in ["", "0", "10081", "soon"] {
+            form.escalate_after = typed.into();
+            assert!(
+                form.request().unwrap_err().starts_with("Escalate after"),
+                "{typed}"
+            );
+        }
+        form.escalate_after = "30".into();
+        assert_eq!(form.request().unwrap().escalate_after_minutes, Some(30));
         form.events.clear();
         assert!(form.request().unwrap_err().starts_with("Events:"));
         form.events.insert(EventKind::AuditEntry);

@@ -251,6 +251,7 @@ fn NewRule(endpoints: Vec<WebhookEndpoint>, changed: Callback<()>) -> impl IntoV
     let form = RwSignal::new(RuleForm {
         endpoint: endpoints.first().map(|e| e.id.clone()),
         events: [EventKind::AlertCreated].into(),
+        escalate_after: "30".to_owned(),
         ..RuleForm::default()
     });
     let error = RwSignal::new(None::<String>);
@@ -307,6 +308,10 @@ fn NewRule(endpoints: Vec<WebhookEndpoint>, changed: Callback<()>) -> impl IntoV
                     </label>
                 }).collect_view()}
             </fieldset>
+            {move || form.with(|f| f.events.contains(&EventKind::AlertUnacknowledged)).then(|| view! {
+                <label for="rule-escalate">"Escalate after (minutes)"</label>
+                <input id="rule-escalate" type="number" min="1" max="10080" prop:value=move || form.with(|f| f.escalate_after.clone()) on:input=move |e| form.update(|f| f.escalate_after = event_target_value(&e)) />
+            })}
             <label for="rule-site">"Site"</label>
             <select id="rule-site" on:change=move |e| {
                 let chosen = event_target_value(&e);

@@ -27,7 +27,8 @@ use shared::api::{
 };
 use shared::authz::{Permission, Principal, Target};
 use shared::model::{
-    EventKind, NotificationRuleId, SubscriptionId, WebhookEndpointId, WebhookTargets,
+    EventKind, MAX_ESCALATION_MINUTES, NotificationRuleId, SubscriptionId, WebhookEndpointId,
+    WebhookTargets,
 };
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
@@ -441,8 +442,30 @@ async fn create_notification_rule(
     if request.events.is_empty() || request.events.contains(&EventKind::Test) {
         return Err(ApiError::invalid_field(
             "events",
-            "must name at least one of alert.created, audit.entry, sensor.disconnected and sensor.recovered (test events are sent on request)",
+            "must name at least one of alert.created, alert.unacknowledged, audit.entry, sensor.disconnected and sensor.recovered (test events are sent on request)",
         ));
+    }
+    let escalates = request.events.contains(&EventKind::AlertUnacknowledged);
+    match request.escalate_after_minutes {
+        None if escalates => {
+            return Err(ApiError::invalid_field(
+                "escalate_after_minutes",
+                "is required with alert.unacknowledged",
+            ));
+        }
+        Some(_) if !escalates => {
+            return Err(ApiError::invalid_field(
+                "escalate_after_minutes",
+                "applies only with alert.unacknowledged",
+            ));
+        }
+        Some(minutes) if !(1..=MAX_ESCALATION_MINUTES).contains(&minutes) => {
+            return Err(ApiError::invalid_field(
+                "escalate_after_minutes",
+                format!("must be 1 to {MAX_ESCALATION_MINUTES}"),
+            ));
+        }
+        _ => {}
     }
     let subscription = authorized.subscription.id;
     if let Some(site) = &request.filter.site_id
@@ -459,6 +482,7 @@ async fn create_notification_rule(
         endpoint_id: request.endpoint_id,
         events: request.events,
         filter: request.filter,
+        escalate_after_minutes: request.escalate_after_minutes,
         created_by: principal.email.clone(),
         created_at: OffsetDateTime::now_utc(),
     };

@@ -14,7 +14,9 @@ use std::time::Duration as StdDuration;
 
 use serde::{Deserialize, Serialize};
 use shared::api::{AuditEntry, Delivery, DeliveryStatus, WebhookEvent};
-use shared::model::{EventFacts, EventKind, SubscriptionId, WebhookEndpointId, WebhookTargets};
+use shared::model::{
+    Alert, AlertStatus, EventFacts, EventKind, SubscriptionId, WebhookEndpointId, WebhookTargets,
+};
 use time::{Duration, OffsetDateTime};
 
 use super::outbox::OutboxEvent;
@@ -24,7 +26,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::ids;
 use crate::keys;
 use crate::records;
-use crate::store::{Condition, Query, SortKeyRange, StoreError, Table, Write};
+use crate::store::{Condition, Index, Query, SortKeyRange, StoreError, Table, Write};
 
 /// How often the worker looks for work.
 pub const TICK: StdDuration = StdDuration::from_secs(1);
@@ -51,6 +53,15 @@ pub async fn run(table: Arc<dyn Table>, targets: WebhookTargets) {
 
 /// One visit of every subscription with notification settings.
 pub async fn cycle(table: &dyn Table, targets: WebhookTargets) -> ApiResult<()> {
+    cycle_at(table, targets, OffsetDateTime::now_utc()).await
+}
+
+/// [`cycle`], escalating the alerts still new as of `now`.
+pub async fn cycle_at(
+    table: &dyn Table,
+    targets: WebhookTargets,
+    now: OffsetDateTime,
+) -> ApiResult<()> {
     let mut query = keys::notifying_subscriptions_query(500);
     loop {
         let page = table.query(&query).await?;
@@ -58,7 +69,7 @@ pub async fn cycle(table: &dyn Table, targets: WebhookTargets) -> ApiResult<()> 
             let Ok(subscription) = SubscriptionId::parse(mark.key.sk.as_str()) else {
                 continue;
             };
-            if let Err(e) = visit(table, &subscription, targets).await {
+            if let Err(e) = visit(table, &subscription, targets, now).await {
                 tracing::warn!(%subscription, error = %e, "notifications of a subscription");
             }
         }
@@ -73,11 +84,24 @@ async fn visit(
     table: &dyn Table,
     subscription: &SubscriptionId,
     targets: WebhookTargets,
+    now: OffsetDateTime,
 ) -> ApiResult<()> {
     let (config, _) = config(table, subscription).await?;
     route_outbox(table, subscription, &config).await?;
     if config.routes(EventKind::AuditEntry) {
         stream_audit(table, subscription, &config).await?;
+    }
+    for rule in &config.rules {
+        if let Some(minutes) = rule.escalate_after_minutes {
+            escalate(
+                table,
+                subscription,
+                rule,
+                Duration::minutes(minutes.into()),
+                now,
+            )
+            .await?;
+        }
     }
     send_due(table, subscription, &config, targets).await
 }
@@ -258,6 +282,85 @@ async fn stream_audit(
     stream.since = Some(newest);
     table
         .put(records::item(cursor_key, &stream)?, Condition::Always)
+        .await?;
+    Ok(())
+}
+
+/// How far a rule's escalation has looked: alerts first detected up to `through` have
+/// been escalated if they were still new.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Escalated {
+    #[serde(with = "time::serde::rfc3339")]
+    through: OffsetDateTime,
+}
+
+/// Queues `alert.unacknowledged` for the rule's endpoint for every alert first detected
+/// since the rule's last look and at least `after` ago that is still `new` (the status
+/// index holds only those) and passes the rule's filter. Alerts are new at most once
+/// per rule: the window moves on, and the queue item is `MustNotExist` anyway.
+async fn escalate(
+    table: &dyn Table,
+    subscription: &SubscriptionId,
+    rule: &shared::api::NotificationRule,
+    after: Duration,
+    now: OffsetDateTime,
+) -> ApiResult<()> {
+    let cursor_key = keys::escalation_cursor(subscription, &rule.id);
+    let since = records::read::<Escalated>(table, &cursor_key)
+        .await?
+        .map_or(rule.created_at, |stored| stored.record.through);
+    let through = now - after;
+    if through <= since {
+        return Ok(());
+    }
+    let (low, high) = ids::time_ordered_range(Some(since), Some(through));
+    let queued_at = OffsetDateTime::now_utc();
+    for partition in keys::alerts_by_status(subscription, AlertStatus::New, table.index_shards()) {
+        let mut query = Query {
+            index: Some(Index::Gsi1),
+            range: SortKeyRange::Between(low.clone(), high.clone()),
+            limit: BATCH,
+            ..Query::partition(partition)
+        };
+        loop {
+            let page = table.query(&query).await?;
+            for item in &page.items {
+                let alert: Alert = records::decode(item)?;
+                let facts = EventFacts {
+                    kind: EventKind::AlertUnacknowledged,
+                    site: Some(&alert.site_id),
+                    severity: Some(alert.severity),
+                    engine: Some(alert.engine),
+                };
+                let window = alert.first_detected > since && alert.first_detected <= through;
+                if alert.status != AlertStatus::New || !window || !rule.filter.passes(&facts) {
+                    continue;
+                }
+                let event = WebhookEvent {
+                    id: format!("{}-unacknowledged-{}", alert.id, rule.id),
+                    kind: EventKind::AlertUnacknowledged,
+                    subscription_id: subscription.clone(),
+                    at: now,
+                    data: serde_json::to_value(&alert)
+                        .map_err(|e| ApiError::Internal(e.to_string()))?,
+                };
+                let (writes, _) = queue(subscription, &event, &rule.endpoint_id, queued_at)?;
+                match table.transact(writes).await {
+                    Ok(_) | Err(StoreError::ConditionFailed { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match page.next_cursor {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => break,
+            }
+        }
+    }
+    table
+        .put(
+            records::item(cursor_key, &Escalated { through })?,
+            Condition::Always,
+        )
         .await?;
     Ok(())
 }

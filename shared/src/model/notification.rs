@@ -167,6 +167,9 @@ pub fn is_public_address(address: IpAddr) -> bool {
     }
 }
 
+/// Longest escalation delay a rule may set: a week.
+pub const MAX_ESCALATION_MINUTES: u16 = 10_080;
+
 /// Which addresses webhooks may reach: the operator's setting (`vigil serve
 /// --allow-private-webhooks`, `ALLOW_PRIVATE_WEBHOOKS` in the cloud).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -195,6 +198,10 @@ pub enum EventKind {
     /// A sensor raised a new alert (not a repeat of an open one).
     #[serde(rename = "alert.created")]
     AlertCreated,
+    /// An alert still `new` (nobody moved it to active or closed) a rule's
+    /// `escalate_after_minutes` after it was raised.
+    #[serde(rename = "alert.unacknowledged")]
+    AlertUnacknowledged,
     /// An entry was written to the audit log: audit streaming, for a SIEM's own copy.
     #[serde(rename = "audit.entry")]
     AuditEntry,
@@ -211,8 +218,9 @@ pub enum EventKind {
 
 impl EventKind {
     /// The kinds a rule may route (`test` is sent on request only).
-    pub const ROUTABLE: [EventKind; 4] = [
+    pub const ROUTABLE: [EventKind; 5] = [
         EventKind::AlertCreated,
+        EventKind::AlertUnacknowledged,
         EventKind::AuditEntry,
         EventKind::SensorDisconnected,
         EventKind::SensorRecovered,
@@ -221,6 +229,7 @@ impl EventKind {
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::AlertCreated => "alert.created",
+            EventKind::AlertUnacknowledged => "alert.unacknowledged",
             EventKind::AuditEntry => "audit.entry",
             EventKind::SensorDisconnected => "sensor.disconnected",
             EventKind::SensorRecovered => "sensor.recovered",
