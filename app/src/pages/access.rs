@@ -43,23 +43,11 @@ fn UsersAndRoles() -> impl IntoView {
     let tenant = use_tenant();
     let whole = tenant.with_untracked(|t| t.denial(GRANT, &At::Subscription).is_none());
     let assignments = Load::new(move || {
-        let (sub, sites) = tenant.with(|t| {
-            let sites = match t.access.sites_with(Permission::GrantPermissions) {
-                SiteFilter::Only(sites) => sites.into_iter().cloned().collect(),
-                SiteFilter::All | SiteFilter::None => Vec::new(),
-            };
-            (t.id.clone(), sites)
-        });
-        async move {
-            if whole {
-                return access::assignments(api, &sub, None).await;
-            }
-            let mut all = Vec::new();
-            for site in &sites {
-                all.extend(access::assignments(api, &sub, Some(site)).await?);
-            }
-            Ok::<_, ApiError>(all)
-        }
+        let (sub, sites) = managed_scope(tenant, whole);
+        managed(sites, move |site| {
+            let sub = sub.clone();
+            async move { access::assignments(api, &sub, site.as_ref()).await }
+        })
     });
     let roles = Load::new(move || {
         let sub = tenant.with(|t| t.id.clone());
@@ -82,23 +70,11 @@ fn UsersAndRoles() -> impl IntoView {
         }
     });
     let tokens = Load::new(move || {
-        let (sub, sites) = tenant.with(|t| {
-            let sites = match t.access.sites_with(Permission::GrantPermissions) {
-                SiteFilter::Only(sites) => sites.into_iter().cloned().collect(),
-                SiteFilter::All | SiteFilter::None => Vec::new(),
-            };
-            (t.id.clone(), sites)
-        });
-        async move {
-            if whole {
-                return access::api_tokens(api, &sub, None).await;
-            }
-            let mut all = Vec::new();
-            for site in &sites {
-                all.extend(access::api_tokens(api, &sub, Some(site)).await?);
-            }
-            Ok::<_, ApiError>(all)
-        }
+        let (sub, sites) = managed_scope(tenant, whole);
+        managed(sites, move |site| {
+            let sub = sub.clone();
+            async move { access::api_tokens(api, &sub, site.as_ref()).await }
+        })
     });
     // Above the list, which reloads once the token exists: the secret must outlive that.
     let secret = RwSignal::new(None::<String>);
@@ -152,6 +128,41 @@ fn UsersAndRoles() -> impl IntoView {
             </section>
         })}
     }
+}
+
+/// The subscription, and the sites whose lists the user manages: `None` (one list, the
+/// whole subscription's) with `grant_permissions` there, else each site where they
+/// hold it.
+fn managed_scope(
+    tenant: Signal<crate::tenant::Tenant>,
+    whole: bool,
+) -> (
+    shared::model::SubscriptionId,
+    Vec<Option<shared::model::SiteId>>,
+) {
+    tenant.with(|t| {
+        let sites = match t.access.sites_with(Permission::GrantPermissions) {
+            _ if whole => vec![None],
+            SiteFilter::Only(sites) => sites.into_iter().cloned().map(Some).collect(),
+            SiteFilter::All | SiteFilter::None => Vec::new(),
+        };
+        (t.id.clone(), sites)
+    })
+}
+
+/// One list read per scope of [`managed_scope`], concatenated.
+async fn managed<T, Fut>(
+    scopes: Vec<Option<shared::model::SiteId>>,
+    fetch: impl Fn(Option<shared::model::SiteId>) -> Fut,
+) -> Result<Vec<T>, ApiError>
+where
+    Fut: std::future::Future<Output = Result<Vec<T>, ApiError>>,
+{
+    let mut all = Vec::new();
+    for scope in scopes {
+        all.extend(fetch(scope).await?);
+    }
+    Ok(all)
 }
 
 /// Sends a change of the policy: on success says `done` and reloads the page's

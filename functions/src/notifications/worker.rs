@@ -198,8 +198,8 @@ async fn route_outbox(
         });
         match table.transact(writes).await {
             Ok(_) => {}
-            // Queued already (by a worker that crashed before its delete could not be:
-            // the two are one transaction), so only another worker raced us here.
+            // Queueing and the outbox delete are one transaction, so a failed condition
+            // means another worker routed this event first.
             Err(StoreError::ConditionFailed { .. }) => {}
             Err(e) => return Err(e.into()),
         }
