@@ -623,6 +623,24 @@ pub fn sensors_offline_query(subscription: &SubscriptionId, limit: u32) -> Query
     }
 }
 
+const SENSOR_UNHEALTHY_PREFIX: &str = "UNHEALTHY#";
+
+/// A connected sensor found unhealthy.
+pub fn sensor_unhealthy(subscription: &SubscriptionId, sensor: &SensorId) -> Key {
+    Key::new(
+        subscription_partition(subscription),
+        format!("{SENSOR_UNHEALTHY_PREFIX}{sensor}"),
+    )
+}
+
+pub fn sensors_unhealthy_query(subscription: &SubscriptionId, limit: u32) -> Query {
+    Query {
+        range: SortKeyRange::BeginsWith(SENSOR_UNHEALTHY_PREFIX.to_owned()),
+        limit,
+        ..Query::partition(subscription_partition(subscription))
+    }
+}
+
 pub fn sensors_query(subscription: &SubscriptionId, limit: u32) -> Query {
     Query {
         limit,

@@ -648,3 +648,76 @@ vigil_tests::for_each_store!(
         assert_eq!(event["data"]["status"], "new");
     }
 );
+
+vigil_tests::for_each_store!(
+    a_sensor_reporting_itself_unhealthy_is_announced_once_and_again_when_healthy,
+    |backend: Backend| async move {
+        let vigil = InProcess::start_on(backend).await;
+        let table: std::sync::Arc<dyn functions::store::Table> = vigil.table.clone();
+        let world = Fleet::on(vigil.api(), "owner@example.com").await;
+        let sensor = world.site_with_a_sensor().await;
+        let receiver = Receiver::start(0).await;
+        route_to(
+            &world,
+            &receiver.url,
+            json!(["sensor.unhealthy", "sensor.recovered"]),
+            json!({}),
+        )
+        .await;
+        let report = |health: &'static str, issues: Value| {
+            let (api, token) = (world.api.clone(), sensor.token.clone());
+            async move {
+                let beat = api
+                    .post(
+                        "/ingest/heartbeat",
+                        Some(&token),
+                        json!({"version": "23.1.3", "health": health, "issues": issues}),
+                    )
+                    .await;
+                assert_eq!(beat.status, 200, "{beat:?}");
+            }
+        };
+        let sweep_and_deliver = || {
+            let table = table.clone();
+            async move {
+                let now = time::OffsetDateTime::now_utc();
+                functions::alerts::offline::sweep(table.as_ref(), now)
+                    .await
+                    .unwrap();
+                functions::notifications::worker::cycle(
+                    table.as_ref(),
+                    shared::model::WebhookTargets::AnyAddress,
+                )
+                .await
+                .unwrap();
+            }
+        };
+        // GIVEN a healthy sensor, WHEN it reports no traffic, over two sweeps
+        report("healthy", json!([])).await;
+        sweep_and_deliver().await;
+        report("unhealthy", json!(["no_traffic_detected"])).await;
+        sweep_and_deliver().await;
+        sweep_and_deliver().await;
+        // THEN one sensor.unhealthy arrives, naming why, and no alert is raised
+        let got = receiver
+            .wait_for("the unhealthy sensor", PATIENCE, |r| !r.is_empty())
+            .await;
+        let event = got[0].json();
+        assert_eq!(event["kind"], "sensor.unhealthy");
+        assert_eq!(event["data"]["sensor_id"], sensor.id.as_str());
+        assert_eq!(event["data"]["condition"], "unhealthy");
+        assert_eq!(event["data"]["findings"], json!(["no_traffic_detected"]));
+        assert_eq!(world.all("/alerts", 10).await, Vec::<Value>::new());
+        // WHEN it reports healthy again, THEN its recovery follows, once
+        report("healthy", json!([])).await;
+        sweep_and_deliver().await;
+        sweep_and_deliver().await;
+        let got = receiver
+            .wait_for("the recovery", PATIENCE, |r| r.len() >= 2)
+            .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(receiver.received().len(), 2, "{got:#?}");
+        assert_eq!(got[1].json()["kind"], "sensor.recovered");
+        assert_eq!(got[1].json()["data"]["condition"], "unhealthy");
+    }
+);

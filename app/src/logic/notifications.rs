@@ -82,6 +82,7 @@ pub fn event_label(kind: EventKind) -> &'static str {
         EventKind::AlertUnacknowledged => "Alert not acknowledged",
         EventKind::AuditEntry => "Audit log entry",
         EventKind::SensorDisconnected => "Sensor disconnected",
+        EventKind::SensorUnhealthy => "Sensor unhealthy",
         EventKind::SensorRecovered => "Sensor recovered",
         EventKind::Test => "Test event",
     }

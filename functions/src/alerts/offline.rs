@@ -1,9 +1,10 @@
-//! Sensors that went quiet. A sweep (every [`SWEEP_EVERY`] in `vigil serve`, on the
+//! Sensors that went quiet, or unhealthy. A sweep (every [`SWEEP_EVERY`] in `vigil serve`, on the
 //! worker's schedule in the cloud) raises an operational alert for each sensor that had
-//! connected and whose heartbeats stopped for [`DISCONNECTED_AFTER`] — the interval
+//! connected and whose heartbeats stopped for `DISCONNECTED_AFTER` — the interval
 //! after which the console shows it disconnected — without anyone loading a page; the
-//! next sweep after it heartbeats again closes that alert. Each transition is also a
-//! `sensor.disconnected` / `sensor.recovered` event for notification rules.
+//! next sweep after it heartbeats again closes that alert. A connected sensor reporting
+//! itself unhealthy (or issues) is recorded too. Each transition is an event for
+//! notification rules: `sensor.disconnected`, `sensor.unhealthy`, `sensor.recovered`.
 //!
 //! `SUB#<sub>/OFFLINE#<sensor>` records an open offline alert, written with the alert
 //! (`MustNotExist`, so two sweeps raise it once) and deleted with its closing.
@@ -12,8 +13,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use shared::model::{
-    Alert, AlertId, AlertStatus, AlertTitle, DISCONNECTED_AFTER, DetectedAlert, Engine, EventKind,
-    Protocol, SensorId, SensorLocation, Severity, SubscriptionId,
+    Alert, AlertId, AlertStatus, AlertTitle, DetectedAlert, Engine, EventKind, HealthFinding,
+    Protocol, SensorHealth, SensorId, SensorLocation, Severity, SubscriptionId,
 };
 use time::OffsetDateTime;
 
@@ -36,15 +37,52 @@ struct Offline {
     last_heartbeat: OffsetDateTime,
 }
 
-/// What a `sensor.disconnected` / `sensor.recovered` event carries.
+/// A connected sensor found unhealthy (`SUB#<sub>/UNHEALTHY#<sensor>`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Unhealthy {
+    findings: Vec<HealthFinding>,
+}
+
+/// What a sensor's condition was, as its events name it.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum SensorCondition {
+    Disconnected,
+    Unhealthy,
+}
+
+/// What a `sensor.*` event carries.
 #[derive(Debug, Serialize)]
 struct SensorEvent<'a> {
     sensor_id: &'a SensorId,
     name: &'a str,
     site_id: &'a shared::model::SiteId,
+    /// What it entered, or (`sensor.recovered`) what it left.
+    condition: SensorCondition,
     #[serde(with = "time::serde::rfc3339")]
     last_heartbeat: OffsetDateTime,
-    alert_id: &'a AlertId,
+    /// The operational alert of a disconnection.
+    alert_id: Option<&'a AlertId>,
+    /// Why it is unhealthy.
+    findings: &'a [HealthFinding],
+}
+
+impl<'a> SensorEvent<'a> {
+    fn of(
+        sensor: &'a SensorRecord,
+        condition: SensorCondition,
+        last_heartbeat: OffsetDateTime,
+    ) -> Self {
+        SensorEvent {
+            sensor_id: &sensor.id,
+            name: sensor.name.as_str(),
+            site_id: &sensor.site_id,
+            condition,
+            last_heartbeat,
+            alert_id: None,
+            findings: &[],
+        }
+    }
 }
 
 /// Runs until aborted.
@@ -87,18 +125,19 @@ async fn sweep_subscription(
     let found = table
         .query(&keys::sensors_offline_query(subscription, 1000))
         .await?;
-    let mut offline: HashMap<String, (Offline, u64)> = HashMap::new();
-    for item in &found.items {
-        let sensor = item.key.sk.trim_start_matches("OFFLINE#").to_owned();
-        offline.insert(sensor, (records::decode(item)?, item.version));
-    }
+    let offline: HashMap<String, (Offline, u64)> = by_sensor(&found.items, "OFFLINE#")?;
+    let found = table
+        .query(&keys::sensors_unhealthy_query(subscription, 1000))
+        .await?;
+    let unhealthy: HashMap<String, (Unhealthy, u64)> = by_sensor(&found.items, "UNHEALTHY#")?;
     let outbox = Outbox::for_subscription(table, subscription).await?;
     for sensor in &sensors {
         // A sensor that never connected is not "offline": it was never online.
         let Some(last_heartbeat) = sensor.state.last_heartbeat else {
             continue;
         };
-        let quiet = now - last_heartbeat > DISCONNECTED_AFTER;
+        let health = sensor.state.health(now);
+        let quiet = health.health == SensorHealth::Disconnected;
         match (quiet, offline.get(sensor.id.as_str())) {
             (true, None) => raise(table, &outbox, sensor, last_heartbeat, now).await?,
             (false, Some((record, version))) => {
@@ -106,8 +145,68 @@ async fn sweep_subscription(
             }
             _ => {}
         }
+        // While it is disconnected, its last report stands.
+        let sick = health.health == SensorHealth::Unhealthy;
+        let key = keys::sensor_unhealthy(subscription, &sensor.id);
+        let change = match (sick, unhealthy.get(sensor.id.as_str())) {
+            (true, None) => {
+                let event = SensorEvent {
+                    findings: &health.findings,
+                    ..SensorEvent::of(sensor, SensorCondition::Unhealthy, last_heartbeat)
+                };
+                let record = Unhealthy {
+                    findings: health.findings.clone(),
+                };
+                Some((
+                    Write::Put {
+                        item: records::item(key, &record)?,
+                        condition: Condition::MustNotExist,
+                    },
+                    EventKind::SensorUnhealthy,
+                    serde_json::to_value(&event).map_err(internal)?,
+                ))
+            }
+            (false, Some((_, version))) if !quiet => Some((
+                Write::Delete {
+                    key,
+                    condition: Condition::VersionIs(*version),
+                },
+                EventKind::SensorRecovered,
+                serde_json::to_value(SensorEvent::of(
+                    sensor,
+                    SensorCondition::Unhealthy,
+                    last_heartbeat,
+                ))
+                .map_err(internal)?,
+            )),
+            _ => None,
+        };
+        if let Some((write, kind, event)) = change {
+            let mut writes = vec![write];
+            let id = ids::time_ordered(now);
+            writes.extend(outbox.event(kind, &id, &event, &sensor.site_id, None, now)?);
+            // A failed condition: another sweep recorded it first.
+            match table.transact(writes).await {
+                Ok(_) | Err(crate::store::StoreError::ConditionFailed { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
     Ok(())
+}
+
+/// Records of one kind in the subscription's partition, by the sensor their key names.
+fn by_sensor<T: serde::de::DeserializeOwned>(
+    items: &[crate::store::Item],
+    prefix: &str,
+) -> ApiResult<HashMap<String, (T, u64)>> {
+    items
+        .iter()
+        .map(|item| {
+            let sensor = item.key.sk.trim_start_matches(prefix).to_owned();
+            Ok((sensor, (records::decode(item)?, item.version)))
+        })
+        .collect()
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -162,11 +261,8 @@ async fn raise(
         },
     ];
     let event = SensorEvent {
-        sensor_id: &sensor.id,
-        name: sensor.name.as_str(),
-        site_id: &sensor.site_id,
-        last_heartbeat,
-        alert_id: &id,
+        alert_id: Some(&id),
+        ..SensorEvent::of(sensor, SensorCondition::Disconnected, last_heartbeat)
     };
     writes.extend(outbox.alert_created(&alert, now)?);
     writes.extend(outbox.event(
@@ -219,11 +315,12 @@ async fn recover(
         });
     }
     let event = SensorEvent {
-        sensor_id: &sensor.id,
-        name: sensor.name.as_str(),
-        site_id: &sensor.site_id,
-        last_heartbeat: sensor.state.last_heartbeat.unwrap_or(now),
-        alert_id: &offline.alert_id,
+        alert_id: Some(&offline.alert_id),
+        ..SensorEvent::of(
+            sensor,
+            SensorCondition::Disconnected,
+            sensor.state.last_heartbeat.unwrap_or(now),
+        )
     };
     writes.extend(outbox.event(
         EventKind::SensorRecovered,

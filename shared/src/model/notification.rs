@@ -208,7 +208,11 @@ pub enum EventKind {
     /// A sensor that was connected stopped heartbeating (an operational alert is raised).
     #[serde(rename = "sensor.disconnected")]
     SensorDisconnected,
-    /// A disconnected sensor heartbeats again (its operational alert is closed).
+    /// A connected sensor reports itself unhealthy, or issues.
+    #[serde(rename = "sensor.unhealthy")]
+    SensorUnhealthy,
+    /// A disconnected sensor heartbeats again (its operational alert is closed), or an
+    /// unhealthy one is healthy again.
     #[serde(rename = "sensor.recovered")]
     SensorRecovered,
     /// "Send test event": sent to one endpoint on request, matched by no rule.
@@ -218,11 +222,12 @@ pub enum EventKind {
 
 impl EventKind {
     /// The kinds a rule may route (`test` is sent on request only).
-    pub const ROUTABLE: [EventKind; 5] = [
+    pub const ROUTABLE: [EventKind; 6] = [
         EventKind::AlertCreated,
         EventKind::AlertUnacknowledged,
         EventKind::AuditEntry,
         EventKind::SensorDisconnected,
+        EventKind::SensorUnhealthy,
         EventKind::SensorRecovered,
     ];
 
@@ -232,6 +237,7 @@ impl EventKind {
             EventKind::AlertUnacknowledged => "alert.unacknowledged",
             EventKind::AuditEntry => "audit.entry",
             EventKind::SensorDisconnected => "sensor.disconnected",
+            EventKind::SensorUnhealthy => "sensor.unhealthy",
             EventKind::SensorRecovered => "sensor.recovered",
             EventKind::Test => "test",
         }
