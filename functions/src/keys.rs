@@ -683,6 +683,11 @@ pub fn escalation_cursor(subscription: &SubscriptionId, rule: &NotificationRuleI
     )
 }
 
+/// Which plans the worker last found over-committed, and when it looked.
+pub fn plan_watch(subscription: &SubscriptionId) -> Key {
+    Key::new(subscription_partition(subscription), "NOTIFY#PLANS")
+}
+
 fn outbox_partition(subscription: &SubscriptionId) -> String {
     format!("OUTBOX#{subscription}")
 }

@@ -721,3 +721,70 @@ vigil_tests::for_each_store!(
         assert_eq!(got[1].json()["data"]["condition"], "unhealthy");
     }
 );
+
+vigil_tests::for_each_store!(
+    a_plan_going_over_its_committed_devices_is_announced_once,
+    |backend: Backend| async move {
+        let vigil = InProcess::start_on(backend).await;
+        let table: std::sync::Arc<dyn functions::store::Table> = vigil.table.clone();
+        let world = Fleet::on(vigil.api(), "owner@example.com").await;
+        let sensor = world.site_with_a_sensor().await;
+        let receiver = Receiver::start(0).await;
+        route_to(
+            &world,
+            &receiver.url,
+            json!(["plan.over_committed"]),
+            json!({}),
+        )
+        .await;
+        let plan = world
+            .post(
+                "/plans",
+                json!({"kind": "ot", "commitment": "monthly", "committed_devices": 100}),
+            )
+            .await;
+        assert_eq!(plan.status, 201, "{plan:?}");
+        let cycle = |at: time::OffsetDateTime| {
+            let table = table.clone();
+            async move {
+                functions::notifications::worker::cycle_at(
+                    table.as_ref(),
+                    shared::model::WebhookTargets::AnyAddress,
+                    at,
+                )
+                .await
+                .unwrap()
+            }
+        };
+        // GIVEN the plan covers what is detected, THEN a look finds nothing to say
+        let now = time::OffsetDateTime::now_utc();
+        cycle(now).await;
+        // WHEN the sensor reports 101 active devices
+        let active = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let devices: Vec<Value> = (0..101)
+            .map(|n| {
+                json!({"ip": format!("10.7.{}.{}", n / 200, 1 + n % 200),
+                    "mac": format!("02:00:00:00:{:02x}:{:02x}", n / 256, n % 256),
+                    "name": null, "type": null, "vendor": null, "last_activity": active})
+            })
+            .collect();
+        world.observe(&sensor, devices).await;
+        let plans = world.get("/plans").await;
+        assert_eq!(plans.body["items"][0]["over_committed"], true, "{plans:?}");
+        // THEN the next looks (one within the check interval, two after it) announce it once
+        cycle(now + time::Duration::minutes(1)).await;
+        cycle(now + time::Duration::minutes(6)).await;
+        cycle(now + time::Duration::minutes(12)).await;
+        let got = receiver
+            .wait_for("the over-commitment", PATIENCE, |r| !r.is_empty())
+            .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(receiver.received().len(), 1, "{got:#?}");
+        let event = got[0].json();
+        assert_eq!(event["kind"], "plan.over_committed");
+        assert_eq!(event["data"]["id"], plan.body["id"]);
+        assert_eq!(event["data"]["detected_devices"], 101);
+    }
+);

@@ -81,6 +81,7 @@ pub fn event_label(kind: EventKind) -> &'static str {
         EventKind::AlertCreated => "New alert",
         EventKind::AlertUnacknowledged => "Alert not acknowledged",
         EventKind::AuditEntry => "Audit log entry",
+        EventKind::PlanOverCommitted => "Plan over-committed",
         EventKind::SensorDisconnected => "Sensor disconnected",
         EventKind::SensorUnhealthy => "Sensor unhealthy",
         EventKind::SensorRecovered => "Sensor recovered",

@@ -442,7 +442,7 @@ async fn create_notification_rule(
     if request.events.is_empty() || request.events.contains(&EventKind::Test) {
         return Err(ApiError::invalid_field(
             "events",
-            "must name at least one of alert.created, alert.unacknowledged, audit.entry, sensor.disconnected, sensor.unhealthy and sensor.recovered (test events are sent on request)",
+            "must name at least one of alert.created, alert.unacknowledged, audit.entry, plan.over_committed, sensor.disconnected, sensor.unhealthy and sensor.recovered (test events are sent on request)",
         ));
     }
     let escalates = request.events.contains(&EventKind::AlertUnacknowledged);

@@ -1,6 +1,7 @@
 //! The delivery worker: a task of `vigil serve`, visiting every subscription with
 //! notification settings once a [`TICK`]. Each visit routes the outbox, streams the
-//! audit log, and sends what is due in each endpoint's queue, in order.
+//! audit log, looks for over-committed plans and unacknowledged alerts, and sends what
+//! is due in each endpoint's queue, in order.
 //!
 //! Delivery is at least once: a crash between a receiver's 2xx and the write that
 //! records it sends the event again after the restart, with the same `id` (and
@@ -15,7 +16,8 @@ use std::time::Duration as StdDuration;
 use serde::{Deserialize, Serialize};
 use shared::api::{AuditEntry, Delivery, DeliveryStatus, WebhookEvent};
 use shared::model::{
-    Alert, AlertStatus, EventFacts, EventKind, SubscriptionId, WebhookEndpointId, WebhookTargets,
+    Alert, AlertStatus, EventFacts, EventKind, PlanId, SubscriptionId, WebhookEndpointId,
+    WebhookTargets,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -90,6 +92,9 @@ async fn visit(
     route_outbox(table, subscription, &config).await?;
     if config.routes(EventKind::AuditEntry) {
         stream_audit(table, subscription, &config).await?;
+    }
+    if config.routes(EventKind::PlanOverCommitted) {
+        watch_plans(table, subscription, &config, now).await?;
     }
     for rule in &config.rules {
         if let Some(minutes) = rule.escalate_after_minutes {
@@ -361,6 +366,81 @@ async fn escalate(
             records::item(cursor_key, &Escalated { through })?,
             Condition::Always,
         )
+        .await?;
+    Ok(())
+}
+
+/// How often a subscription's plans are compared with its inventory: that reads every
+/// device, so not at every visit.
+const PLAN_CHECK_EVERY: Duration = Duration::minutes(5);
+
+/// The plans found over-committed at the last look.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct PlanWatch {
+    #[serde(with = "time::serde::rfc3339::option")]
+    checked_at: Option<OffsetDateTime>,
+    over: BTreeSet<PlanId>,
+}
+
+/// Queues `plan.over_committed` for each live plan whose detected devices went above
+/// its committed devices since the last look (the plans as `GET …/plans` shows them).
+async fn watch_plans(
+    table: &dyn Table,
+    subscription: &SubscriptionId,
+    config: &NotificationConfig,
+    now: OffsetDateTime,
+) -> ApiResult<()> {
+    let key = keys::plan_watch(subscription);
+    let watch: PlanWatch = records::read(table, &key)
+        .await?
+        .map(|stored| stored.record)
+        .unwrap_or_default();
+    if watch
+        .checked_at
+        .is_some_and(|at| now - at < PLAN_CHECK_EVERY)
+    {
+        return Ok(());
+    }
+    let plans = crate::plans::list_plans(table, subscription, 100, None, now).await?;
+    let over: BTreeSet<PlanId> = plans
+        .items
+        .iter()
+        .filter(|plan| plan.over_committed)
+        .map(|plan| plan.id.clone())
+        .collect();
+    let facts = EventFacts {
+        kind: EventKind::PlanOverCommitted,
+        site: None,
+        severity: None,
+        engine: None,
+    };
+    let queued_at = OffsetDateTime::now_utc();
+    for plan in plans
+        .items
+        .iter()
+        .filter(|p| over.contains(&p.id) && !watch.over.contains(&p.id))
+    {
+        let event = WebhookEvent {
+            id: format!("{}-{}", ids::time_ordered(now), plan.id),
+            kind: EventKind::PlanOverCommitted,
+            subscription_id: subscription.clone(),
+            at: now,
+            data: serde_json::to_value(plan).map_err(|e| ApiError::Internal(e.to_string()))?,
+        };
+        for endpoint in endpoints_for(config, &facts, now) {
+            let (writes, _) = queue(subscription, &event, &endpoint, queued_at)?;
+            match table.transact(writes).await {
+                Ok(_) | Err(StoreError::ConditionFailed { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    let watch = PlanWatch {
+        checked_at: Some(now),
+        over,
+    };
+    table
+        .put(records::item(key, &watch)?, Condition::Always)
         .await?;
     Ok(())
 }

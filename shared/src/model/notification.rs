@@ -208,6 +208,10 @@ pub enum EventKind {
     /// A sensor that was connected stopped heartbeating (an operational alert is raised).
     #[serde(rename = "sensor.disconnected")]
     SensorDisconnected,
+    /// A live plan's detected devices went above its committed devices: the commitment
+    /// should be raised.
+    #[serde(rename = "plan.over_committed")]
+    PlanOverCommitted,
     /// A connected sensor reports itself unhealthy, or issues.
     #[serde(rename = "sensor.unhealthy")]
     SensorUnhealthy,
@@ -222,10 +226,11 @@ pub enum EventKind {
 
 impl EventKind {
     /// The kinds a rule may route (`test` is sent on request only).
-    pub const ROUTABLE: [EventKind; 6] = [
+    pub const ROUTABLE: [EventKind; 7] = [
         EventKind::AlertCreated,
         EventKind::AlertUnacknowledged,
         EventKind::AuditEntry,
+        EventKind::PlanOverCommitted,
         EventKind::SensorDisconnected,
         EventKind::SensorUnhealthy,
         EventKind::SensorRecovered,
@@ -236,6 +241,7 @@ impl EventKind {
             EventKind::AlertCreated => "alert.created",
             EventKind::AlertUnacknowledged => "alert.unacknowledged",
             EventKind::AuditEntry => "audit.entry",
+            EventKind::PlanOverCommitted => "plan.over_committed",
             EventKind::SensorDisconnected => "sensor.disconnected",
             EventKind::SensorUnhealthy => "sensor.unhealthy",
             EventKind::SensorRecovered => "sensor.recovered",
