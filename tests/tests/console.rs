@@ -1616,15 +1616,22 @@ async fn a_webhook_added_in_the_console_gets_its_test_event_and_new_alerts_and_t
     // WHEN they add a rule sending new alerts there, and send a test event
     type_into(page, "#rule-name", "Critical to SOC").await;
     choose(page, "#rule-severity", "critical").await;
+    click(page, "input[data-engine='malware']").await;
     press(page, "Add rule").await;
     let rule = wait_for_text(page, "#notification-rules", |t| {
         t.contains("Critical to SOC")
     })
     .await;
     assert!(
-        rule.contains("New alert") && rule.contains("critical only"),
+        rule.contains("New alert") && rule.contains("Malware") && rule.contains("critical only"),
         "{rule}"
     );
+    let rules = plants.fleet.get("/notification-rules").await;
+    assert_eq!(
+        rules.body["items"][0]["filter"]["engines"],
+        json!(["malware"])
+    );
+    assert_eq!(rules.body["items"][0]["filter"]["min_severity"], "critical");
     press_in(page, "//table[@id='webhook-endpoints']", "Send test event").await;
     // THEN the receiver gets the test event, signed with the secret shown
     let got = receiver

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeSet;
 
+use crate::logic::format::words;
 use shared::api::{CreateNotificationRule, CreateWebhookEndpoint, NotificationRule};
 use shared::model::{
-    DisplayName, EventFilter, EventKind, MAX_ESCALATION_MINUTES, Severity, SiteId,
+    DisplayName, Engine, EventFilter, EventKind, MAX_ESCALATION_MINUTES, Severity, SiteId,
     WebhookEndpointId, WebhookUrl,
 };
 
@@ -33,6 +34,8 @@ pub struct RuleForm {
     pub events: BTreeSet<EventKind>,
     pub site: Option<SiteId>,
     pub min_severity: Option<Severity>,
+    /// None: every engine.
+    pub engines: BTreeSet<Engine>,
     /// Minutes, as typed; read only with "Alert not acknowledged".
     pub escalate_after: String,
 }
@@ -69,7 +72,7 @@ impl RuleForm {
             filter: EventFilter {
                 site_id: self.site.clone(),
                 min_severity: self.min_severity,
-                engines: BTreeSet::new(),
+                engines: self.engines.clone(),
             },
         })
     }
@@ -104,6 +107,15 @@ pub fn describe(rule: &NotificationRule, site_name: &dyn Fn(&SiteId) -> String) 
     }
     if let Some(site) = &rule.filter.site_id {
         parts.push(format!("at {}", site_name(site)));
+    }
+    if !rule.filter.engines.is_empty() {
+        let engines: Vec<String> = rule
+            .filter
+            .engines
+            .iter()
+            .map(|e| words(e.as_str()))
+            .collect();
+        parts.push(format!("from {}", engines.join(", ")));
     }
     if let Some(severity) = rule.filter.min_severity {
         parts.push(
@@ -151,6 +163,7 @@ mod tests {
             events: [EventKind::AlertCreated].into(),
             site: Some(SiteId::parse("north").unwrap()),
             min_severity: Some(Severity::Critical),
+            engines: [Engine::Malware].into(),
             escalate_after: String::new(),
         };
         let request = form.request().unwrap();
@@ -168,7 +181,7 @@ mod tests {
         };
         assert_eq!(
             describe(&rule, &|_| "Plant North".into()),
-            "New alert · at Plant North · critical only"
+            "New alert · at Plant North · from Malware · critical only"
         );
         form.events.insert(EventKind::AlertUnacknowledged);
         for typed in ["", "0", "10081", "soon"] {

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use shared::api::{Delivery, DeliveryStatus, NotificationRule, WebhookEndpoint};
 use shared::authz::Permission;
-use shared::model::{EventKind, Severity, SiteId, WebhookEndpointId};
+use shared::model::{Engine, EventKind, Severity, SiteId, WebhookEndpointId};
 
 use crate::api::notifications;
 use crate::components::action::Guarded;
@@ -14,7 +14,7 @@ use crate::components::secret::ShownOnce;
 use crate::components::states::{Denied, Empty, loaded};
 use crate::components::toast::{Toasts, use_toasts};
 use crate::logic::denial::{At, needs};
-use crate::logic::format::utc;
+use crate::logic::format::{utc, words};
 use crate::logic::notifications::{EndpointForm, RuleForm, describe, event_label};
 use crate::tenant::use_tenant;
 use crate::use_api;
@@ -323,6 +323,22 @@ fn NewRule(endpoints: Vec<WebhookEndpoint>, changed: Callback<()>) -> impl IntoV
                     view! { <option value=s.id.to_string() selected=move || form.with(|f| f.site.as_ref() == Some(&id))>{s.display_name.to_string()}</option> }
                 }).collect_view()}
             </select>
+            <fieldset class="checklist">
+                <legend>"Engines (none: every engine)"</legend>
+                {Engine::ALL.into_iter().map(|engine| view! {
+                    <label class="check">
+                        <input
+                            type="checkbox"
+                            data-engine=engine.as_str()
+                            prop:checked=move || form.with(|f| f.engines.contains(&engine))
+                            on:change=move |e| form.update(|f| {
+                                if event_target_checked(&e) { f.engines.insert(engine); } else { f.engines.remove(&engine); }
+                            })
+                        />
+                        {words(engine.as_str())}
+                    </label>
+                }).collect_view()}
+            </fieldset>
             <label for="rule-severity">"Alerts of"</label>
             <select id="rule-severity" on:change=move |e| {
                 let chosen = event_target_value(&e);
