@@ -788,3 +788,46 @@ vigil_tests::for_each_store!(
         assert_eq!(event["data"]["detected_devices"], 101);
     }
 );
+
+vigil_tests::for_each_store!(
+    a_new_alert_waits_in_the_outbox_until_a_worker_routes_it_and_is_sent_once,
+    |backend: Backend| async move {
+        // In process there is no worker: what ingest leaves is what a killed server leaves.
+        let vigil = InProcess::start_on(backend).await;
+        let table: std::sync::Arc<dyn functions::store::Table> = vigil.table.clone();
+        let world = Fleet::on(vigil.api(), "owner@example.com").await;
+        let sensor = world.site_with_a_sensor().await;
+        let receiver = Receiver::start(0).await;
+        route_to(&world, &receiver.url, json!(["alert.created"]), json!({})).await;
+        world
+            .raise(&sensor, vec![alert("Queued", "critical")])
+            .await;
+        // THEN the acknowledged batch left its event in the outbox, and nothing was sent
+        let subscription = shared::model::SubscriptionId::parse(world.sub.as_str()).unwrap();
+        let outbox = || {
+            let table = table.clone();
+            let query = functions::keys::outbox_query(&subscription, 10);
+            async move { table.query(&query).await.unwrap().items.len() }
+        };
+        assert_eq!(outbox().await, 1);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(receiver.received().is_empty());
+        // WHEN a worker runs, twice
+        for _ in 0..2 {
+            functions::notifications::worker::cycle(
+                table.as_ref(),
+                shared::model::WebhookTargets::AnyAddress,
+            )
+            .await
+            .unwrap();
+        }
+        // THEN the event left the outbox and arrived once
+        assert_eq!(outbox().await, 0);
+        let got = receiver
+            .wait_for("the alert", PATIENCE, |r| !r.is_empty())
+            .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(receiver.received().len(), 1, "{got:#?}");
+        assert_eq!(got[0].json()["data"]["title"], "Queued");
+    }
+);
