@@ -1769,7 +1769,7 @@ impl DeviceFilter {
                 .as_ref()
                 .is_none_or(|text| value.as_ref().is_some_and(|v| text.found_in(v.as_str())))
         };
-        let inactive = now - device.last_activity > time::Duration::days(INACTIVE_AFTER_DAYS);
+        let inactive = device.is_inactive(now);
         self.zone_id
             .as_ref()
             .is_none_or(|zone| device.zone_id.as_ref() == Some(zone))
@@ -1963,8 +1963,14 @@ pub struct Accepted {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AuditActor {
-    User { email: Email },
-    Sensor { sensor_id: SensorId },
+    User {
+        email: Email,
+    },
+    Sensor {
+        sensor_id: SensorId,
+    },
+    /// Vigil itself, keeping a rule no person applied at that moment (retention).
+    System,
 }
 
 // ----- Alert timelines -----
@@ -2077,6 +2083,7 @@ impl AuditFilter {
         self.actor.as_ref().is_none_or(|text| match &entry.actor {
             AuditActor::User { email } => text.found_in(email.as_str()),
             AuditActor::Sensor { sensor_id } => text.found_in(sensor_id.as_str()),
+            AuditActor::System => text.found_in("vigil"),
         }) && self
             .action
             .as_ref()

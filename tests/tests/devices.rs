@@ -876,3 +876,57 @@ on_both_stores!(
         assert_eq!(listed[0]["name"], "=cmd|' /C calc'!A0");
     }
 );
+
+vigil_tests::for_each_store!(
+    retention_removes_devices_inactive_past_ninety_days_and_audits_it_as_vigil,
+    |backend: vigil_tests::vigil::Backend| async move {
+        let vigil = vigil_tests::embedded::InProcess::start_on(backend).await;
+        let world = Fleet::on(vigil.api(), "owner@example.com").await;
+        let sensor = world.site_with_a_sensor().await;
+        let now = time::OffsetDateTime::now_utc();
+        let ago = |days: i64| {
+            (now - time::Duration::days(days))
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+        };
+        let observed = |ip: &str, mac: &str, days: i64| {
+            let mut device = observation(ip, mac);
+            device["last_activity"] = ago(days).into();
+            device
+        };
+        // GIVEN a device active today, one quiet for 60 days, one for 100 days
+        world
+            .observe(
+                &sensor,
+                vec![
+                    observed("10.9.0.1", "02:00:00:00:09:01", 0),
+                    observed("10.9.0.2", "02:00:00:00:09:02", 60),
+                    observed("10.9.0.3", "02:00:00:00:09:03", 100),
+                ],
+            )
+            .await;
+        let before = world.all("/devices", 10).await;
+        assert_eq!(before.len(), 3);
+        let inactive = world.all("/devices?inactive=true", 10).await;
+        assert_eq!(inactive.len(), 2, "{inactive:#?}");
+        // WHEN retention sweeps
+        let table: std::sync::Arc<dyn functions::store::Table> = vigil.table.clone();
+        functions::devices::retention::sweep(table.as_ref(), now)
+            .await
+            .unwrap();
+        // THEN only the device past the retention period is gone, audited as Vigil's
+        let after = world.all("/devices", 10).await;
+        let ips: Vec<&str> = after.iter().map(|d| d["ip"].as_str().unwrap()).collect();
+        assert_eq!(ips.len(), 2, "{after:#?}");
+        assert!(!ips.contains(&"10.9.0.3"), "{ips:?}");
+        let audit = world.audit().await;
+        assert_eq!(audit[0]["action"], "device.delete");
+        assert_eq!(audit[0]["actor"], json!({"kind": "system"}));
+        assert_eq!(audit[0]["before"]["ip"], "10.9.0.3");
+        // AND its next observation makes it anew
+        world
+            .observe(&sensor, vec![observed("10.9.0.3", "02:00:00:00:09:03", 0)])
+            .await;
+        assert_eq!(world.all("/devices", 10).await.len(), 3);
+    }
+);

@@ -181,10 +181,17 @@ fn no_gateway_authorizer_stands_before_the_functions_own_verification() {
     // public routes (the document, the sign-in configuration, ingest) included.
     let template = template();
     for needle in ["DefaultAuthorizer", "JwtConfiguration", "Authorizers:"] {
-        assert!(!template.contains(needle), "the template configures {needle}");
+        assert!(
+            !template.contains(needle),
+            "the template configures {needle}"
+        );
     }
     let routes = routes(&template);
-    for path in ["/api/openapi.json", "/api/auth/config", "/api/ingest/{proxy+}"] {
+    for path in [
+        "/api/openapi.json",
+        "/api/auth/config",
+        "/api/ingest/{proxy+}",
+    ] {
         assert!(
             routes.iter().any(|(_, routed)| routed == path),
             "the template routes {path}"

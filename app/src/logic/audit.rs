@@ -59,6 +59,7 @@ pub fn actor(actor: &AuditActor) -> String {
     match actor {
         AuditActor::User { email } => email.to_string(),
         AuditActor::Sensor { sensor_id } => format!("sensor {sensor_id}"),
+        AuditActor::System => "Vigil (retention)".to_owned(),
     }
 }
 

@@ -163,7 +163,22 @@ pub struct Device {
     pub last_activity: OffsetDateTime,
 }
 
+/// How long a device may stay inactive before retention removes it from the inventory
+/// (its next observation makes it anew).
+pub const DEVICE_RETENTION: time::Duration = time::Duration::days(90);
+
 impl Device {
+    /// No activity for more than 30 days (seed 004's rule, [`super::INACTIVITY_LIMIT`]):
+    /// not counted for plans, filtered as inactive, shown as such.
+    pub fn is_inactive(&self, now: OffsetDateTime) -> bool {
+        now - self.last_activity > super::INACTIVITY_LIMIT
+    }
+
+    /// Inactive for longer than [`DEVICE_RETENTION`]: retention removes it.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        now - self.last_activity > DEVICE_RETENTION
+    }
+
     /// The identity an observation from a sensor at `location` merges under.
     pub fn identity_of(observed: &ObservedDevice, location: &SensorLocation) -> DeviceIdentity {
         DeviceIdentity {

@@ -406,7 +406,10 @@ fn DeviceRow(
             <td>{move || sensors.with(|s| sensor_name(s, &sensor))}</td>
             <td>{if device.authorized { "Yes" } else { "No" }}</td>
             <td>{utc(device.first_seen)}</td>
-            <td>{utc(device.last_activity)}</td>
+            <td>
+                {utc(device.last_activity)}
+                {device.is_inactive(crate::pages::sites::now()).then(|| view! { " " <span class="badge">"Inactive"</span> })}
+            </td>
         </tr>
     }
 }

@@ -5,6 +5,8 @@
 //! `manage_devices` there to edit or delete it (else `403`).
 //! Key design: `docs/data-model.md`, "Alerts and devices".
 
+pub mod retention;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 

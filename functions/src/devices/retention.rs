@@ -1,0 +1,101 @@
+//! Retention of the inventory: a device inactive for longer than `DEVICE_RETENTION`
+//! (90 days) is removed, as a person deleting it would (its identity goes with it, so
+//! its next observation makes it anew), with an audit entry by Vigil itself. Swept
+//! every [`SWEEP_EVERY`] by `vigil serve`, hourly by the scheduled worker in the cloud.
+
+use shared::api::{AuditActor, Site};
+use shared::model::{Device, SubscriptionId};
+use time::OffsetDateTime;
+
+use crate::audit;
+use crate::http::error::ApiResult;
+use crate::keys;
+use crate::records;
+use crate::store::{Condition, Query, StoreError, Table, Write};
+
+pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Runs until aborted.
+pub async fn run(table: std::sync::Arc<dyn Table>) {
+    loop {
+        if let Err(e) = sweep(table.as_ref(), OffsetDateTime::now_utc()).await {
+            tracing::warn!(error = %e, "device retention");
+        }
+        tokio::time::sleep(SWEEP_EVERY).await;
+    }
+}
+
+/// Removes every expired device of every subscription with sensors, as of `now`.
+pub async fn sweep(table: &dyn Table, now: OffsetDateTime) -> ApiResult<()> {
+    let mut query = keys::sensing_subscriptions_query(500);
+    loop {
+        let page = table.query(&query).await?;
+        for mark in &page.items {
+            let Ok(subscription) = SubscriptionId::parse(mark.key.sk.as_str()) else {
+                continue;
+            };
+            if let Err(e) = sweep_subscription(table, &subscription, now).await {
+                tracing::warn!(%subscription, error = %e, "device retention of a subscription");
+            }
+        }
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return Ok(()),
+        }
+    }
+}
+
+async fn sweep_subscription(
+    table: &dyn Table,
+    subscription: &SubscriptionId,
+    now: OffsetDateTime,
+) -> ApiResult<()> {
+    let sites: Vec<Site> = records::read_all(table, keys::sites_query(subscription, 500)).await?;
+    for site in sites {
+        let mut query = Query {
+            limit: 500,
+            ..Query::partition(keys::device_partition(subscription, &site.id))
+        };
+        loop {
+            let page = table.query(&query).await?;
+            for item in &page.items {
+                let device: Device = records::decode(item)?;
+                if !device.is_expired(now) {
+                    continue;
+                }
+                let writes = vec![
+                    Write::Delete {
+                        key: item.key.clone(),
+                        // Observed again meanwhile: kept.
+                        condition: Condition::VersionIs(item.version),
+                    },
+                    Write::Delete {
+                        key: keys::device_identity(
+                            subscription,
+                            &device.site_id,
+                            &device.identity().key(),
+                        ),
+                        condition: Condition::Always,
+                    },
+                    audit::Change {
+                        actor: AuditActor::System,
+                        action: "device.delete",
+                        subscription,
+                        site: Some(&device.site_id),
+                        target: device.id.as_str(),
+                    }
+                    .write(now, audit::snapshot(&device), None)?,
+                ];
+                match table.transact(writes).await {
+                    Ok(_) | Err(StoreError::ConditionFailed { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match page.next_cursor {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => break,
+            }
+        }
+    }
+    Ok(())
+}
