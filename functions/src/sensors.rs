@@ -90,6 +90,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(push_ti_update))
         .routes(routes!(endpoint_details))
         .routes(routes!(sensor_software))
+        .routes(routes!(snmp_mib))
         .routes(routes!(get_sensor, update_sensor, delete_sensor))
         .routes(routes!(download_activation_file))
         .routes(routes!(reactivate))
@@ -1319,6 +1320,43 @@ async fn endpoint_details(
         ),
     ];
     Ok(json(StatusCode::OK, &fixed_page(items, page)?))
+}
+
+/// The SNMP MIB of Vigil's OT sensors, for the network management system watching
+/// the sensor appliances (seed 002, "Download SNMP MIB file").
+pub const SENSOR_MIB: &str = include_str!("../assets/VIGIL-SENSOR-MIB.txt");
+
+/// Downloads the sensors' SNMP MIB file (`VIGIL-SENSOR-MIB`).
+///
+/// Needs `download_sensor_software` at subscription scope, as the sensor software.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/sensors/snmp-mib",
+    tag = "sensors",
+    params(InSubscription),
+    responses(
+        (status = 200, description = "The MIB module", content_type = "text/plain", body = String),
+        ReadErrors,
+    )
+)]
+async fn snmp_mib(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path(sub): Path<String>,
+) -> ApiResult<Response> {
+    let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
+    authorized.require(Permission::DownloadSensorSoftware, Target::Subscription)?;
+    let mut response = SENSOR_MIB.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"VIGIL-SENSOR-MIB.txt\""),
+    );
+    Ok(response)
 }
 
 /// Lists the published sensor software, newest first.

@@ -264,6 +264,15 @@ async fn every_built_in_role_at_subscription_and_site_scope_is_offered_exactly_w
                     role,
                 )
                 .await;
+                check_action(
+                    page,
+                    toolbar,
+                    "Download SNMP MIB file",
+                    Permission::DownloadSensorSoftware,
+                    &access,
+                    role,
+                )
+                .await;
                 // Bulk actions wait for a selection, then follow the matrix.
                 let update = button_in(page, toolbar, "Threat intelligence update").await;
                 let waiting = refusal(&update)
@@ -542,6 +551,11 @@ async fn an_admin_onboards_a_sensor_at_a_new_site_and_its_downloaded_activation_
             .is_some_and(|items| !items.is_empty()),
         "{endpoints}"
     );
+    // AND so does the sensors' SNMP MIB file
+    open_menu(page, "//div[@aria-label='Sensor actions']", "More actions").await;
+    press(page, "Download SNMP MIB file").await;
+    let mib = String::from_utf8(browser.downloaded("VIGIL-SENSOR-MIB.txt").await).unwrap();
+    assert_eq!(mib, functions::sensors::SENSOR_MIB);
     browser.close().await;
 }
 

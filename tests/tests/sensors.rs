@@ -1486,3 +1486,53 @@ vigil_tests::on_both_stores!(
         assert_eq!(world.audit().await, audit_before);
     }
 );
+
+vigil_tests::on_both_stores!(
+    the_snmp_mib_file_downloads_for_those_who_may_download_sensor_software,
+    |vigil: Vigil| async move {
+        let fleet = Fleet::new(&vigil).await;
+        for role in BuiltInRole::ALL {
+            // GIVEN a holder of each built-in role at subscription scope
+            let email = format!("{}-mib@example.com", role.id());
+            let token = fleet.member(&email, role.id(), None).await;
+            // WHEN they download the MIB file
+            let mib = fleet
+                .api
+                .send_full(
+                    Method::GET,
+                    &fleet.path("/sensors/snmp-mib"),
+                    Some(&token),
+                    None,
+                )
+                .await;
+            // THEN it is the module, as an attachment, exactly when the seed's table allows
+            if role.grants(Permission::DownloadSensorSoftware) {
+                assert_eq!(mib.status, 200, "{role:?}: {mib:?}");
+                assert!(
+                    mib.header("content-type")
+                        .unwrap()
+                        .starts_with("text/plain")
+                );
+                assert!(
+                    mib.header("content-disposition")
+                        .unwrap()
+                        .contains("VIGIL-SENSOR-MIB.txt")
+                );
+                assert_eq!(mib.text, functions::sensors::SENSOR_MIB);
+                assert!(
+                    mib.text
+                        .starts_with("VIGIL-SENSOR-MIB DEFINITIONS ::= BEGIN")
+                );
+                assert!(mib.text.trim_end().ends_with("END"));
+                for object in ["vigilSensorHealth", "vigilSensorLastHeartbeat"] {
+                    assert!(
+                        mib.text.contains(&format!("{object} OBJECT-TYPE")),
+                        "{object}"
+                    );
+                }
+            } else {
+                assert_eq!(mib.status, 403, "{role:?}: {mib:?}");
+            }
+        }
+    }
+);

@@ -145,6 +145,14 @@ pub async fn download_endpoint_details(api: Api, sub: &SubscriptionId) -> Result
     .await
 }
 
+pub async fn download_snmp_mib(api: Api, sub: &SubscriptionId) -> Result<(), ApiError> {
+    api.download(
+        &format!("/subscriptions/{sub}/sensors/snmp-mib"),
+        "VIGIL-SENSOR-MIB.txt",
+    )
+    .await
+}
+
 pub async fn recover_console_password(
     api: Api,
     sub: &SubscriptionId,

@@ -295,6 +295,14 @@ fn SitesAndSensors() -> impl IntoView {
             }
         });
     };
+    let snmp_mib = move || {
+        let sub = tenant.with_untracked(|t| t.id.clone());
+        leptos::task::spawn_local(async move {
+            if let Err(error) = sensors::download_snmp_mib(api, &sub).await {
+                toasts.error(format!("Download failed: {error}"));
+            }
+        });
+    };
 
     let nothing_selected = Signal::derive(move || {
         let busy = progress.with(|p| p.as_ref().is_some_and(|p| !p.is_finished()));
@@ -381,6 +389,7 @@ fn SitesAndSensors() -> impl IntoView {
             <Guarded label="Export CSV" needs=needs(Permission::ViewSitesAndSensors) at=At::Subscription on_click=move |_| export() />
             <Menu label="More actions">
                 <Guarded label="Recover console password" menu_item=true needs=needs(Permission::RecoverConsolePasswords) at=At::Subscription on_click=move |_| recover_open.set(true) />
+                <Guarded label="Download SNMP MIB file" menu_item=true needs=needs(Permission::DownloadSensorSoftware) at=At::Subscription on_click=move |_| snmp_mib() />
                 <Guarded label="Download endpoint details" menu_item=true needs=needs(Permission::DownloadEndpointDetails) at=At::Subscription on_click=move |_| endpoint_details() />
             </Menu>
         </div>
