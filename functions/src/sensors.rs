@@ -33,8 +33,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 use sha2::{Digest, Sha256};
 use shared::api::{
-    ActivationFile, AuditActor, ConsoleRecoveryCode, CreateSensor, Heartbeat, HeartbeatResponse,
-    OnboardedSensor, Page, PageRequest, PushTiUpdate, RecoverConsolePassword,
+    ActivationCommand, ActivationFile, AuditActor, ConsoleRecoveryCode, CreateSensor, Heartbeat,
+    HeartbeatResponse, OnboardedSensor, Page, PageRequest, PushTiUpdate, RecoverConsolePassword,
     RequestSoftwareUpdate, SENSOR_EXPORT_COLUMNS, Sensor, SensorEndpoint, SensorExportNames,
     SensorFilter, SensorHealthSummary, SensorSoftwareRelease, Site, TiPackage, TiUpdatePushed,
     UpdateSensor, Zone,
@@ -93,6 +93,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(snmp_mib))
         .routes(routes!(get_sensor, update_sensor, delete_sensor))
         .routes(routes!(download_activation_file))
+        .routes(routes!(activation_command))
         .routes(routes!(reactivate))
         .routes(routes!(request_software_update))
         .routes(routes!(latest_ti_package_download))
@@ -720,6 +721,45 @@ async fn download_activation_file(
         &activation_file(&loaded.record, &api_url),
         loaded.version,
     ))
+}
+
+/// The command that activates an Enterprise IoT sensor (its activation file's fields,
+/// quoted for the shell), to paste on the machine that becomes the sensor.
+///
+/// Needs `download_activation_files` at subscription scope, as the activation file; an
+/// OT sensor (activated by its file) is `409`.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/sensors/{id}/activation-command",
+    tag = "sensors",
+    params(InSubscription, ("id" = String, Path, description = "The sensor's id")),
+    responses(
+        (status = 200, description = "The activation command", body = ActivationCommand),
+        (status = 409, response = crate::openapi::Conflict),
+        ReadErrors,
+    )
+)]
+async fn activation_command(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path((sub, id)): Path<(String, String)>,
+    api_url: ApiUrl,
+) -> ApiResult<Response> {
+    let (_, loaded) = authorized_sensor(
+        table.as_ref(),
+        &principal,
+        &sub,
+        &id,
+        Permission::DownloadActivationFiles,
+    )
+    .await?;
+    if loaded.record.sensor_type != shared::model::SensorType::EnterpriseIot {
+        return Err(ApiError::Conflict(
+            "only Enterprise IoT sensors are activated by a command; an OT sensor takes its activation file".into(),
+        ));
+    }
+    let command = activation_file(&loaded.record, &api_url).activation_command();
+    Ok(json(StatusCode::OK, &ActivationCommand { command }))
 }
 
 /// Issues a new token for a sensor; the old one is refused at once.

@@ -952,6 +952,29 @@ pub struct ActivationFile {
     pub token: String,
 }
 
+impl ActivationFile {
+    /// What to run on the machine that becomes this Enterprise IoT sensor: it hands the
+    /// sensor software this file's fields (seed 002, "Create an activation command").
+    /// Every value is single-quoted for the shell.
+    pub fn activation_command(&self) -> String {
+        let quoted = |value: &str| format!("'{}'", value.replace('\'', r"'\''"));
+        format!(
+            "sudo vigil-eiot-sensor activate --api-url {} --subscription {} --sensor {} --token {}",
+            quoted(&self.api_url),
+            quoted(self.subscription_id.as_str()),
+            quoted(self.sensor_id.as_str()),
+            quoted(&self.token),
+        )
+    }
+}
+
+/// `GET /subscriptions/{sub}/sensors/{id}/activation-command`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActivationCommand {
+    pub command: String,
+}
+
 /// `PATCH /subscriptions/{sub}/sensors/{id}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -2162,6 +2185,20 @@ mod tests {
     use super::*;
     use crate::authz::{Access, Permission, Target};
     use serde_json::json;
+
+    #[test]
+    fn an_activation_command_quotes_every_value_for_the_shell() {
+        let file = ActivationFile {
+            sensor_id: SensorId::parse("s1").unwrap(),
+            subscription_id: SubscriptionId::parse("sub1").unwrap(),
+            api_url: "https://vigil.example/api?x='1'".into(),
+            token: "vst_abc-_9".into(),
+        };
+        assert_eq!(
+            file.activation_command(),
+            r"sudo vigil-eiot-sensor activate --api-url 'https://vigil.example/api?x='\''1'\''' --subscription 'sub1' --sensor 's1' --token 'vst_abc-_9'"
+        );
+    }
 
     fn parse<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, String> {
         serde_json::from_value(body).map_err(|error| error.to_string())

@@ -1601,6 +1601,56 @@ async fn an_api_token_created_in_the_console_works_once_copied_and_stops_when_re
     browser.close().await;
 }
 
+#[tokio::test]
+async fn an_enterprise_iot_sensor_shows_its_activation_command_and_an_ot_sensor_says_why_not() {
+    let plants = Plants::new().await;
+    let onboarded = plants
+        .fleet
+        .post(
+            "/sensors",
+            json!({"name": "Office", "type": "enterprise_iot"}),
+        )
+        .await;
+    assert_eq!(onboarded.status, 201, "{onboarded:?}");
+    let id = onboarded.body["sensor"]["id"].as_str().unwrap().to_owned();
+    let token = onboarded.body["activation_file"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let browser = plants.browser_as("owner@example.com", None).await;
+    let page = &browser.client;
+    // WHEN the owner opens the Enterprise IoT sensor and creates its activation command
+    page.goto(&plants.page(&format!("/sensors/{id}?tab=actions")))
+        .await
+        .unwrap();
+    press_in(
+        page,
+        "//div[@aria-label='Sensor actions']",
+        "Create activation command",
+    )
+    .await;
+    // THEN the command, carrying the sensor's token, is shown with a Copy button
+    let command = wait_for_text(page, "#activation-command", |t| t.contains(&token)).await;
+    assert!(
+        command.starts_with("sudo vigil-eiot-sensor activate"),
+        "{command}"
+    );
+    button_in(page, "//div[@role='dialog']", "Copy").await;
+    // AND on an OT sensor the action stays, disabled, saying why
+    page.goto(&plants.page(&format!("/sensors/{}?tab=actions", plants.sensors[0].id)))
+        .await
+        .unwrap();
+    let action = button_in(
+        page,
+        "//div[@aria-label='Sensor actions']",
+        "Create activation command",
+    )
+    .await;
+    let refused = refusal(&action).await.expect("OT sensors take their file");
+    assert!(refused.contains("Only Enterprise IoT"), "{refused}");
+    browser.close().await;
+}
+
 // ----- Notifications -----
 
 #[tokio::test]

@@ -1536,3 +1536,46 @@ vigil_tests::on_both_stores!(
         }
     }
 );
+
+vigil_tests::on_both_stores!(
+    an_enterprise_iot_sensor_is_activated_by_a_command_carrying_its_activation_file,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (office, token) = world.onboard("Office", "enterprise_iot").await;
+        let (plc, _) = world.onboard("Line 1", "ot_cloud_connected").await;
+        let id = office["id"].as_str().unwrap();
+        // WHEN the owner asks for the Enterprise IoT sensor's activation command
+        let command = world
+            .get(&format!("/sensors/{id}/activation-command"))
+            .await;
+        // THEN it hands the sensor software the activation file's fields, quoted
+        assert_eq!(command.status, 200, "{command:?}");
+        let file = world.get(&format!("/sensors/{id}/activation-file")).await;
+        let text = command.body["command"].as_str().unwrap();
+        assert!(
+            text.starts_with("sudo vigil-eiot-sensor activate "),
+            "{text}"
+        );
+        for field in ["api_url", "subscription_id", "sensor_id", "token"] {
+            let value = file.body[field].as_str().unwrap();
+            assert!(text.contains(&format!("'{value}'")), "{field}: {text}");
+        }
+        assert!(text.contains(&token));
+        // AND an OT sensor has none (it takes its file), and a reader may not ask
+        let ot = world
+            .get(&format!(
+                "/sensors/{}/activation-command",
+                plc["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(ot.status, 409, "{ot:?}");
+        let reader = world
+            .member("reader@example.com", "security_reader", None)
+            .await;
+        let refused = world
+            .api
+            .get(&world.sensor_path(id, "/activation-command"), Some(&reader))
+            .await;
+        assert_eq!(refused.status, 403, "{refused:?}");
+    }
+);

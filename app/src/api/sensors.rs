@@ -145,6 +145,19 @@ pub async fn download_endpoint_details(api: Api, sub: &SubscriptionId) -> Result
     .await
 }
 
+/// The command that activates an Enterprise IoT sensor.
+pub async fn activation_command(
+    api: Api,
+    sub: &SubscriptionId,
+    id: &SensorId,
+) -> Result<String, ApiError> {
+    api.get::<shared::api::ActivationCommand>(&format!(
+        "/subscriptions/{sub}/sensors/{id}/activation-command"
+    ))
+    .await
+    .map(|answer| answer.command)
+}
+
 pub async fn download_snmp_mib(api: Api, sub: &SubscriptionId) -> Result<(), ApiError> {
     api.download(
         &format!("/subscriptions/{sub}/sensors/snmp-mib"),

@@ -1,5 +1,6 @@
 //! The actions on one sensor, from its row menu or its details page: edit zone,
-//! automatic TI, download activation file, reactivate, delete, recover its password.
+//! automatic TI, download activation file, an Enterprise IoT sensor's activation
+//! command, reactivate, delete, recover its password.
 
 use leptos::prelude::*;
 
@@ -11,6 +12,7 @@ use shared::model::{SensorType, TiMode, ZoneId};
 use crate::api::{ApiError, sensors, sites};
 use crate::components::action::Guarded;
 use crate::components::dialog::{Confirm, Dialog, Menu};
+use crate::components::states::loaded;
 use crate::components::toast::use_toasts;
 use crate::logic::denial::{At, needs};
 use crate::tenant::use_tenant;
@@ -22,6 +24,7 @@ enum Open {
     Reactivate,
     Delete,
     RecoverPassword,
+    ActivationCommand,
 }
 
 #[component]
@@ -41,6 +44,11 @@ pub fn SensorActions(
     let is_ot = sensor.with_value(|s| s.sensor_type.is_ot());
     let sub = move || tenant.with_untracked(|t| t.id.clone());
     let ot_only = Signal::derive(move || (!is_ot).then(|| "Only OT sensors".to_owned()));
+    let eiot_only = Signal::derive(move || {
+        is_ot.then(|| {
+            "Only Enterprise IoT sensors: an OT sensor takes its activation file".to_owned()
+        })
+    });
     let cloud_connected = sensor.with_value(|s| s.sensor_type == SensorType::OtCloudConnected);
     let automatic_only = Signal::derive(move || {
         (!cloud_connected)
@@ -137,6 +145,7 @@ pub fn SensorActions(
             <Guarded label="Edit zone" menu_item=in_menu needs=modify at=At::Subscription on_click=move |_| open.set(Some(Open::EditZone)) />
             <Guarded label=ti_label menu_item=in_menu needs=modify at=At::Subscription blocked=automatic_only on_click=move |_| toggle_ti() />
             <Guarded label="Download activation file" menu_item=in_menu needs=needs(Permission::DownloadActivationFiles) at=At::Subscription on_click=move |_| download() />
+            <Guarded label="Create activation command" menu_item=in_menu needs=needs(Permission::DownloadActivationFiles) at=At::Subscription blocked=eiot_only on_click=move |_| open.set(Some(Open::ActivationCommand)) />
             <Guarded label="Reactivate" menu_item=in_menu needs=modify at=At::Subscription on_click=move |_| open.set(Some(Open::Reactivate)) />
             <Guarded label="Recover sensor password" menu_item=in_menu needs=needs(Permission::RecoverConsolePasswords) at=At::Subscription blocked=ot_only on_click=move |_| open.set(Some(Open::RecoverPassword)) />
             <Guarded label="Delete" class="danger" menu_item=in_menu needs=modify at=At::Subscription on_click=move |_| open.set(Some(Open::Delete)) />
@@ -153,6 +162,7 @@ pub fn SensorActions(
         {move || open.get().map(|which| match which {
             Open::EditZone => view! { <EditZoneDialog sensor=sensor.get_value() on_close=close on_changed /> }.into_any(),
             Open::RecoverPassword => view! { <RecoverPasswordDialog sensor=Some(sensor.get_value()) on_close=close /> }.into_any(),
+            Open::ActivationCommand => view! { <ActivationCommandDialog sensor=sensor.get_value() on_close=close /> }.into_any(),
             Open::Reactivate => view! {
                 <Confirm
                     title=format!("Reactivate {name}")
@@ -307,6 +317,39 @@ pub fn RecoverPasswordDialog(
             })}
             <div class="buttons">
                 <button type="button" on:click=submit>"Recover"</button>
+                <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
+            </div>
+        </Dialog>
+    }
+}
+
+/// An Enterprise IoT sensor's activation command, to paste on its machine, with Copy.
+#[component]
+fn ActivationCommandDialog(sensor: Sensor, #[prop(into)] on_close: Callback<()>) -> impl IntoView {
+    let api = use_api();
+    let tenant = use_tenant();
+    let toasts = use_toasts();
+    let sub = tenant.with_untracked(|t| t.id.clone());
+    let id = sensor.id.clone();
+    let command = Load::new(move || {
+        let (sub, id) = (sub.clone(), id.clone());
+        async move { sensors::activation_command(api, &sub, &id).await }
+    });
+    let copy = move || {
+        if let Some(Ok(text)) = command.get_untracked() {
+            // A refusal (no clipboard permission) leaves the command on screen to copy.
+            let _ = window().navigator().clipboard().write_text(&text);
+            toasts.info("Command copied");
+        }
+    };
+    view! {
+        <Dialog title=format!("Activation command for {}", sensor.name) on_close>
+            <p class="hint">"Run it on the machine that becomes the sensor, with the Enterprise IoT sensor software installed. It carries the sensor's token: treat it as a secret."</p>
+            {move || loaded(command.get(), "the activation command", move || command.refetch(), |text| view! {
+                <code class="secret" id="activation-command">{text}</code>
+            }.into_any())}
+            <div class="buttons">
+                <button type="button" on:click=move |_| copy()>"Copy"</button>
                 <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
             </div>
         </Dialog>
