@@ -292,6 +292,28 @@ pub fn raw(items: &[Item]) -> ApiResult<Vec<&RawValue>> {
         .collect()
 }
 
+/// The subscriptions a marker partition names (`keys::sensing_subscriptions_query`,
+/// `keys::notifying_subscriptions_query`: each mark's sort key is a subscription id),
+/// following its cursors. Marks are one small item per subscription.
+pub async fn marked_subscriptions(
+    table: &dyn TableRead,
+    mut query: Query,
+) -> ApiResult<Vec<SubscriptionId>> {
+    let mut marked = Vec::new();
+    loop {
+        let page = table.query(&query).await?;
+        marked.extend(
+            page.items
+                .iter()
+                .filter_map(|mark| SubscriptionId::parse(mark.key.sk.as_str()).ok()),
+        );
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return Ok(marked),
+        }
+    }
+}
+
 /// Every record a query matches, following its cursors: for partitions that stay
 /// small (a subscription's sites, a site's zones, a principal's memberships).
 pub async fn read_all<T: DeserializeOwned>(

@@ -1140,17 +1140,26 @@ async fn export_csv(
     });
     let stream =
         futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(rest);
-    let mut response = ResponseBody::from_stream(stream).into_response();
+    Ok(attachment(
+        ResponseBody::from_stream(stream).into_response(),
+        "text/csv; charset=utf-8",
+        "attachment; filename=\"sensors.csv\"",
+    ))
+}
+
+/// `response` as a file to save: its type, and its name in `Content-Disposition`.
+fn attachment(
+    mut response: Response,
+    content_type: &'static str,
+    disposition: &'static str,
+) -> Response {
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"sensors.csv\""),
+        HeaderValue::from_static(disposition),
     );
-    Ok(response)
+    response
 }
 
 // ----- TI pushes -----
@@ -1386,17 +1395,11 @@ async fn snmp_mib(
 ) -> ApiResult<Response> {
     let authorized = access::authorize(table.as_ref(), &principal, &sub).await?;
     authorized.require(Permission::DownloadSensorSoftware, Target::Subscription)?;
-    let mut response = SENSOR_MIB.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"VIGIL-SENSOR-MIB.txt\""),
-    );
-    Ok(response)
+    Ok(attachment(
+        SENSOR_MIB.into_response(),
+        "text/plain; charset=utf-8",
+        "attachment; filename=\"VIGIL-SENSOR-MIB.txt\"",
+    ))
 }
 
 /// Lists the published sensor software, newest first.

@@ -27,22 +27,14 @@ pub async fn run(table: std::sync::Arc<dyn Table>) {
 
 /// Removes every expired device of every subscription with sensors, as of `now`.
 pub async fn sweep(table: &dyn Table, now: OffsetDateTime) -> ApiResult<()> {
-    let mut query = keys::sensing_subscriptions_query(500);
-    loop {
-        let page = table.query(&query).await?;
-        for mark in &page.items {
-            let Ok(subscription) = SubscriptionId::parse(mark.key.sk.as_str()) else {
-                continue;
-            };
-            if let Err(e) = sweep_subscription(table, &subscription, now).await {
-                tracing::warn!(%subscription, error = %e, "device retention of a subscription");
-            }
-        }
-        match page.next_cursor {
-            Some(cursor) => query.cursor = Some(cursor),
-            None => return Ok(()),
+    let marked =
+        records::marked_subscriptions(table, keys::sensing_subscriptions_query(500)).await?;
+    for subscription in marked {
+        if let Err(e) = sweep_subscription(table, &subscription, now).await {
+            tracing::warn!(%subscription, error = %e, "device retention of a subscription");
         }
     }
+    Ok(())
 }
 
 async fn sweep_subscription(

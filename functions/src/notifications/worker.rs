@@ -64,22 +64,14 @@ pub async fn cycle_at(
     targets: WebhookTargets,
     now: OffsetDateTime,
 ) -> ApiResult<()> {
-    let mut query = keys::notifying_subscriptions_query(500);
-    loop {
-        let page = table.query(&query).await?;
-        for mark in &page.items {
-            let Ok(subscription) = SubscriptionId::parse(mark.key.sk.as_str()) else {
-                continue;
-            };
-            if let Err(e) = visit(table, &subscription, targets, now).await {
-                tracing::warn!(%subscription, error = %e, "notifications of a subscription");
-            }
-        }
-        match page.next_cursor {
-            Some(cursor) => query.cursor = Some(cursor),
-            None => return Ok(()),
+    let marked =
+        records::marked_subscriptions(table, keys::notifying_subscriptions_query(500)).await?;
+    for subscription in marked {
+        if let Err(e) = visit(table, &subscription, targets, now).await {
+            tracing::warn!(%subscription, error = %e, "notifications of a subscription");
         }
     }
+    Ok(())
 }
 
 async fn visit(
