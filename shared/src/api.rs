@@ -23,9 +23,9 @@ use crate::model::{
     AlertEventId, AlertId, AlertStatus, ApiTokenId, AssignmentId, AuditEntryId, CloseReasonId,
     CloseReasons, CommentText, Commitment, CommittedDevices, DetectedAlert, DeviceGroupId,
     DeviceId, DisplayName, Email, Engine, EventFilter, EventKind, GroupId, HealthFinding,
-    NotificationRuleId, ObservedDevice, PendingAction, PlanId, PlanKind, PlanStatus,
-    PlanTermsError, SensorHealth, SensorId, SensorIssue, SensorType, Severity, SiteId, SiteOwners,
-    SitePlacement, SitePlacementError, SiteSelector, SoftwareUpdate, SoftwareVersion,
+    MAX_ESCALATION_MINUTES, NotificationRuleId, ObservedDevice, PendingAction, PlanId, PlanKind,
+    PlanStatus, PlanTermsError, SensorHealth, SensorId, SensorIssue, SensorType, Severity, SiteId,
+    SiteOwners, SitePlacement, SitePlacementError, SiteSelector, SoftwareUpdate, SoftwareVersion,
     SubscriptionId, Tags, TiMode, TiUpdateStatus, TiVersion, WebhookEndpointId, WebhookUrl, ZoneId,
     committed_devices_for,
 };
@@ -545,6 +545,34 @@ pub struct CreateNotificationRule {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10080))]
     pub escalate_after_minutes: Option<u16>,
+}
+
+impl CreateNotificationRule {
+    /// The rules beyond each field's own type, as `(field, problem)`: at least one
+    /// routable kind, and `escalate_after_minutes` (1 to 10080) exactly with
+    /// `alert.unacknowledged`.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.events.is_empty() || self.events.contains(&EventKind::Test) {
+            let kinds: Vec<&str> = EventKind::ROUTABLE.iter().map(|k| k.as_str()).collect();
+            return Err((
+                "events",
+                format!(
+                    "must name at least one of {} (test events are sent on request)",
+                    kinds.join(", ")
+                ),
+            ));
+        }
+        let escalates = self.events.contains(&EventKind::AlertUnacknowledged);
+        let problem = match self.escalate_after_minutes {
+            None if escalates => "is required with alert.unacknowledged".to_owned(),
+            Some(_) if !escalates => "applies only with alert.unacknowledged".to_owned(),
+            Some(minutes) if !(1..=MAX_ESCALATION_MINUTES).contains(&minutes) => {
+                format!("must be 1 to {MAX_ESCALATION_MINUTES}")
+            }
+            _ => return Ok(()),
+        };
+        Err(("escalate_after_minutes", problem))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

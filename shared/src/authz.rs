@@ -484,6 +484,11 @@ string_schema!(
 pub struct InvalidPrincipal;
 
 impl PrincipalRef {
+    /// Whether this names an API token's service principal.
+    pub fn is_api_token(&self) -> bool {
+        matches!(self, PrincipalRef::User(email) if is_api_token_principal(email))
+    }
+
     pub fn parse(raw: &str) -> Result<Self, InvalidPrincipal> {
         match raw.strip_prefix(GROUP_PREFIX) {
             Some(group) => GroupId::parse(group)
@@ -677,7 +682,8 @@ impl RoleAssignment {
     /// group, which can be emptied outside Vigil, nor an API token, which expires) holding the built-in Owner role at
     /// subscription scope. Removing the last one is refused (`409`).
     pub fn is_subscription_owner(&self) -> bool {
-        matches!(&self.principal, PrincipalRef::User(email) if !is_api_token_principal(email))
+        matches!(self.principal, PrincipalRef::User(_))
+            && !self.principal.is_api_token()
             && self.role == RoleRef::BuiltIn(BuiltInRole::Owner)
             && self.scope == Scope::Subscription
     }

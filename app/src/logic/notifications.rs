@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 use crate::logic::format::words;
 use shared::api::{CreateNotificationRule, CreateWebhookEndpoint, NotificationRule};
 use shared::model::{
-    DisplayName, Engine, EventFilter, EventKind, MAX_ESCALATION_MINUTES, Severity, SiteId,
-    WebhookEndpointId, WebhookUrl,
+    DisplayName, Engine, EventFilter, EventKind, Severity, SiteId, WebhookEndpointId, WebhookUrl,
 };
 
 /// The "New endpoint" form, as typed.
@@ -47,24 +46,13 @@ impl RuleForm {
             .endpoint
             .clone()
             .ok_or("Endpoint: choose where to send (add an endpoint first)")?;
-        if self.events.is_empty() {
-            return Err("Events: choose at least one".into());
-        }
         let escalate_after_minutes = if self.events.contains(&EventKind::AlertUnacknowledged) {
-            let minutes = self
-                .escalate_after
-                .trim()
-                .parse::<u16>()
-                .ok()
-                .filter(|m| (1..=MAX_ESCALATION_MINUTES).contains(m))
-                .ok_or(format!(
-                    "Escalate after (minutes): 1 to {MAX_ESCALATION_MINUTES}"
-                ))?;
-            Some(minutes)
+            let typed = self.escalate_after.trim().parse::<u16>();
+            Some(typed.map_err(|_| "Escalate after (minutes): a whole number of minutes")?)
         } else {
             None
         };
-        Ok(CreateNotificationRule {
+        let request = CreateNotificationRule {
             escalate_after_minutes,
             name,
             endpoint_id,
@@ -74,7 +62,16 @@ impl RuleForm {
                 min_severity: self.min_severity,
                 engines: self.engines.clone(),
             },
-        })
+        };
+        // The server's own checks, named by the form's labels.
+        request.check().map_err(|(field, problem)| {
+            let label = match field {
+                "events" => "Events",
+                _ => "Escalate after (minutes)",
+            };
+            format!("{label}: {problem}")
+        })?;
+        Ok(request)
     }
 }
 

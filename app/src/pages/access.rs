@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use shared::api::{ApiToken, CreateDeviceGroup, CreateRole, CreateRoleAssignment, Role};
 use shared::authz::{
     BuiltInRole, GrantScope, Permission, PermissionSet, PrincipalRef, RoleAssignment, RoleRef,
-    Scope, SiteFilter, is_api_token_principal, last_owner_refusal,
+    Scope, SiteFilter, last_owner_refusal,
 };
 use shared::model::{DeviceGroup, DisplayName, SiteSelector};
 
@@ -242,7 +242,7 @@ fn Assignments(
         let id = assignment.id.clone();
         let principal = assignment.principal.to_string();
         let scope = tenant.with_untracked(|t| scope_name(&assignment.scope, &groups, &|s| t.site_name(s)));
-        let is_token = matches!(&assignment.principal, PrincipalRef::User(email) if is_api_token_principal(email));
+        let is_token = assignment.principal.is_api_token();
         let last_owner = last_owner_refusal(&list, &id).map(|why| {
             let mut why = why.to_owned();
             if let Some(first) = why.get_mut(0..1) {

@@ -27,8 +27,7 @@ use shared::api::{
 };
 use shared::authz::{Permission, Principal, Target};
 use shared::model::{
-    EventKind, MAX_ESCALATION_MINUTES, NotificationRuleId, SubscriptionId, WebhookEndpointId,
-    WebhookTargets,
+    EventKind, NotificationRuleId, SubscriptionId, WebhookEndpointId, WebhookTargets,
 };
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
@@ -439,34 +438,9 @@ async fn create_notification_rule(
     let table = table.as_ref();
     let authorized = authorize(table, &principal, &sub).await?;
     let request: CreateNotificationRule = body.parse()?;
-    if request.events.is_empty() || request.events.contains(&EventKind::Test) {
-        return Err(ApiError::invalid_field(
-            "events",
-            "must name at least one of alert.created, alert.unacknowledged, audit.entry, plan.over_committed, sensor.disconnected, sensor.unhealthy and sensor.recovered (test events are sent on request)",
-        ));
-    }
-    let escalates = request.events.contains(&EventKind::AlertUnacknowledged);
-    match request.escalate_after_minutes {
-        None if escalates => {
-            return Err(ApiError::invalid_field(
-                "escalate_after_minutes",
-                "is required with alert.unacknowledged",
-            ));
-        }
-        Some(_) if !escalates => {
-            return Err(ApiError::invalid_field(
-                "escalate_after_minutes",
-                "applies only with alert.unacknowledged",
-            ));
-        }
-        Some(minutes) if !(1..=MAX_ESCALATION_MINUTES).contains(&minutes) => {
-            return Err(ApiError::invalid_field(
-                "escalate_after_minutes",
-                format!("must be 1 to {MAX_ESCALATION_MINUTES}"),
-            ));
-        }
-        _ => {}
-    }
+    request
+        .check()
+        .map_err(|(field, problem)| ApiError::invalid_field(field, problem))?;
     let subscription = authorized.subscription.id;
     if let Some(site) = &request.filter.site_id
         && table.get(&keys::site(&subscription, site)).await?.is_none()
@@ -589,13 +563,7 @@ async fn list_webhook_deliveries(
         cursor: page.cursor.clone(),
         ..keys::deliveries_query(&authorized.subscription.id, limit)
     };
-    let found = table.query(&query).await.map_err(|e| match e {
-        StoreError::InvalidCursor => ApiError::invalid_field(
-            "cursor",
-            "is not a cursor this list issued; pass back next_cursor as is",
-        ),
-        other => other.into(),
-    })?;
+    let found = table.query(&query).await?;
     let deliveries: Page<Delivery> = records::page(found)?;
     Ok(json(StatusCode::OK, &deliveries))
 }

@@ -19,7 +19,7 @@ use shared::api::{
 };
 use shared::authz::{
     MAX_ASSIGNMENTS_PER_SUBSCRIPTION, Permission, PrincipalRef, RoleAssignment, Scope, Target,
-    api_token_principal, is_api_token_principal,
+    api_token_principal,
 };
 use shared::model::{ApiTokenId, AssignmentId, SubscriptionId};
 use time::{Duration, OffsetDateTime};
@@ -148,7 +148,7 @@ pub(super) async fn create_api_token(
         let tokens = subscription
             .assignments
             .iter()
-            .filter(|a| is_token_assignment(a))
+            .filter(|a| a.principal.is_api_token())
             .count();
         if tokens >= MAX_API_TOKENS_PER_SUBSCRIPTION {
             return Err(ApiError::Conflict(format!(
@@ -266,10 +266,6 @@ pub(super) async fn revoke_api_token(
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-fn is_token_assignment(assignment: &RoleAssignment) -> bool {
-    matches!(&assignment.principal, PrincipalRef::User(email) if is_api_token_principal(email))
 }
 
 /// Every API token of a subscription: its entries, then their records in one read.

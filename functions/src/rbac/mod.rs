@@ -33,8 +33,8 @@ use shared::api::{
 };
 use shared::authz::{
     BuiltInRole, CustomRole, MAX_ASSIGNMENTS_PER_SUBSCRIPTION, MAX_CUSTOM_ROLES_PER_SUBSCRIPTION,
-    MAX_DEVICE_GROUPS_PER_SUBSCRIPTION, Permission, PermissionSet, Principal, PrincipalRef,
-    RoleAssignment, RoleRef, Scope, Target, is_api_token_principal, last_owner_refusal,
+    MAX_DEVICE_GROUPS_PER_SUBSCRIPTION, Permission, PermissionSet, Principal, RoleAssignment,
+    RoleRef, Scope, Target, last_owner_refusal,
 };
 use shared::model::{
     AssignmentId, DeviceGroup, DeviceGroupId, RoleId, SiteId, SiteSelector, SubscriptionId,
@@ -613,7 +613,7 @@ async fn create_assignment(
         .map_or(Target::Subscription, Target::Site);
     authorized.require(Permission::GrantPermissions, target)?;
     let request: CreateRoleAssignment = body.parse()?;
-    if matches!(&request.principal, PrincipalRef::User(email) if is_api_token_principal(email)) {
+    if request.principal.is_api_token() {
         return Err(ApiError::invalid_field(
             "principal",
             "names an API token, which gets its one role when it is created",
@@ -754,9 +754,7 @@ async fn delete_assignment(
         if let Some(refusal) = last_owner_refusal(&subscription.assignments, &id) {
             return Err(ApiError::Conflict(refusal.into()));
         }
-        if matches!(&subscription.assignments[position].principal,
-            PrincipalRef::User(email) if is_api_token_principal(email))
-        {
+        if subscription.assignments[position].principal.is_api_token() {
             return Err(ApiError::Conflict(
                 "this is an API token's role; revoke the token instead".into(),
             ));
