@@ -222,7 +222,7 @@ pub fn app(state: AppState, dev_login: bool, dist: &Path) -> Router {
         .oidc_sign_in()
         .and_then(|oidc| origin_of(&oidc.token_endpoint));
     let (routes, document) = openapi::routes(dev_login).split_for_parts();
-    let routes = openapi::serving(routes, &document)
+    let routes = openapi::serving(routes, &openapi::linked(&document))
         .route("/api/{*rest}", any(no_such_endpoint))
         .with_state(state)
         .fallback_service(console(dist, provider));

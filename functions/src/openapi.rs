@@ -44,16 +44,113 @@ pub fn routes(dev_login: bool) -> OpenApiRouter<AppState> {
         .merge(notifications::routes())
 }
 
-/// The document of [`routes`].
-pub fn document(dev_login: bool) -> Document {
-    routes(dev_login).into_openapi()
+/// The document of [`routes`] as it is served: JSON, with its links.
+pub fn document(dev_login: bool) -> serde_json::Value {
+    linked(&routes(dev_login).into_openapi())
 }
 
 /// `router`, answering `GET /api/openapi.json` (routed by the identity area) with
 /// `document`, serialized once.
-pub fn serving(router: Router<AppState>, document: &Document) -> Router<AppState> {
+pub fn serving(router: Router<AppState>, document: &serde_json::Value) -> Router<AppState> {
     let json = serde_json::to_vec(document).expect("an OpenAPI document serializes to JSON");
     router.layer(Extension(Served(Bytes::from(json))))
+}
+
+/// `document` with an OpenAPI link from each create operation (`POST <collection>`
+/// answering `201`) to every operation on the item it made (`<collection>/{param}...`),
+/// passing the created id (`id`, or the `id` of the body's one object holding it, as a
+/// sensor's onboarding answers) and the collection's own path parameters on. Clients
+/// and stateful testers follow them from a resource to what can be done with it.
+/// Derived from the paths, so a new item operation is linked without a word here.
+///
+/// Written into the JSON rather than through utoipa's `Link`, which (5.5) serializes
+/// its `operationId` as `operation_id`.
+pub fn linked(document: &Document) -> serde_json::Value {
+    let mut json = serde_json::to_value(document).expect("the document is JSON");
+    let operations = operations_by_path(&json);
+    for (collection, method, _) in &operations {
+        if method != "post" {
+            continue;
+        }
+        let Some(id_pointer) = created_id(&json, collection) else {
+            continue;
+        };
+        let prefix = format!("{collection}/{{");
+        let mut links = serde_json::Map::new();
+        for (path, _, operation_id) in &operations {
+            let Some((param, _)) = path
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.split_once('}'))
+            else {
+                continue;
+            };
+            let mut parameters = serde_json::Map::new();
+            parameters.insert(param.into(), format!("$response.body#{id_pointer}").into());
+            for outer in path_parameters(collection) {
+                parameters.insert(outer.into(), format!("$request.path.{outer}").into());
+            }
+            links.insert(
+                operation_id.clone(),
+                serde_json::json!({"operationId": operation_id, "parameters": parameters}),
+            );
+        }
+        let created = json.pointer_mut(&format!(
+            "/paths/{}/post/responses/201",
+            pointer_escaped(collection)
+        ));
+        if let (Some(response), false) = (created, links.is_empty()) {
+            response["links"] = links.into();
+        }
+    }
+    json
+}
+
+/// `path` as one token of a JSON pointer.
+fn pointer_escaped(path: &str) -> String {
+    path.replace('~', "~0").replace('/', "~1")
+}
+
+/// `(path, method, operationId)` of every operation.
+fn operations_by_path(json: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut found = Vec::new();
+    for (path, item) in json["paths"].as_object().into_iter().flatten() {
+        for (method, operation) in item.as_object().into_iter().flatten() {
+            if let Some(id) = operation["operationId"].as_str() {
+                found.push((path.clone(), method.clone(), id.to_owned()));
+            }
+        }
+    }
+    found
+}
+
+/// The `{name}`s of a path template.
+fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+}
+
+/// Where the id of what `POST collection` created is in its `201` body (a JSON
+/// pointer), when it has one.
+fn created_id(json: &serde_json::Value, collection: &str) -> Option<String> {
+    let schema = json.pointer(&format!(
+        "/paths/{}/post/responses/201/content/application~1json/schema",
+        pointer_escaped(collection)
+    ))?;
+    let resolve = |schema: &serde_json::Value| -> Option<serde_json::Value> {
+        match schema["$ref"].as_str() {
+            Some(reference) => json.pointer(reference.strip_prefix('#')?).cloned(),
+            None => Some(schema.clone()),
+        }
+    };
+    let body = resolve(schema)?;
+    let properties = body["properties"].as_object()?;
+    if properties.contains_key("id") {
+        return Some("/id".into());
+    }
+    properties.iter().find_map(|(name, inner)| {
+        let inner = resolve(inner)?;
+        inner["properties"].get("id").map(|_| format!("/{name}/id"))
+    })
 }
 
 /// The document as served: JSON bytes.
@@ -152,7 +249,8 @@ impl Modify for SecuritySchemes {
 #[into_params(parameter_in = Path)]
 pub struct InSubscription {
     /// The subscription's id.
-    pub sub: String,
+    #[param(inline)]
+    pub sub: shared::model::SubscriptionId,
 }
 
 /// `If-Match`, accepted by every `PATCH` and `DELETE`.
@@ -272,8 +370,7 @@ mod tests {
     use super::*;
 
     /// `(method, path, operation)` of every operation of a document.
-    fn operations(document: &Document) -> Vec<(String, String, Value)> {
-        let json = serde_json::to_value(document).unwrap();
+    fn operations(json: &Value) -> Vec<(String, String, Value)> {
         let mut found = Vec::new();
         for (path, item) in json["paths"].as_object().unwrap() {
             for (method, operation) in item.as_object().unwrap() {
@@ -371,8 +468,46 @@ mod tests {
     }
 
     #[test]
+    fn a_create_operation_links_to_the_operations_on_what_it_created() {
+        let document = document(false);
+        let paths = &document["paths"];
+        let site_links =
+            &paths["/api/subscriptions/{sub}/sites"]["post"]["responses"]["201"]["links"];
+        let on_a_site: Vec<&str> = ["get", "patch", "delete"]
+            .iter()
+            .map(|m| {
+                paths["/api/subscriptions/{sub}/sites/{site}"][m]["operationId"]
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
+        for operation_id in on_a_site {
+            assert_eq!(
+                site_links[operation_id]["parameters"],
+                serde_json::json!({"site": "$response.body#/id", "sub": "$request.path.sub"}),
+                "{operation_id}"
+            );
+        }
+        // Onboarding answers the sensor beside its activation file.
+        let sensor_links =
+            &paths["/api/subscriptions/{sub}/sensors"]["post"]["responses"]["201"]["links"];
+        let get_sensor = paths["/api/subscriptions/{sub}/sensors/{id}"]["get"]["operationId"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            sensor_links[get_sensor]["parameters"]["id"],
+            "$response.body#/sensor/id"
+        );
+        // Only what the created id addresses: not the collection's other operations.
+        let export = paths["/api/subscriptions/{sub}/sensors/export.csv"]["get"]["operationId"]
+            .as_str()
+            .unwrap();
+        assert!(sensor_links.get(export).is_none());
+    }
+
+    #[test]
     fn the_document_lists_itself_as_a_public_identity_route() {
-        let document = serde_json::to_value(identity::routes(false).into_openapi()).unwrap();
+        let document = linked(&identity::routes(false).into_openapi());
         let operation = &document["paths"][DOCUMENT_PATH]["get"];
         assert_eq!(operation["tags"], serde_json::json!(["identity"]));
         assert_eq!(operation["security"], serde_json::json!([{}]));

@@ -166,7 +166,7 @@ async fn create_plan_handler(
     get,
     path = "/api/subscriptions/{sub}/plans/{plan}",
     tag = "plans",
-    params(InSubscription, ("plan" = String, Path, description = "The plan's id")),
+    params(InSubscription, ("plan" = inline(shared::model::PlanId), Path, description = "The plan's id")),
     responses(
         (status = 200, description = "The plan", body = Plan,
             headers(("ETag" = String, description = "The plan's version, for If-Match"))),
@@ -197,7 +197,7 @@ async fn get_plan(
     patch,
     path = "/api/subscriptions/{sub}/plans/{plan}",
     tag = "plans",
-    params(InSubscription, ("plan" = String, Path, description = "The plan's id"), IfMatchHeader),
+    params(InSubscription, ("plan" = inline(shared::model::PlanId), Path, description = "The plan's id"), IfMatchHeader),
     request_body = UpdatePlan,
     responses(
         (status = 200, description = "The changed plan", body = Plan,
@@ -287,7 +287,7 @@ async fn update_plan(
     delete,
     path = "/api/subscriptions/{sub}/plans/{plan}",
     tag = "plans",
-    params(InSubscription, ("plan" = String, Path, description = "The plan's id"), IfMatchHeader),
+    params(InSubscription, ("plan" = inline(shared::model::PlanId), Path, description = "The plan's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Cancelled"),
         DeleteErrors,

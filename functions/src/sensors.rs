@@ -491,7 +491,7 @@ async fn check_zone(
     get,
     path = "/api/subscriptions/{sub}/sensors/{id}",
     tag = "sensors",
-    params(InSubscription, ("id" = String, Path, description = "The sensor's id")),
+    params(InSubscription, ("id" = inline(shared::model::SensorId), Path, description = "The sensor's id")),
     responses(
         (status = 200, description = "The sensor", body = Sensor,
             headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
@@ -527,7 +527,7 @@ async fn get_sensor(
     patch,
     path = "/api/subscriptions/{sub}/sensors/{id}",
     tag = "sensors",
-    params(InSubscription, ("id" = String, Path, description = "The sensor's id"), IfMatchHeader),
+    params(InSubscription, ("id" = inline(shared::model::SensorId), Path, description = "The sensor's id"), IfMatchHeader),
     request_body = UpdateSensor,
     responses(
         (status = 200, description = "The changed sensor", body = Sensor,
@@ -611,7 +611,7 @@ async fn update_sensor(
     delete,
     path = "/api/subscriptions/{sub}/sensors/{id}",
     tag = "sensors",
-    params(InSubscription, ("id" = String, Path, description = "The sensor's id"), IfMatchHeader),
+    params(InSubscription, ("id" = inline(shared::model::SensorId), Path, description = "The sensor's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         DeleteErrors,
@@ -695,7 +695,7 @@ async fn delete_sensor(
     get,
     path = "/api/subscriptions/{sub}/sensors/{id}/activation-file",
     tag = "sensors",
-    params(InSubscription, ("id" = String, Path, description = "The sensor's id")),
+    params(InSubscription, ("id" = inline(shared::model::SensorId), Path, description = "The sensor's id")),
     responses(
         (status = 200, description = "The activation file", body = ActivationFile,
             headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
@@ -732,7 +732,7 @@ async fn download_activation_file(
     get,
     path = "/api/subscriptions/{sub}/sensors/{id}/activation-command",
     tag = "sensors",
-    params(InSubscription, ("id" = String, Path, description = "The sensor's id")),
+    params(InSubscription, ("id" = inline(shared::model::SensorId), Path, description = "The sensor's id")),
     responses(
         (status = 200, description = "The activation command", body = ActivationCommand),
         (status = 409, response = crate::openapi::Conflict),
@@ -769,7 +769,7 @@ async fn activation_command(
     post,
     path = "/api/subscriptions/{sub}/sensors/{id}/reactivate",
     tag = "sensors",
-    params(InSubscription, ("id" = String, Path, description = "The sensor's id"), IfMatchHeader),
+    params(InSubscription, ("id" = inline(shared::model::SensorId), Path, description = "The sensor's id"), IfMatchHeader),
     responses(
         (status = 200, description = "The new activation file", body = ActivationFile,
             headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
@@ -830,7 +830,7 @@ async fn reactivate(
     post,
     path = "/api/subscriptions/{sub}/sensors/{id}/software-update",
     tag = "sensors",
-    params(InSubscription, ("id" = String, Path, description = "The sensor's id"), IfMatchHeader),
+    params(InSubscription, ("id" = inline(shared::model::SensorId), Path, description = "The sensor's id"), IfMatchHeader),
     request_body = RequestSoftwareUpdate,
     responses(
         (status = 200, description = "The sensor", body = Sensor,

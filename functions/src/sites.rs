@@ -170,7 +170,7 @@ async fn create_site(
     get,
     path = "/api/subscriptions/{sub}/sites/{site}",
     tag = "sites",
-    params(InSubscription, ("site" = String, Path, description = "The site's id")),
+    params(InSubscription, ("site" = inline(shared::model::SiteId), Path, description = "The site's id")),
     responses(
         (status = 200, description = "The site", body = Site,
             headers(("ETag" = String, description = "The site's version, for If-Match"))),
@@ -196,7 +196,7 @@ async fn get_site(
     patch,
     path = "/api/subscriptions/{sub}/sites/{site}",
     tag = "sites",
-    params(InSubscription, ("site" = String, Path, description = "The site's id"), IfMatchHeader),
+    params(InSubscription, ("site" = inline(shared::model::SiteId), Path, description = "The site's id"), IfMatchHeader),
     request_body = UpdateSite,
     responses(
         (status = 200, description = "The changed site", body = Site,
@@ -275,7 +275,7 @@ async fn update_site(
     delete,
     path = "/api/subscriptions/{sub}/sites/{site}",
     tag = "sites",
-    params(InSubscription, ("site" = String, Path, description = "The site's id"), IfMatchHeader),
+    params(InSubscription, ("site" = inline(shared::model::SiteId), Path, description = "The site's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         DeleteErrors,
@@ -407,7 +407,7 @@ async fn delete_site(
     get,
     path = "/api/subscriptions/{sub}/sites/{site}/zones",
     tag = "sites",
-    params(InSubscription, ("site" = String, Path, description = "The site's id"), PageRequest),
+    params(InSubscription, ("site" = inline(shared::model::SiteId), Path, description = "The site's id"), PageRequest),
     responses(
         (status = 200, description = "A page of zones", body = Page<Zone>),
         ListErrors,
@@ -446,7 +446,7 @@ async fn list_zones(
     post,
     path = "/api/subscriptions/{sub}/sites/{site}/zones",
     tag = "sites",
-    params(InSubscription, ("site" = String, Path, description = "The site's id")),
+    params(InSubscription, ("site" = inline(shared::model::SiteId), Path, description = "The site's id")),
     request_body = CreateZone,
     responses(
         (status = 201, description = "The new zone", body = Zone,

@@ -136,7 +136,9 @@ pub struct DevLoginRequest {
     pub email: Email,
     /// The groups to put in the token's `groups` claim, standing in for the identity
     /// provider's groups (local binary only).
+    /// A repeat counts once.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<GroupId>))]
     pub groups: BTreeSet<GroupId>,
 }
 
@@ -277,6 +279,7 @@ impl From<CustomRole> for Role {
 pub struct CreateRole {
     pub name: DisplayName,
     #[serde(deserialize_with = "non_empty_permissions")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::authz::Permission>, min_items = 1))]
     pub permissions: PermissionSet,
 }
 
@@ -399,9 +402,27 @@ pub const MAX_API_TOKENS_PER_SUBSCRIPTION: usize = 100;
 
 /// How long an API token stays valid: 1 to 365 days from its creation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "u64", into = "u16")]
 pub struct ApiTokenLifetime(u16);
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ApiTokenLifetime {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(ApiTokenLifetime::MAX_DAYS))
+            .description(Some("Days until the token expires."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for ApiTokenLifetime {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ApiTokenLifetime")
+    }
+}
 
 impl ApiTokenLifetime {
     pub const MAX_DAYS: u16 = 365;
@@ -443,7 +464,6 @@ pub struct CreateApiToken {
     #[serde(default)]
     pub site_id: Option<SiteId>,
     /// Days until the token expires.
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 365))]
     pub expires_in_days: ApiTokenLifetime,
 }
 
@@ -528,6 +548,29 @@ pub struct CreatedWebhookEndpoint {
     pub secret: String,
 }
 
+/// The document's schema of a rule's `events`: one or more of
+/// [`EventKind::ROUTABLE`].
+#[cfg(feature = "openapi")]
+pub struct RuleEvents;
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for RuleEvents {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        let kind = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(EventKind::ROUTABLE.map(EventKind::as_str)));
+        ArrayBuilder::new().items(kind).min_items(Some(1)).into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for RuleEvents {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleEvents")
+    }
+}
+
 /// `POST /subscriptions/{sub}/notification-rules`: events of these kinds that pass the
 /// filter go to the endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -536,7 +579,8 @@ pub struct CreatedWebhookEndpoint {
 pub struct CreateNotificationRule {
     pub name: DisplayName,
     pub endpoint_id: WebhookEndpointId,
-    /// At least one; `test` is sent only on request.
+    /// At least one; `test` is sent only on request. A repeat counts once.
+    #[cfg_attr(feature = "openapi", schema(value_type = RuleEvents))]
     pub events: BTreeSet<EventKind>,
     #[serde(default)]
     pub filter: EventFilter,
@@ -1025,7 +1069,9 @@ pub const MAX_TI_PUSH_SENSORS: usize = MAX_PAGE_LIMIT as usize;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PushTiUpdate {
+    /// A repeated id counts once.
     #[serde(deserialize_with = "sensor_ids_to_push")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<SensorId>, min_items = 1, max_items = 500))]
     pub sensor_ids: BTreeSet<SensorId>,
 }
 
@@ -1126,9 +1172,10 @@ pub struct TiPackage {
 /// The identifier an on-premises console shows on its sign-in screen when its
 /// password is lost: 1 to 64 letters, digits or '-'.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct SecretIdentifier(String);
+
+pattern_schema!(SecretIdentifier, "^[A-Za-z0-9-]{1,64}$");
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("must be 1 to 64 letters, digits or '-', as shown on the console's sign-in screen")]
@@ -1193,32 +1240,32 @@ pub struct AlertFilter {
     /// Only alerts at this site.
     pub site_id: Option<SiteId>,
     /// Only alerts this sensor raised.
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", param(inline))]
     pub sensor_id: Option<SensorId>,
     /// Only alerts in these statuses, comma-separated (`new,active`).
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "new,active"))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<AlertStatusList>, inline, example = "new,active"))]
     pub status: Option<AnyOf<AlertStatus>>,
     /// Only alerts of these severities, comma-separated (`critical,major`).
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "critical"))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<SeverityList>, inline, example = "critical"))]
     pub severity: Option<AnyOf<Severity>>,
     /// Only alerts of these engines, comma-separated (`malware,anomaly`).
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "malware"))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<EngineList>, inline, example = "malware"))]
     pub engine: Option<AnyOf<Engine>>,
     /// Only alerts whose title, source or destination address contains this text
     /// (case-insensitive, 1 to 100 characters).
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "modbus"))]
+    #[cfg_attr(feature = "openapi", param(inline, example = "modbus"))]
     pub q: Option<SearchText>,
     /// Only alerts assigned to `me` (the caller or one of their groups), to `none`, or
     /// to this email or `group:<group id>`.
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "me"))]
+    #[cfg_attr(feature = "openapi", param(inline, example = "me"))]
     pub assignee: Option<AssigneeFilter>,
     /// Only alerts last detected at or after this instant (RFC 3339).
     #[serde(default, with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "2026-12-01T00:00:00Z"))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, format = DateTime, example = "2026-12-01T00:00:00Z"))]
     pub since: Option<OffsetDateTime>,
     /// Only alerts last detected before this instant (RFC 3339).
     #[serde(default, with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "2026-12-02T00:00:00Z"))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, format = DateTime, example = "2026-12-02T00:00:00Z"))]
     pub until: Option<OffsetDateTime>,
 }
 
@@ -1499,6 +1546,64 @@ impl<T: PartialEq> AnyOf<T> {
     }
 }
 
+/// The schema of an [`AnyOf`] of an enum of strings: `a,b` of its names, each with
+/// optional spaces around. Filters name it as their `value_type`.
+macro_rules! any_of_schema {
+    ($list:ident, $of:ty) => {
+        #[cfg(feature = "openapi")]
+        #[doc = concat!("The document's name for `AnyOf<", stringify!($of), ">`.")]
+        pub struct $list;
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $list {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                any_of_names(<$of as utoipa::PartialSchema>::schema())
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $list {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($list))
+            }
+        }
+    };
+}
+
+#[cfg(feature = "openapi")]
+fn any_of_names(
+    of: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    let names: Vec<String> = match of {
+        RefOr::T(Schema::Object(object)) => object
+            .enum_values
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    assert!(
+        !names.is_empty(),
+        "an AnyOf filter is of an enum of strings"
+    );
+    let one = format!(" *(?:{}) *", names.join("|"));
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!("^{one}(?:,{one})*$")))
+        .description(Some(format!(
+            "One or more of {}, comma-separated.",
+            names.join(", ")
+        )))
+        .into()
+}
+
+any_of_schema!(AlertStatusList, AlertStatus);
+any_of_schema!(SeverityList, Severity);
+any_of_schema!(EngineList, Engine);
+
 impl<T: Serialize> Serialize for AnyOf<T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut names = Vec::with_capacity(self.0.len());
@@ -1534,6 +1639,11 @@ pub const MAX_SEARCH_CHARS: usize = 100;
 /// Text to look for, case-insensitive: trimmed, 1 to [`MAX_SEARCH_CHARS`] characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SearchText(String);
+
+pattern_schema!(
+    SearchText,
+    crate::model::trimmed_pattern(MAX_SEARCH_CHARS, "")
+);
 
 impl SearchText {
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -1576,7 +1686,7 @@ pub struct UpdateAlert {
     /// Why it is closed: one of the subscription's close reasons (only with
     /// `"status": "closed"`; a reason that learns also learns a learnable alert).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "false_positive"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<CloseReasonId>, example = "false_positive"))]
     pub reason: Option<CloseReasonId>,
 }
 
@@ -1591,11 +1701,12 @@ pub const MAX_BULK_ALERTS: usize = 100;
 #[serde(deny_unknown_fields)]
 pub struct BulkAlertStatus {
     #[serde(deserialize_with = "alert_ids_to_change")]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
     pub alert_ids: Vec<AlertId>,
     pub status: AlertStatus,
     /// As [`UpdateAlert::reason`], for every alert named.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "false_positive"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<CloseReasonId>, example = "false_positive"))]
     pub reason: Option<CloseReasonId>,
 }
 
@@ -1605,7 +1716,7 @@ pub struct BulkAlertStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AssignAlert {
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "analyst@example.com"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<PrincipalRef>, example = "analyst@example.com"))]
     pub assignee: Option<PrincipalRef>,
 }
 
@@ -1617,8 +1728,9 @@ pub struct AssignAlert {
 #[serde(deny_unknown_fields)]
 pub struct BulkAssignAlerts {
     #[serde(deserialize_with = "alert_ids_to_change")]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
     pub alert_ids: Vec<AlertId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "analyst@example.com"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<PrincipalRef>, example = "analyst@example.com"))]
     pub assignee: Option<PrincipalRef>,
 }
 
@@ -1627,7 +1739,10 @@ pub struct BulkAssignAlerts {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddComment {
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "Seen during the maintenance window"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "Seen during the maintenance window")
+    )]
     pub text: CommentText,
 }
 
@@ -1636,7 +1751,8 @@ pub struct AddComment {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CloseReasonList {
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::model::CloseReason>))]
+    /// 1 to 20 reasons, each id once.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::model::CloseReason>, min_items = 1, max_items = 20))]
     pub reasons: CloseReasons,
 }
 
@@ -1649,6 +1765,13 @@ pub enum AssigneeFilter {
     Nobody,
     Is(PrincipalRef),
 }
+
+pattern_schema!(
+    AssigneeFilter,
+    format!("^(?:me|none|{})$", crate::authz::principal_regex()),
+    None::<String>,
+    Some(crate::model::MAX_EMAIL_LEN)
+);
 
 impl TryFrom<String> for AssigneeFilter {
     type Error = String;
@@ -1792,14 +1915,14 @@ pub struct DeviceFilter {
     /// Only devices at this site.
     pub site_id: Option<SiteId>,
     /// Only devices in this zone.
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", param(inline))]
     pub zone_id: Option<ZoneId>,
     /// Only devices whose type contains this text (case-insensitive).
     #[serde(rename = "type")]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "plc"))]
+    #[cfg_attr(feature = "openapi", param(inline, example = "plc"))]
     pub device_type: Option<SearchText>,
     /// Only devices whose vendor contains this text (case-insensitive).
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "siemens"))]
+    #[cfg_attr(feature = "openapi", param(inline, example = "siemens"))]
     pub vendor: Option<SearchText>,
     /// Only authorized (`true`) or unauthorized (`false`) devices.
     pub authorized: Option<bool>,
@@ -1807,7 +1930,7 @@ pub struct DeviceFilter {
     /// (`true`), or only the others (`false`).
     pub inactive: Option<bool>,
     /// Only devices whose name, IP or MAC address contains this text (case-insensitive).
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "10.0.1."))]
+    #[cfg_attr(feature = "openapi", param(inline, example = "10.0.1."))]
     pub q: Option<SearchText>,
 }
 
@@ -1875,6 +1998,7 @@ pub const MAX_MERGED_DEVICES: usize = 10;
 #[serde(deny_unknown_fields)]
 pub struct MergeDevices {
     #[serde(deserialize_with = "devices_to_merge")]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeSet<DeviceId>, min_items = 2, max_items = 10))]
     pub device_ids: Vec<DeviceId>,
     pub survivor_id: DeviceId,
     #[serde(default)]
@@ -1900,13 +2024,9 @@ impl MergeDevices {
 }
 
 fn devices_to_merge<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<DeviceId>, D::Error> {
-    let mut ids: Vec<DeviceId> = Vec::new();
-    for id in Vec::<DeviceId>::deserialize(deserializer)? {
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
-    if !(2..=MAX_MERGED_DEVICES).contains(&ids.len()) {
+    let ids = Vec::<DeviceId>::deserialize(deserializer)?;
+    let distinct: BTreeSet<&DeviceId> = ids.iter().collect();
+    if distinct.len() != ids.len() || !(2..=MAX_MERGED_DEVICES).contains(&ids.len()) {
         return Err(serde::de::Error::custom(format!(
             "name 2 to {MAX_MERGED_DEVICES} different devices"
         )));
@@ -2060,7 +2180,6 @@ pub enum AlertChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlertEvent {
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: AlertEventId,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -2113,19 +2232,19 @@ pub const AUDITED_RESOURCES: [&str; 12] = [
 pub struct AuditFilter {
     /// Only changes by an actor whose email or sensor id contains this text
     /// (case-insensitive).
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "alice@"))]
+    #[cfg_attr(feature = "openapi", param(inline, example = "alice@"))]
     pub actor: Option<SearchText>,
     /// Only changes of this kind: a resource (`site`, every change of sites) or one
     /// action (`site.update`).
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "site"))]
+    #[cfg_attr(feature = "openapi", param(inline, example = "site"))]
     pub action: Option<AuditAction>,
     /// Only changes at or after this instant (RFC 3339).
     #[serde(default, with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "2026-12-01T00:00:00Z"))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, format = DateTime, example = "2026-12-01T00:00:00Z"))]
     pub since: Option<OffsetDateTime>,
     /// Only changes before this instant (RFC 3339).
     #[serde(default, with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, example = "2026-12-02T00:00:00Z"))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, format = DateTime, example = "2026-12-02T00:00:00Z"))]
     pub until: Option<OffsetDateTime>,
 }
 
@@ -2151,6 +2270,12 @@ impl AuditFilter {
 /// A kind of change: one of [`AUDITED_RESOURCES`], alone or with a verb (`site.update`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditAction(String);
+
+pattern_schema!(
+    AuditAction,
+    format!("^(?:{})(?:\\.[a-z_]+)?$", AUDITED_RESOURCES.join("|")),
+    Some("A kind of change: a resource (site) or <resource>.<verb> (site.update).")
+);
 
 impl AuditAction {
     pub fn parse(raw: &str) -> Result<Self, String> {

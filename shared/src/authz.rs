@@ -415,10 +415,12 @@ pub enum RoleRef {
     Custom(RoleId),
 }
 
-string_schema!(
+pattern_schema!(
     RoleRef,
-    "RoleRef",
-    "A role: a built-in role's id (security_reader, security_admin, contributor, owner) or a custom role's id."
+    format!("^{}$", crate::model::id_regex()),
+    Some(
+        "A role: a built-in role's id (security_reader, security_admin, contributor, owner) or a custom role's id."
+    )
 );
 
 impl RoleRef {
@@ -473,11 +475,27 @@ pub enum PrincipalRef {
 
 const GROUP_PREFIX: &str = "group:";
 
-string_schema!(
+pattern_schema!(
     PrincipalRef,
-    "PrincipalRef",
-    "Who an assignment is given to: a user's email, or group:<group id>."
+    principal_pattern(),
+    Some("Who an assignment is given to: a user's email, or group:<group id>."),
+    Some(crate::model::MAX_EMAIL_LEN)
 );
+
+/// The principals [`PrincipalRef::parse`] accepts, as an unanchored regular expression.
+#[cfg(feature = "openapi")]
+pub(crate) fn principal_regex() -> String {
+    format!(
+        "{}|{GROUP_PREFIX}{}",
+        crate::model::email_regex(),
+        crate::model::id_regex()
+    )
+}
+
+#[cfg(feature = "openapi")]
+fn principal_pattern() -> String {
+    format!("^(?:{})$", principal_regex())
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("must be an email address or group:<group id>")]

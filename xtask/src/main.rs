@@ -53,6 +53,9 @@ const PIP_PACKAGES: &[(&str, &str)] = &[
     ("cfn-lint", "cfn-lint"),
     ("cargo-lambda", "cargo-lambda"),
     ("openapi-spec-validator", "openapi-spec-validator"),
+    // Generates requests from the served OpenAPI document (`tests/tests/schemathesis.rs`);
+    // pinned, so a new release's new checks arrive by a change here, not overnight.
+    ("schemathesis", "schemathesis==4.32.5"),
 ];
 
 type Result<T = ()> = std::result::Result<T, String>;

@@ -352,7 +352,7 @@ async fn alert_counts(
     get,
     path = "/api/subscriptions/{sub}/alerts/{id}",
     tag = "alerts",
-    params(InSubscription, ("id" = String, Path, description = "The alert's id")),
+    params(InSubscription, ("id" = inline(shared::model::AlertId), Path, description = "The alert's id")),
     responses(
         (status = 200, description = "The alert", body = Alert,
             headers(("ETag" = String, description = "The alert's version, for If-Match"))),
@@ -383,7 +383,7 @@ async fn get_alert(
     patch,
     path = "/api/subscriptions/{sub}/alerts/{id}",
     tag = "alerts",
-    params(InSubscription, ("id" = String, Path, description = "The alert's id"), IfMatchHeader),
+    params(InSubscription, ("id" = inline(shared::model::AlertId), Path, description = "The alert's id"), IfMatchHeader),
     request_body = UpdateAlert,
     responses(
         (status = 200, description = "The changed alert", body = Alert,
@@ -553,7 +553,7 @@ async fn change_statuses(
     post,
     path = "/api/subscriptions/{sub}/alerts/{id}/learn",
     tag = "alerts",
-    params(InSubscription, ("id" = String, Path, description = "The alert's id"), IfMatchHeader),
+    params(InSubscription, ("id" = inline(shared::model::AlertId), Path, description = "The alert's id"), IfMatchHeader),
     responses(
         (status = 200, description = "The learned (closed) alert", body = Alert,
             headers(("ETag" = String, description = "The alert's version, for If-Match"))),
@@ -693,7 +693,7 @@ async fn learn_alert(
     get,
     path = "/api/subscriptions/{sub}/alerts/{id}/pcap",
     tag = "alerts",
-    params(InSubscription, ("id" = String, Path, description = "The alert's id")),
+    params(InSubscription, ("id" = inline(shared::model::AlertId), Path, description = "The alert's id")),
     responses(
         (status = 200, description = "The capture", content_type = "application/vnd.tcpdump.pcap", body = Binary),
         ReadErrors,

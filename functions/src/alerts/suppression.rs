@@ -551,7 +551,7 @@ pub(super) async fn create_rule(
     get,
     path = "/api/subscriptions/{sub}/suppression-rules/{id}",
     tag = "alerts",
-    params(InSubscription, ("id" = String, Path, description = "The rule's id")),
+    params(InSubscription, ("id" = inline(shared::model::RuleId), Path, description = "The rule's id")),
     responses(
         (status = 200, description = "The rule", body = SuppressionRule,
             headers(("ETag" = String, description = "The rule's version, for If-Match"))),
@@ -579,7 +579,7 @@ pub(super) async fn get_rule(
     delete,
     path = "/api/subscriptions/{sub}/suppression-rules/{id}",
     tag = "alerts",
-    params(InSubscription, ("id" = String, Path, description = "The rule's id"), IfMatchHeader),
+    params(InSubscription, ("id" = inline(shared::model::RuleId), Path, description = "The rule's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         DeleteErrors,

@@ -243,7 +243,7 @@ async fn assign_one(
     post,
     path = "/api/subscriptions/{sub}/alerts/{id}/assign",
     tag = "alerts",
-    params(InSubscription, ("id" = String, Path, description = "The alert's id"), IfMatchHeader),
+    params(InSubscription, ("id" = inline(shared::model::AlertId), Path, description = "The alert's id"), IfMatchHeader),
     request_body = AssignAlert,
     responses(
         (status = 200, description = "The alert, assigned", body = Alert,
@@ -362,7 +362,7 @@ pub(super) fn bulk_item(
     post,
     path = "/api/subscriptions/{sub}/alerts/{id}/comments",
     tag = "alerts",
-    params(InSubscription, ("id" = String, Path, description = "The alert's id")),
+    params(InSubscription, ("id" = inline(shared::model::AlertId), Path, description = "The alert's id")),
     request_body = AddComment,
     responses(
         (status = 201, description = "The comment, as its timeline entry", body = AlertEvent),
@@ -411,7 +411,7 @@ pub(super) async fn comment(
     get,
     path = "/api/subscriptions/{sub}/alerts/{id}/timeline",
     tag = "alerts",
-    params(InSubscription, ("id" = String, Path, description = "The alert's id"), PageRequest),
+    params(InSubscription, ("id" = inline(shared::model::AlertId), Path, description = "The alert's id"), PageRequest),
     responses(
         (status = 200, description = "A page of the alert's timeline, oldest first", body = Page<AlertEvent>),
         ListErrors,

@@ -346,7 +346,7 @@ async fn export_devices(
     get,
     path = "/api/subscriptions/{sub}/devices/{id}",
     tag = "devices",
-    params(InSubscription, ("id" = String, Path, description = "The device's id")),
+    params(InSubscription, ("id" = inline(shared::model::DeviceId), Path, description = "The device's id")),
     responses(
         (status = 200, description = "The device", body = Device,
             headers(("ETag" = String, description = "The device's version, for If-Match"))),
@@ -398,7 +398,7 @@ fn user(principal: &shared::authz::Principal) -> AuditActor {
     patch,
     path = "/api/subscriptions/{sub}/devices/{id}",
     tag = "devices",
-    params(InSubscription, ("id" = String, Path, description = "The device's id"), IfMatchHeader),
+    params(InSubscription, ("id" = inline(shared::model::DeviceId), Path, description = "The device's id"), IfMatchHeader),
     request_body = UpdateDevice,
     responses(
         (status = 200, description = "The changed device", body = Device,
@@ -471,7 +471,7 @@ async fn update_device(
     delete,
     path = "/api/subscriptions/{sub}/devices/{id}",
     tag = "devices",
-    params(InSubscription, ("id" = String, Path, description = "The device's id"), IfMatchHeader),
+    params(InSubscription, ("id" = inline(shared::model::DeviceId), Path, description = "The device's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         DeleteErrors,

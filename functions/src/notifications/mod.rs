@@ -295,7 +295,7 @@ async fn create_webhook_endpoint(
     delete,
     path = "/api/subscriptions/{sub}/webhook-endpoints/{id}",
     tag = "notifications",
-    params(InSubscription, ("id" = String, Path, description = "The endpoint's id"), IfMatchHeader),
+    params(InSubscription, ("id" = inline(shared::model::WebhookEndpointId), Path, description = "The endpoint's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Removed"),
         DeleteErrors,
@@ -349,7 +349,7 @@ async fn delete_webhook_endpoint(
     post,
     path = "/api/subscriptions/{sub}/webhook-endpoints/{id}/test",
     tag = "notifications",
-    params(InSubscription, ("id" = String, Path, description = "The endpoint's id")),
+    params(InSubscription, ("id" = inline(shared::model::WebhookEndpointId), Path, description = "The endpoint's id")),
     responses(
         (status = 202, description = "Queued; the delivery as the log will show it", body = Delivery),
         DeleteErrors,
@@ -492,7 +492,7 @@ async fn create_notification_rule(
     delete,
     path = "/api/subscriptions/{sub}/notification-rules/{id}",
     tag = "notifications",
-    params(InSubscription, ("id" = String, Path, description = "The rule's id"), IfMatchHeader),
+    params(InSubscription, ("id" = inline(shared::model::NotificationRuleId), Path, description = "The rule's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Removed"),
         DeleteErrors,

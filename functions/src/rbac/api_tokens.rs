@@ -206,7 +206,7 @@ pub(super) async fn create_api_token(
     delete,
     path = "/api/subscriptions/{sub}/api-tokens/{id}",
     tag = "rbac",
-    params(InSubscription, ("id" = String, Path, description = "The token's id"), IfMatchHeader),
+    params(InSubscription, ("id" = inline(shared::model::ApiTokenId), Path, description = "The token's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Revoked"),
         DeleteErrors,

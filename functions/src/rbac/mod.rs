@@ -481,7 +481,7 @@ async fn create_role(
     delete,
     path = "/api/subscriptions/{sub}/roles/{role}",
     tag = "rbac",
-    params(InSubscription, ("role" = String, Path, description = "The custom role's id"), IfMatchHeader),
+    params(InSubscription, ("role" = inline(shared::model::RoleId), Path, description = "The custom role's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         DeleteErrors,
@@ -725,7 +725,7 @@ fn check_assignable(
     delete,
     path = "/api/subscriptions/{sub}/role-assignments/{id}",
     tag = "rbac",
-    params(InSubscription, ("id" = String, Path, description = "The assignment's id"), IfMatchHeader),
+    params(InSubscription, ("id" = inline(shared::model::AssignmentId), Path, description = "The assignment's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Removed"),
         DeleteErrors,
@@ -891,7 +891,7 @@ async fn create_device_group(
     delete,
     path = "/api/subscriptions/{sub}/device-groups/{id}",
     tag = "rbac",
-    params(InSubscription, ("id" = String, Path, description = "The device group's id"), IfMatchHeader),
+    params(InSubscription, ("id" = inline(shared::model::DeviceGroupId), Path, description = "The device group's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         DeleteErrors,

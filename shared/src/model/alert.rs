@@ -268,10 +268,10 @@ pub struct DetectedAlert {
     pub severity: Severity,
     pub engine: Engine,
     /// An IPv4 or IPv6 address.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.0.0.5"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::IpAddress))]
     pub source_ip: IpAddr,
     /// An IPv4 or IPv6 address.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.0.0.5"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::IpAddress))]
     pub destination_ip: IpAddr,
     pub protocol: Protocol,
     pub learnable: bool,
@@ -327,10 +327,10 @@ pub struct Alert {
     pub status: AlertStatus,
     pub engine: Engine,
     /// An IPv4 or IPv6 address.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.0.0.5"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::IpAddress))]
     pub source_ip: IpAddr,
     /// An IPv4 or IPv6 address.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.0.0.5"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::IpAddress))]
     pub destination_ip: IpAddr,
     pub protocol: Protocol,
     pub learnable: bool,
@@ -345,11 +345,11 @@ pub struct Alert {
     /// Who handles it: a user's email or `group:<group id>`, who may view alerts at its
     /// site when assigned.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "analyst@example.com"))]
+    #[cfg_attr(feature = "openapi", schema(example = "analyst@example.com"))]
     pub assignee: Option<PrincipalRef>,
     /// Why it was closed, while it is (one of the subscription's close reasons).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "false_positive"))]
+    #[cfg_attr(feature = "openapi", schema(example = "false_positive"))]
     pub close_reason: Option<CloseReasonId>,
     /// How many comments its timeline holds.
     #[serde(default)]

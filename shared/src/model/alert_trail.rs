@@ -13,9 +13,14 @@ pub const MAX_CLOSE_REASONS: usize = 20;
 /// A comment on an alert: trimmed, 1..=2000 characters; lines and tabs allowed, no
 /// other control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct CommentText(String);
+
+pattern_schema!(
+    CommentText,
+    // Control characters but line feed (0A) and tab (09) are refused.
+    super::text::trimmed_pattern(MAX_COMMENT_CHARS, r"\x00-\x08\x0B-\x1F\x7F-\x9F")
+);
 
 impl CommentText {
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -60,9 +65,9 @@ impl From<CommentText> for String {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CloseReason {
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "false_positive"))]
+    #[cfg_attr(feature = "openapi", schema(example = "false_positive"))]
     pub id: CloseReasonId,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "False positive"))]
+    #[cfg_attr(feature = "openapi", schema(example = "False positive"))]
     pub label: DisplayName,
     /// Whether closing with this reason also learns the alert (when it is learnable).
     pub learns: bool,

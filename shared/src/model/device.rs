@@ -14,13 +14,14 @@ use crate::model::{
 /// A MAC address, accepted as six hex pairs separated by `:` or `-` in either case,
 /// and always written lower case with `:`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(
-    feature = "openapi",
-    derive(utoipa::ToSchema),
-    schema(value_type = String, example = "00:1b:44:11:3a:b7")
-)]
 #[serde(try_from = "String", into = "String")]
 pub struct MacAddress([u8; 6]);
+
+pattern_schema!(
+    MacAddress,
+    "^(?:[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5})$",
+    Some("A MAC address like 00:1b:44:11:3a:b7.")
+);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("must be a MAC address like 00:1b:44:11:3a:b7")]
@@ -85,14 +86,17 @@ impl From<MacAddress> for String {
 #[serde(deny_unknown_fields)]
 pub struct ObservedDevice {
     /// An IPv4 or IPv6 address.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.0.0.5"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::IpAddress))]
     pub ip: IpAddr,
     pub mac: MacAddress,
     #[serde(default, deserialize_with = "blank_as_unknown")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<BlankOrName>))]
     pub name: Option<DisplayName>,
     #[serde(default, rename = "type", deserialize_with = "blank_as_unknown")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<BlankOrName>))]
     pub device_type: Option<DisplayName>,
     #[serde(default, deserialize_with = "blank_as_unknown")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<BlankOrName>))]
     pub vendor: Option<DisplayName>,
     #[serde(with = "time::serde::rfc3339")]
     pub last_activity: OffsetDateTime,
@@ -100,6 +104,34 @@ pub struct ObservedDevice {
     /// committed devices).
     #[serde(default)]
     pub endpoint_managed: bool,
+}
+
+/// The document's schema of an observed attribute: a [`DisplayName`], or blank.
+#[cfg(feature = "openapi")]
+pub struct BlankOrName;
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for BlankOrName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(format!(
+                "(?:^[{}]*$)|(?:{})",
+                super::text::WHITE_SPACE,
+                super::text::single_line_pattern(super::MAX_DISPLAY_NAME_CHARS)
+            )))
+            .description(Some(
+                "A name, or blank (or null) when the sensor could not learn it.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for BlankOrName {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("BlankOrName")
+    }
 }
 
 /// Sensors write an attribute they could not learn as `null` or `""`: both mean
@@ -147,7 +179,7 @@ pub struct Device {
     /// The sensor that saw the device last.
     pub sensor_id: SensorId,
     /// An IPv4 or IPv6 address.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.0.0.5"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::IpAddress))]
     pub ip: IpAddr,
     pub mac: MacAddress,
     pub name: Option<DisplayName>,

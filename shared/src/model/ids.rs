@@ -52,16 +52,49 @@ fn custom_role_id(raw: &str) -> Result<(), InvalidId> {
     }
 }
 
+/// The ids [`check_id`] accepts, as an unanchored regular expression.
+#[cfg(feature = "openapi")]
+pub(crate) fn id_regex() -> String {
+    format!("[A-Za-z0-9_-]{{1,{MAX_ID_LEN}}}")
+}
+
+/// The pattern of the ids [`check_id`] accepts, for the OpenAPI document.
+#[cfg(feature = "openapi")]
+fn id_pattern() -> String {
+    format!("^{}$", id_regex())
+}
+
+/// The pattern of the ids [`check_id`] and [`custom_role_id`] accept: a built-in role's
+/// id in any case is excluded, spelled `[oO][wW]...` because ECMA patterns take no
+/// inline case-insensitive flag.
+#[cfg(feature = "openapi")]
+fn custom_role_id_pattern() -> String {
+    let any_case = |id: &str| -> String {
+        id.chars()
+            .map(|c| {
+                if c.is_ascii_alphabetic() {
+                    format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    };
+    let built_in: Vec<String> = BuiltInRole::ALL.iter().map(|r| any_case(r.id())).collect();
+    format!("^(?!(?:{})$){}$", built_in.join("|"), id_regex())
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
-        id_type!($(#[$doc])* $name, no_further_rule);
+        id_type!($(#[$doc])* $name, no_further_rule, id_pattern);
     };
-    ($(#[$doc:meta])* $name:ident, $extra_check:path) => {
+    ($(#[$doc:meta])* $name:ident, $extra_check:path, $pattern:path) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
+
+        pattern_schema!($name, $pattern());
 
         impl $name {
             /// Accepts an id from outside (a path, a body), refusing anything that could
@@ -142,7 +175,8 @@ id_type!(
     /// A custom role. Built-in roles have fixed ids such as `owner`, which a custom
     /// role id can never be.
     RoleId,
-    custom_role_id
+    custom_role_id,
+    custom_role_id_pattern
 );
 id_type!(
     /// A group of principals.

@@ -23,10 +23,19 @@ pub struct WebhookUrl {
     port: u16,
 }
 
-string_schema!(
+// A subset of what `parse` takes (IPv6 hosts in full form, at most four host labels
+// of 60 characters, a shorter path), so everything it matches is accepted.
+pattern_schema!(
     WebhookUrl,
-    "WebhookUrl",
-    "An http:// or https:// URL with a host and no user or password, at most 2048 characters."
+    format!(
+        "^[hH][tT][tT][pP][sS]?://{host}(?::{port})?(?:[/?#][^{forbidden}]{{0,1500}})?$",
+        host = r"(?:[A-Za-z0-9-]{1,60}(?:\.[A-Za-z0-9-]{1,60}){0,3}|\[(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}\])",
+        port = "(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])",
+        forbidden = super::text::FORBIDDEN_IN_URL,
+    ),
+    Some(
+        "An http:// or https:// URL with a host and no user or password, at most 2048 characters."
+    )
 );
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

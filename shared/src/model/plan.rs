@@ -73,9 +73,28 @@ pub enum Commitment {
 /// A number of committed devices: a positive multiple of 100, at most
 /// [`MAX_COMMITTED_DEVICES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "u64", into = "u32")]
 pub struct CommittedDevices(u32);
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for CommittedDevices {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .minimum(Some(100))
+            .maximum(Some(MAX_COMMITTED_DEVICES))
+            .multiple_of(Some(100))
+            .description(Some("A positive multiple of 100."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for CommittedDevices {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CommittedDevices")
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("must be a positive multiple of 100 up to 1000000")]

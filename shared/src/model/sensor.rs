@@ -92,10 +92,11 @@ pub struct SoftwareVersion {
     parts: [u32; VERSION_PARTS],
 }
 
-string_schema!(
+// Each number at most nine digits, so it always fits the `u32` it is read into.
+pattern_schema!(
     SoftwareVersion,
-    "SoftwareVersion",
-    "A sensor software version: one to four numbers separated by dots, e.g. 22.1.7."
+    r"^[0-9]{1,9}(?:\.[0-9]{1,9}){0,3}$",
+    Some("A sensor software version: one to four numbers separated by dots, e.g. 22.1.7.")
 );
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

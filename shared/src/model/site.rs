@@ -37,9 +37,26 @@ pub fn is_reserved_site_name(name: &DisplayName) -> bool {
 /// The people answerable for a site's devices: at most [`MAX_SITE_OWNERS`] distinct
 /// emails (a repeated email counts once).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "Vec<Email>", into = "Vec<Email>")]
 pub struct SiteOwners(BTreeSet<Email>);
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for SiteOwners {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(<Email as utoipa::PartialSchema>::schema())
+            .max_items(Some(MAX_SITE_OWNERS))
+            .description(Some("Emails; a repeated one counts once."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for SiteOwners {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("SiteOwners")
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("must list at most {MAX_SITE_OWNERS} owners")]

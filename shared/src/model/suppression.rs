@@ -27,6 +27,18 @@ pub struct AddressRange {
     prefix: u8,
 }
 
+// An address as `IpAddr` reads it, with an optional prefix of 0 to 32 (IPv4) or 0 to
+// 128 (IPv6).
+pattern_schema!(
+    AddressRange,
+    format!(
+        "^(?:{}(?:/(?:3[0-2]|[12]?[0-9]))?|(?:{})(?:/(?:12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$",
+        crate::schema::ipv4_regex(),
+        crate::schema::ipv6_regex()
+    ),
+    Some("An IPv4 or IPv6 address, or a CIDR block (10.0.0.0/8).")
+);
+
 impl AddressRange {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let bad = || format!("{raw:?} is not an IP address or CIDR block");
@@ -91,23 +103,20 @@ impl From<AddressRange> for String {
 #[serde(deny_unknown_fields)]
 pub struct RuleMatch {
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub title: Option<AlertTitle>,
     #[serde(default)]
     pub engine: Option<Engine>,
     #[serde(default)]
     pub severity: Option<Severity>,
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub sensor_id: Option<SensorId>,
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "10.0.0.0/8"))]
+    #[cfg_attr(feature = "openapi", schema(example = "10.0.0.0/8"))]
     pub source: Option<AddressRange>,
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "10.1.2.3"))]
+    #[cfg_attr(feature = "openapi", schema(example = "10.1.2.3"))]
     pub destination: Option<AddressRange>,
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub protocol: Option<Protocol>,
 }
 
@@ -174,18 +183,49 @@ impl RuleMatch {
 
 /// Where a rule applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RuleScope {
     Subscription,
-    Site {
-        #[cfg_attr(feature = "openapi", schema(value_type = String))]
-        site_id: SiteId,
-    },
-    DeviceGroup {
-        #[cfg_attr(feature = "openapi", schema(value_type = String))]
-        device_group_id: DeviceGroupId,
-    },
+    Site { site_id: SiteId },
+    DeviceGroup { device_group_id: DeviceGroupId },
+}
+
+/// Each variant an object of `kind` and its own fields, and nothing else (the derive
+/// would let other fields through, which serde refuses).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for RuleScope {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+        let variant = |kind: &str, field: Option<(&str, utoipa::openapi::RefOr<_>)>| {
+            let tag = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([kind]));
+            let mut object = ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("kind", tag)
+                .required("kind")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            if let Some((name, schema)) = field {
+                object = object.property(name, schema).required(name);
+            }
+            object
+        };
+        OneOfBuilder::new()
+            .item(variant("subscription", None))
+            .item(variant("site", Some(("site_id", SiteId::schema()))))
+            .item(variant(
+                "device_group",
+                Some(("device_group_id", DeviceGroupId::schema())),
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for RuleScope {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleScope")
+    }
 }
 
 /// `POST /subscriptions/{sub}/suppression-rules` (and its preview).
@@ -200,7 +240,6 @@ pub struct NewSuppressionRule {
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
     /// Why the traffic is expected.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub reason: DisplayName,
     /// Also close the open alerts it matches now, with reason `suppressed`.
     #[serde(default)]
@@ -233,16 +272,13 @@ impl NewSuppressionRule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SuppressionRule {
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: RuleId,
     #[serde(rename = "match")]
     pub matches: RuleMatch,
     pub scope: RuleScope,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub reason: DisplayName,
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub author: Email,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

@@ -35,9 +35,15 @@ pub enum TagError {
 
 /// A tag's key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct TagKey(String);
+
+pattern_schema!(TagKey, tag_key_pattern());
+
+#[cfg(feature = "openapi")]
+fn tag_key_pattern() -> String {
+    format!("^[A-Za-z0-9._:/-]{{1,{MAX_TAG_KEY_CHARS}}}$")
+}
 
 impl TagKey {
     pub fn parse(raw: &str) -> Result<Self, TagError> {
@@ -55,9 +61,15 @@ impl TagKey {
 
 /// A tag's value; may be empty (a tag used as a plain label).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct TagValue(String);
+
+pattern_schema!(TagValue, tag_value_pattern());
+
+#[cfg(feature = "openapi")]
+fn tag_value_pattern() -> String {
+    format!("^[^{}]{{0,{MAX_TAG_VALUE_CHARS}}}$", super::text::CONTROL)
+}
 
 impl TagValue {
     pub fn parse(raw: &str) -> Result<Self, TagError> {
@@ -100,7 +112,6 @@ string_conversions!(TagValue);
 
 /// A site's tags: at most [`MAX_TAGS`], one value per key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(
     try_from = "BTreeMap<TagKey, TagValue>",
     into = "BTreeMap<TagKey, TagValue>"
@@ -148,9 +159,54 @@ impl From<Tags> for BTreeMap<TagKey, TagValue> {
 /// Selects the sites carrying every one of its tags with the same value. Never empty:
 /// an empty filter would select every site, which is what a subscription scope is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "Tags", into = "Tags")]
 pub struct TagFilter(Tags);
+
+/// The schema of a tag map: keys and values as their types take them, and at least
+/// `min` / at most [`MAX_TAGS`] entries.
+#[cfg(feature = "openapi")]
+fn tags_schema(min: usize) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::PartialSchema;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let key = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(tag_key_pattern()));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(key))
+        .additional_properties(Some(TagValue::schema()))
+        .min_properties((min > 0).then_some(min))
+        .max_properties(Some(MAX_TAGS))
+        .into()
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Tags {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        tags_schema(0)
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Tags {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Tags")
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for TagFilter {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        tags_schema(1)
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for TagFilter {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("TagFilter")
+    }
+}
 
 impl TagFilter {
     pub fn new(required: Tags) -> Result<Self, TagError> {

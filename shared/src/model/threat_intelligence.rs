@@ -72,9 +72,13 @@ impl TiUpdateStatus {
 /// A TI package version, named after the day it was built (e.g. `2024.03.01` or
 /// `10.0.2403`): 1..=64 characters of letters, digits, `.`, `-` or `_`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct TiVersion(String);
+
+pattern_schema!(
+    TiVersion,
+    format!("^[A-Za-z0-9._-]{{1,{MAX_TI_VERSION_LEN}}}$")
+);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("must be 1 to 64 characters of letters, digits, '.', '-' or '_'")]
