@@ -405,24 +405,14 @@ pub const MAX_API_TOKENS_PER_SUBSCRIPTION: usize = 100;
 #[serde(try_from = "u64", into = "u16")]
 pub struct ApiTokenLifetime(u16);
 
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for ApiTokenLifetime {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::Integer)
-            .minimum(Some(1))
-            .maximum(Some(ApiTokenLifetime::MAX_DAYS))
-            .description(Some("Days until the token expires."))
-            .into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for ApiTokenLifetime {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("ApiTokenLifetime")
-    }
-}
+named_schema!(ApiTokenLifetime, {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(ApiTokenLifetime::MAX_DAYS))
+        .description(Some("Days until the token expires."))
+        .into()
+});
 
 impl ApiTokenLifetime {
     pub const MAX_DAYS: u16 = 365;
@@ -553,23 +543,13 @@ pub struct CreatedWebhookEndpoint {
 #[cfg(feature = "openapi")]
 pub struct RuleEvents;
 
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for RuleEvents {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
-        let kind = ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(EventKind::ROUTABLE.map(EventKind::as_str)));
-        ArrayBuilder::new().items(kind).min_items(Some(1)).into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for RuleEvents {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("RuleEvents")
-    }
-}
+named_schema!(RuleEvents, {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let kind = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(EventKind::ROUTABLE.map(EventKind::as_str)));
+    ArrayBuilder::new().items(kind).min_items(Some(1)).into()
+});
 
 /// `POST /subscriptions/{sub}/notification-rules`: events of these kinds that pass the
 /// filter go to the endpoint.
@@ -1554,19 +1534,9 @@ macro_rules! any_of_schema {
         #[doc = concat!("The document's name for `AnyOf<", stringify!($of), ">`.")]
         pub struct $list;
 
-        #[cfg(feature = "openapi")]
-        impl utoipa::PartialSchema for $list {
-            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                any_of_names(<$of as utoipa::PartialSchema>::schema())
-            }
-        }
-
-        #[cfg(feature = "openapi")]
-        impl utoipa::ToSchema for $list {
-            fn name() -> std::borrow::Cow<'static, str> {
-                std::borrow::Cow::Borrowed(stringify!($list))
-            }
-        }
+        named_schema!($list, {
+            any_of_names(<$of as utoipa::PartialSchema>::schema())
+        });
     };
 }
 

@@ -34,27 +34,14 @@ macro_rules! schema_as {
     };
 }
 
-/// A type written as one JSON string that accepts exactly the strings matching
-/// `$pattern` (an expression giving the ECMA-262 regular expression): the document
-/// states the rule the type's parser applies, so a generated client sends nothing it
-/// refuses. The schema is named after the type.
-macro_rules! pattern_schema {
-    ($ty:ident, $pattern:expr) => {
-        pattern_schema!($ty, $pattern, None::<String>);
-    };
-    ($ty:ident, $pattern:expr, $description:expr) => {
-        pattern_schema!($ty, $pattern, $description, None);
-    };
-    ($ty:ident, $pattern:expr, $description:expr, $max_length:expr) => {
+/// A type whose schema is `$schema` (a block giving the `RefOr<Schema>`), named after
+/// the type.
+macro_rules! named_schema {
+    ($ty:ident, $schema:block) => {
         #[cfg(feature = "openapi")]
         impl utoipa::PartialSchema for $ty {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                utoipa::openapi::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::String)
-                    .pattern(Some($pattern))
-                    .description($description)
-                    .max_length($max_length)
-                    .into()
+                $schema
             }
         }
 
@@ -64,6 +51,29 @@ macro_rules! pattern_schema {
                 std::borrow::Cow::Borrowed(stringify!($ty))
             }
         }
+    };
+}
+
+/// A type written as one JSON string that accepts exactly the strings matching
+/// `$pattern` (an expression giving the ECMA-262 regular expression): the document
+/// states the rule the type's parser applies, so a generated client sends nothing it
+/// refuses.
+macro_rules! pattern_schema {
+    ($ty:ident, $pattern:expr) => {
+        pattern_schema!($ty, $pattern, None::<String>);
+    };
+    ($ty:ident, $pattern:expr, $description:expr) => {
+        pattern_schema!($ty, $pattern, $description, None);
+    };
+    ($ty:ident, $pattern:expr, $description:expr, $max_length:expr) => {
+        named_schema!($ty, {
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .pattern(Some($pattern))
+                .description($description)
+                .max_length($max_length)
+                .into()
+        });
     };
 }
 
@@ -105,23 +115,13 @@ pub(crate) fn ipv6_regex() -> String {
     .join("|")
 }
 
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for IpAddress {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some(format!("^(?:{}|{})$", ipv4_regex(), ipv6_regex())))
-            .examples(["10.0.0.5"])
-            .into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for IpAddress {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("IpAddress")
-    }
-}
+named_schema!(IpAddress, {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(format!("^(?:{}|{})$", ipv4_regex(), ipv6_regex())))
+        .examples(["10.0.0.5"])
+        .into()
+});
 
 #[cfg(all(test, feature = "openapi"))]
 mod tests {

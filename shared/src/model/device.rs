@@ -110,29 +110,19 @@ pub struct ObservedDevice {
 #[cfg(feature = "openapi")]
 pub struct BlankOrName;
 
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for BlankOrName {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some(format!(
-                "(?:^[{}]*$)|(?:{})",
-                super::text::WHITE_SPACE,
-                super::text::single_line_pattern(super::MAX_DISPLAY_NAME_CHARS)
-            )))
-            .description(Some(
-                "A name, or blank (or null) when the sensor could not learn it.",
-            ))
-            .into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for BlankOrName {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("BlankOrName")
-    }
-}
+named_schema!(BlankOrName, {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(format!(
+            "(?:^[{}]*$)|(?:{})",
+            super::text::WHITE_SPACE,
+            super::text::single_line_pattern(super::MAX_DISPLAY_NAME_CHARS)
+        )))
+        .description(Some(
+            "A name, or blank (or null) when the sensor could not learn it.",
+        ))
+        .into()
+});
 
 /// Sensors write an attribute they could not learn as `null` or `""`: both mean
 /// unknown, and must not refuse the whole batch.

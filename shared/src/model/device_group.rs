@@ -29,39 +29,28 @@ pub enum SiteSelector {
     Tags(TagFilter),
 }
 
-/// One of the two shapes, each an object of its one field: the list's length is
-/// stated, and a repeated site is allowed (it counts once).
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for SiteSelector {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{
-            AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Type,
-        };
-        let only =
-            |field: &str, schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>| {
-                ObjectBuilder::new()
-                    .schema_type(Type::Object)
-                    .property(field, schema)
-                    .required(field)
-                    .additional_properties(Some(AdditionalProperties::FreeForm(false)))
-            };
-        let sites = ArrayBuilder::new()
-            .items(<SiteId as utoipa::PartialSchema>::schema())
-            .min_items(Some(1))
-            .max_items(Some(MAX_LISTED_SITES));
-        OneOfBuilder::new()
-            .item(only("sites", sites.into()))
-            .item(only("tags", <TagFilter as utoipa::PartialSchema>::schema()))
-            .into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for SiteSelector {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("SiteSelector")
-    }
-}
+// One of the two shapes, each an object of its one field: the list's length is
+// stated, and a repeated site is allowed (it counts once).
+named_schema!(SiteSelector, {
+    use utoipa::openapi::schema::{
+        AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Type,
+    };
+    let only = |field: &str, schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>| {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(field, schema)
+            .required(field)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+    };
+    let sites = ArrayBuilder::new()
+        .items(<SiteId as utoipa::PartialSchema>::schema())
+        .min_items(Some(1))
+        .max_items(Some(MAX_LISTED_SITES));
+    OneOfBuilder::new()
+        .item(only("sites", sites.into()))
+        .item(only("tags", <TagFilter as utoipa::PartialSchema>::schema()))
+        .into()
+});
 
 /// Most sites a device group may list by id (a device group wanting more selects its
 /// sites by tags). Each listed site is checked in the creating transaction.

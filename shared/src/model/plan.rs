@@ -76,25 +76,15 @@ pub enum Commitment {
 #[serde(try_from = "u64", into = "u32")]
 pub struct CommittedDevices(u32);
 
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for CommittedDevices {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::Integer)
-            .minimum(Some(100))
-            .maximum(Some(MAX_COMMITTED_DEVICES))
-            .multiple_of(Some(100))
-            .description(Some("A positive multiple of 100."))
-            .into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for CommittedDevices {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("CommittedDevices")
-    }
-}
+named_schema!(CommittedDevices, {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .minimum(Some(100))
+        .maximum(Some(MAX_COMMITTED_DEVICES))
+        .multiple_of(Some(100))
+        .description(Some("A positive multiple of 100."))
+        .into()
+});
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("must be a positive multiple of 100 up to 1000000")]

@@ -40,23 +40,13 @@ pub fn is_reserved_site_name(name: &DisplayName) -> bool {
 #[serde(try_from = "Vec<Email>", into = "Vec<Email>")]
 pub struct SiteOwners(BTreeSet<Email>);
 
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for SiteOwners {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::ArrayBuilder::new()
-            .items(<Email as utoipa::PartialSchema>::schema())
-            .max_items(Some(MAX_SITE_OWNERS))
-            .description(Some("Emails; a repeated one counts once."))
-            .into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for SiteOwners {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("SiteOwners")
-    }
-}
+named_schema!(SiteOwners, {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(<Email as utoipa::PartialSchema>::schema())
+        .max_items(Some(MAX_SITE_OWNERS))
+        .description(Some("Emails; a repeated one counts once."))
+        .into()
+});
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("must list at most {MAX_SITE_OWNERS} owners")]

@@ -190,43 +190,33 @@ pub enum RuleScope {
     DeviceGroup { device_group_id: DeviceGroupId },
 }
 
-/// Each variant an object of `kind` and its own fields, and nothing else (the derive
-/// would let other fields through, which serde refuses).
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for RuleScope {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
-        let variant = |kind: &str, field: Option<(&str, utoipa::openapi::RefOr<_>)>| {
-            let tag = ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some([kind]));
-            let mut object = ObjectBuilder::new()
-                .schema_type(Type::Object)
-                .property("kind", tag)
-                .required("kind")
-                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
-            if let Some((name, schema)) = field {
-                object = object.property(name, schema).required(name);
-            }
-            object
-        };
-        OneOfBuilder::new()
-            .item(variant("subscription", None))
-            .item(variant("site", Some(("site_id", SiteId::schema()))))
-            .item(variant(
-                "device_group",
-                Some(("device_group_id", DeviceGroupId::schema())),
-            ))
-            .into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for RuleScope {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("RuleScope")
-    }
-}
+// Each variant an object of `kind` and its own fields, and nothing else (the derive
+// would let other fields through, which serde refuses).
+named_schema!(RuleScope, {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+    let variant = |kind: &str, field: Option<(&str, utoipa::openapi::RefOr<_>)>| {
+        let tag = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([kind]));
+        let mut object = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("kind", tag)
+            .required("kind")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        if let Some((name, schema)) = field {
+            object = object.property(name, schema).required(name);
+        }
+        object
+    };
+    OneOfBuilder::new()
+        .item(variant("subscription", None))
+        .item(variant("site", Some(("site_id", SiteId::schema()))))
+        .item(variant(
+            "device_group",
+            Some(("device_group_id", DeviceGroupId::schema())),
+        ))
+        .into()
+});
 
 /// `POST /subscriptions/{sub}/suppression-rules` (and its preview).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -180,33 +180,9 @@ fn tags_schema(min: usize) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Sc
         .into()
 }
 
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for Tags {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        tags_schema(0)
-    }
-}
+named_schema!(Tags, { tags_schema(0) });
 
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for Tags {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("Tags")
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for TagFilter {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        tags_schema(1)
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for TagFilter {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("TagFilter")
-    }
-}
+named_schema!(TagFilter, { tags_schema(1) });
 
 impl TagFilter {
     pub fn new(required: Tags) -> Result<Self, TagError> {

@@ -93,23 +93,13 @@ pub(crate) fn email_regex() -> String {
 
 // Exactly what `parse` accepts but surrounding white space (trimmed away), so the
 // document states the rule; the length limit is the schema's `maxLength`.
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for Email {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some(format!("^{}$", email_regex())))
-            .max_length(Some(MAX_EMAIL_LEN))
-            .into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for Email {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("Email")
-    }
-}
+named_schema!(Email, {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(format!("^{}$", email_regex())))
+        .max_length(Some(MAX_EMAIL_LEN))
+        .into()
+});
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, TextError> {
