@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use shared::api::{AuditActor, AuditEntry};
+use shared::api::{AUDIT_RETENTION, AuditActor, AuditEntry};
 use shared::model::{AuditEntryId, SiteId, SubscriptionId};
 use time::OffsetDateTime;
 
@@ -11,7 +11,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::ids;
 use crate::keys;
 use crate::records;
-use crate::store::{Condition, Key, Write};
+use crate::store::{Condition, Key, MAX_TRANSACTION_OPS, Query, SortKeyRange, Table, Write};
 
 /// One change, described by the handler that makes it.
 pub struct Change<'a> {
@@ -55,4 +55,45 @@ impl Change<'_> {
 /// A resource as the audit log keeps it.
 pub fn snapshot<T: Serialize>(resource: &T) -> Option<Value> {
     serde_json::to_value(resource).ok()
+}
+
+/// Removes the audit entries of `subscription` recorded more than [`AUDIT_RETENTION`]
+/// before `now`, oldest first, a transaction of them at a time; returns how many. The
+/// entries of the cut-off's last millisecond may wait for the next sweep.
+pub async fn expire(
+    table: &dyn Table,
+    subscription: &SubscriptionId,
+    now: OffsetDateTime,
+) -> ApiResult<usize> {
+    let cutoff = now - AUDIT_RETENTION;
+    let (oldest, newest) = ids::time_ordered_range(None, Some(cutoff));
+    let query = Query {
+        range: SortKeyRange::Between(oldest, newest),
+        limit: MAX_TRANSACTION_OPS as u32,
+        ..Query::partition(keys::audit_partition(subscription))
+    };
+    let mut removed = 0;
+    loop {
+        // Always the first page: the last round's entries are gone.
+        let page = table.query(&query).await?;
+        let mut expired = Vec::new();
+        for item in &page.items {
+            let entry: AuditEntry = records::decode(item)?;
+            if entry.at < cutoff {
+                expired.push(Write::Delete {
+                    key: item.key.clone(),
+                    condition: Condition::Always,
+                });
+            }
+        }
+        let more = expired.len() == page.items.len() && page.next_cursor.is_some();
+        if expired.is_empty() {
+            return Ok(removed);
+        }
+        removed += expired.len();
+        table.transact(expired).await?;
+        if !more {
+            return Ok(removed);
+        }
+    }
 }

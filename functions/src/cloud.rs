@@ -87,8 +87,8 @@ fn init_logs() {
 }
 
 /// Runs the scheduled worker: each invocation sweeps for sensors that went quiet
-/// (`alerts::offline::sweep`), hourly removes long-inactive devices
-/// (`devices::retention::sweep`), then visits every subscription with notification
+/// (`alerts::offline::sweep`), hourly removes what is past its retention
+/// (`retention::sweep`), then visits every subscription with notification
 /// settings (`notifications::worker::cycle`).
 pub async fn run_notification_worker() -> Result<(), lambda_http::Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
@@ -102,7 +102,7 @@ pub async fn run_notification_worker() -> Result<(), lambda_http::Error> {
             crate::alerts::offline::sweep(table.as_ref(), now).await?;
             // Retention reads every device: once an hour is plenty.
             if now.minute() == 0 {
-                crate::devices::retention::sweep(table.as_ref(), now).await?;
+                crate::retention::sweep(table.as_ref(), now).await?;
             }
             crate::notifications::worker::cycle(table.as_ref(), targets).await?;
             Ok::<_, lambda_http::Error>(())

@@ -29,6 +29,7 @@ pub mod openapi;
 pub mod plans;
 pub mod rbac;
 pub mod records;
+pub mod retention;
 pub mod sensors;
 pub mod sites;
 pub mod store;

@@ -21,7 +21,7 @@ use crate::http::{AppState, no_such_endpoint, with_common_layers};
 use crate::store::Table;
 use crate::store::dynamodb::DynamoTable;
 use crate::store::embedded::EmbeddedTable;
-use crate::{alerts, demo, devices, notifications, openapi};
+use crate::{alerts, demo, notifications, openapi, retention};
 use shared::model::WebhookTargets;
 
 /// Which table `vigil serve` keeps its state in.
@@ -178,7 +178,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     // sensors are found without anyone loading a page.
     let deliveries = tokio::spawn(notifications::worker::run(table.clone(), webhooks));
     let sweeps = tokio::spawn(alerts::offline::run(table.clone()));
-    let retention = tokio::spawn(devices::retention::run(table));
+    let retention = tokio::spawn(retention::run(table));
     let app = app(state, dev_login, &args.dist);
     if args.demo {
         demo::start(app.clone(), &auth).await?;

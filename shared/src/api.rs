@@ -2283,8 +2283,12 @@ impl<'de> Deserialize<'de> for AuditAction {
     }
 }
 
+/// How long the audit log keeps an entry: retention removes it after a year.
+pub const AUDIT_RETENTION: time::Duration = time::Duration::days(365);
+
 /// One successful write: who, what, when, where, and the resource before and after.
-/// Written in the same transaction as the change, so the log never misses one.
+/// Written in the same transaction as the change, so the log never misses one; kept for
+/// [`AUDIT_RETENTION`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {

@@ -731,3 +731,36 @@ async fn every_mutation_writes_one_complete_audit_entry_and_every_refusal_none()
         .await;
     expect(&anonymous, 401, "unauthenticated");
 }
+
+vigil_tests::for_each_store!(
+    retention_removes_audit_entries_older_than_a_year_and_keeps_the_rest,
+    |backend: vigil_tests::vigil::Backend| async move {
+        let vigil = vigil_tests::embedded::InProcess::start_on(backend).await;
+        let fleet = Fleet::on(vigil.api(), "owner@example.com").await;
+        // GIVEN a subscription with a sensor and a few changes in its audit log
+        fleet.site_with_a_sensor().await;
+        let logged = fleet.audit().await;
+        assert!(logged.len() >= 3, "{logged:#?}");
+        let newest = OffsetDateTime::parse(logged[0]["at"].as_str().unwrap(), &Rfc3339).unwrap();
+        let oldest = OffsetDateTime::parse(
+            logged.last().unwrap()["at"].as_str().unwrap(),
+            &Rfc3339,
+        )
+        .unwrap();
+        let table: std::sync::Arc<dyn functions::store::Table> = vigil.table.clone();
+        let retention = shared::api::AUDIT_RETENTION;
+        // WHEN retention sweeps on the day before the oldest entry is a year old
+        functions::retention::sweep(table.as_ref(), oldest + retention - Duration::days(1))
+            .await
+            .unwrap();
+        // THEN every entry is kept
+        assert_eq!(fleet.audit().await, logged);
+        // WHEN it sweeps once the newest entry is a year old
+        functions::retention::sweep(table.as_ref(), newest + retention + Duration::seconds(1))
+            .await
+            .unwrap();
+        // THEN the log is empty, and what was logged still works
+        assert_eq!(fleet.audit().await, Vec::<Value>::new());
+        assert_eq!(fleet.get("/sites").await.body["items"].as_array().unwrap().len(), 1);
+    }
+);

@@ -911,7 +911,7 @@ vigil_tests::for_each_store!(
         assert_eq!(inactive.len(), 2, "{inactive:#?}");
         // WHEN retention sweeps
         let table: std::sync::Arc<dyn functions::store::Table> = vigil.table.clone();
-        functions::devices::retention::sweep(table.as_ref(), now)
+        functions::retention::sweep(table.as_ref(), now)
             .await
             .unwrap();
         // THEN only the device past the retention period is gone, audited as Vigil's

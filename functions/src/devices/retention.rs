@@ -1,7 +1,7 @@
 //! Retention of the inventory: a device inactive for longer than `DEVICE_RETENTION`
 //! (90 days) is removed, as a person deleting it would (its identity goes with it, so
-//! its next observation makes it anew), with an audit entry by Vigil itself. Swept
-//! every [`SWEEP_EVERY`] by `vigil serve`, hourly by the scheduled worker in the cloud.
+//! its next observation makes it anew), with an audit entry by Vigil itself. Run by
+//! [`crate::retention`].
 
 use shared::api::{AuditActor, Site};
 use shared::model::{Device, SubscriptionId};
@@ -13,31 +13,8 @@ use crate::keys;
 use crate::records;
 use crate::store::{Condition, Query, StoreError, Table, Write};
 
-pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Runs until aborted.
-pub async fn run(table: std::sync::Arc<dyn Table>) {
-    loop {
-        if let Err(e) = sweep(table.as_ref(), OffsetDateTime::now_utc()).await {
-            tracing::warn!(error = %e, "device retention");
-        }
-        tokio::time::sleep(SWEEP_EVERY).await;
-    }
-}
-
-/// Removes every expired device of every subscription with sensors, as of `now`.
-pub async fn sweep(table: &dyn Table, now: OffsetDateTime) -> ApiResult<()> {
-    let marked =
-        records::marked_subscriptions(table, keys::sensing_subscriptions_query(500)).await?;
-    for subscription in marked {
-        if let Err(e) = sweep_subscription(table, &subscription, now).await {
-            tracing::warn!(%subscription, error = %e, "device retention of a subscription");
-        }
-    }
-    Ok(())
-}
-
-async fn sweep_subscription(
+/// Removes every expired device of `subscription`, as of `now`.
+pub async fn sweep_subscription(
     table: &dyn Table,
     subscription: &SubscriptionId,
     now: OffsetDateTime,
