@@ -150,6 +150,22 @@ impl CountChange {
         change
     }
 
+    /// An alert removed (retention): no longer open, nor first detected on its day, nor
+    /// in its group.
+    pub fn removed(alert: &Alert) -> CountChange {
+        let mut change = CountChange::default();
+        if is_open(alert.status) {
+            change.open.add(alert.severity, -1);
+        }
+        change
+            .first_detected
+            .entry(alert.first_detected.date())
+            .or_default()
+            .add(alert.severity, -1);
+        change.add_group(alert, -1);
+        change
+    }
+
     fn add_group(&mut self, alert: &Alert, n: i64) {
         let count = self
             .groups

@@ -1,7 +1,8 @@
 //! Retention: what Vigil removes once it is older than its documented period
-//! (`docs/data-model.md`, "Retention"): devices inactive for `DEVICE_RETENTION` (90
-//! days, [`devices::retention`]) and audit entries older than `AUDIT_RETENTION` (365
-//! days, [`audit::expire`]), in every subscription with sensors. Swept every
+//! (`docs/data-model.md`, "Retention"): alerts not detected for `ALERT_RETENTION` (90
+//! days, [`alerts::retention`]), devices inactive for `DEVICE_RETENTION` (90 days,
+//! [`devices::retention`]) and audit entries older than `AUDIT_RETENTION` (365 days,
+//! [`audit::expire`]), in every subscription with sensors. Swept every
 //! [`SWEEP_EVERY`] by `vigil serve`, hourly by the scheduled worker in the cloud.
 
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::http::error::ApiResult;
 use crate::store::Table;
-use crate::{audit, devices, keys, records};
+use crate::{alerts, audit, devices, keys, records};
 
 pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -30,13 +31,22 @@ pub async fn sweep(table: &dyn Table, now: OffsetDateTime) -> ApiResult<()> {
     let marked =
         records::marked_subscriptions(table, keys::sensing_subscriptions_query(500)).await?;
     for subscription in marked {
+        match alerts::retention::sweep_subscription(table, &subscription, now).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(%subscription, removed, "alerts expired"),
+            Err(e) => {
+                tracing::warn!(%subscription, error = %e, "alert retention of a subscription")
+            }
+        }
         if let Err(e) = devices::retention::sweep_subscription(table, &subscription, now).await {
             tracing::warn!(%subscription, error = %e, "device retention of a subscription");
         }
         match audit::expire(table, &subscription, now).await {
             Ok(0) => {}
             Ok(removed) => tracing::info!(%subscription, removed, "audit entries expired"),
-            Err(e) => tracing::warn!(%subscription, error = %e, "audit retention of a subscription"),
+            Err(e) => {
+                tracing::warn!(%subscription, error = %e, "audit retention of a subscription")
+            }
         }
     }
     Ok(())

@@ -1889,3 +1889,83 @@ on_both_stores!(
         }
     }
 );
+
+// ----- Retention -----
+
+vigil_tests::for_each_store!(
+    retention_removes_alerts_not_detected_for_ninety_days_with_their_counts_and_timeline,
+    |backend: vigil_tests::vigil::Backend| async move {
+        let vigil = vigil_tests::embedded::InProcess::start_on(backend).await;
+        let fleet = Fleet::on(vigil.api(), "owner@example.com").await;
+        let sensor = fleet.site_with_a_sensor().await;
+        // GIVEN an open alert with a comment, and a learned one (a baseline)
+        let raised = ingest(
+            &fleet,
+            &sensor,
+            vec![
+                detection("Open", "10.0.0.1", false),
+                detection("Baseline", "10.0.0.2", true),
+            ],
+        )
+        .await;
+        let id_of = |title: &str| {
+            raised.iter().find(|a| a["title"] == title).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let (open, baseline) = (id_of("Open"), id_of("Baseline"));
+        let commented = fleet
+            .post(&format!("/alerts/{open}/comments"), json!({"text": "seen"}))
+            .await;
+        assert_eq!(commented.status, 201, "{commented:?}");
+        assert_eq!(learn(&fleet, &fleet.owner, &baseline).await.status, 200);
+        let table: std::sync::Arc<dyn functions::store::Table> = vigil.table.clone();
+        let now = OffsetDateTime::now_utc();
+        let retention = shared::model::ALERT_RETENTION;
+        // WHEN retention sweeps a day before they are 90 days old
+        functions::retention::sweep(table.as_ref(), now + retention - time::Duration::days(1))
+            .await
+            .unwrap();
+        // THEN both are kept
+        assert_eq!(list(&fleet, &fleet.owner, "").await.len(), 2);
+        // WHEN it sweeps a day after
+        functions::retention::sweep(table.as_ref(), now + retention + time::Duration::days(1))
+            .await
+            .unwrap();
+        // THEN both are gone, with their timelines and counts
+        assert_eq!(list(&fleet, &fleet.owner, "").await, Vec::<Value>::new());
+        for id in [&open, &baseline] {
+            expect(&get(&fleet, &fleet.owner, id).await, 404, "not_found");
+            let events = table
+                .query(&keys::alert_events_query(
+                    &SubscriptionId::parse(fleet.sub.as_str()).unwrap(),
+                    &AlertId::parse(id.as_str()).unwrap(),
+                    10,
+                ))
+                .await
+                .unwrap();
+            assert_eq!(events.items, vec![], "the timeline of {id} is left");
+        }
+        let counted = fleet.get("/alerts/counts").await;
+        assert_eq!(counted.body["total"], 0, "{counted:?}");
+        assert_eq!(
+            summary(&fleet, &fleet.owner).await["open"],
+            counts(0, 0, 0, 0)
+        );
+        // AND the open alert's traffic raises a new alert, the baseline's stays expected
+        let again = ingest(
+            &fleet,
+            &sensor,
+            vec![
+                detection("Open", "10.0.0.1", false),
+                detection("Baseline", "10.0.0.2", true),
+            ],
+        )
+        .await;
+        assert_eq!(again.len(), 1, "{again:#?}");
+        assert_eq!(again[0]["title"], "Open");
+        assert_ne!(again[0]["id"], open.as_str());
+        assert_eq!(again[0]["detections"], 1);
+    }
+);

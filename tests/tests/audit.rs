@@ -742,11 +742,9 @@ vigil_tests::for_each_store!(
         let logged = fleet.audit().await;
         assert!(logged.len() >= 3, "{logged:#?}");
         let newest = OffsetDateTime::parse(logged[0]["at"].as_str().unwrap(), &Rfc3339).unwrap();
-        let oldest = OffsetDateTime::parse(
-            logged.last().unwrap()["at"].as_str().unwrap(),
-            &Rfc3339,
-        )
-        .unwrap();
+        let oldest =
+            OffsetDateTime::parse(logged.last().unwrap()["at"].as_str().unwrap(), &Rfc3339)
+                .unwrap();
         let table: std::sync::Arc<dyn functions::store::Table> = vigil.table.clone();
         let retention = shared::api::AUDIT_RETENTION;
         // WHEN retention sweeps on the day before the oldest entry is a year old
@@ -761,6 +759,12 @@ vigil_tests::for_each_store!(
             .unwrap();
         // THEN the log is empty, and what was logged still works
         assert_eq!(fleet.audit().await, Vec::<Value>::new());
-        assert_eq!(fleet.get("/sites").await.body["items"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            fleet.get("/sites").await.body["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
     }
 );

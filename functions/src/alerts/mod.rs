@@ -48,6 +48,7 @@ use crate::store::{Condition, Index, Item, Key, Table, TableRead, TransactionLim
 
 mod fingerprints;
 pub mod offline;
+pub mod retention;
 mod suppression;
 mod trail;
 

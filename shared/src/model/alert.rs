@@ -360,7 +360,16 @@ fn one() -> u64 {
     1
 }
 
+/// How long an alert is kept after its last detection: retention removes it then, with
+/// its capture and timeline (the seeds' portal keeps alerts 90 days).
+pub const ALERT_RETENTION: time::Duration = time::Duration::days(90);
+
 impl Alert {
+    /// Not detected for longer than [`ALERT_RETENTION`]: retention removes it.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        now - self.last_detected > ALERT_RETENTION
+    }
+
     /// A new alert for a detection at `now`.
     pub fn raised(
         id: AlertId,
