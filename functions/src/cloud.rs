@@ -2,7 +2,10 @@
 //! client and the token verifier built once, before `lambda_http::run`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
 use axum::Router;
 use shared::model::WebhookTargets;
 
@@ -67,13 +70,28 @@ pub async fn state() -> Result<AppState, StartError> {
     })
 }
 
-/// The table at `TABLE_NAME`, its cursors signed with `CURSOR_SECRET`.
+/// How long one DynamoDB call may take, its retries included: well inside the functions'
+/// 10 s timeout (`infra/template.yaml`, Globals), so a slow or unreachable table makes
+/// the function answer `503` itself rather than the gateway time out on it.
+pub const TABLE_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+/// One attempt of a call; the SDK's standard retries use the rest of the operation's time.
+const TABLE_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+const TABLE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The table at `TABLE_NAME`, its cursors signed with `CURSOR_SECRET`, its connection
+/// opened at init (a failure there is only logged: the first request tries again).
 async fn table() -> Result<Arc<dyn crate::store::Table>, StartError> {
     let table_name = required("TABLE_NAME")?;
     let cursor_key = secret("CURSOR_SECRET")?;
-    Ok(Arc::new(
-        DynamoTable::from_env(&table_name, cursor_key).await,
-    ))
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(TABLE_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(TABLE_ATTEMPT_TIMEOUT)
+        .operation_timeout(TABLE_OPERATION_TIMEOUT)
+        .build();
+    let loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+    let table = DynamoTable::from_loader(loader, &table_name, cursor_key).await;
+    table.warm_up().await;
+    Ok(Arc::new(table))
 }
 
 fn init_logs() {

@@ -198,3 +198,19 @@ fn no_gateway_authorizer_stands_before_the_functions_own_verification() {
         );
     }
 }
+
+#[test]
+fn a_table_call_gives_up_before_the_function_times_out() {
+    let template = template();
+    let timeout: u64 = template
+        .lines()
+        .map(str::trim)
+        .find_map(|line| line.strip_prefix("Timeout: "))
+        .and_then(|seconds| seconds.parse().ok())
+        .expect("the functions' Timeout in Globals");
+    let operation = functions::cloud::TABLE_OPERATION_TIMEOUT;
+    assert!(
+        operation.as_secs() * 2 <= timeout,
+        "a DynamoDB call may take {operation:?}, the function {timeout} s: leave it room to answer"
+    );
+}

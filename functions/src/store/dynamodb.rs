@@ -102,6 +102,15 @@ impl DynamoTable {
         }
     }
 
+    /// Opens the connection (TLS, credentials) before a request needs it, with one read
+    /// of a key nothing is written under. A failure is logged, never fatal: the first
+    /// request tries again.
+    pub async fn warm_up(&self) {
+        if let Err(error) = self.get(&Key::new("WARM-UP", "WARM-UP")).await {
+            tracing::warn!(%error, "the table could not be reached at start");
+        }
+    }
+
     /// Creates the table with its two indexes if it is missing, then waits until it is
     /// active. Safe to call from several processes at once.
     pub async fn ensure_table(&self) -> StoreResult<()> {
