@@ -22,7 +22,7 @@ STATE = (
     # What a request names (a zone, role, site, sensor, endpoint...) must exist here.
     "no such ",
     "there is no ",
-    "in this subscription",
+    "no sensor ",
     # Only a published release can be installed.
     "is not a published sensor software version",
     # An assignee must be one who may view the alert's site.
