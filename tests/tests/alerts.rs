@@ -1898,16 +1898,14 @@ vigil_tests::for_each_store!(
         let vigil = vigil_tests::embedded::InProcess::start_on(backend).await;
         let fleet = Fleet::on(vigil.api(), "owner@example.com").await;
         let sensor = fleet.site_with_a_sensor().await;
-        // GIVEN an open alert with a comment, and a learned one (a baseline)
-        let raised = ingest(
-            &fleet,
-            &sensor,
+        let traffic = || {
             vec![
                 detection("Open", "10.0.0.1", false),
                 detection("Baseline", "10.0.0.2", true),
-            ],
-        )
-        .await;
+            ]
+        };
+        // GIVEN an open alert with a comment, and a learned one (a baseline)
+        let raised = ingest(&fleet, &sensor, traffic()).await;
         let id_of = |title: &str| {
             raised.iter().find(|a| a["title"] == title).unwrap()["id"]
                 .as_str()
@@ -1954,15 +1952,7 @@ vigil_tests::for_each_store!(
             counts(0, 0, 0, 0)
         );
         // AND the open alert's traffic raises a new alert, the baseline's stays expected
-        let again = ingest(
-            &fleet,
-            &sensor,
-            vec![
-                detection("Open", "10.0.0.1", false),
-                detection("Baseline", "10.0.0.2", true),
-            ],
-        )
-        .await;
+        let again = ingest(&fleet, &sensor, traffic()).await;
         assert_eq!(again.len(), 1, "{again:#?}");
         assert_eq!(again[0]["title"], "Open");
         assert_ne!(again[0]["id"], open.as_str());
