@@ -27,6 +27,18 @@ STATE = (
     "is not a published sensor software version",
     # An assignee must be one who may view the alert's site.
     "may not view alerts at site",
+    # A close reason must be one of the subscription's list, which requests replace.
+    "is not a close reason here",
+    # A role's permissions are stored: one with only subscription-wide ones grants
+    # nothing at a site.
+    "grants only subscription-wide permissions",
+    # Devices merge only within one site, and where each is is stored.
+    "the devices are at different sites",
+    # Whether an email is an API token's principal is stored (stateful runs reuse a
+    # created token's): it gets its one role when it is created, never another.
+    "names an API token",
+    # A sensor's type is stored: only OT sensors recover a console password.
+    "are recovered for OT sensors only",
     # A webhook's host must resolve, and not to the host's own network unless the
     # operator allows it.
     "does not resolve",
