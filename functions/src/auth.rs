@@ -6,9 +6,14 @@
 //! discovery document publishes (`jwks_uri`), cached by key id and fetched again when a
 //! token names a key id not seen yet — at most once per [`KEY_REFETCH_INTERVAL`], so a
 //! stream of forged key ids cannot turn Vigil against the provider.
+//!
+//! `vigil serve` reads the discovery document at start and refuses to start without it.
+//! A deployed function must not: its start is retried by Lambda on every request while
+//! the provider is away, so it starts anyway and requests try discovery again, at most
+//! once per [`DISCOVERY_RETRY_INTERVAL`], until it succeeds.
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
@@ -28,6 +33,11 @@ pub const LOCAL_TOKEN_SECONDS: u64 = 12 * 60 * 60;
 const LEEWAY_SECONDS: u64 = 30;
 /// The least time between two fetches of the provider's keys caused by unknown key ids.
 pub const KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+/// How long one request to the provider may take: a function's start (Lambda allows
+/// 10 s for it) must not wait out a provider that hangs.
+const PROVIDER_TIMEOUT: Duration = Duration::from_secs(3);
+/// The least time between two attempts at a provider's discovery document that failed.
+pub const DISCOVERY_RETRY_INTERVAL: Duration = Duration::from_secs(5);
 /// What the console asks the provider for: an ID token with the `email` claim.
 const SCOPE: &str = "openid email";
 
@@ -89,14 +99,25 @@ struct LocalKey {
     audience: String,
 }
 
-/// An OpenID provider's RS256 keys, by key id, and where to fetch them again.
+/// An OpenID provider: what its discovery document said once read, its RS256 keys by
+/// key id, and when each may be fetched again.
 struct Provider {
-    sign_in: OidcSignIn,
-    jwks_uri: String,
+    issuer: String,
+    client_id: String,
     client: reqwest::Client,
+    /// Read on every request, never held across an await: a plain lock, and shared.
+    discovered: std::sync::RwLock<Option<Arc<Discovered>>>,
+    rediscover: Mutex<RefetchGate>,
     keys: RwLock<Vec<(String, DecodingKey)>>,
     refetch: Mutex<RefetchGate>,
     validation: Validation,
+}
+
+/// What the console and the key fetches need from a discovery document.
+#[derive(Debug)]
+struct Discovered {
+    sign_in: OidcSignIn,
+    jwks_uri: String,
 }
 
 /// Lets a fetch of the keys through at most once per interval.
@@ -137,10 +158,7 @@ impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
             .field("local", &self.local.as_ref().map(|key| &key.issuer))
-            .field(
-                "provider",
-                &self.provider.as_ref().map(|p| &p.sign_in.issuer),
-            )
+            .field("provider", &self.provider.as_ref().map(|p| &p.issuer))
             .finish_non_exhaustive()
     }
 }
@@ -160,26 +178,47 @@ impl Authenticator {
         }
     }
 
-    /// Verification of an OpenID provider's tokens only (the deployed functions).
+    /// Verification of an OpenID provider's tokens only (the deployed functions). The
+    /// provider is asked for its discovery document now, but one that cannot be reached
+    /// is only logged: requests ask again.
     pub async fn oidc(issuer: &str, client_id: &str) -> Result<Self, DiscoveryFailed> {
+        let provider = Provider::new(issuer, client_id)?;
+        if let Err(e) = provider.discovered().await {
+            tracing::warn!(error = %e, "OpenID discovery at start; requests will try again");
+        }
         Ok(Self {
             local: None,
-            provider: Some(Provider::discover(issuer, client_id).await?),
+            provider: Some(provider),
         })
     }
 
     /// Also accepts the tokens of the OpenID provider at `issuer` whose audience is
-    /// `client_id` (the console's client at that provider).
+    /// `client_id` (the console's client at that provider), which must answer now.
     pub async fn with_oidc(self, issuer: &str, client_id: &str) -> Result<Self, DiscoveryFailed> {
+        let provider = Provider::new(issuer, client_id)?;
+        provider.discover().await?;
         Ok(Self {
-            provider: Some(Provider::discover(issuer, client_id).await?),
+            provider: Some(provider),
             ..self
         })
     }
 
-    /// What the console needs to send a user to the provider, if there is one.
-    pub fn oidc_sign_in(&self) -> Option<&OidcSignIn> {
-        self.provider.as_ref().map(|provider| &provider.sign_in)
+    /// What the console needs to send a user to the provider, if there is one; an error
+    /// if there is one whose discovery document could not be read yet.
+    pub async fn oidc_sign_in(&self) -> Result<Option<OidcSignIn>, DiscoveryFailed> {
+        match &self.provider {
+            Some(provider) => Ok(Some(provider.discovered().await?.sign_in.clone())),
+            None => Ok(None),
+        }
+    }
+
+    /// The provider's sign-in settings if its discovery document has been read, without
+    /// asking it (always so in `vigil serve`, which reads it at start).
+    pub fn known_oidc_sign_in(&self) -> Option<OidcSignIn> {
+        self.provider
+            .as_ref()
+            .and_then(Provider::known)
+            .map(|discovered| discovered.sign_in.clone())
     }
 
     pub fn issue(&self, email: &Email) -> Result<String, TokenRefused> {
@@ -250,51 +289,102 @@ impl Authenticator {
 }
 
 impl Provider {
-    /// Reads the provider's discovery document and its keys.
-    async fn discover(issuer: &str, client_id: &str) -> Result<Self, DiscoveryFailed> {
-        let failed = |problem: String| DiscoveryFailed {
-            issuer: issuer.to_owned(),
-            problem,
-        };
+    /// The provider at `issuer`, nothing fetched yet.
+    fn new(issuer: &str, client_id: &str) -> Result<Self, DiscoveryFailed> {
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            .timeout(PROVIDER_TIMEOUT)
             .build()
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| DiscoveryFailed {
+                issuer: issuer.to_owned(),
+                problem: e.to_string(),
+            })?;
+        Ok(Self {
+            issuer: issuer.to_owned(),
+            client_id: client_id.to_owned(),
+            client,
+            discovered: std::sync::RwLock::new(None),
+            rediscover: Mutex::new(RefetchGate::new(DISCOVERY_RETRY_INTERVAL)),
+            keys: RwLock::new(Vec::new()),
+            refetch: Mutex::new(RefetchGate::new(KEY_REFETCH_INTERVAL)),
+            validation: validation(Algorithm::RS256, issuer, client_id),
+        })
+    }
+
+    fn failed(&self, problem: String) -> DiscoveryFailed {
+        DiscoveryFailed {
+            issuer: self.issuer.clone(),
+            problem,
+        }
+    }
+
+    /// The discovery document's part Vigil uses: as read once, or read now if it never
+    /// was and the retry gate lets an attempt through.
+    async fn discovered(&self) -> Result<Arc<Discovered>, DiscoveryFailed> {
+        if let Some(discovered) = self.known() {
+            return Ok(discovered);
+        }
+        let may_try = self
+            .rediscover
+            .lock()
+            .map(|mut gate| gate.try_pass(Instant::now()))
+            .unwrap_or(false);
+        if !may_try {
+            return Err(self.failed(format!(
+                "not reached yet (tried less than {DISCOVERY_RETRY_INTERVAL:?} ago)"
+            )));
+        }
+        self.discover().await
+    }
+
+    /// Reads the provider's discovery document and its keys, and keeps both.
+    async fn discover(&self) -> Result<Arc<Discovered>, DiscoveryFailed> {
         let url = format!(
             "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
+            self.issuer.trim_end_matches('/')
         );
-        let discovery: Discovery = fetch_json(&client, &url).await.map_err(failed)?;
+        let discovery: Discovery = fetch_json(&self.client, &url)
+            .await
+            .map_err(|e| self.failed(e))?;
         // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer asked for.
-        if discovery.issuer != issuer {
-            return Err(failed(format!(
+        if discovery.issuer != self.issuer {
+            return Err(self.failed(format!(
                 "its discovery document names the issuer {}",
                 discovery.issuer
             )));
         }
-        let keys = fetch_keys(&client, &discovery.jwks_uri)
+        let keys = fetch_keys(&self.client, &discovery.jwks_uri)
             .await
-            .map_err(failed)?;
-        Ok(Self {
+            .map_err(|e| self.failed(e))?;
+        let discovered = Arc::new(Discovered {
             sign_in: OidcSignIn {
                 issuer: discovery.issuer,
-                client_id: client_id.to_owned(),
+                client_id: self.client_id.clone(),
                 authorization_endpoint: discovery.authorization_endpoint,
                 token_endpoint: discovery.token_endpoint,
                 end_session_endpoint: discovery.end_session_endpoint,
                 scope: SCOPE.to_owned(),
             },
             jwks_uri: discovery.jwks_uri,
-            client,
-            keys: RwLock::new(keys),
-            refetch: Mutex::new(RefetchGate::new(KEY_REFETCH_INTERVAL)),
-            validation: validation(Algorithm::RS256, issuer, client_id),
-        })
+        });
+        *self.keys.write().await = keys;
+        if let Ok(mut known) = self.discovered.write() {
+            *known = Some(Arc::clone(&discovered));
+        }
+        Ok(discovered)
+    }
+
+    /// The discovery document's part Vigil uses, if it has been read.
+    fn known(&self) -> Option<Arc<Discovered>> {
+        self.discovered.read().ok().and_then(|known| known.clone())
     }
 
     /// The key with id `id`, fetching the provider's keys again if it is new to us (a
     /// rotation) and the gate lets a fetch through.
     async fn key(&self, id: &str) -> Result<DecodingKey, TokenRefused> {
+        let discovered = self
+            .discovered()
+            .await
+            .map_err(|e| TokenRefused(e.to_string()))?;
         if let Some(key) = find_key(&self.keys.read().await, id) {
             return Ok(key);
         }
@@ -308,7 +398,7 @@ impl Provider {
                 "unknown kid {id} (keys fetched less than {KEY_REFETCH_INTERVAL:?} ago)"
             )));
         }
-        let fresh = fetch_keys(&self.client, &self.jwks_uri)
+        let fresh = fetch_keys(&self.client, &discovered.jwks_uri)
             .await
             .map_err(TokenRefused)?;
         let found = find_key(&fresh, id);

@@ -76,14 +76,13 @@ struct DevLoginMounted(bool);
 async fn auth_config(
     State(auth): State<Arc<Authenticator>>,
     Extension(DevLoginMounted(dev_login)): Extension<DevLoginMounted>,
-) -> Response {
-    json(
-        StatusCode::OK,
-        &AuthConfig {
-            dev_login,
-            oidc: auth.oidc_sign_in().cloned(),
-        },
-    )
+) -> ApiResult<Response> {
+    // A deployed function whose provider has not answered yet cannot say how to sign in.
+    let oidc = auth
+        .oidc_sign_in()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(json(StatusCode::OK, &AuthConfig { dev_login, oidc }))
 }
 
 /// Signs in without a password (the local binary only).

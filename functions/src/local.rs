@@ -219,7 +219,7 @@ pub fn app(state: AppState, dev_login: bool, dist: &Path) -> Router {
     // The console exchanges the provider's code for tokens itself (a public client).
     let provider = state
         .auth
-        .oidc_sign_in()
+        .known_oidc_sign_in()
         .and_then(|oidc| origin_of(&oidc.token_endpoint));
     let (routes, document) = openapi::routes(dev_login).split_for_parts();
     let routes = openapi::serving(routes, &openapi::linked(&document))

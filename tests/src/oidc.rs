@@ -75,9 +75,13 @@ impl OpenIdProvider {
     /// Starts on a free port, signing with `key`, with one public client `vigil-console`
     /// that may return to `redirect_uris`.
     pub async fn start(key: &SigningKey, redirect_uris: &[String]) -> Self {
+        Self::start_on(free_port(), key, redirect_uris).await
+    }
+
+    /// As [`Self::start`], on `port` (a provider that comes up where one was expected).
+    pub async fn start_on(port: u16, key: &SigningKey, redirect_uris: &[String]) -> Self {
         let keys_file = tempfile::NamedTempFile::new().expect("a temp file");
         let client_id = "vigil-console".to_owned();
-        let port = free_port();
         write_keys(&keys_file, key);
         let mut provider = Self {
             child: Self::spawn(port, keys_file.path(), &client_id, redirect_uris),

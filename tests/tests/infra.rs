@@ -20,15 +20,15 @@ fn routes(template: &str) -> Vec<(String, String)> {
 }
 
 /// `(function, method, path)` of every `Type: HttpApi` event in the template, the
-/// function named by its binary (`CodeUri: ../target/lambda/<name>/`, which comes
-/// before the function's events).
+/// function named by its binary (`Binary: <name>`, which comes before the function's
+/// events).
 fn function_routes(template: &str) -> Vec<(String, String, String)> {
     let mut routes = Vec::new();
     let mut function = String::new();
     let mut method = None;
     for line in template.lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("CodeUri: ../target/lambda/") {
-            function = rest.trim_end_matches('/').to_owned();
+        if let Some(binary) = line.strip_prefix("Binary: ") {
+            function = binary.to_owned();
         } else if let Some(m) = line.strip_prefix("Method: ") {
             method = Some(m.to_owned());
         } else if let Some(path) = line.strip_prefix("Path: ") {
@@ -87,14 +87,26 @@ fn every_contract_endpoint_is_routed_except_the_local_dev_login() {
 #[test]
 fn every_function_of_the_template_is_a_binary_of_the_functions_crate() {
     let template = template();
-    let code_uris: Vec<&str> = template
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("CodeUri: ../target/lambda/"))
-        .map(|rest| rest.trim_end_matches('/'))
+    let lines: Vec<&str> = template.lines().map(str::trim).collect();
+    let binaries: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("Binary: "))
         .collect();
-    assert!(!code_uris.is_empty());
+    assert!(!binaries.is_empty());
+    // `sam build` runs `cargo lambda build --bin <name>` in `CodeUri` and takes
+    // `target/lambda/<name>/bootstrap` from there: the workspace root, seen from infra/.
+    let functions = lines
+        .iter()
+        .filter(|line| **line == "Type: AWS::Serverless::Function")
+        .count();
+    let at_the_root = lines.iter().filter(|line| **line == "CodeUri: ..").count();
+    assert_eq!(binaries.len(), functions, "every function names its binary");
+    assert_eq!(
+        at_the_root, functions,
+        "every function builds at the workspace root"
+    );
     let bins = workspace_root().join("functions/src/bin");
-    for name in &code_uris {
+    for name in &binaries {
         assert!(
             bins.join(format!("{name}.rs")).exists(),
             "no binary for function {name}"
@@ -109,7 +121,7 @@ fn every_function_of_the_template_is_a_binary_of_the_functions_crate() {
             .to_string_lossy()
             .into_owned();
         assert!(
-            name == "vigil" || code_uris.contains(&name.as_str()),
+            name == "vigil" || binaries.contains(&name.as_str()),
             "binary {name} is not deployed by the template"
         );
     }

@@ -10,7 +10,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use vigil_tests::fleet::Fleet;
 use vigil_tests::oidc::{OpenIdProvider, SigningKey};
-use vigil_tests::vigil::{Vigil, expect};
+use vigil_tests::vigil::{Vigil, expect, free_port};
 
 fn now() -> i64 {
     SystemTime::now()
@@ -262,4 +262,36 @@ async fn a_provider_that_cannot_be_reached_stops_vigil_from_starting() {
         stderr.contains("OpenID provider http://127.0.0.1:9"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn a_deployed_function_starts_without_its_provider_and_accepts_its_tokens_once_it_answers() {
+    use functions::auth::{Authenticator, DISCOVERY_RETRY_INTERVAL};
+    // GIVEN a deployed function's verifier, started while its provider does not answer
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let auth = Authenticator::oidc(&issuer, "vigil-console")
+        .await
+        .expect("a function starts without its provider");
+    assert!(
+        auth.oidc_sign_in().await.is_err(),
+        "no sign-in settings yet"
+    );
+
+    // WHEN the provider comes up, and the retry interval has passed
+    let key = SigningKey::generate();
+    let provider = OpenIdProvider::start_on(port, &key, &[]).await;
+    tokio::time::sleep(DISCOVERY_RETRY_INTERVAL).await;
+
+    // THEN its tokens are accepted and the sign-in settings name it, without a restart
+    let token = key.sign(&id_token_claims(&provider, "ada@example.com"));
+    let principal = auth.verify(&token).await.expect("the provider's token");
+    assert_eq!(principal.email.to_string(), "ada@example.com");
+    let sign_in = auth
+        .oidc_sign_in()
+        .await
+        .expect("discovered")
+        .expect("a provider");
+    assert_eq!(sign_in.issuer, issuer);
+    assert_eq!(sign_in.token_endpoint, format!("{issuer}/token"));
 }

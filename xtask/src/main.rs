@@ -1,4 +1,4 @@
-//! Developer workflows: `cargo xtask <bootstrap|dev|test|bench>`.
+//! Developer workflows: `cargo xtask <bootstrap|dev|test|bench|fuzz|spa|sam-build>`.
 //!
 //! `bootstrap` installs everything the project needs on a fresh Debian machine and
 //! is idempotent (a second run takes seconds); `dev` and `test` bootstrap first, so
@@ -70,6 +70,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(),
         Some("fuzz") => fuzz(&args[1..]),
         Some("spa") => bootstrap().and_then(|wasm| release_console(&wasm)),
+        Some("sam-build") => sam_build(),
         _ => Err(USAGE.to_owned()),
     };
     match outcome {
@@ -94,7 +95,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   fuzz        cargo-fuzz (libFuzzer) on the parsers, each target for a bounded time
               (--seconds N per target, default 120); installs cargo-fuzz if missing
   spa         bootstrap and build the SPA in release mode into dist/ (precompressed), and
-              check its size budget";
+              check its size budget
+  sam-build   `sam build` of infra/template.yaml: every function cross-compiled for
+              Lambda (arm64) by cargo lambda into infra/.aws-sam/, ready for `sam deploy`";
 
 /// How to build for wasm32 on this machine.
 #[derive(Debug, Clone)]
@@ -643,6 +646,64 @@ fn fuzz(args: &[String]) -> Result {
             started.elapsed()
         );
     }
+    Ok(())
+}
+
+/// The tools `sam build` needs, in a virtual environment of their own under `target/`:
+/// aws-sam-cli pins its own versions of libraries the test tools also use.
+const SAM_TOOLS: &[&str] = &["aws-sam-cli==1.170.0", "cargo-lambda==1.9.2"];
+/// Lambda's arm64 (Graviton) target, which cargo lambda cross-compiles to with zig.
+const LAMBDA_TARGET: &str = "aarch64-unknown-linux-gnu";
+
+/// `sam build` of the template, as a deployment runs it (`sam deploy` follows).
+///
+/// SAM runs `cargo lambda build --release --arm64 --bin <function>` once per function;
+/// the release profile's whole-program LTO would then optimise the same dependency graph
+/// ten times over, so the functions are built with thin LTO instead (the release
+/// profile stays as it is for `vigil serve` and the benchmarks).
+fn sam_build() -> Result {
+    let venv = root().join("target/sam-tools");
+    let bin = venv.join("bin");
+    if !SAM_TOOLS.iter().all(|spec| {
+        let (name, version) = spec.split_once("==").expect("pinned");
+        output(
+            &bin.join("python").to_string_lossy(),
+            &["-m", "pip", "show", name],
+        )
+        .is_some_and(|shown| shown.contains(&format!("Version: {version}")))
+    }) {
+        run(cmd("python3", &["-m", "venv", &venv.to_string_lossy()]))?;
+        let python = bin.join("python");
+        let mut install = vec!["-m", "pip", "install", "--quiet"];
+        install.extend(SAM_TOOLS);
+        run(cmd(&python.to_string_lossy(), &install))?;
+    }
+    let targets = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if !targets.lines().any(|target| target == LAMBDA_TARGET) {
+        run(cmd("rustup", &["target", "add", LAMBDA_TARGET]))?;
+    }
+    let mut path = OsString::from(&bin);
+    path.push(":");
+    path.push(env::var_os("PATH").unwrap_or_default());
+    let mut build = cmd(&bin.join("sam").to_string_lossy(), &["build"]);
+    build
+        .current_dir(root().join("infra"))
+        .env("PATH", path)
+        .env("SAM_CLI_TELEMETRY", "0")
+        .env("CARGO_PROFILE_RELEASE_LTO", "thin")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
+    let started = Instant::now();
+    run(build)?;
+    let built = root().join("infra/.aws-sam/build");
+    let functions = files_under(&built)?
+        .into_iter()
+        .filter(|file| file.file_name().is_some_and(|name| name == "bootstrap"))
+        .count();
+    eprintln!(
+        "xtask: sam build: {functions} functions in {} ({:.0?})",
+        built.display(),
+        started.elapsed()
+    );
     Ok(())
 }
 
