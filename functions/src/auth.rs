@@ -323,11 +323,7 @@ impl Provider {
         if let Some(discovered) = self.known() {
             return Ok(discovered);
         }
-        let may_try = self
-            .rediscover
-            .lock()
-            .map(|mut gate| gate.try_pass(Instant::now()))
-            .unwrap_or(false);
+        let may_try = passes_now(&self.rediscover);
         if !may_try {
             return Err(self.failed(format!(
                 "not reached yet (tried less than {DISCOVERY_RETRY_INTERVAL:?} ago)"
@@ -388,11 +384,7 @@ impl Provider {
         if let Some(key) = find_key(&self.keys.read().await, id) {
             return Ok(key);
         }
-        let may_fetch = self
-            .refetch
-            .lock()
-            .map(|mut gate| gate.try_pass(Instant::now()))
-            .unwrap_or(false);
+        let may_fetch = passes_now(&self.refetch);
         if !may_fetch {
             return Err(TokenRefused(format!(
                 "unknown kid {id} (keys fetched less than {KEY_REFETCH_INTERVAL:?} ago)"
@@ -410,6 +402,13 @@ impl Provider {
         );
         found.ok_or_else(|| TokenRefused(format!("unknown kid {id}")))
     }
+}
+
+/// Whether a shared gate lets a fetch through now (a poisoned lock lets none through).
+fn passes_now(gate: &Mutex<RefetchGate>) -> bool {
+    gate.lock()
+        .map(|mut gate| gate.try_pass(Instant::now()))
+        .unwrap_or(false)
 }
 
 fn find_key(keys: &[(String, DecodingKey)], id: &str) -> Option<DecodingKey> {
