@@ -19,6 +19,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use crate::auth::{Authenticator, LOCAL_AUDIENCE, LOCAL_ISSUER};
 use crate::http::{AppState, no_such_endpoint, with_common_layers};
 use crate::store::Table;
+use crate::store::access::{self, RecordingTable};
 use crate::store::dynamodb::DynamoTable;
 use crate::store::embedded::EmbeddedTable;
 use crate::{alerts, demo, notifications, openapi, retention};
@@ -73,6 +74,10 @@ pub struct ServeArgs {
     /// against the host's own network.
     #[arg(long, env = "VIGIL_ALLOW_PRIVATE_WEBHOOKS")]
     pub allow_private_webhooks: bool,
+    /// Record which DynamoDB actions each deployed function's code needs, into this JSON
+    /// file (a test compares them with the template's policies).
+    #[arg(long, hide = true)]
+    pub record_table_access: Option<PathBuf>,
 }
 
 /// Secrets kept under `--data` so tokens and cursors survive a restart.
@@ -146,6 +151,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             Arc::new(table)
         }
     };
+    let table: Arc<dyn Table> = match &args.record_table_access {
+        Some(file) => Arc::new(RecordingTable::new(table, file.clone())),
+        None => table,
+    };
     let dev_login = match args.dev_login {
         DevLogin::On => {
             if !args.addr.ip().is_loopback() {
@@ -176,13 +185,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     // Notifications leave from the outbox, never from the request that caused them; quiet
     // sensors are found without anyone loading a page.
-    let deliveries = tokio::spawn(notifications::worker::run(table.clone(), webhooks));
-    let sweeps = tokio::spawn(alerts::offline::run(table.clone()));
-    let retention = tokio::spawn(retention::run(table));
+    // They start once the demo data is in, so their first sweeps see it. The deployed
+    // scheduled worker does their work.
     let app = app(state, dev_login, &args.dist);
     if args.demo {
         demo::start(app.clone(), &auth).await?;
     }
+    let deliveries = background(notifications::worker::run(table.clone(), webhooks));
+    let sweeps = background(alerts::offline::run(table.clone()));
+    let retention = background(retention::run(table));
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     println!("Vigil is running at http://{}", listener.local_addr()?);
     // On the signal: stop accepting, let the requests in flight finish (each write is one
@@ -208,6 +219,13 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         let _ = task.await;
     }
     Ok(())
+}
+
+/// Runs `work` beside the server, as the deployed scheduled worker that does it there.
+fn background(
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(access::as_function(access::WORKER, work))
 }
 
 /// How long requests in flight at shutdown have to finish.

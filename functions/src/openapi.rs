@@ -33,15 +33,25 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
 /// `dev_login` off) as the deployed functions serve them together.
 pub fn routes(dev_login: bool) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(identity::routes(dev_login))
-        .merge(rbac::routes())
-        .merge(plans::routes())
-        .merge(sites::routes())
-        .merge(sensors::routes())
-        .merge(alerts::routes())
-        .merge(devices::routes())
-        .merge(ingest::routes())
-        .merge(notifications::routes())
+        .merge(served_by("identity", identity::routes(dev_login)))
+        .merge(served_by("rbac", rbac::routes()))
+        .merge(served_by("plans", plans::routes()))
+        .merge(served_by("sites", sites::routes()))
+        .merge(served_by("sensors", sensors::routes()))
+        .merge(served_by("alerts", alerts::routes()))
+        .merge(served_by("devices", devices::routes()))
+        .merge(served_by("ingest", ingest::routes()))
+        .merge(served_by("notifications", notifications::routes()))
+}
+
+/// `routes`, each request run as the deployed function `binary` that serves them
+/// (`store::access`): what `vigil serve` records of its table calls is per function.
+fn served_by(binary: &'static str, routes: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    routes.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            crate::store::access::as_function(binary, next.run(request))
+        },
+    ))
 }
 
 /// The document of [`routes`] as it is served: JSON, with its links.

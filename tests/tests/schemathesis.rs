@@ -10,7 +10,12 @@
 //! failure is reproducible, and with a new one, printed, so every run looks somewhere
 //! new. The few refusals no schema of one request can state (what is stored, fields that
 //! go together) are listed, with their reason, in `tests/schemathesis/vigil_hooks.py`.
+//!
+//! The same traffic, every operation many times over, shows what each deployed function
+//! does to the table: the server records it (`--record-table-access`), and each function's
+//! policy in `infra/template.yaml` must grant all of it, and no index it never queried.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -157,11 +162,129 @@ fn run(vigil: &Vigil, sub: &str, caller: &Caller, seed: u64, folder: &Path) -> b
     output.status.success()
 }
 
+/// `"<action> on <resource>"` (resource `table` or `index/<name>`), per function binary.
+type Grants = BTreeMap<String, BTreeSet<String>>;
+
+/// What each function's policy in the template grants on the table: every action of a
+/// statement on every resource of it.
+fn granted(template: &str) -> Grants {
+    let mut grants = Grants::new();
+    let mut function = String::new();
+    let mut statements: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    let mut flush = |function: &str, statements: &mut Vec<(Vec<String>, Vec<String>)>| {
+        for (actions, resources) in statements.drain(..) {
+            for action in &actions {
+                for resource in &resources {
+                    grants
+                        .entry(function.to_owned())
+                        .or_default()
+                        .insert(format!("{action} on {resource}"));
+                }
+            }
+        }
+    };
+    for line in template.lines().map(str::trim) {
+        if let Some(binary) = line.strip_prefix("Binary: ") {
+            flush(&function, &mut statements);
+            function = binary.to_owned();
+        } else if line == "- Effect: Allow" {
+            statements.push((Vec::new(), Vec::new()));
+        } else if let Some(statement) = statements.last_mut() {
+            if let Some(action) = line.strip_prefix("- dynamodb:") {
+                statement.0.push(action.to_owned());
+            } else if line == "- !GetAtt Table.Arn" {
+                statement.1.push("table".to_owned());
+            } else if let Some(index) = line.strip_prefix("- !Sub \"${Table.Arn}/") {
+                statement.1.push(index.trim_end_matches('"').to_owned());
+            }
+        }
+    }
+    flush(&function, &mut statements);
+    grants
+}
+
+/// What the server recorded each function doing, as [`Grants`].
+fn used(file: &Path) -> Grants {
+    let json = std::fs::read(file).expect("the server recorded its table calls");
+    let accesses: functions::store::access::Accesses =
+        serde_json::from_slice(&json).expect("recorded accesses");
+    accesses
+        .into_iter()
+        .map(|(function, actions)| {
+            let uses = actions
+                .into_iter()
+                .flat_map(|(action, resources)| {
+                    resources
+                        .into_iter()
+                        .map(move |resource| format!("{action} on {resource}"))
+                })
+                .collect();
+            (function, uses)
+        })
+        .collect()
+}
+
+/// Each function's policy against what it was seen to do: the differences, named. An
+/// unused grant on the table itself is not one: generated requests with made-up ids reach
+/// few of the writes some functions make (a device's edit, an API token's use), so only
+/// the indexes, which few code paths query, are held to exactly what was seen.
+fn policy_differences(granted: &Grants, used: &Grants) -> Vec<String> {
+    let functions: BTreeSet<&String> = granted.keys().chain(used.keys()).collect();
+    let empty = BTreeSet::new();
+    let mut differences = Vec::new();
+    for function in functions {
+        let grants = granted.get(function).unwrap_or(&empty);
+        let uses = used.get(function).unwrap_or(&empty);
+        for missing in uses.difference(grants) {
+            differences.push(format!(
+                "{function} uses {missing}, which it is not granted"
+            ));
+        }
+        for unused in grants
+            .difference(uses)
+            .filter(|grant| grant.contains(" on index/"))
+        {
+            differences.push(format!(
+                "{function} is granted {unused}, which it never used"
+            ));
+        }
+    }
+    differences
+}
+
+#[test]
+fn a_policy_difference_is_named_either_way() {
+    let template = "\
+        Binary: sites\n\
+        - Effect: Allow\n  - dynamodb:GetItem\n  - dynamodb:Query\n  - !GetAtt Table.Arn\n\
+        - Effect: Allow\n  - dynamodb:Query\n  - !Sub \"${Table.Arn}/index/gsi1\"\n";
+    let granted = granted(template);
+    let mut used = granted.clone();
+    assert!(policy_differences(&granted, &used).is_empty());
+    let sites = used.get_mut("sites").expect("sites is granted");
+    sites.remove("Query on index/gsi1");
+    sites.remove("Query on table");
+    sites.insert("Query on index/gsi2".to_owned());
+    assert_eq!(
+        policy_differences(&granted, &used),
+        [
+            "sites uses Query on index/gsi2, which it is not granted",
+            "sites is granted Query on index/gsi1, which it never used",
+        ]
+    );
+}
+
 #[tokio::test]
 async fn generated_requests_find_no_failure_as_owner_site_reader_and_sensor() {
-    let vigil = Vigil::start_with(&["--demo"]).await;
-    let (sub, callers) = callers(&vigil.api()).await;
     let folder = tempfile::tempdir().expect("a temp dir");
+    let accesses = folder.path().join("table-accesses.json");
+    let vigil = Vigil::start_with(&[
+        "--demo",
+        "--record-table-access",
+        accesses.to_str().expect("a UTF-8 path"),
+    ])
+    .await;
+    let (sub, callers) = callers(&vigil.api()).await;
     let random_seed = new_seed();
     println!("schemathesis seeds: fixed {FIXED_SEED}, random {random_seed}");
     let mut failed = Vec::new();
@@ -176,5 +299,13 @@ async fn generated_requests_find_no_failure_as_owner_site_reader_and_sensor() {
         failed.is_empty(),
         "schemathesis found failures as: {} (output above)",
         failed.join(", ")
+    );
+    let template = std::fs::read_to_string(workspace_root().join("infra/template.yaml"))
+        .expect("infra/template.yaml");
+    let differences = policy_differences(&granted(&template), &used(&accesses));
+    assert!(
+        differences.is_empty(),
+        "the template's table policies are not what the functions do:\n{}",
+        differences.join("\n")
     );
 }

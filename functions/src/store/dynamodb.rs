@@ -623,7 +623,7 @@ impl Plan {
     }
 }
 
-fn needs_pin(write: &Write) -> bool {
+pub(super) fn needs_pin(write: &Write) -> bool {
     matches!(
         write,
         Write::Put {

@@ -13,6 +13,7 @@ use std::num::NonZeroU8;
 
 use async_trait::async_trait;
 
+pub mod access;
 mod cursor;
 pub mod dynamodb;
 pub mod embedded;
