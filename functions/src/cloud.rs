@@ -94,14 +94,44 @@ async fn table() -> Result<Arc<dyn crate::store::Table>, StartError> {
     Ok(Arc::new(table))
 }
 
+/// JSON lines, one per event, each with the span of its invocation (the runtime's, which
+/// carries the `requestId`); no time, which Lambda adds.
 fn init_logs() {
+    let filter = log_filter(
+        std::env::var("RUST_LOG").ok(),
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok(),
+    );
     tracing_subscriber::fmt()
         .json()
+        .with_current_span(true)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_new(&filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .without_time()
         .init();
+}
+
+/// Which events are logged: `RUST_LOG` when set (a full filter, for debugging one
+/// module), else the function's log level from its logging configuration, which Lambda
+/// passes as `AWS_LAMBDA_LOG_LEVEL` (TRACE ... FATAL), else `info`.
+fn log_filter(rust_log: Option<String>, lambda_level: Option<String>) -> String {
+    if let Some(filter) = rust_log.filter(|filter| !filter.is_empty()) {
+        return filter;
+    }
+    match lambda_level
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
+        Some("TRACE") => "trace",
+        Some("DEBUG") => "debug",
+        Some("WARN") => "warn",
+        // tracing has no level above error.
+        Some("ERROR" | "FATAL") => "error",
+        _ => "info",
+    }
+    .to_owned()
 }
 
 /// Runs the scheduled worker: each invocation sweeps for sensors that went quiet
@@ -143,4 +173,26 @@ pub async fn run(routes: Router<AppState>) -> Result<(), lambda_http::Error> {
     let state = state().await?;
     let app = with_common_layers(routes.fallback(no_such_endpoint).with_state(state));
     lambda_http::run(app).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn the_log_level_is_lambdas_unless_rust_log_says_otherwise() {
+        let level = |rust_log: Option<&str>, lambda: Option<&str>| {
+            log_filter(rust_log.map(String::from), lambda.map(String::from))
+        };
+        assert_eq!(level(None, None), "info");
+        assert_eq!(level(None, Some("DEBUG")), "debug");
+        assert_eq!(level(None, Some("WARN")), "warn");
+        assert_eq!(level(None, Some("FATAL")), "error");
+        assert_eq!(level(None, Some("unknown")), "info");
+        assert_eq!(level(Some(""), Some("TRACE")), "trace");
+        assert_eq!(
+            level(Some("functions=debug"), Some("ERROR")),
+            "functions=debug"
+        );
+    }
 }

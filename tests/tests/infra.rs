@@ -226,3 +226,77 @@ fn a_table_call_gives_up_before_the_function_times_out() {
         "a DynamoDB call may take {operation:?}, the function {timeout} s: leave it room to answer"
     );
 }
+
+/// The logical ids of the template's functions.
+fn function_ids(template: &str) -> std::collections::BTreeSet<String> {
+    let lines: Vec<&str> = template.lines().collect();
+    lines
+        .windows(2)
+        .filter(|pair| pair[1].trim() == "Type: AWS::Serverless::Function")
+        .filter_map(|pair| pair[0].trim().strip_suffix(':').map(String::from))
+        .collect()
+}
+
+/// The collection of the `Fn::ForEach::<name>` loop (its one-line flow list).
+fn loop_collection(template: &str, name: &str) -> Vec<String> {
+    let mut lines = template.lines().map(str::trim);
+    lines
+        .find(|line| line.trim_start_matches("- ") == format!("Fn::ForEach::{name}:"))
+        .unwrap_or_else(|| panic!("no Fn::ForEach::{name} loop"));
+    lines.next().expect("the loop's identifier");
+    let collection = lines.next().expect("the loop's collection");
+    collection
+        .trim_start_matches("- ")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .map(|entry| entry.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn every_function_is_alarmed_on_errors_and_throttles_traced_and_logged_with_retention() {
+    let template = template();
+    // GIVEN the template's functions
+    let functions = function_ids(&template);
+    assert!(functions.len() >= 10, "{functions:?}");
+    // THEN each has an alarm of each kind
+    let alarmed: std::collections::BTreeSet<String> = loop_collection(&template, "FunctionAlarms")
+        .into_iter()
+        .map(|function| format!("{function}Function"))
+        .collect();
+    assert_eq!(
+        alarmed, functions,
+        "the functions alarmed are not the functions"
+    );
+    assert_eq!(
+        loop_collection(&template, "FunctionMetrics"),
+        ["Errors", "Throttles"]
+    );
+    // AND every function is traced and logs as JSON into a group that expires
+    for needle in [
+        "Tracing: Active",
+        "LogFormat: JSON",
+        "ApplicationLogLevel: !Ref LogLevel",
+        "LogGroup: !Ref FunctionLogs",
+    ] {
+        assert!(template.contains(needle), "the Globals lack {needle}");
+    }
+    let groups = template.matches("Type: AWS::Logs::LogGroup").count();
+    let expiring = template
+        .matches("RetentionInDays: !Ref LogRetentionDays")
+        .count();
+    assert!(groups >= 2, "the functions' logs and the API's access logs");
+    assert_eq!(groups, expiring, "every log group has a retention");
+    // AND the API logs its requests, alarms on 5xx and bounds the ingest route on its own
+    assert!(template.contains("DestinationArn: !GetAtt ApiAccessLogs.Arn"));
+    assert!(template.contains("MetricName: 5xx"));
+    let ingest = routes(&template)
+        .into_iter()
+        .find(|(_, path)| path.starts_with("/api/ingest/"))
+        .expect("the ingest route");
+    assert!(
+        template.contains(&format!("\"{} {}\":", ingest.0, ingest.1)),
+        "the ingest route {ingest:?} has its own throttling"
+    );
+}
