@@ -183,14 +183,13 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         auth: auth.clone(),
         webhooks,
     };
-    // Notifications leave from the outbox, never from the request that caused them; quiet
-    // sensors are found without anyone loading a page.
-    // They start once the demo data is in, so their first sweeps see it. The deployed
-    // scheduled worker does their work.
     let app = app(state, dev_login, &args.dist);
     if args.demo {
         demo::start(app.clone(), &auth).await?;
     }
+    // Notifications leave from the outbox, never from the request that caused them; quiet
+    // sensors are found without anyone loading a page. The work starts once the demo data
+    // is in, so its first sweeps see it.
     let deliveries = background(notifications::worker::run(table.clone(), webhooks));
     let sweeps = background(alerts::offline::run(table.clone()));
     let retention = background(retention::run(table));
