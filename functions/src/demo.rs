@@ -3,21 +3,20 @@
 //! The demo is a scripted client of Vigil's own HTTP API, called in process: it goes
 //! through exactly the routes, rules and store writes a real client would, and never
 //! writes an item behind the API's back. Seeding is idempotent (an owner who already
-//! has the demo subscription is left alone); afterwards the demo sensors keep sending
-//! heartbeats, as a real fleet would.
-
-use std::time::Duration;
+//! has the demo subscription is left alone); afterwards the sensor simulator drives the
+//! demo sensors over HTTP, as a real fleet would.
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::{Value, json};
-use shared::model::Email;
+use shared::api::{ActivationFile, Heartbeat, IngestAlerts, IngestDevices};
+use shared::model::{Email, SensorHealth, SoftwareRelease, latest_ti_package};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tower::ServiceExt;
 
 use crate::auth::Authenticator;
+use crate::sim::SensorTraffic;
 
 pub const DEMO_SUBSCRIPTION_NAME: &str = "Contoso Manufacturing";
 pub const DEMO_OWNER: &str = "owner@vigil.demo";
@@ -42,9 +41,10 @@ const SITES: [(&str, &[&str]); 3] = [
     ("Warehouse East", &["Logistics"]),
 ];
 const SENSORS_PER_ZONE: usize = 8;
-const DEVICES_PER_SENSOR: usize = 40;
+pub const DEVICES_PER_SENSOR: usize = 40;
 const ALERTS_PER_SENSOR: usize = 60;
-const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
+/// The seed of the demo sensors' traffic (`sim::SensorTraffic`), when seeded and after.
+pub const SEED: u64 = 0x5eed;
 
 /// Why seeding stopped: a call of the API answered something unexpected.
 #[derive(Debug, thiserror::Error)]
@@ -112,52 +112,35 @@ fn id_of(value: &Value) -> String {
     value["id"].as_str().unwrap_or_default().to_owned()
 }
 
-/// A small deterministic generator, so every demo looks the same.
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() as usize) % items.len()]
-    }
-}
-
-/// Seeds the demo once and keeps its sensors heartbeating in the background.
-pub async fn start(app: Router, auth: &Authenticator) -> Result<(), Box<dyn std::error::Error>> {
+/// Seeds the demo once and answers its sensors' activation files, for the simulator to
+/// drive them.
+pub async fn start(
+    app: &Router,
+    auth: &Authenticator,
+) -> Result<Vec<ActivationFile>, Box<dyn std::error::Error>> {
     let owner = Email::parse(DEMO_OWNER)?;
     let client = Client {
-        app: &app,
+        app,
         token: auth.issue(&owner)?,
     };
     let existing = client.get("/api/subscriptions?limit=500").await?;
     let seeded = existing["items"]
         .as_array()
         .is_some_and(|items| items.iter().any(|s| s["name"] == DEMO_SUBSCRIPTION_NAME));
-    let tokens = if seeded {
-        demo_sensor_tokens(&client, existing).await?
+    let sensors = if seeded {
+        demo_activation_files(&client, existing).await?
     } else {
         seed(&client).await?
     };
-    tracing::info!(
-        sensors = tokens.len(),
-        "demo data ready; sensors heartbeating"
-    );
-    tokio::spawn(heartbeats(app, tokens));
-    Ok(())
+    tracing::info!(sensors = sensors.len(), "demo data ready");
+    Ok(sensors)
 }
 
-/// The activation tokens of the demo sensors, read back after a restart.
-async fn demo_sensor_tokens(
+/// The activation files of the demo sensors, read back after a restart.
+async fn demo_activation_files(
     client: &Client<'_>,
     existing: Value,
-) -> Result<Vec<String>, SeedError> {
+) -> Result<Vec<ActivationFile>, SeedError> {
     let Some(subscription) = existing["items"]
         .as_array()
         .and_then(|items| items.iter().find(|s| s["name"] == DEMO_SUBSCRIPTION_NAME))
@@ -170,7 +153,7 @@ async fn demo_sensor_tokens(
             "/api/subscriptions/{subscription}/sensors?limit=500"
         ))
         .await?;
-    let mut tokens = Vec::new();
+    let mut files = Vec::new();
     for sensor in sensors["items"].as_array().into_iter().flatten() {
         let file = client
             .get(&format!(
@@ -178,13 +161,16 @@ async fn demo_sensor_tokens(
                 id_of(sensor)
             ))
             .await?;
-        tokens.push(file["token"].as_str().unwrap_or_default().to_owned());
+        files.push(activation_file(file));
     }
-    Ok(tokens)
+    Ok(files)
 }
 
-async fn seed(client: &Client<'_>) -> Result<Vec<String>, SeedError> {
-    let mut dice = Dice(0x5eed);
+fn activation_file(value: Value) -> ActivationFile {
+    serde_json::from_value(value).expect("the API answers activation files")
+}
+
+async fn seed(client: &Client<'_>) -> Result<Vec<ActivationFile>, SeedError> {
     let subscription = id_of(
         &client
             .post(
@@ -208,7 +194,7 @@ async fn seed(client: &Client<'_>) -> Result<Vec<String>, SeedError> {
             )
             .await?;
     }
-    let mut tokens = Vec::new();
+    let mut files = Vec::new();
     let mut sensor_number = 0;
     for (site_index, (site_name, zones)) in SITES.iter().enumerate() {
         let site = id_of(
@@ -255,12 +241,9 @@ async fn seed(client: &Client<'_>) -> Result<Vec<String>, SeedError> {
                         json!({"name": format!("sensor-{sensor_number:02}"), "type": kind, "site_id": site, "zone_id": zone}),
                     )
                     .await?;
-                let token = onboarded["activation_file"]["token"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                ingest(client.app, &token, sensor_number, &mut dice).await?;
-                tokens.push(token);
+                let file = activation_file(onboarded["activation_file"].clone());
+                ingest(client.app, &file).await?;
+                files.push(file);
             }
         }
     }
@@ -271,137 +254,40 @@ async fn seed(client: &Client<'_>) -> Result<Vec<String>, SeedError> {
                 json!({"name": format!("eiot-{number}"), "type": "enterprise_iot"}),
             )
             .await?;
-        tokens.push(
-            onboarded["activation_file"]["token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        );
+        files.push(activation_file(onboarded["activation_file"].clone()));
     }
-    Ok(tokens)
+    Ok(files)
 }
 
-const TITLES: [(&str, &str, &str, bool); 8] = [
-    (
-        "Unauthorized PLC programming",
-        "policy_violation",
-        "major",
-        true,
-    ),
-    (
-        "Unknown device communicating with controller",
-        "anomaly",
-        "critical",
-        true,
-    ),
-    (
-        "Suspicion of malicious activity (Ransomware)",
-        "malware",
-        "critical",
-        false,
-    ),
-    (
-        "Illegal Modbus operation (function code zero)",
-        "protocol_violation",
-        "major",
-        false,
-    ),
-    ("Firmware version changed", "operational", "minor", true),
-    (
-        "New activity detected - CIP class service",
-        "policy_violation",
-        "warning",
-        true,
-    ),
-    ("Excessive number of sessions", "anomaly", "warning", true),
-    ("Sensor traffic dropped", "operational", "minor", false),
-];
-const PROTOCOLS: [&str; 5] = ["modbus", "s7", "cip", "dnp3", "bacnet"];
-const VENDORS: [&str; 6] = [
-    "Siemens",
-    "Rockwell Automation",
-    "Schneider Electric",
-    "ABB",
-    "Honeywell",
-    "Emerson",
-];
-const DEVICE_TYPES: [&str; 5] = ["PLC", "HMI", "Engineering station", "Historian", "IED"];
-
-/// One sensor's inventory and alerts, sent the way a sensor sends them.
-async fn ingest(
-    app: &Router,
-    token: &str,
-    sensor: usize,
-    dice: &mut Dice,
-) -> Result<(), SeedError> {
+/// One sensor's inventory and first alerts, sent the way a sensor sends them, then its
+/// first heartbeat.
+async fn ingest(app: &Router, file: &ActivationFile) -> Result<(), SeedError> {
     let client = Client {
         app,
-        token: token.to_owned(),
+        token: file.token.clone(),
     };
-    let now = OffsetDateTime::now_utc();
-    let ago = |minutes: u64| {
-        (now - time::Duration::minutes(minutes as i64))
-            .format(&Rfc3339)
-            .unwrap_or_default()
+    let mut traffic = SensorTraffic::new(
+        &file.sensor_id,
+        DEVICES_PER_SENSOR,
+        SEED,
+        OffsetDateTime::now_utc(),
+    );
+    let devices = IngestDevices {
+        devices: traffic.inventory(),
     };
-    let subnet = 10 + sensor;
-    let devices: Vec<Value> = (1..=DEVICES_PER_SENSOR)
-        .map(|host| {
-            json!({
-                "ip": format!("10.{subnet}.0.{host}"),
-                "mac": format!("00:1b:{:02x}:{:02x}:00:{:02x}", sensor, host, dice.next() % 256),
-                "name": format!("{}-{sensor:02}-{host:02}", dice.pick(&DEVICE_TYPES).to_lowercase().replace(' ', "-")),
-                "type": dice.pick(&DEVICE_TYPES),
-                "vendor": dice.pick(&VENDORS),
-                "last_activity": ago(dice.next() % (60 * 24 * 45)),
-            })
-        })
-        .collect();
-    client
-        .post("/api/ingest/devices", json!({"devices": devices}))
-        .await?;
-    let alerts: Vec<Value> = (0..ALERTS_PER_SENSOR)
-        .map(|n| {
-            let (title, engine, severity, learnable) = dice.pick(&TITLES);
-            json!({
-                "title": title,
-                "severity": severity,
-                "engine": engine,
-                "source_ip": format!("10.{subnet}.0.{}", 1 + n % DEVICES_PER_SENSOR),
-                "destination_ip": format!("10.{subnet}.0.{}", 1 + (n * 7 + 3) % DEVICES_PER_SENSOR),
-                "protocol": dice.pick(&PROTOCOLS),
-                "learnable": learnable,
-            })
-        })
-        .collect();
-    client
-        .post("/api/ingest/alerts", json!({"alerts": alerts}))
-        .await?;
-    heartbeat(app, token).await
-}
-
-async fn heartbeat(app: &Router, token: &str) -> Result<(), SeedError> {
-    let client = Client {
-        app,
-        token: token.to_owned(),
+    client.post("/api/ingest/devices", json!(devices)).await?;
+    let alerts = IngestAlerts {
+        alerts: traffic.detections(ALERTS_PER_SENSOR, 0.0),
+    };
+    client.post("/api/ingest/alerts", json!(alerts)).await?;
+    let heartbeat = Heartbeat {
+        version: SoftwareRelease::latest().version(),
+        ti_version: Some(latest_ti_package()),
+        health: SensorHealth::Healthy,
+        issues: Vec::new(),
     };
     client
-        .post(
-            "/api/ingest/heartbeat",
-            json!({"version": "24.1.3", "ti_version": "2026.11.01", "health": "healthy"}),
-        )
+        .post("/api/ingest/heartbeat", json!(heartbeat))
         .await
         .map(|_| ())
-}
-
-async fn heartbeats(app: Router, tokens: Vec<String>) {
-    let mut every = tokio::time::interval(HEARTBEAT_EVERY);
-    loop {
-        every.tick().await;
-        for token in &tokens {
-            if let Err(error) = heartbeat(&app, token).await {
-                tracing::warn!(%error, "demo heartbeat refused");
-            }
-        }
-    }
 }

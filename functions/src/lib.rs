@@ -31,5 +31,6 @@ pub mod rbac;
 pub mod records;
 pub mod retention;
 pub mod sensors;
+pub mod sim;
 pub mod sites;
 pub mod store;

@@ -22,7 +22,7 @@ use crate::store::Table;
 use crate::store::access::{self, RecordingTable};
 use crate::store::dynamodb::DynamoTable;
 use crate::store::embedded::EmbeddedTable;
-use crate::{alerts, demo, notifications, openapi, retention};
+use crate::{alerts, demo, notifications, openapi, retention, sim};
 use shared::model::WebhookTargets;
 
 /// Which table `vigil serve` keeps its state in.
@@ -184,9 +184,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         webhooks,
     };
     let app = app(state, dev_login, &args.dist);
-    if args.demo {
-        demo::start(app.clone(), &auth).await?;
-    }
+    let demo_sensors = if args.demo {
+        demo::start(&app, &auth).await?
+    } else {
+        Vec::new()
+    };
     // Notifications leave from the outbox, never from the request that caused them; quiet
     // sensors are found without anyone loading a page. The work starts once the demo data
     // is in, so its first sweeps see it.
@@ -194,7 +196,17 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let sweeps = background(alerts::offline::run(table.clone()));
     let retention = background(retention::run(table));
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
-    println!("Vigil is running at http://{}", listener.local_addr()?);
+    let addr = listener.local_addr()?;
+    println!("Vigil is running at http://{addr}");
+    // The demo's sensors go on heartbeating and detecting, over HTTP like any sensor.
+    let demo_fleet = (!demo_sensors.is_empty()).then(|| {
+        let ip = match addr.ip() {
+            ip if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+            ip => ip,
+        };
+        let origin = format!("http://{}", SocketAddr::new(ip, addr.port()));
+        tokio::spawn(sim::drive_demo(origin, demo_sensors))
+    });
     // On the signal: stop accepting, let the requests in flight finish (each write is one
     // atomic commit, so a request cut short changes all of a commit or nothing), at most
     // for `SHUTDOWN_GRACE`; then return, which closes the store cleanly.
@@ -213,7 +225,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     // What the worker had not sent stays in the outbox for the next start.
-    for task in [deliveries, sweeps, retention] {
+    for task in [deliveries, sweeps, retention]
+        .into_iter()
+        .chain(demo_fleet)
+    {
         task.abort();
         let _ = task.await;
     }

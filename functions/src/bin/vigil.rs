@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use functions::local::{ServeArgs, serve};
+use functions::sim::{self, SimArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,19 +19,26 @@ struct Cli {
 enum Command {
     /// Serve the API and the SPA.
     Serve(ServeArgs),
+    /// Simulate OT sensors against a Vigil (local or deployed): heartbeats, alerts,
+    /// devices, and the TI and software updates it pushes.
+    SensorSim(SimArgs),
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .init();
     let Cli { command } = Cli::parse();
+    let logs = tracing_subscriber::fmt().with_env_filter(
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| "info,tower_http=warn".into()),
+    );
+    match command {
+        // Its standard output is the summary alone.
+        Command::SensorSim(_) => logs.with_writer(std::io::stderr).init(),
+        Command::Serve(_) => logs.init(),
+    }
     let outcome = match command {
         Command::Serve(args) => serve(args).await,
+        Command::SensorSim(args) => sim::run(args).await.map(|_| ()).map_err(Into::into),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
