@@ -20,16 +20,25 @@ pub fn workspace_root() -> PathBuf {
 
 /// The `vigil` binary of the same build as this process (target/<profile>/vigil).
 pub fn vigil_binary() -> PathBuf {
+    workspace_binary(
+        "vigil",
+        "build it first with `cargo build -p functions --bins` (`cargo xtask test` does)",
+    )
+}
+
+/// The binary `name` of the same build as this process (target/<profile>/<name>);
+/// `missing` says how to build it.
+pub fn workspace_binary(name: &str, missing: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the process knows its own path");
     // Tests run from target/<profile>/deps, binaries (the load driver) from target/<profile>.
     let mut profile_dir = exe.parent().expect("an executable's folder");
     if profile_dir.ends_with("deps") {
         profile_dir = profile_dir.parent().expect("target/<profile>");
     }
-    let binary = profile_dir.join(format!("vigil{}", std::env::consts::EXE_SUFFIX));
+    let binary = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         binary.exists(),
-        "{} is missing: build it first with `cargo build -p functions --bins` (`cargo xtask test` does)",
+        "{} is missing: {missing}",
         binary.display()
     );
     binary

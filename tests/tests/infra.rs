@@ -300,3 +300,88 @@ fn every_function_is_alarmed_on_errors_and_throttles_traced_and_logged_with_rete
         "the ingest route {ingest:?} has its own throttling"
     );
 }
+
+/// The indented block of the resource `id` (its lines up to the next resource).
+fn resource<'a>(template: &'a str, id: &str) -> &'a str {
+    let start = template
+        .find(&format!("\n  {id}:\n"))
+        .unwrap_or_else(|| panic!("no resource {id}"))
+        + 1;
+    let rest = &template[start..];
+    let end = rest[1..]
+        .find("\n  # ")
+        .into_iter()
+        .chain(rest[1..].find("\n\n  "))
+        .min()
+        .map_or(rest.len(), |end| end + 1);
+    &rest[..end]
+}
+
+#[test]
+fn the_console_is_served_from_a_private_bucket_with_the_api_on_its_origin() {
+    let template = template();
+    // GIVEN the bucket: private, reachable only through the distribution
+    let bucket = resource(&template, "ConsoleBucket");
+    for flag in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert!(bucket.contains(&format!("{flag}: true")), "{flag}");
+    }
+    let policy = resource(&template, "ConsoleBucketPolicy");
+    assert!(policy.contains("Service: cloudfront.amazonaws.com"));
+    assert!(policy.contains("distribution/${ConsoleDistribution}"));
+    assert!(policy.contains("aws:SecureTransport: false"));
+    let distribution = resource(&template, "ConsoleDistribution");
+    assert!(distribution.contains("OriginAccessControlId: !GetAtt ConsoleOriginAccess.Id"));
+    // THEN /api/* goes to the HTTP API with every method, nothing cached and every
+    // header but Host passed on
+    let api = &distribution[distribution
+        .find("- PathPattern: /api/*")
+        .expect("an /api/* behaviour")..];
+    assert!(api.contains("TargetOriginId: api"));
+    assert!(api.contains("AllowedMethods: [GET, HEAD, OPTIONS, PUT, PATCH, POST, DELETE]"));
+    assert!(api.contains("CachePolicyId: 4135ea2d-6df8-44a3-9df3-4b5a84be39ad"));
+    assert!(api.contains("OriginRequestPolicyId: b689b0a8-53d0-40ab-baf2-68738e2966ac"));
+    assert!(distribution.contains("${Api}.execute-api."));
+    // AND every other path is the console's, its routes answered with index.html
+    assert!(
+        distribution.contains("FunctionARN: !GetAtt ConsoleRoutes.FunctionMetadata.FunctionARN")
+    );
+    assert!(distribution.contains("ResponseHeadersPolicyId: !Ref ConsoleHeaders"));
+    let routes = resource(&template, "ConsoleRoutes");
+    assert!(routes.contains("request.uri = '/index.html'"));
+}
+
+#[test]
+fn the_cloud_console_policy_is_the_one_vigil_serve_sends_for_a_build_without_inline_scripts() {
+    let template = template();
+    let headers = resource(&template, "ConsoleHeaders");
+    let line = headers
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("- \"default-src"))
+        .expect("the CSP line");
+    let provider = "https://sign-in.example";
+    let cloud = line
+        .trim_start_matches("- \"")
+        .trim_end_matches('"')
+        .replace("${Provider}", provider);
+    // `cargo xtask publish` moves trunk's loader into a file, so there is nothing to hash
+    let published =
+        r#"<html><head><script type="module" src="/loader-1a2b.js"></script></head></html>"#;
+    assert_eq!(
+        cloud,
+        functions::local::console_csp(published, Some(provider))
+    );
+    for header in [
+        "ContentTypeOptions",
+        "FrameOptions",
+        "ReferrerPolicy",
+        "StrictTransportSecurity",
+    ] {
+        assert!(headers.contains(header), "{header}");
+    }
+}

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod publish;
+
 const TRUNK_VERSION: &str = "0.21.14";
 /// wasm-opt for trunk's release builds: npm's binaryen (Debian's binaryen 108 writes
 /// modules that do not run). Must match `[tools] wasm_opt` in `Trunk.toml`.
@@ -71,6 +73,11 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(&args[1..]),
         Some("spa") => bootstrap().and_then(|wasm| release_console(&wasm)),
         Some("sam-build") => sam_build(),
+        Some("publish") => publish::publish(&args[1..], || {
+            let wasm = bootstrap()?;
+            release_console(&wasm)?;
+            Ok(root().join("dist"))
+        }),
         _ => Err(USAGE.to_owned()),
     };
     match outcome {
@@ -97,7 +104,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   spa         bootstrap and build the SPA in release mode into dist/ (precompressed), and
               check its size budget
   sam-build   `sam build` of infra/template.yaml: every function cross-compiled for
-              Lambda (arm64) by cargo lambda into infra/.aws-sam/, ready for `sam deploy`";
+              Lambda (arm64) by cargo lambda into infra/.aws-sam/, ready for `sam deploy`
+  publish     the release console (or --dist DIR) to a deployed stack's bucket and
+              distribution: --stack NAME, or --bucket B --distribution ID";
 
 /// How to build for wasm32 on this machine.
 #[derive(Debug, Clone)]
