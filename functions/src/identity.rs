@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::access::{directory, site_tags_for, tags_of};
+use crate::access::{self, directory, site_tags_for, tags_of};
 use crate::audit;
 use crate::auth::Authenticator;
 use crate::http::AppState;
@@ -338,11 +338,10 @@ pub async fn create_subscription(
         item,
         condition: Condition::MustNotExist,
     };
+    let [policy, head] = access::policy_writes(&subscription, None)?;
     let writes = vec![
-        new(records::item(
-            keys::subscription(&subscription.id),
-            &subscription,
-        )?),
+        policy,
+        head,
         new(records::item(
             keys::membership(&owner, &subscription.id),
             &membership,

@@ -21,6 +21,13 @@ pub fn subscription(id: &SubscriptionId) -> Key {
     Key::new(subscription_partition(id), "META")
 }
 
+/// The policy's head: the version of the subscription item, written with it, so a
+/// request can tell whether a policy it read before is still current with a read of
+/// ~100 bytes (`access::authorize`).
+pub fn policy_head(id: &SubscriptionId) -> Key {
+    Key::new(subscription_partition(id), "POLICY")
+}
+
 pub fn subscription_partition(id: &SubscriptionId) -> String {
     format!("SUB#{id}")
 }

@@ -313,6 +313,18 @@ async fn delete_site(
         }
         let zones = all_zones(table, subscription, &site.id).await?;
         let (policy, removed) = without_site_assignments(&authorized.subscription, &site.id);
+        // Even with nothing to remove, the policy must not change meanwhile: an
+        // assignment made at this site now would outlive it.
+        let (policy_write, head_write) = if removed.is_empty() {
+            let check = Write::Check {
+                key: keys::subscription(subscription),
+                condition: Condition::VersionIs(authorized.version),
+            };
+            (check, None)
+        } else {
+            let [put, head] = access::policy_writes(&policy, Some(authorized.version))?;
+            (put, Some(head))
+        };
         let mut writes = vec![
             Write::Delete {
                 key: keys::site(subscription, &site.id),
@@ -332,20 +344,9 @@ async fn delete_site(
                     condition: Condition::MustNotExist,
                 },
             },
-            // Even with nothing to remove, the policy must not change meanwhile: an
-            // assignment made at this site now would outlive it.
-            if removed.is_empty() {
-                Write::Check {
-                    key: keys::subscription(subscription),
-                    condition: Condition::VersionIs(authorized.version),
-                }
-            } else {
-                Write::Put {
-                    item: records::item(keys::subscription(subscription), &policy)?,
-                    condition: Condition::VersionIs(authorized.version),
-                }
-            },
+            policy_write,
         ];
+        writes.extend(head_write);
         debug_assert_eq!(
             writes[POLICY_WRITE].key(),
             &keys::subscription(subscription)

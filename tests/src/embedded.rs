@@ -79,8 +79,8 @@ pub enum Competitor {
     Touch,
     /// Deletes the armed key's item.
     Delete,
-    /// Puts this item (anywhere).
-    Put(Item),
+    /// Commits these writes (anywhere), as another request would.
+    Commit(Vec<Write>),
 }
 
 /// A table passing everything to another one, except that once armed, the next
@@ -137,20 +137,17 @@ impl TableWrite for Interposer {
     async fn transact(&self, writes: Vec<Write>) -> StoreResult<Vec<u64>> {
         if let Some((key, competitor)) = self.take_if_written(&writes) {
             let competing = match competitor {
-                Competitor::Touch => Write::Put {
+                Competitor::Touch => vec![Write::Put {
                     item: self.inner.get(&key).await?.expect("the item to touch"),
                     condition: Condition::Always,
-                },
-                Competitor::Delete => Write::Delete {
+                }],
+                Competitor::Delete => vec![Write::Delete {
                     key,
                     condition: Condition::MustExist,
-                },
-                Competitor::Put(item) => Write::Put {
-                    item,
-                    condition: Condition::Always,
-                },
+                }],
+                Competitor::Commit(writes) => writes,
             };
-            self.inner.transact(vec![competing]).await?;
+            self.inner.transact(competing).await?;
         }
         self.inner.transact(writes).await
     }

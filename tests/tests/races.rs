@@ -563,7 +563,7 @@ vigil_tests::for_each_store!(
                     assert_eq!(after.etag, Some(format!("\"v{}\"", stored.version)));
                 }
                 Competitor::Delete => expect(&after, 404, "not_found"),
-                Competitor::Put(_) => unreachable!("no case puts another item"),
+                Competitor::Commit(_) => unreachable!("no case commits other writes"),
             }
             assert_eq!(audited(fleet.audit().await), audited_before, "{what}");
         }

@@ -536,11 +536,11 @@ vigil_tests::for_each_store!(
             role: BuiltInRole::SecurityReader.into(),
             scope: Scope::Site(site_id.clone()),
         });
-        let late = functions::records::item(policy_key, &policy).unwrap();
+        let late = functions::access::policy_writes(&policy, Some(stored.version)).unwrap();
         // WHEN that request commits after the deletion read the policy, before it writes
         vigil.table.arm(
             functions::keys::site(&subscription, &site_id),
-            Competitor::Put(late),
+            Competitor::Commit(late.into()),
         );
         let deleted = fleet.delete(&format!("/sites/{site}")).await;
         // THEN the deletion still succeeds, and takes the late assignment with it

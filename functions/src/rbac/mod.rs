@@ -170,7 +170,7 @@ async fn apply<T>(
             Err(StoreError::ConditionFailed { index }) => {
                 let refusal = change
                     .must_exist
-                    .get(index - 1)
+                    .get(index.wrapping_sub(FIRST_CHECK))
                     .map(|(_, refusal)| refusal.clone());
                 return Err(match refusal {
                     Some(refusal) => ApiError::Invalid(refusal),
@@ -185,8 +185,12 @@ async fn apply<T>(
     ))
 }
 
+/// Where a policy change's existence checks start: after the subscription item and its
+/// head ([`access::policy_writes`]).
+const FIRST_CHECK: usize = 2;
+
 /// The writes of one policy change: the subscription item first (its condition
-/// failing is a lost race), then the existence checks, the membership items, the
+/// failing is a lost race) and its head, then the existence checks, the membership items, the
 /// change's own further writes and the audit entry.
 fn transaction<T>(
     principal: &Principal,
@@ -195,10 +199,11 @@ fn transaction<T>(
 ) -> ApiResult<Vec<Write>> {
     let now = OffsetDateTime::now_utc();
     let id = &change.subscription.id;
-    let mut writes = vec![Write::Put {
-        item: records::item(keys::subscription(id), &change.subscription)?,
-        condition: Condition::VersionIs(authorized.version),
-    }];
+    let mut writes = Vec::from(access::policy_writes(
+        &change.subscription,
+        Some(authorized.version),
+    )?);
+    debug_assert_eq!(writes.len(), FIRST_CHECK);
     writes.extend(change.must_exist.iter().map(|(key, _)| Write::Check {
         key: key.clone(),
         condition: Condition::MustExist,
