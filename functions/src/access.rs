@@ -261,6 +261,13 @@ mod tests {
     }
 
     impl NotingReads {
+        fn in_folder(directory: &tempfile::TempDir) -> Self {
+            NotingReads {
+                table: EmbeddedTable::open(directory.path().join("t.redb"), [9; 32]).unwrap(),
+                read: Mutex::default(),
+            }
+        }
+
         fn taken(&self) -> Vec<String> {
             std::mem::take(&mut *self.read.lock().unwrap())
         }
@@ -293,10 +300,7 @@ mod tests {
     #[tokio::test]
     async fn a_policy_is_read_once_per_version_and_a_change_is_seen_by_the_next_request() {
         let directory = tempfile::tempdir().unwrap();
-        let table = NotingReads {
-            table: EmbeddedTable::open(directory.path().join("t.redb"), [9; 32]).unwrap(),
-            read: Mutex::default(),
-        };
+        let table = NotingReads::in_folder(&directory);
         let owner = user("owner@example.com");
         // GIVEN a subscription written with its head
         let policy = owned_by("sub-cached-1", "owner@example.com");
@@ -333,10 +337,7 @@ mod tests {
     #[tokio::test]
     async fn a_subscription_without_a_head_is_read_whole_every_time() {
         let directory = tempfile::tempdir().unwrap();
-        let table = NotingReads {
-            table: EmbeddedTable::open(directory.path().join("t.redb"), [9; 32]).unwrap(),
-            read: Mutex::default(),
-        };
+        let table = NotingReads::in_folder(&directory);
         let policy = owned_by("sub-headless-1", "owner@example.com");
         let [item, _head] = policy_writes(&policy, None).unwrap();
         table.table.transact(vec![item]).await.unwrap();

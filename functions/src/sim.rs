@@ -411,7 +411,7 @@ struct SimulatedSensor {
     /// Digests of the fingerprints Vigil acknowledged, to count the distinct ones.
     sent: HashSet<u64>,
     /// The devices Vigil acknowledged.
-    seen_devices: HashSet<(IpAddr, String)>,
+    seen_devices: HashSet<(IpAddr, MacAddress)>,
 }
 
 impl SimulatedSensor {
@@ -496,11 +496,11 @@ impl SimulatedSensor {
             .json(body)
     }
 
-    fn failed(tally: &Tally, what: &str, error: &str) {
+    fn failed(tally: &Tally, path: &str, error: &str) {
         let before = tally.failed_requests.fetch_add(1, Ordering::Relaxed);
         // The first failures say why; after that they are only counted.
         if before < 5 {
-            tracing::warn!("sensor-sim: {what} failed: {error}");
+            tracing::warn!("sensor-sim: POST /ingest/{path} failed: {error}");
         }
     }
 
@@ -528,44 +528,47 @@ impl SimulatedSensor {
                     }
                 }
             }
-            Err(error) => Self::failed(tally, "a heartbeat", &error),
+            Err(error) => Self::failed(tally, "heartbeat", &error),
+        }
+    }
+
+    /// Posts `body` to the ingest endpoint `path`: whether Vigil acknowledged it (a
+    /// failure is counted).
+    async fn deliver(&self, path: &str, body: &impl Serialize, tally: &Tally) -> bool {
+        match answer::<Accepted>(self.post(path, body)).await {
+            Ok(_) => true,
+            Err(error) => {
+                Self::failed(tally, path, &error);
+                false
+            }
         }
     }
 
     async fn send_alerts(&mut self, alerts: Vec<DetectedAlert>, tally: &Tally) {
         let body = IngestAlerts { alerts };
-        match answer::<Accepted>(self.post("alerts", &body)).await {
-            Ok(_) => {
-                Tally::add(&tally.alerts_sent, body.alerts.len());
-                for alert in &body.alerts {
-                    if self
-                        .sent
-                        .insert(digest(&alert.fingerprint(&self.traffic.sensor_id)))
-                    {
-                        Tally::add(&tally.distinct_alerts, 1);
-                    }
-                }
-                self.traffic.remember(body.alerts);
-            }
-            Err(error) => Self::failed(tally, "an alert batch", &error),
+        if !self.deliver("alerts", &body, tally).await {
+            return;
         }
+        Tally::add(&tally.alerts_sent, body.alerts.len());
+        for alert in &body.alerts {
+            let fingerprint = alert.fingerprint(&self.traffic.sensor_id);
+            if self.sent.insert(digest(&fingerprint)) {
+                Tally::add(&tally.distinct_alerts, 1);
+            }
+        }
+        self.traffic.remember(body.alerts);
     }
 
     async fn send_devices(&mut self, devices: Vec<ObservedDevice>, tally: &Tally) {
         let body = IngestDevices { devices };
-        match answer::<Accepted>(self.post("devices", &body)).await {
-            Ok(_) => {
-                Tally::add(&tally.device_observations, body.devices.len());
-                for device in &body.devices {
-                    if self
-                        .seen_devices
-                        .insert((device.ip, device.mac.to_string()))
-                    {
-                        Tally::add(&tally.distinct_devices, 1);
-                    }
-                }
+        if !self.deliver("devices", &body, tally).await {
+            return;
+        }
+        Tally::add(&tally.device_observations, body.devices.len());
+        for device in &body.devices {
+            if self.seen_devices.insert((device.ip, device.mac)) {
+                Tally::add(&tally.distinct_devices, 1);
             }
-            Err(error) => Self::failed(tally, "a device batch", &error),
         }
     }
 }
