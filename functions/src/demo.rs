@@ -285,6 +285,7 @@ async fn ingest(app: &Router, file: &ActivationFile) -> Result<(), SeedError> {
         ti_version: Some(latest_ti_package()),
         health: SensorHealth::Healthy,
         issues: Vec::new(),
+        settings: None,
     };
     client
         .post("/api/ingest/heartbeat", json!(heartbeat))

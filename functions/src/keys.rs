@@ -553,6 +553,15 @@ pub fn sensor(subscription: &SubscriptionId, sensor: &SensorId) -> Key {
     Key::new(sensor_partition(subscription), sensor.as_str())
 }
 
+/// Chunk `n` of a sensor's diagnostics archive, in a partition of its own so that the
+/// sensors' list never reads it.
+pub fn sensor_diagnostics(subscription: &SubscriptionId, sensor: &SensorId, n: usize) -> Key {
+    Key::new(
+        format!("SENSORDIAG#{subscription}#{sensor}"),
+        format!("CHUNK#{n}"),
+    )
+}
+
 pub fn sensor_partition(subscription: &SubscriptionId) -> String {
     format!("SENSORS#{subscription}")
 }

@@ -12,7 +12,7 @@ use shared::model::{
 };
 use time::OffsetDateTime;
 
-use shared::api::Page;
+use shared::api::{DiagnosticsArchive, Page};
 
 use crate::http::error::{ApiError, ApiResult};
 use crate::store::{Item, Key, Query, QueryPage, TableRead};
@@ -204,6 +204,13 @@ pub struct SensorRecord {
     /// When the current token was issued by a reactivation; `None`: at onboarding.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub reactivated_at: Option<OffsetDateTime>,
+    /// When that reactivation prepared a legacy sensor for the 22.x update.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub legacy_update_prepared_at: Option<OffsetDateTime>,
+    /// The diagnostics archive's description; its bytes are in
+    /// `keys::sensor_diagnostics` chunks.
+    #[serde(default)]
+    pub diagnostics: Option<DiagnosticsArchive>,
     pub state: SensorState,
 }
 

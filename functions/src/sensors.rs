@@ -33,18 +33,20 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 use sha2::{Digest, Sha256};
 use shared::api::{
-    ActivationCommand, ActivationFile, AuditActor, ConsoleRecoveryCode, CreateSensor, Heartbeat,
-    HeartbeatResponse, OnboardedSensor, Page, PageRequest, PushTiUpdate, RecoverConsolePassword,
-    RequestSoftwareUpdate, SENSOR_EXPORT_COLUMNS, Sensor, SensorEndpoint, SensorExportNames,
-    SensorFilter, SensorHealthSummary, SensorSoftwareRelease, Site, TiPackage, TiUpdatePushed,
-    UpdateSensor, Zone,
+    ActivationCommand, ActivationFile, AuditActor, ConsoleRecoveryCode, CreateSensor,
+    DiagnosticsArchive, Heartbeat, HeartbeatResponse, MAX_DIAGNOSTICS_BYTES, OnboardedSensor, Page,
+    PageRequest, PushTiUpdate, RecoverConsolePassword, RequestSoftwareUpdate,
+    SENSOR_EXPORT_COLUMNS, Sensor, SensorEndpoint, SensorExportNames, SensorFilter,
+    SensorHealthSummary, SensorSoftwareRelease, Site, TiPackage, TiUpdatePushed, UpdateSensor,
+    Zone,
 };
 use shared::authz::Permission;
 use shared::authz::Target;
 use shared::model::{
     Email, HeartbeatReport, LATEST_TI_PACKAGE_PUBLISHED_ON, SOFTWARE_RELEASES, SensorId,
-    SensorState, SiteId, SitePlacement, SoftwareRelease, SoftwareUpdate, SoftwareUpdateError,
-    SubscriptionId, ThreatIntelligence, TiVersion, ZoneId, latest_ti_package,
+    SensorSettings, SensorState, SettingsDelivery, SiteId, SitePlacement, SoftwareRelease,
+    SoftwareUpdate, SoftwareUpdateError, SubscriptionId, ThreatIntelligence, TiVersion, ZoneId,
+    diagnostics_upload_allowed, latest_ti_package, legacy_update_allowed,
 };
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
@@ -61,7 +63,8 @@ use crate::http::sensor::{SensorTokenRecord, new_token, token_hash};
 use crate::ids;
 use crate::keys;
 use crate::openapi::{
-    CreateErrors, DeleteErrors, IfMatchHeader, InSubscription, ListErrors, ReadErrors, UpdateErrors,
+    Binary, CreateErrors, DeleteErrors, IfMatchHeader, InSubscription, ListErrors, ReadErrors,
+    UpdateErrors,
 };
 use crate::records::{self, SensorRecord, Versioned};
 use crate::sites::{self, SensorCountChange};
@@ -95,7 +98,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(download_activation_file))
         .routes(routes!(activation_command))
         .routes(routes!(reactivate))
+        .routes(routes!(prepare_legacy_update))
         .routes(routes!(request_software_update))
+        .routes(routes!(define_settings))
+        .routes(routes!(upload_diagnostics, download_diagnostics))
         .routes(routes!(latest_ti_package_download))
         .routes(routes!(recover_console_password))
 }
@@ -126,6 +132,9 @@ fn view(record: &SensorRecord, now: OffsetDateTime, latest_ti: &TiVersion) -> Se
         ti_update_status: ti.map(|ti| ti.status(Some(latest_ti))),
         software_update: record.state.software_update.clone(),
         activation_issued_at: record.reactivated_at.unwrap_or(record.created_at),
+        settings: record.state.settings.clone(),
+        legacy_update_prepared_at: record.legacy_update_prepared_at,
+        diagnostics: record.diagnostics.clone(),
     }
 }
 
@@ -396,6 +405,8 @@ async fn onboard_sensor(
             created_by: principal.email.clone(),
             token: token.clone(),
             reactivated_at: None,
+            legacy_update_prepared_at: None,
+            diagnostics: None,
             state: SensorState::new(request.sensor_type),
         };
         let site_id = &record.site_id;
@@ -648,6 +659,7 @@ async fn delete_sensor(
                 condition: Condition::Always,
             },
         ];
+        writes.extend(diagnostics_deletes(record, 0));
         writes.extend(
             sites::sensor_count_writes(
                 table.as_ref(),
@@ -799,18 +811,80 @@ async fn reactivate(
         if_match,
         "sensor.reactivate",
         |record| {
-            let old = std::mem::replace(&mut record.token, token.clone());
-            record.reactivated_at = Some(OffsetDateTime::now_utc());
-            Ok(Edit::Save(vec![
-                Write::Delete {
-                    key: token_key(&old),
-                    condition: Condition::Always,
-                },
-                Write::Put {
-                    item: token_item(record)?,
-                    condition: Condition::MustNotExist,
-                },
-            ]))
+            record.legacy_update_prepared_at = None;
+            new_activation(record, &token)
+        },
+    )
+    .await?;
+    Ok(json_with_etag(
+        StatusCode::OK,
+        &activation_file(&record, &api_url),
+        version,
+    ))
+}
+
+/// Gives the record `token` as its activation file's, and the writes that swap the
+/// lookup items: the old token stops working when they commit.
+fn new_activation(record: &mut SensorRecord, token: &str) -> ApiResult<Edit> {
+    let old = std::mem::replace(&mut record.token, token.to_owned());
+    record.reactivated_at = Some(OffsetDateTime::now_utc());
+    Ok(Edit::Save(vec![
+        Write::Delete {
+            key: token_key(&old),
+            condition: Condition::Always,
+        },
+        Write::Put {
+            item: token_item(record)?,
+            condition: Condition::MustNotExist,
+        },
+    ]))
+}
+
+/// Prepares an OT sensor on a legacy version (older than 22.1) for the update to 22.x:
+/// a new activation file, to upload to the sensor once it runs 22.x; the current one
+/// stops working at once.
+///
+/// Needs `modify_sites_and_sensors` at subscription scope. An Enterprise IoT sensor, a
+/// sensor that has not reported its version, or one already on 22.1 or later is `409`.
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions/{sub}/sensors/{id}/prepare-update",
+    tag = "sensors",
+    params(InSubscription, ("id" = inline(shared::model::SensorId), Path, description = "The sensor's id"), IfMatchHeader),
+    responses(
+        (status = 200, description = "The new activation file", body = ActivationFile,
+            headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
+        DeleteErrors,
+    )
+)]
+async fn prepare_legacy_update(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path((sub, id)): Path<(String, String)>,
+    if_match: IfMatch,
+    api_url: ApiUrl,
+) -> ApiResult<Response> {
+    let (_, loaded) = authorized_sensor(
+        table.as_ref(),
+        &principal,
+        &sub,
+        &id,
+        Permission::ModifySitesAndSensors,
+    )
+    .await?;
+    let token = new_token()?;
+    let (record, version) = change_sensor(
+        table.as_ref(),
+        &principal.email,
+        loaded,
+        if_match,
+        "sensor.prepare_update",
+        |record| {
+            legacy_update_allowed(record.sensor_type, record.state.version.as_ref())
+                .map_err(|error| ApiError::Conflict(error.to_string()))?;
+            let edit = new_activation(record, &token)?;
+            record.legacy_update_prepared_at = record.reactivated_at;
+            Ok(edit)
         },
     )
     .await?;
@@ -884,6 +958,230 @@ async fn request_software_update(
     .await?;
     let sensor = view(&record, OffsetDateTime::now_utc(), &latest_ti_package());
     Ok(json_with_etag(StatusCode::OK, &sensor, version))
+}
+
+/// Defines a cloud-connected OT sensor's settings (bandwidth cap, subnets, VLAN names):
+/// a new revision, sent in the sensor's heartbeats until it reports it applied or
+/// failed (the sensor's `settings`).
+///
+/// Needs `modify_sites_and_sensors` at subscription scope. A locally managed or
+/// Enterprise IoT sensor is `409`.
+#[utoipa::path(
+    put,
+    path = "/api/subscriptions/{sub}/sensors/{id}/settings",
+    tag = "sensors",
+    params(InSubscription, ("id" = inline(shared::model::SensorId), Path, description = "The sensor's id"), IfMatchHeader),
+    request_body = SensorSettings,
+    responses(
+        (status = 200, description = "The sensor, its settings pending", body = Sensor,
+            headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
+        UpdateErrors,
+    )
+)]
+async fn define_settings(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path((sub, id)): Path<(String, String)>,
+    if_match: IfMatch,
+    body: Body,
+) -> ApiResult<Response> {
+    let (_, loaded) = authorized_sensor(
+        table.as_ref(),
+        &principal,
+        &sub,
+        &id,
+        Permission::ModifySitesAndSensors,
+    )
+    .await?;
+    let settings: SensorSettings = body.parse()?;
+    let (record, version) = change_sensor(
+        table.as_ref(),
+        &principal.email,
+        loaded,
+        if_match,
+        "sensor.settings",
+        |record| {
+            record.state.settings = Some(
+                SettingsDelivery::request(
+                    record.sensor_type,
+                    record.state.settings.as_ref(),
+                    settings.clone(),
+                )
+                .map_err(|error| ApiError::Conflict(error.to_string()))?,
+            );
+            Ok(Edit::Save(Vec::new()))
+        },
+    )
+    .await?;
+    let sensor = view(&record, OffsetDateTime::now_utc(), &latest_ti_package());
+    Ok(json_with_etag(StatusCode::OK, &sensor, version))
+}
+
+// ----- Diagnostics -----
+
+/// A diagnostics archive is kept in chunks that fit any table item.
+const DIAGNOSTICS_CHUNK_BYTES: usize = 256 * 1024;
+
+fn diagnostics_chunk_count(archive: &DiagnosticsArchive) -> usize {
+    usize::try_from(archive.size_bytes)
+        .unwrap_or(usize::MAX)
+        .div_ceil(DIAGNOSTICS_CHUNK_BYTES)
+}
+
+/// Deletes of the record's stored diagnostics chunks from chunk `from` on.
+fn diagnostics_deletes(record: &SensorRecord, from: usize) -> Vec<Write> {
+    let stored = record
+        .diagnostics
+        .as_ref()
+        .map_or(0, diagnostics_chunk_count);
+    (from..stored)
+        .map(|n| Write::Delete {
+            key: keys::sensor_diagnostics(&record.subscription_id, &record.id, n),
+            condition: Condition::Always,
+        })
+        .collect()
+}
+
+/// Uploads a locally managed sensor's diagnostics archive for support (the file its
+/// console's "Download diagnostics" gives), replacing the one sent before. It is kept
+/// with the sensor, whose `diagnostics` then describe it, and audited.
+///
+/// Needs `modify_sites_and_sensors` at subscription scope. An empty body is `400`, one
+/// over 1 MiB `413`; a cloud-connected or Enterprise IoT sensor `409`.
+#[utoipa::path(
+    put,
+    path = "/api/subscriptions/{sub}/sensors/{id}/diagnostics",
+    tag = "sensors",
+    params(InSubscription, ("id" = inline(shared::model::SensorId), Path, description = "The sensor's id"), IfMatchHeader),
+    request_body(content = Binary, content_type = "application/octet-stream",
+        description = "The archive as the sensor's console saved it, 1 byte to 1 MiB"),
+    responses(
+        (status = 200, description = "The sensor, with its diagnostics described", body = Sensor,
+            headers(("ETag" = String, description = "The sensor's version, for If-Match"))),
+        UpdateErrors,
+    )
+)]
+async fn upload_diagnostics(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path((sub, id)): Path<(String, String)>,
+    if_match: IfMatch,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Response> {
+    let (_, loaded) = authorized_sensor(
+        table.as_ref(),
+        &principal,
+        &sub,
+        &id,
+        Permission::ModifySitesAndSensors,
+    )
+    .await?;
+    let archive = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::Invalid(format!("the archive could not be read: {rejection}"))
+        }
+    })?;
+    if archive.is_empty() {
+        return Err(ApiError::Invalid("the archive is empty".into()));
+    }
+    if archive.len() > MAX_DIAGNOSTICS_BYTES {
+        return Err(ApiError::TooLarge);
+    }
+    let described = DiagnosticsArchive {
+        size_bytes: archive.len() as u64,
+        sha256: sha256_hex(&archive),
+        uploaded_at: OffsetDateTime::now_utc(),
+        uploaded_by: principal.email.clone(),
+    };
+    let (record, version) = change_sensor(
+        table.as_ref(),
+        &principal.email,
+        loaded,
+        if_match,
+        "sensor.diagnostics",
+        |record| {
+            diagnostics_upload_allowed(record.sensor_type)
+                .map_err(|error| ApiError::Conflict(error.to_string()))?;
+            let chunks: Vec<&[u8]> = archive.chunks(DIAGNOSTICS_CHUNK_BYTES).collect();
+            let mut writes = diagnostics_deletes(record, chunks.len());
+            for (n, chunk) in chunks.into_iter().enumerate() {
+                writes.push(Write::Put {
+                    item: Item::new(
+                        keys::sensor_diagnostics(&record.subscription_id, &record.id, n),
+                        chunk.to_vec(),
+                    ),
+                    condition: Condition::Always,
+                });
+            }
+            record.diagnostics = Some(described.clone());
+            Ok(Edit::Save(writes))
+        },
+    )
+    .await?;
+    let sensor = view(&record, OffsetDateTime::now_utc(), &latest_ti_package());
+    Ok(json_with_etag(StatusCode::OK, &sensor, version))
+}
+
+/// Downloads the diagnostics archive uploaded for a sensor, as it was sent.
+///
+/// Needs `modify_sites_and_sensors` at subscription scope (the archive holds the
+/// sensor's logs). A sensor without one is `404`.
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions/{sub}/sensors/{id}/diagnostics",
+    tag = "sensors",
+    params(InSubscription, ("id" = inline(shared::model::SensorId), Path, description = "The sensor's id")),
+    responses(
+        (status = 200, description = "The archive", content_type = "application/octet-stream", body = Binary),
+        ReadErrors,
+    )
+)]
+async fn download_diagnostics(
+    State(table): State<Arc<dyn Table>>,
+    Caller(principal): Caller,
+    Path((sub, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (_, loaded) = authorized_sensor(
+        table.as_ref(),
+        &principal,
+        &sub,
+        &id,
+        Permission::ModifySitesAndSensors,
+    )
+    .await?;
+    let record = loaded.record;
+    let archive = record
+        .diagnostics
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFound("no diagnostics were sent for this sensor".into()))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(archive.size_bytes).unwrap_or(0));
+    for n in 0..diagnostics_chunk_count(archive) {
+        let key = keys::sensor_diagnostics(&record.subscription_id, &record.id, n);
+        let chunk = table
+            .get(&key)
+            .await?
+            .ok_or_else(|| internal(format!("diagnostics chunk {n} is missing")))?;
+        bytes.extend_from_slice(&chunk.body);
+    }
+    // A replacement committing between the reads above mixes two archives: say so
+    // rather than send it.
+    if sha256_hex(&bytes) != archive.sha256 {
+        return Err(ApiError::Conflict(
+            "the diagnostics were replaced while they were read; download again".into(),
+        ));
+    }
+    let filename = format!("attachment; filename=\"{}-diagnostics.tar.gz\"", record.id);
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_DISPOSITION, filename),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 // ----- Lists -----
@@ -1613,6 +1911,7 @@ pub async fn record_heartbeat(
                 ti_version: heartbeat.ti_version.as_ref(),
                 health: heartbeat.health,
                 issues: &heartbeat.issues,
+                settings: heartbeat.settings.as_ref(),
             },
             Some(&latest),
         );
@@ -1676,6 +1975,52 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn diagnostics_chunks_beyond_the_new_archive_are_deleted() {
+        let described = |size_bytes| DiagnosticsArchive {
+            size_bytes,
+            sha256: String::new(),
+            uploaded_at: OffsetDateTime::UNIX_EPOCH,
+            uploaded_by: Email::parse("owner@example.com").unwrap(),
+        };
+        assert_eq!(diagnostics_chunk_count(&described(1)), 1);
+        assert_eq!(
+            diagnostics_chunk_count(&described(DIAGNOSTICS_CHUNK_BYTES as u64)),
+            1
+        );
+        assert_eq!(diagnostics_chunk_count(&described(600_000)), 3);
+        let subscription = SubscriptionId::parse("sub-1").unwrap();
+        let id = SensorId::parse("sensor-1").unwrap();
+        let record = SensorRecord {
+            id: id.clone(),
+            subscription_id: subscription.clone(),
+            name: shared::model::DisplayName::parse("Line 1").unwrap(),
+            sensor_type: shared::model::SensorType::OtLocallyManaged,
+            site_id: SiteId::parse("plant").unwrap(),
+            zone_id: None,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            created_by: Email::parse("owner@example.com").unwrap(),
+            token: String::new(),
+            reactivated_at: None,
+            legacy_update_prepared_at: None,
+            diagnostics: Some(described(600_000)),
+            state: SensorState::new(shared::model::SensorType::OtLocallyManaged),
+        };
+        let deleted = |from| -> Vec<String> {
+            diagnostics_deletes(&record, from)
+                .into_iter()
+                .map(|write| match write {
+                    Write::Delete { key, .. } => key.sk,
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        // A sensor's deletion takes every chunk; a one-chunk replacement the other two.
+        assert_eq!(deleted(0), ["CHUNK#0", "CHUNK#1", "CHUNK#2"]);
+        assert_eq!(deleted(1), ["CHUNK#1", "CHUNK#2"]);
+        assert!(deleted(3).is_empty());
     }
 
     #[test]

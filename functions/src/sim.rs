@@ -28,8 +28,8 @@ use shared::api::{
 };
 use shared::model::{
     AlertTitle, DetectedAlert, DisplayName, Engine, MacAddress, ObservedDevice, PendingAction,
-    Protocol, SensorHealth, SensorId, Severity, SoftwareRelease, SoftwareVersion, TiVersion,
-    latest_ti_package,
+    Protocol, SensorHealth, SensorId, SettingsReport, Severity, SoftwareRelease, SoftwareVersion,
+    TiVersion, latest_ti_package,
 };
 use time::OffsetDateTime;
 use tokio::time::Instant;
@@ -166,6 +166,8 @@ pub struct Summary {
     pub distinct_devices: u64,
     pub ti_updates_installed: u64,
     pub software_updates_installed: u64,
+    /// Settings revisions applied (each reported by the next heartbeat).
+    pub settings_applied: u64,
     /// Requests Vigil refused or that failed on the way.
     pub failed_requests: u64,
 }
@@ -174,7 +176,7 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} sensors · {} heartbeats · {} alerts sent ({} distinct) · {} devices ({} observations) · {} TI and {} software updates installed · {} failed requests",
+            "{} sensors · {} heartbeats · {} alerts sent ({} distinct) · {} devices ({} observations) · {} TI and {} software updates installed · {} settings applied · {} failed requests",
             self.sensors,
             self.heartbeats,
             self.alerts_sent,
@@ -183,6 +185,7 @@ impl std::fmt::Display for Summary {
             self.device_observations,
             self.ti_updates_installed,
             self.software_updates_installed,
+            self.settings_applied,
             self.failed_requests,
         )
     }
@@ -199,6 +202,7 @@ struct Tally {
     distinct_devices: AtomicU64,
     ti_updates_installed: AtomicU64,
     software_updates_installed: AtomicU64,
+    settings_applied: AtomicU64,
     failed_requests: AtomicU64,
 }
 
@@ -218,6 +222,7 @@ impl Tally {
             distinct_devices: read(&self.distinct_devices),
             ti_updates_installed: read(&self.ti_updates_installed),
             software_updates_installed: read(&self.software_updates_installed),
+            settings_applied: read(&self.settings_applied),
             failed_requests: read(&self.failed_requests),
         }
     }
@@ -407,6 +412,8 @@ struct SimulatedSensor {
     token: String,
     version: SoftwareVersion,
     ti_version: TiVersion,
+    /// What the next heartbeat says about the settings last received.
+    settings: Option<SettingsReport>,
     traffic: SensorTraffic,
     /// Digests of the fingerprints Vigil acknowledged, to count the distinct ones.
     sent: HashSet<u64>,
@@ -430,6 +437,7 @@ impl SimulatedSensor {
                 .ti_version
                 .clone()
                 .unwrap_or_else(latest_ti_package),
+            settings: None,
             traffic: SensorTraffic::new(
                 &file.sensor_id,
                 behaviour.devices_per_sensor,
@@ -510,6 +518,7 @@ impl SimulatedSensor {
             ti_version: Some(self.ti_version.clone()),
             health: SensorHealth::Healthy,
             issues: Vec::new(),
+            settings: self.settings.clone(),
         };
         match answer::<HeartbeatResponse>(self.post("heartbeat", &report)).await {
             Ok(response) => {
@@ -524,6 +533,20 @@ impl SimulatedSensor {
                         PendingAction::SoftwareUpdate { version } => {
                             self.version = version;
                             Tally::add(&tally.software_updates_installed, 1);
+                        }
+                        // Sent again until reported: applied once per revision.
+                        PendingAction::ApplySettings { revision, .. } => {
+                            if self
+                                .settings
+                                .as_ref()
+                                .is_none_or(|r| r.revision != revision)
+                            {
+                                self.settings = Some(SettingsReport {
+                                    revision,
+                                    error: None,
+                                });
+                                Tally::add(&tally.settings_applied, 1);
+                            }
                         }
                     }
                 }

@@ -24,10 +24,10 @@ use crate::model::{
     CloseReasons, CommentText, Commitment, CommittedDevices, DetectedAlert, DeviceGroupId,
     DeviceId, DisplayName, Email, Engine, EventFilter, EventKind, GroupId, HealthFinding,
     MAX_ESCALATION_MINUTES, NotificationRuleId, ObservedDevice, PendingAction, PlanId, PlanKind,
-    PlanStatus, PlanTermsError, SensorHealth, SensorId, SensorIssue, SensorType, Severity, SiteId,
-    SiteOwners, SitePlacement, SitePlacementError, SiteSelector, SoftwareUpdate, SoftwareVersion,
-    SubscriptionId, Tags, TiMode, TiUpdateStatus, TiVersion, WebhookEndpointId, WebhookUrl, ZoneId,
-    committed_devices_for,
+    PlanStatus, PlanTermsError, SensorHealth, SensorId, SensorIssue, SensorType, SettingsDelivery,
+    SettingsReport, Severity, SiteId, SiteOwners, SitePlacement, SitePlacementError, SiteSelector,
+    SoftwareUpdate, SoftwareVersion, SubscriptionId, Tags, TiMode, TiUpdateStatus, TiVersion,
+    WebhookEndpointId, WebhookUrl, ZoneId, committed_devices_for,
 };
 
 pub use crate::authz::RoleAssignment;
@@ -919,6 +919,32 @@ pub struct Sensor {
     /// reactivation (which revoked the one before).
     #[serde(with = "time::serde::rfc3339")]
     pub activation_issued_at: OffsetDateTime,
+    /// The settings given from here and where they stand; `null` when none were.
+    #[serde(default)]
+    pub settings: Option<SettingsDelivery>,
+    /// When the current activation file was issued to prepare this legacy sensor for
+    /// the 22.x update (`POST …/prepare-update`); `null` otherwise.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub legacy_update_prepared_at: Option<OffsetDateTime>,
+    /// The diagnostics archive sent for support (locally managed sensors), if any.
+    #[serde(default)]
+    pub diagnostics: Option<DiagnosticsArchive>,
+}
+
+/// The most a diagnostics archive may hold: what one request body may carry.
+pub const MAX_DIAGNOSTICS_BYTES: usize = MAX_JSON_BODY_BYTES;
+
+/// A locally managed sensor's diagnostics archive, as uploaded for support
+/// (`PUT …/sensors/{id}/diagnostics`; the bytes at `GET` of the same path).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DiagnosticsArchive {
+    pub size_bytes: u64,
+    /// SHA-256 of the archive, hex: what support checks the download against.
+    pub sha256: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub uploaded_at: OffsetDateTime,
+    pub uploaded_by: Email,
 }
 
 /// The header of `GET /subscriptions/{sub}/sensors/export.csv`: the grid's columns.
@@ -2065,6 +2091,9 @@ pub struct Heartbeat {
     /// What is wrong, when the sensor knows.
     #[serde(default)]
     pub issues: Vec<SensorIssue>,
+    /// On the settings revision the sensor was last sent (`apply_settings`).
+    #[serde(default)]
+    pub settings: Option<SettingsReport>,
 }
 
 /// `POST /ingest/heartbeat` answer.

@@ -496,6 +496,30 @@ impl RawAnswer {
 }
 
 impl Api {
+    /// A binary upload (`Content-Type: application/octet-stream`).
+    pub async fn put_bytes(&self, path: &str, token: Option<&str>, body: Vec<u8>) -> Answer {
+        let mut request = self
+            .client
+            .put(format!("{}{path}", self.base))
+            .header("content-type", "application/octet-stream")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        answer(request).await
+    }
+
+    /// A binary download: the status and the body as sent.
+    pub async fn get_bytes(&self, path: &str, token: Option<&str>) -> (u16, Vec<u8>) {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the request reaches vigil");
+        let status = response.status().as_u16();
+        (status, response.bytes().await.unwrap_or_default().to_vec())
+    }
+
     /// Any request, answered with its headers and raw body (e.g. a CSV download).
     pub async fn send_full(
         &self,

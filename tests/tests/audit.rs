@@ -140,13 +140,18 @@ async fn every_mutation_writes_one_complete_audit_entry_and_every_refusal_none()
     let sensor = fleet.sensor("n1", &site, None).await;
     let doomed_sensor = fleet.sensor("n2", &site, None).await;
     let manual = onboard(&fleet, "n3", "ot_locally_managed", &site).await;
-    for (token, ti) in [(&sensor.token, "2024.03.01"), (&manual.token, "2024.01.01")] {
+    let legacy = onboard(&fleet, "n5", "ot_locally_managed", &site).await;
+    for (token, version, ti) in [
+        (&sensor.token, "23.1.3", "2024.03.01"),
+        (&manual.token, "23.1.3", "2024.01.01"),
+        (&legacy.token, "10.5.3", "2024.01.01"),
+    ] {
         let beat = fleet
             .api
             .post(
                 "/ingest/heartbeat",
                 Some(token),
-                json!({"version": "23.1.3", "ti_version": ti, "health": "healthy"}),
+                json!({"version": version, "ti_version": ti, "health": "healthy"}),
             )
             .await;
         assert_eq!(beat.status, 200, "{beat:?}");
@@ -369,6 +374,37 @@ async fn every_mutation_writes_one_complete_audit_entry_and_every_refusal_none()
             at(&format!("/sensors/{}/software-update", sensor.id)),
             Some(json!({"version": "24.1.2"})),
             "sensor.software_update",
+            Some(&sensor.id),
+            s.clone(),
+            Shape::Changed,
+        ),
+        case(
+            (
+                "POST",
+                "/api/subscriptions/{sub}/sensors/{id}/prepare-update",
+            ),
+            at(&format!("/sensors/{}/prepare-update", legacy.id)),
+            Some(json!({})),
+            "sensor.prepare_update",
+            Some(&legacy.id),
+            s.clone(),
+            Shape::Changed,
+        ),
+        case(
+            ("PUT", "/api/subscriptions/{sub}/sensors/{id}/diagnostics"),
+            at(&format!("/sensors/{}/diagnostics", manual.id)),
+            // Sent as JSON text: the archive is whatever bytes the body holds.
+            Some(json!("sensor.log: all quiet")),
+            "sensor.diagnostics",
+            Some(&manual.id),
+            s.clone(),
+            Shape::Changed,
+        ),
+        case(
+            ("PUT", "/api/subscriptions/{sub}/sensors/{id}/settings"),
+            at(&format!("/sensors/{}/settings", sensor.id)),
+            Some(json!({"bandwidth_cap_kbps": 2000, "subnets": ["10.0.0.0/8"]})),
+            "sensor.settings",
             Some(&sensor.id),
             s.clone(),
             Shape::Changed,

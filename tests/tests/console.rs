@@ -300,6 +300,15 @@ async fn every_built_in_role_at_subscription_and_site_scope_is_offered_exactly_w
                     role,
                 )
                 .await;
+                check_action(
+                    page,
+                    toolbar,
+                    "Sensor settings",
+                    Permission::ModifySitesAndSensors,
+                    &access,
+                    role,
+                )
+                .await;
                 let row = format!("//tr[@data-sensor-id='{sensor}']");
                 for (label, permission) in [
                     ("Edit zone", Permission::ModifySitesAndSensors),
@@ -314,6 +323,7 @@ async fn every_built_in_role_at_subscription_and_site_scope_is_offered_exactly_w
                         Permission::RecoverConsolePasswords,
                     ),
                     ("Turn off automatic TI", Permission::ModifySitesAndSensors),
+                    ("Sensor settings", Permission::ModifySitesAndSensors),
                 ] {
                     check_action(page, &row, label, permission, &access, role).await;
                 }
@@ -595,6 +605,109 @@ async fn a_bulk_ti_update_over_every_sensor_matching_the_filter_shows_its_progre
             "{sensor}"
         );
     }
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn settings_saved_for_the_selected_sensors_reach_them_and_their_details_say_applied() {
+    let plants = Plants::new().await;
+    let browser = plants
+        .browser_as("contributor@plants.test", Some("contributor"))
+        .await;
+    let page = &browser.client;
+    // GIVEN the grid filtered to Plant North, all its sensors selected
+    page.goto(&plants.page(&format!("/sites?site={}", plants.north)))
+        .await
+        .unwrap();
+    wait_until(page, "only Plant North's sensors are listed", || async {
+        let rows = page
+            .find_all(fantoccini::Locator::Css("#sensors tr.sensor"))
+            .await
+            .unwrap_or_default();
+        rows.len() == 3
+    })
+    .await;
+    press(page, "Select all that match the filter").await;
+    // WHEN the contributor opens Sensor settings and types a subnet that is not one
+    press_in(
+        page,
+        "//div[@aria-label='Sensor actions']",
+        "Sensor settings",
+    )
+    .await;
+    type_into(page, "#settings-cap", "2000").await;
+    type_into(page, "#settings-subnets", "10.20.0.0/16\n10.30.0.0/99").await;
+    type_into(page, "#settings-vlans", "10 PLC network").await;
+    press_in(page, "//div[@role='dialog']", "Save settings").await;
+    // THEN the form names the line, and nothing is sent
+    let problem = wait_for_text(page, "div[role=dialog] .error", |t| !t.is_empty()).await;
+    assert!(problem.starts_with("Subnets, line 2"), "{problem}");
+    let untouched = plants
+        .fleet
+        .get(&format!("/sensors/{}", plants.sensors[0].id))
+        .await;
+    assert_eq!(untouched.body["settings"], Value::Null);
+    // WHEN the subnet is corrected and saved
+    let subnets = find(page, "#settings-subnets").await;
+    subnets.clear().await.unwrap();
+    subnets
+        .send_keys("10.20.0.0/16\n10.30.0.0/24")
+        .await
+        .unwrap();
+    press_in(page, "//div[@role='dialog']", "Save settings").await;
+    // THEN the progress ends with every North sensor done, and exactly they have them
+    wait_for_text(page, ".bulk-summary", |t| t == "3 of 3 done").await;
+    let expected = json!({
+        "bandwidth_cap_kbps": 2000,
+        "subnets": ["10.20.0.0/16", "10.30.0.0/24"],
+        "vlan_names": [{"id": 10, "name": "PLC network"}],
+    });
+    let mut north = Vec::new();
+    for sensor in plants.fleet.all("/sensors", 500).await {
+        let at_north = sensor["site_id"] == plants.north.as_str();
+        assert_eq!(
+            sensor["settings"]["settings"] == expected,
+            at_north,
+            "{sensor}"
+        );
+        if at_north {
+            north.push(sensor["id"].as_str().unwrap().to_owned());
+        }
+    }
+    // AND a sensor's heartbeat delivers them; once it reports them, its page says applied
+    let sensor = plants
+        .sensors
+        .iter()
+        .find(|s| north.contains(&s.id))
+        .expect("a North sensor");
+    let beat = |report: Value| json!({"version": "24.1.2", "ti_version": "2024.03.01", "health": "healthy", "settings": report});
+    let delivered = plants
+        .fleet
+        .api
+        .post("/ingest/heartbeat", Some(&sensor.token), beat(Value::Null))
+        .await;
+    assert_eq!(
+        delivered.body["pending"][0]["kind"], "apply_settings",
+        "{delivered:?}"
+    );
+    assert_eq!(delivered.body["pending"][0]["settings"], expected);
+    page.goto(&plants.page(&format!("/sensors/{}", sensor.id)))
+        .await
+        .unwrap();
+    wait_for_text(page, ".settings-status", |t| t.contains("pending")).await;
+    plants
+        .fleet
+        .api
+        .post(
+            "/ingest/heartbeat",
+            Some(&sensor.token),
+            beat(json!({"revision": 1})),
+        )
+        .await;
+    page.refresh().await.unwrap();
+    let status = wait_for_text(page, ".settings-status", |t| t.contains("applied")).await;
+    assert!(status.starts_with("Revision 1: applied"), "{status}");
+    browser.screenshot("sensor-settings").await;
     browser.close().await;
 }
 
@@ -1648,6 +1761,56 @@ async fn an_enterprise_iot_sensor_shows_its_activation_command_and_an_ot_sensor_
     .await;
     let refused = refusal(&action).await.expect("OT sensors take their file");
     assert!(refused.contains("Only Enterprise IoT"), "{refused}");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_legacy_sensor_is_prepared_for_22x_from_its_details_and_a_current_one_says_why_not() {
+    let plants = Plants::new().await;
+    let legacy = &plants.sensors[0];
+    let beat = |token: &str, version: &str| {
+        let body = json!({"version": version, "ti_version": "2024.03.01", "health": "healthy"});
+        let token = token.to_owned();
+        async move {
+            plants
+                .fleet
+                .api
+                .post("/ingest/heartbeat", Some(&token), body)
+                .await
+                .status
+        }
+    };
+    assert_eq!(beat(&legacy.token, "10.5.3").await, 200);
+    let browser = plants.browser_as("owner@example.com", None).await;
+    let page = &browser.client;
+    // WHEN the owner prepares the legacy sensor from its details page
+    page.goto(&plants.page(&format!("/sensors/{}?tab=actions", legacy.id)))
+        .await
+        .unwrap();
+    let actions = "//div[@aria-label='Sensor actions']";
+    press_in(page, actions, "Prepare for 22.x update").await;
+    press_in(page, "//div[@role='dialog']", "Prepare").await;
+    // THEN a new activation file is issued: the old token stops working
+    wait_until(page, "the old activation file to be revoked", || async {
+        beat(&legacy.token, "10.5.3").await == 401
+    })
+    .await;
+    let shown = plants.fleet.get(&format!("/sensors/{}", legacy.id)).await;
+    assert!(
+        shown.body["legacy_update_prepared_at"].is_string(),
+        "{shown:?}"
+    );
+    // AND on a sensor already on 22.x the action stays, disabled, saying why
+    let current = &plants.sensors[1];
+    assert_eq!(beat(&current.token, "24.1.2").await, 200);
+    page.goto(&plants.page(&format!("/sensors/{}?tab=actions", current.id)))
+        .await
+        .unwrap();
+    let action = button_in(page, actions, "Prepare for 22.x update").await;
+    let refused = refusal(&action)
+        .await
+        .expect("a current sensor is not legacy");
+    assert!(refused.contains("already runs 22.1"), "{refused}");
     browser.close().await;
 }
 

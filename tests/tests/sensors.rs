@@ -1107,6 +1107,13 @@ vigil_tests::on_both_stores!(
         let world = World::new(&vigil).await;
         let (sensor, _) = world.onboard("Line 1", "ot_locally_managed").await;
         let id = sensor["id"].as_str().unwrap().to_owned();
+        let (cloud, _) = world.onboard("Line 2", "ot_cloud_connected").await;
+        let cloud = cloud["id"].as_str().unwrap().to_owned();
+        let (legacy, legacy_token) = world.onboard("Line 3", "ot_locally_managed").await;
+        let legacy = legacy["id"].as_str().unwrap().to_owned();
+        world
+            .heartbeat(&legacy_token, healthy("10.5.3", LATEST_TI))
+            .await;
         for role in BuiltInRole::ALL {
             // GIVEN a user holding the role at subscription scope
             let email = format!("holder-{}@example.com", role.id());
@@ -1175,6 +1182,20 @@ vigil_tests::on_both_stores!(
                     Method::POST,
                     world.sensor_path(&id, "/software-update"),
                     Some(json!({"version": "24.1.2"})),
+                    200,
+                ),
+                Call::new(
+                    Permission::ModifySitesAndSensors,
+                    Method::PUT,
+                    world.sensor_path(&cloud, "/settings"),
+                    Some(json!({"bandwidth_cap_kbps": 1000})),
+                    200,
+                ),
+                Call::new(
+                    Permission::ModifySitesAndSensors,
+                    Method::POST,
+                    world.sensor_path(&legacy, "/prepare-update"),
+                    Some(json!({})),
                     200,
                 ),
                 Call::new(
@@ -1579,3 +1600,357 @@ vigil_tests::on_both_stores!(
         assert_eq!(refused.status, 403, "{refused:?}");
     }
 );
+
+// ----- Sensor settings -----
+
+vigil_tests::on_both_stores!(
+    settings_reach_a_cloud_connected_sensor_only_through_its_heartbeats_which_report_them_back,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (sensor, token) = world.onboard("Line 1", "ot_cloud_connected").await;
+        let (_, other_token) = world.onboard("Line 2", "ot_cloud_connected").await;
+        let id = sensor["id"].as_str().unwrap();
+        let path = world.sensor_path(id, "/settings");
+        let beat = |report: Value| {
+            let mut body = healthy("24.1.2", LATEST_TI);
+            body["settings"] = report;
+            body
+        };
+        world.heartbeat(&token, healthy("24.1.2", LATEST_TI)).await;
+        assert_eq!(world.sensor(id).await["settings"], Value::Null);
+        // WHEN the owner defines settings, with host bits and a repeated subnet
+        let asked = json!({
+            "bandwidth_cap_kbps": 1500,
+            "subnets": ["10.1.2.3/16", "10.1.0.0/16", "192.168.5.0/24"],
+            "vlan_names": [{"id": 20, "name": "HMI"}, {"id": 10, "name": "PLC network"}],
+        });
+        let defined = world
+            .api
+            .send(Method::PUT, &path, Some(&world.owner), Some(asked))
+            .await;
+        assert_eq!(defined.status, 200, "{defined:?}");
+        let settings = json!({
+            "bandwidth_cap_kbps": 1500,
+            "subnets": ["10.1.0.0/16", "192.168.5.0/24"],
+            "vlan_names": [{"id": 10, "name": "PLC network"}, {"id": 20, "name": "HMI"}],
+        });
+        assert_eq!(
+            defined.body["settings"],
+            json!({"revision": 1, "settings": settings, "status": {"state": "pending"}})
+        );
+        let audit = world.audit().await;
+        assert_eq!(audit[0]["action"], "sensor.settings");
+        assert_eq!(audit[0]["before"]["settings"], Value::Null);
+        assert_eq!(audit[0]["after"]["settings"]["revision"], 1);
+        // THEN every heartbeat carries them until the sensor reports on revision 1:
+        // a report on another revision, or another sensor's report, settles nothing
+        let delivered = json!([{"kind": "apply_settings", "revision": 1, "settings": settings}]);
+        for report in [Value::Null, json!({"revision": 9})] {
+            let answer = world.heartbeat(&token, beat(report)).await;
+            assert_eq!(answer.status, 200, "{answer:?}");
+            assert_eq!(answer.body["pending"], delivered);
+        }
+        let other = world
+            .heartbeat(&other_token, beat(json!({"revision": 1})))
+            .await;
+        assert_eq!(other.body["pending"], json!([]));
+        assert_eq!(
+            world.sensor(id).await["settings"]["status"]["state"],
+            "pending"
+        );
+        // AND the sensor's failure shows on it, and nothing more is sent
+        let failed = world
+            .heartbeat(
+                &token,
+                beat(json!({"revision": 1, "error": "VLAN 20 is not on this sensor"})),
+            )
+            .await;
+        assert_eq!(failed.body["pending"], json!([]));
+        let status = &world.sensor(id).await["settings"]["status"];
+        assert_eq!(status["state"], "failed");
+        assert_eq!(status["error"], "VLAN 20 is not on this sensor");
+        // AND defining them again is revision 2, applied once the sensor says so
+        let again = world
+            .api
+            .send(
+                Method::PUT,
+                &path,
+                Some(&world.owner),
+                Some(json!({"subnets": ["10.9.0.0/16"]})),
+            )
+            .await;
+        assert_eq!(again.status, 200, "{again:?}");
+        let next = world.heartbeat(&token, beat(Value::Null)).await;
+        assert_eq!(next.body["pending"][0]["revision"], 2);
+        assert_eq!(
+            next.body["pending"][0]["settings"],
+            json!({"bandwidth_cap_kbps": null, "subnets": ["10.9.0.0/16"], "vlan_names": []})
+        );
+        let applied = world.heartbeat(&token, beat(json!({"revision": 2}))).await;
+        assert_eq!(applied.body["pending"], json!([]));
+        let shown = world.sensor(id).await;
+        assert_eq!(shown["settings"]["revision"], 2);
+        assert_eq!(shown["settings"]["status"]["state"], "applied");
+        assert!(shown["settings"]["status"]["at"].is_string());
+
+        // AND bad input is 400 naming the field, and changes nothing
+        let before = world.sensor(id).await;
+        let audit_before = world.audit().await;
+        for (body, field) in [
+            (json!({"bandwidth_cap_kbps": 10}), "bandwidth_cap_kbps"),
+            (json!({"bandwidth_cap_kbps": "fast"}), "bandwidth_cap_kbps"),
+            (json!({"subnets": ["10.0.0.0/33"]}), "subnets"),
+            (json!({"subnets": ["fe80::/64"]}), "subnets"),
+            (
+                json!({"vlan_names": [{"id": 4095, "name": "x"}]}),
+                "vlan_names",
+            ),
+            (
+                json!({"vlan_names": [{"id": 5, "name": " "}]}),
+                "vlan_names",
+            ),
+            (json!({"vlans": []}), "vlans"),
+        ] {
+            let refused = world
+                .api
+                .send(Method::PUT, &path, Some(&world.owner), Some(body.clone()))
+                .await;
+            assert_eq!(refused.status, 400, "{body}: {refused:?}");
+            assert_eq!(refused.error_code(), "invalid");
+            let message = refused.body["error"]["message"].as_str().unwrap();
+            assert!(message.contains(field), "{body}: {message}");
+        }
+        let too_many: Vec<String> = (0..101).map(|n| format!("10.0.{n}.0/24")).collect();
+        let refused = world
+            .api
+            .send(
+                Method::PUT,
+                &path,
+                Some(&world.owner),
+                Some(json!({"subnets": too_many})),
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{refused:?}");
+        let report = world
+            .heartbeat(&token, beat(json!({"revision": 0, "error": ""})))
+            .await;
+        assert_eq!(report.status, 400, "{report:?}");
+        assert_eq!(world.sensor(id).await, before);
+        assert_eq!(world.audit().await, audit_before);
+
+        // AND only cloud-connected OT sensors take settings from here
+        for sensor_type in ["ot_locally_managed", "enterprise_iot"] {
+            let (local, _) = world.onboard("Elsewhere", sensor_type).await;
+            let refused = world
+                .api
+                .send(
+                    Method::PUT,
+                    &world.sensor_path(local["id"].as_str().unwrap(), "/settings"),
+                    Some(&world.owner),
+                    Some(json!({})),
+                )
+                .await;
+            assert_eq!(refused.status, 409, "{sensor_type}: {refused:?}");
+        }
+        // AND sensor changes are the subscription's: an administrator of the site may
+        // not, nor may a sensor token
+        let site_admin = world
+            .member(
+                "site.admin@example.com",
+                "security_admin",
+                Some(&world.plant().await),
+            )
+            .await;
+        for caller in [&site_admin, &token] {
+            let refused = world
+                .api
+                .send(Method::PUT, &path, Some(caller), Some(json!({})))
+                .await;
+            assert!(
+                [401, 403].contains(&refused.status),
+                "{caller}: {refused:?}"
+            );
+        }
+    }
+);
+
+// ----- Preparing a legacy sensor for 22.x -----
+
+vigil_tests::on_both_stores!(
+    a_legacy_ot_sensor_is_prepared_for_22x_with_a_new_activation_file_and_others_are_told_why_not,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        // GIVEN an OT sensor that reports a legacy version
+        let (legacy, old_token) = world.onboard("Old line", "ot_locally_managed").await;
+        let id = legacy["id"].as_str().unwrap();
+        let beat = world
+            .heartbeat(&old_token, healthy("10.5.3", LATEST_TI))
+            .await;
+        assert_eq!(beat.status, 200, "{beat:?}");
+        assert_eq!(world.sensor(id).await["health"], "unsupported");
+        assert_eq!(
+            world.sensor(id).await["legacy_update_prepared_at"],
+            Value::Null
+        );
+        // WHEN the owner prepares it for the 22.x update
+        let prepared = world
+            .api
+            .post(
+                &world.sensor_path(id, "/prepare-update"),
+                Some(&world.owner),
+                json!({}),
+            )
+            .await;
+        assert_eq!(prepared.status, 200, "{prepared:?}");
+        // THEN a new activation file is issued, the one downloads return from now on,
+        let new_token = prepared.body["token"].as_str().unwrap().to_owned();
+        assert_ne!(new_token, old_token);
+        let file = world.get(&format!("/sensors/{id}/activation-file")).await;
+        assert_eq!(file.body["token"], new_token.as_str());
+        // the old one stops working and the updated sensor connects with the new one
+        let refused = world
+            .heartbeat(&old_token, healthy("10.5.3", LATEST_TI))
+            .await;
+        assert_eq!(refused.status, 401, "{refused:?}");
+        let updated = world
+            .heartbeat(&new_token, healthy("22.2.8", LATEST_TI))
+            .await;
+        assert_eq!(updated.status, 200, "{updated:?}");
+        let shown = world.sensor(id).await;
+        assert_eq!(shown["version"], "22.2.8");
+        assert!(shown["legacy_update_prepared_at"].is_string(), "{shown}");
+        let audit = world.audit().await;
+        assert_eq!(audit[0]["action"], "sensor.prepare_update");
+        assert_eq!(audit[0]["before"]["legacy_update_prepared_at"], Value::Null);
+        assert!(
+            !audit[0].to_string().contains(&new_token),
+            "no token in the audit log"
+        );
+
+        // AND a sensor on 22.1 or later, one that never reported, an Enterprise IoT one
+        // are 409 with the reason, and nothing changes
+        let (modern, modern_token) = world.onboard("New line", "ot_cloud_connected").await;
+        world
+            .heartbeat(&modern_token, healthy("24.1.2", LATEST_TI))
+            .await;
+        let (silent, _) = world.onboard("Silent line", "ot_cloud_connected").await;
+        let (office, _) = world.onboard("Office", "enterprise_iot").await;
+        let audit_before = world.audit().await;
+        for (sensor, reason) in [
+            (&modern, "already runs 22.1"),
+            (&silent, "not reported its software version"),
+            (&office, "only OT sensors"),
+        ] {
+            let id = sensor["id"].as_str().unwrap();
+            let before = world.sensor(id).await;
+            let refused = world
+                .api
+                .post(
+                    &world.sensor_path(id, "/prepare-update"),
+                    Some(&world.owner),
+                    json!({}),
+                )
+                .await;
+            assert_eq!(refused.status, 409, "{refused:?}");
+            let message = refused.body["error"]["message"].as_str().unwrap();
+            assert!(message.contains(reason), "{message}");
+            assert_eq!(world.sensor(id).await, before);
+        }
+        assert_eq!(world.audit().await, audit_before);
+    }
+);
+
+// ----- Diagnostics for support -----
+
+vigil_tests::on_both_stores!(
+    a_locally_managed_sensors_diagnostics_are_kept_with_it_downloadable_and_audited,
+    |vigil: Vigil| async move {
+        let world = World::new(&vigil).await;
+        let (sensor, _) = world.onboard("Line 1", "ot_locally_managed").await;
+        let (other, _) = world.onboard("Line 2", "ot_locally_managed").await;
+        let id = sensor["id"].as_str().unwrap();
+        let path = world.sensor_path(id, "/diagnostics");
+        let (none, _) = world.api.get_bytes(&path, Some(&world.owner)).await;
+        assert_eq!(none, 404);
+        // WHEN the owner uploads an archive larger than one stored chunk
+        let archive: Vec<u8> = (0..600_000u32).map(|n| (n * 7 % 251) as u8).collect();
+        let uploaded = world
+            .api
+            .put_bytes(&path, Some(&world.owner), archive.clone())
+            .await;
+        assert_eq!(uploaded.status, 200, "{uploaded:?}");
+        // THEN the sensor describes it, the download is the same bytes, and it is audited
+        let described = &uploaded.body["diagnostics"];
+        assert_eq!(described["size_bytes"], 600_000);
+        assert_eq!(described["uploaded_by"], "owner@example.com");
+        let digest = sha256_hex(&archive);
+        assert_eq!(described["sha256"], digest.as_str());
+        let (status, downloaded) = world.api.get_bytes(&path, Some(&world.owner)).await;
+        assert_eq!(status, 200);
+        assert!(downloaded == archive, "the download is the upload");
+        let audit = world.audit().await;
+        assert_eq!(audit[0]["action"], "sensor.diagnostics");
+        assert_eq!(audit[0]["after"]["diagnostics"]["sha256"], digest.as_str());
+        // AND it is bound to its sensor: the other one still has none
+        let other_path = world.sensor_path(other["id"].as_str().unwrap(), "/diagnostics");
+        assert_eq!(
+            world.api.get_bytes(&other_path, Some(&world.owner)).await.0,
+            404
+        );
+        // AND a smaller archive replaces it whole
+        let smaller = b"sensor.log: all quiet".to_vec();
+        let replaced = world
+            .api
+            .put_bytes(&path, Some(&world.owner), smaller.clone())
+            .await;
+        assert_eq!(replaced.status, 200, "{replaced:?}");
+        assert_eq!(
+            world.api.get_bytes(&path, Some(&world.owner)).await.1,
+            smaller
+        );
+
+        // AND an empty or oversized archive is refused and changes nothing
+        let before = world.sensor(id).await;
+        let audit_before = world.audit().await;
+        let empty = world
+            .api
+            .put_bytes(&path, Some(&world.owner), Vec::new())
+            .await;
+        assert_eq!(empty.status, 400, "{empty:?}");
+        let huge = world
+            .api
+            .put_bytes(&path, Some(&world.owner), vec![1; 1024 * 1024 + 1])
+            .await;
+        assert_eq!(huge.status, 413, "{huge:?}");
+        assert_eq!(world.sensor(id).await, before);
+        assert_eq!(world.audit().await, audit_before);
+        // AND a reader may neither send nor fetch it, a cloud-connected sensor takes none
+        let reader = world
+            .member("reader@example.com", "security_reader", None)
+            .await;
+        assert_eq!(world.api.get_bytes(&path, Some(&reader)).await.0, 403);
+        let refused = world
+            .api
+            .put_bytes(&path, Some(&reader), smaller.clone())
+            .await;
+        assert_eq!(refused.status, 403, "{refused:?}");
+        let (cloud, _) = world.onboard("Line 3", "ot_cloud_connected").await;
+        let refused = world
+            .api
+            .put_bytes(
+                &world.sensor_path(cloud["id"].as_str().unwrap(), "/diagnostics"),
+                Some(&world.owner),
+                smaller,
+            )
+            .await;
+        assert_eq!(refused.status, 409, "{refused:?}");
+    }
+);
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

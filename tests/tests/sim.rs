@@ -43,6 +43,18 @@ on_both_stores!(
             )
             .await;
         assert_eq!(queued.status, 200, "{queued:?}");
+        let configured = &given[1].0;
+        let settings = json!({"bandwidth_cap_kbps": 5000, "subnets": ["10.7.0.0/16"]});
+        let defined = fleet
+            .api
+            .send(
+                reqwest::Method::PUT,
+                &fleet.path(&format!("/sensors/{configured}/settings")),
+                Some(&fleet.owner),
+                Some(settings),
+            )
+            .await;
+        assert_eq!(defined.status, 200, "{defined:?}");
 
         // WHEN the simulator drives them and two it onboards itself, for a bounded run,
         // reporting an old TI package and an old software version
@@ -104,7 +116,8 @@ on_both_stores!(
         assert!(kinds.len() >= 3, "engines seen: {kinds:?}");
 
         // and each sensor heartbeated, sent alerts, and installed what Vigil pushed: the
-        // latest TI package on every one (automatic mode), the software update on one.
+        // latest TI package on every one (automatic mode), the software update on one,
+        // the settings on another (reported applied by its next heartbeat).
         let sensors = fleet.all("/sensors", 500).await;
         assert_eq!(sensors.len(), 4);
         let alerts_by_sensor: BTreeMap<&str, usize> =
@@ -123,7 +136,13 @@ on_both_stores!(
             assert_eq!(sensor["ti_update_status"], "ok", "{sensor}");
             let expected = if id == updated { &latest } else { OLD_VERSION };
             assert_eq!(sensor["version"], expected, "{sensor}");
+            let settings = if id == configured { "applied" } else { "none" };
+            let state = sensor["settings"]["status"]["state"]
+                .as_str()
+                .unwrap_or("none");
+            assert_eq!(state, settings, "{sensor}");
         }
+        assert_eq!(number("settings_applied"), 1, "{summary}");
         assert_eq!(number("ti_updates_installed"), 4, "{summary}");
         assert_eq!(number("software_updates_installed"), 1, "{summary}");
     }

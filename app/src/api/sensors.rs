@@ -6,7 +6,7 @@ use shared::api::{
     RecoverConsolePassword, RequestSoftwareUpdate, Sensor, SensorHealthSummary, TiUpdatePushed,
     UpdateSensor,
 };
-use shared::model::{SensorId, SubscriptionId};
+use shared::model::{SensorId, SensorSettings, SubscriptionId};
 
 use super::{Api, ApiError, Versioned};
 use crate::logic::query::QueryPairs;
@@ -81,16 +81,26 @@ pub async fn delete(api: Api, sub: &SubscriptionId, id: &SensorId) -> Result<(),
         .await
 }
 
-pub async fn reactivate(
+/// Why a sensor gets a new activation file (which revokes its current one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewActivation {
+    Reactivate,
+    /// A legacy OT sensor about to be updated to 22.x.
+    PrepareLegacyUpdate,
+}
+
+pub async fn new_activation(
     api: Api,
     sub: &SubscriptionId,
     id: &SensorId,
+    why: NewActivation,
 ) -> Result<ActivationFile, ApiError> {
-    api.post(
-        &format!("/subscriptions/{sub}/sensors/{id}/reactivate"),
-        &(),
-    )
-    .await
+    let action = match why {
+        NewActivation::Reactivate => "reactivate",
+        NewActivation::PrepareLegacyUpdate => "prepare-update",
+    };
+    api.post(&format!("/subscriptions/{sub}/sensors/{id}/{action}"), &())
+        .await
 }
 
 pub async fn download_activation_file(
@@ -124,6 +134,21 @@ pub async fn request_software_update(
     api.post::<_, IgnoredAny>(
         &format!("/subscriptions/{sub}/sensors/{id}/software-update"),
         request,
+    )
+    .await
+    .map(|_| ())
+}
+
+pub async fn define_settings(
+    api: Api,
+    sub: &SubscriptionId,
+    id: &SensorId,
+    settings: &SensorSettings,
+) -> Result<(), ApiError> {
+    api.put::<_, IgnoredAny>(
+        &format!("/subscriptions/{sub}/sensors/{id}/settings"),
+        settings,
+        None,
     )
     .await
     .map(|_| ())

@@ -12,4 +12,5 @@ pub mod oidc;
 pub mod query;
 pub mod rules;
 pub mod selection;
+pub mod sensor_settings;
 pub mod timeline;

@@ -6,7 +6,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::model::{PendingAction, SensorId, SiteId, ThreatIntelligence, TiVersion, ZoneId};
+use crate::model::{
+    PendingAction, SensorId, SettingsDelivery, SettingsReport, SiteId, ThreatIntelligence,
+    TiVersion, ZoneId,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -388,6 +391,48 @@ impl SoftwareRelease {
     }
 }
 
+/// Why a sensor cannot be prepared for the update to 22.x (seed 002's "Prepare an OT
+/// sensor to update to software version 22.x or higher").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LegacyUpdateError {
+    #[error("only OT sensors are prepared for the 22.x update")]
+    NotOtSensor,
+    #[error("the sensor has not reported its software version yet")]
+    VersionUnknown,
+    #[error("the sensor already runs 22.1 or later: update it from Sensor update")]
+    NotLegacy,
+}
+
+/// A sensor may be prepared for the 22.x update when it is an OT sensor that reported a
+/// legacy version (older than 22.1, which sensor updates cannot reach remotely).
+pub fn legacy_update_allowed(
+    sensor_type: SensorType,
+    installed: Option<&SoftwareVersion>,
+) -> Result<(), LegacyUpdateError> {
+    if !sensor_type.is_ot() {
+        return Err(LegacyUpdateError::NotOtSensor);
+    }
+    match installed {
+        None => Err(LegacyUpdateError::VersionUnknown),
+        Some(version) if version.is_supported() => Err(LegacyUpdateError::NotLegacy),
+        Some(_) => Ok(()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "diagnostics are sent from here for locally managed OT sensors only; cloud-connected ones send theirs themselves"
+)]
+pub struct NotLocallyManaged;
+
+/// Seed 002's "Send diagnostic files to support": individual, locally managed OT sensors.
+pub fn diagnostics_upload_allowed(sensor_type: SensorType) -> Result<(), NotLocallyManaged> {
+    match sensor_type {
+        SensorType::OtLocallyManaged => Ok(()),
+        SensorType::OtCloudConnected | SensorType::EnterpriseIot => Err(NotLocallyManaged),
+    }
+}
+
 /// Where a remote software update of one sensor stands. It travels like a TI push
 /// (see `threat_intelligence`): queued by a user, delivered in the next heartbeat's
 /// `pending`, settled by the heartbeat after that — done when the sensor reports the
@@ -489,6 +534,9 @@ pub struct SensorState {
     pub ti: Option<ThreatIntelligence>,
     #[serde(default)]
     pub software_update: SoftwareUpdate,
+    /// The settings given from here (cloud-connected OT sensors), if any.
+    #[serde(default)]
+    pub settings: Option<SettingsDelivery>,
 }
 
 /// One heartbeat, as far as the sensor's state is concerned.
@@ -499,6 +547,7 @@ pub struct HeartbeatReport<'a> {
     pub ti_version: Option<&'a TiVersion>,
     pub health: SensorHealth,
     pub issues: &'a [SensorIssue],
+    pub settings: Option<&'a SettingsReport>,
 }
 
 impl SensorState {
@@ -511,6 +560,7 @@ impl SensorState {
             issues: Vec::new(),
             ti: ThreatIntelligence::for_new_sensor(sensor_type),
             software_update: SoftwareUpdate::Idle,
+            settings: None,
         }
     }
 
@@ -539,6 +589,9 @@ impl SensorState {
             pending.extend(ti.on_heartbeat(report.ti_version.cloned(), latest_ti));
         }
         pending.extend(self.software_update.on_heartbeat(report.version));
+        if let Some(settings) = &mut self.settings {
+            pending.extend(settings.on_heartbeat(report.settings, report.at));
+        }
         pending
     }
 
@@ -572,6 +625,24 @@ mod tests {
 
     fn version(raw: &str) -> SoftwareVersion {
         SoftwareVersion::parse(raw).unwrap()
+    }
+
+    #[test]
+    fn only_ot_sensors_on_a_legacy_version_are_prepared_for_the_22x_update() {
+        let ot = SensorType::OtLocallyManaged;
+        assert_eq!(legacy_update_allowed(ot, Some(&version("10.5.3"))), Ok(()));
+        assert_eq!(
+            legacy_update_allowed(ot, Some(&version("22.1.0"))),
+            Err(LegacyUpdateError::NotLegacy)
+        );
+        assert_eq!(
+            legacy_update_allowed(ot, None),
+            Err(LegacyUpdateError::VersionUnknown)
+        );
+        assert_eq!(
+            legacy_update_allowed(SensorType::EnterpriseIot, Some(&version("10.5.3"))),
+            Err(LegacyUpdateError::NotOtSensor)
+        );
     }
 
     #[test]
@@ -718,6 +789,7 @@ mod tests {
             ti_version: None,
             health: SensorHealth::Healthy,
             issues: &[],
+            settings: None,
         }
     }
 

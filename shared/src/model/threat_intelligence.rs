@@ -15,7 +15,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{SensorType, SoftwareVersion};
+use crate::model::{SensorSettings, SensorType, SoftwareVersion};
 
 pub const MAX_TI_VERSION_LEN: usize = 64;
 
@@ -146,6 +146,12 @@ pub enum PendingAction {
     /// Install this sensor software version (see `SoftwareUpdate`).
     SoftwareUpdate {
         version: SoftwareVersion,
+    },
+    /// Apply these settings, and report on `revision` in a later heartbeat (see
+    /// `SettingsDelivery`).
+    ApplySettings {
+        revision: u32,
+        settings: SensorSettings,
     },
 }
 

@@ -1,20 +1,23 @@
 //! The actions on one sensor, from its row menu or its details page: edit zone,
 //! automatic TI, download activation file, an Enterprise IoT sensor's activation
-//! command, reactivate, delete, recover its password.
+//! command, sensor settings, preparing a legacy sensor for 22.x, reactivate, delete,
+//! recover its password.
 
 use leptos::prelude::*;
 
 use crate::components::load::Load;
 use shared::api::{RecoverConsolePassword, SecretIdentifier, Sensor, UpdateSensor};
 use shared::authz::Permission;
-use shared::model::{SensorType, TiMode, ZoneId};
+use shared::model::{SensorSettings, SensorType, TiMode, ZoneId, legacy_update_allowed};
 
+use crate::api::sensors::NewActivation;
 use crate::api::{ApiError, sensors, sites};
 use crate::components::action::Guarded;
 use crate::components::dialog::{Confirm, Dialog, Menu};
 use crate::components::states::loaded;
 use crate::components::toast::use_toasts;
 use crate::logic::denial::{At, needs};
+use crate::logic::sensor_settings::SettingsDraft;
 use crate::tenant::use_tenant;
 use crate::use_api;
 
@@ -25,6 +28,8 @@ enum Open {
     Delete,
     RecoverPassword,
     ActivationCommand,
+    Settings,
+    PrepareUpdate,
 }
 
 #[component]
@@ -53,6 +58,19 @@ pub fn SensorActions(
     let automatic_only = Signal::derive(move || {
         (!cloud_connected)
             .then(|| "Only OT cloud-connected sensors update automatically".to_owned())
+    });
+    let not_legacy = Signal::derive(move || {
+        sensor.with_value(|s| {
+            legacy_update_allowed(s.sensor_type, s.version.as_ref())
+                .err()
+                .map(|why| why.to_string())
+        })
+    });
+    let settings_only = Signal::derive(move || {
+        (!cloud_connected).then(|| {
+            "Only OT cloud-connected sensors take settings from here; set others on the sensor"
+                .to_owned()
+        })
     });
 
     let toggle_ti = move || {
@@ -88,12 +106,13 @@ pub fn SensorActions(
             }
         });
     };
-    let reactivate = move || {
+    // A new activation file, downloaded at once: the current one stops working.
+    let renew = move |why: NewActivation| {
         let (id, name) = sensor.with_value(|s| (s.id.clone(), s.name.to_string()));
         let sub = sub();
         busy.set(true);
         leptos::task::spawn_local(async move {
-            match sensors::reactivate(api, &sub, &id).await {
+            match sensors::new_activation(api, &sub, &id, why).await {
                 Ok(file) => {
                     let bytes = serde_json::to_vec_pretty(&file).unwrap_or_default();
                     let saved = crate::components::download::save(
@@ -102,15 +121,22 @@ pub fn SensorActions(
                         &format!("{}-activation.json", name.replace(' ', "-")),
                     );
                     match saved {
-                        Ok(()) => toasts.info(format!(
-                            "{name} reactivated: its old activation file no longer works"
-                        )),
+                        Ok(()) => toasts.info(match why {
+                            NewActivation::Reactivate => format!(
+                                "{name} reactivated: its old activation file no longer works"
+                            ),
+                            NewActivation::PrepareLegacyUpdate => format!(
+                                "{name} is prepared: update it to 22.x, then upload the downloaded activation file"
+                            ),
+                        }),
                         Err(error) => toasts.error(error),
                     }
                     open.set(None);
                     on_changed.run(());
                 }
-                Err(error) => toasts.error(format!("Could not reactivate {name}: {error}")),
+                Err(error) => toasts.error(format!(
+                    "Could not issue a new activation file for {name}: {error}"
+                )),
             }
             busy.set(false);
         });
@@ -135,6 +161,25 @@ pub fn SensorActions(
         });
     };
 
+    let save_settings = Callback::new(move |settings: SensorSettings| {
+        let (id, name) = sensor.with_value(|s| (s.id.clone(), s.name.to_string()));
+        let sub = sub();
+        leptos::task::spawn_local(async move {
+            match sensors::define_settings(api, &sub, &id, &settings).await {
+                Ok(()) => {
+                    toasts.info(format!(
+                        "Settings saved: {name} applies them at its next heartbeat"
+                    ));
+                    open.set(None);
+                    on_changed.run(());
+                }
+                Err(error) => {
+                    toasts.error(format!("Could not save the settings of {name}: {error}"))
+                }
+            }
+        });
+    });
+
     let modify = needs(Permission::ModifySitesAndSensors);
     let ti_label = sensor.with_value(|s| match s.ti_mode {
         Some(TiMode::Automatic) => "Turn off automatic TI",
@@ -146,6 +191,8 @@ pub fn SensorActions(
             <Guarded label=ti_label menu_item=in_menu needs=modify at=At::Subscription blocked=automatic_only on_click=move |_| toggle_ti() />
             <Guarded label="Download activation file" menu_item=in_menu needs=needs(Permission::DownloadActivationFiles) at=At::Subscription on_click=move |_| download() />
             <Guarded label="Create activation command" menu_item=in_menu needs=needs(Permission::DownloadActivationFiles) at=At::Subscription blocked=eiot_only on_click=move |_| open.set(Some(Open::ActivationCommand)) />
+            <Guarded label="Sensor settings" menu_item=in_menu needs=modify at=At::Subscription blocked=settings_only on_click=move |_| open.set(Some(Open::Settings)) />
+            <Guarded label="Prepare for 22.x update" menu_item=in_menu needs=modify at=At::Subscription blocked=not_legacy on_click=move |_| open.set(Some(Open::PrepareUpdate)) />
             <Guarded label="Reactivate" menu_item=in_menu needs=modify at=At::Subscription on_click=move |_| open.set(Some(Open::Reactivate)) />
             <Guarded label="Recover sensor password" menu_item=in_menu needs=needs(Permission::RecoverConsolePasswords) at=At::Subscription blocked=ot_only on_click=move |_| open.set(Some(Open::RecoverPassword)) />
             <Guarded label="Delete" class="danger" menu_item=in_menu needs=modify at=At::Subscription on_click=move |_| open.set(Some(Open::Delete)) />
@@ -163,12 +210,27 @@ pub fn SensorActions(
             Open::EditZone => view! { <EditZoneDialog sensor=sensor.get_value() on_close=close on_changed /> }.into_any(),
             Open::RecoverPassword => view! { <RecoverPasswordDialog sensor=Some(sensor.get_value()) on_close=close /> }.into_any(),
             Open::ActivationCommand => view! { <ActivationCommandDialog sensor=sensor.get_value() on_close=close /> }.into_any(),
+            Open::Settings => {
+                let initial = sensor.with_value(|s| s.settings.as_ref().map(|d| d.settings.clone()).unwrap_or_default());
+                view! { <SettingsDialog title=format!("Settings of {name}") initial on_save=save_settings on_close=close /> }.into_any()
+            }
             Open::Reactivate => view! {
                 <Confirm
                     title=format!("Reactivate {name}")
                     message="A new activation file is issued and downloaded; the current one stops working at once. Upload the new file to the sensor."
                     confirm="Reactivate"
-                    on_confirm=move |_| reactivate()
+                    on_confirm=move |_| renew(NewActivation::Reactivate)
+                    on_close=close
+                    busy=busy
+                />
+            }
+                .into_any(),
+            Open::PrepareUpdate => view! {
+                <Confirm
+                    title=format!("Prepare {name} for the 22.x update")
+                    message="A new activation file is issued and downloaded; the current one stops working at once, so the sensor stays disconnected until it runs 22.x and has the new file uploaded."
+                    confirm="Prepare"
+                    on_confirm=move |_| renew(NewActivation::PrepareLegacyUpdate)
                     on_close=close
                     busy=busy
                 />
@@ -351,6 +413,40 @@ fn ActivationCommandDialog(sensor: Sensor, #[prop(into)] on_close: Callback<()>)
             <div class="buttons">
                 <button type="button" on:click=move |_| copy()>"Copy"</button>
                 <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
+            </div>
+        </Dialog>
+    }
+}
+
+/// The settings form, for one sensor or the selected ones: a bandwidth cap, subnets and
+/// VLAN names; `on_save` gets the request once the form is valid.
+#[component]
+pub fn SettingsDialog(
+    #[prop(into)] title: String,
+    initial: SensorSettings,
+    #[prop(into)] on_save: Callback<SensorSettings>,
+    #[prop(into)] on_close: Callback<()>,
+) -> impl IntoView {
+    let start = SettingsDraft::from_settings(&initial);
+    let draft = RwSignal::new(start.clone());
+    let error = RwSignal::new(None::<String>);
+    let save = move |_| match draft.with_untracked(SettingsDraft::to_settings) {
+        Ok(settings) => on_save.run(settings),
+        Err(problem) => error.set(Some(problem)),
+    };
+    view! {
+        <Dialog title on_close>
+            <p class="hint">"Sent to the sensor with its next heartbeat; its details show when it applied them, or why it could not."</p>
+            <label for="settings-cap">"Bandwidth cap (Kbps)"</label>
+            <input id="settings-cap" type="text" inputmode="numeric" placeholder="No cap" prop:value=start.cap on:input=move |e| draft.update(|d| d.cap = event_target_value(&e)) />
+            <label for="settings-subnets">"Subnets (one per line, e.g. 10.1.0.0/16)"</label>
+            <textarea id="settings-subnets" rows="4" prop:value=start.subnets on:input=move |e| draft.update(|d| d.subnets = event_target_value(&e))></textarea>
+            <label for="settings-vlans">"VLAN names (one per line: id, then name)"</label>
+            <textarea id="settings-vlans" rows="4" prop:value=start.vlans on:input=move |e| draft.update(|d| d.vlans = event_target_value(&e))></textarea>
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <div class="buttons">
+                <button type="button" on:click=save>"Save settings"</button>
+                <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Cancel"</button>
             </div>
         </Dialog>
     }

@@ -18,6 +18,7 @@ use crate::components::states::{Denied, Failed, Loading};
 use crate::components::tabs::Tabs;
 use crate::logic::denial::{At, needs};
 use crate::logic::format::{ago, utc, words};
+use crate::logic::sensor_settings::settings_status;
 use crate::routes::{self, Page};
 use crate::tenant::use_tenant;
 
@@ -83,6 +84,7 @@ fn Facts(sensor: Sensor) -> impl IntoView {
             <dt>"Threat Intelligence version"</dt><dd>{sensor.ti_version.as_ref().map(ToString::to_string).unwrap_or_default()}</dd>
             <dt>"Threat Intelligence mode"</dt><dd>{sensor.ti_mode.map(|m| words(m.as_str())).unwrap_or_default()}</dd>
             <dt>"Threat Intelligence update status"</dt><dd>{sensor.ti_update_status.map(|s| words(s.as_str())).unwrap_or_default()}</dd>
+            <dt>"Sensor settings"</dt><dd class="settings-status">{settings_status(&sensor)}</dd>
         </dl>
     }
 }

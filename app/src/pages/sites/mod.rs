@@ -17,7 +17,7 @@ use crate::components::load::Load;
 use leptos_router::hooks::use_navigate;
 use shared::api::{PushTiUpdate, RequestSoftwareUpdate, Sensor};
 use shared::authz::Permission;
-use shared::model::{SensorHealth, SensorId, SensorType, SoftwareRelease};
+use shared::model::{SensorHealth, SensorId, SensorSettings, SensorType, SoftwareRelease};
 
 use crate::api::{ApiError, sensors};
 use crate::components::action::Guarded;
@@ -112,6 +112,7 @@ fn SitesAndSensors() -> impl IntoView {
     let progress = RwSignal::new(None::<BulkProgress>);
     let progress_title = RwSignal::new(String::new());
     let recover_open = RwSignal::new(false);
+    let settings_open = RwSignal::new(false);
 
     let zone_names = zone_names();
     let health = Load::new(move || {
@@ -279,6 +280,26 @@ fn SitesAndSensors() -> impl IntoView {
         );
     };
 
+    let define_settings = Callback::new(move |settings: SensorSettings| {
+        settings_open.set(false);
+        let sub = tenant.with_untracked(|t| t.id.clone());
+        let act: BulkStep = Rc::new(move |chunk: Vec<Sensor>| {
+            let (sub, settings) = (sub.clone(), settings.clone());
+            Box::pin(async move {
+                for sensor in &chunk {
+                    sensors::define_settings(api, &sub, &sensor.id, &settings).await?;
+                }
+                Ok(())
+            })
+        });
+        run_bulk(
+            "Sensor settings",
+            "only OT cloud-connected sensors take settings from here",
+            1,
+            act,
+        );
+    });
+
     let export = move || {
         let sub = tenant.with_untracked(|t| t.id.clone());
         leptos::task::spawn_local(async move {
@@ -386,6 +407,7 @@ fn SitesAndSensors() -> impl IntoView {
             <Guarded label="Onboard sensor" needs=needs(Permission::OnboardSensors) at=At::Subscription on_click=move |_| open.run(SitesPane::Onboard) />
             <Guarded label="Sensor update" needs=needs(Permission::ModifySitesAndSensors) at=At::Subscription blocked=nothing_selected on_click=move |_| update_software() />
             <Guarded label="Threat intelligence update" needs=needs(Permission::PushTiUpdates) at=At::Subscription blocked=nothing_selected on_click=move |_| push_ti() />
+            <Guarded label="Sensor settings" needs=needs(Permission::ModifySitesAndSensors) at=At::Subscription blocked=nothing_selected on_click=move |_| settings_open.set(true) />
             <Guarded label="Export CSV" needs=needs(Permission::ViewSitesAndSensors) at=At::Subscription on_click=move |_| export() />
             <Menu label="More actions">
                 <Guarded label="Recover console password" menu_item=true needs=needs(Permission::RecoverConsolePasswords) at=At::Subscription on_click=move |_| recover_open.set(true) />
@@ -429,6 +451,9 @@ fn SitesAndSensors() -> impl IntoView {
                     .into_any()
             }
         }}
+        {move || settings_open.get().then(|| view! {
+            <actions::SettingsDialog title="Settings of the selected sensors" initial=SensorSettings::default() on_save=define_settings on_close=move |_| settings_open.set(false) />
+        })}
         {move || recover_open.get().then(|| view! {
             <actions::RecoverPasswordDialog sensor=None on_close=move |_| recover_open.set(false) />
         })}
