@@ -18,6 +18,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::api::ErrorBody;
 use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, Response as ResponseDoc};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToResponse, ToSchema};
@@ -277,6 +278,23 @@ pub struct IfMatchHeader {
 #[derive(Debug, ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub struct Binary(pub Vec<u8>);
+
+/// The bytes of an uploaded file: at least one. (An upper bound is answered `413`, which
+/// JSON Schema cannot say of a body, so the operation's description states it.)
+/// Written by hand: the derive takes no length on a newtype's `value_type`.
+pub struct Upload;
+
+impl utoipa::PartialSchema for Upload {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .min_length(Some(1))
+            .into()
+    }
+}
+
+impl ToSchema for Upload {}
 
 // ----- The contract's error responses -----
 

@@ -34,11 +34,11 @@ use futures_util::StreamExt as _;
 use sha2::{Digest, Sha256};
 use shared::api::{
     ActivationCommand, ActivationFile, AuditActor, ConsoleRecoveryCode, CreateSensor,
-    DiagnosticsArchive, Heartbeat, HeartbeatResponse, MAX_DIAGNOSTICS_BYTES, OnboardedSensor, Page,
+    DiagnosticsArchive, DiagnosticsSizeError, Heartbeat, HeartbeatResponse, OnboardedSensor, Page,
     PageRequest, PushTiUpdate, RecoverConsolePassword, RequestSoftwareUpdate,
     SENSOR_EXPORT_COLUMNS, Sensor, SensorEndpoint, SensorExportNames, SensorFilter,
     SensorHealthSummary, SensorSoftwareRelease, Site, TiPackage, TiUpdatePushed, UpdateSensor,
-    Zone,
+    Zone, check_diagnostics_size,
 };
 use shared::authz::Permission;
 use shared::authz::Target;
@@ -64,7 +64,7 @@ use crate::ids;
 use crate::keys;
 use crate::openapi::{
     Binary, CreateErrors, DeleteErrors, IfMatchHeader, InSubscription, ListErrors, ReadErrors,
-    UpdateErrors,
+    UpdateErrors, Upload,
 };
 use crate::records::{self, SensorRecord, Versioned};
 use crate::sites::{self, SensorCountChange};
@@ -795,30 +795,66 @@ async fn reactivate(
     if_match: IfMatch,
     api_url: ApiUrl,
 ) -> ApiResult<Response> {
-    let (_, loaded) = authorized_sensor(
+    let why = NewActivation::Reactivate;
+    reissue_activation(
         table.as_ref(),
         &principal,
-        &sub,
-        &id,
-        Permission::ModifySitesAndSensors,
+        (&sub, &id),
+        if_match,
+        &api_url,
+        why,
     )
-    .await?;
+    .await
+}
+
+/// Why a sensor gets a new activation file.
+#[derive(Clone, Copy)]
+enum NewActivation {
+    Reactivate,
+    /// A legacy OT sensor about to be updated to 22.x: refused for any other.
+    PrepareLegacyUpdate,
+}
+
+/// Issues a new activation file (the old one stops working when it commits) and
+/// answers with it.
+async fn reissue_activation(
+    table: &dyn Table,
+    principal: &shared::authz::Principal,
+    (sub, id): (&str, &str),
+    if_match: IfMatch,
+    api_url: &ApiUrl,
+    why: NewActivation,
+) -> ApiResult<Response> {
+    let (_, loaded) =
+        authorized_sensor(table, principal, sub, id, Permission::ModifySitesAndSensors).await?;
     let token = new_token()?;
+    let action = match why {
+        NewActivation::Reactivate => "sensor.reactivate",
+        NewActivation::PrepareLegacyUpdate => "sensor.prepare_update",
+    };
     let (record, version) = change_sensor(
-        table.as_ref(),
+        table,
         &principal.email,
         loaded,
         if_match,
-        "sensor.reactivate",
+        action,
         |record| {
-            record.legacy_update_prepared_at = None;
-            new_activation(record, &token)
+            if let NewActivation::PrepareLegacyUpdate = why {
+                legacy_update_allowed(record.sensor_type, record.state.version.as_ref())
+                    .map_err(|error| ApiError::Conflict(error.to_string()))?;
+            }
+            let edit = new_activation(record, &token)?;
+            record.legacy_update_prepared_at = match why {
+                NewActivation::Reactivate => None,
+                NewActivation::PrepareLegacyUpdate => record.reactivated_at,
+            };
+            Ok(edit)
         },
     )
     .await?;
     Ok(json_with_etag(
         StatusCode::OK,
-        &activation_file(&record, &api_url),
+        &activation_file(&record, api_url),
         version,
     ))
 }
@@ -864,35 +900,16 @@ async fn prepare_legacy_update(
     if_match: IfMatch,
     api_url: ApiUrl,
 ) -> ApiResult<Response> {
-    let (_, loaded) = authorized_sensor(
+    let why = NewActivation::PrepareLegacyUpdate;
+    reissue_activation(
         table.as_ref(),
         &principal,
-        &sub,
-        &id,
-        Permission::ModifySitesAndSensors,
-    )
-    .await?;
-    let token = new_token()?;
-    let (record, version) = change_sensor(
-        table.as_ref(),
-        &principal.email,
-        loaded,
+        (&sub, &id),
         if_match,
-        "sensor.prepare_update",
-        |record| {
-            legacy_update_allowed(record.sensor_type, record.state.version.as_ref())
-                .map_err(|error| ApiError::Conflict(error.to_string()))?;
-            let edit = new_activation(record, &token)?;
-            record.legacy_update_prepared_at = record.reactivated_at;
-            Ok(edit)
-        },
+        &api_url,
+        why,
     )
-    .await?;
-    Ok(json_with_etag(
-        StatusCode::OK,
-        &activation_file(&record, &api_url),
-        version,
-    ))
+    .await
 }
 
 /// Queues a remote software update, delivered in the sensor's next heartbeat.
@@ -1053,7 +1070,7 @@ fn diagnostics_deletes(record: &SensorRecord, from: usize) -> Vec<Write> {
     path = "/api/subscriptions/{sub}/sensors/{id}/diagnostics",
     tag = "sensors",
     params(InSubscription, ("id" = inline(shared::model::SensorId), Path, description = "The sensor's id"), IfMatchHeader),
-    request_body(content = Binary, content_type = "application/octet-stream",
+    request_body(content = Upload, content_type = "application/octet-stream",
         description = "The archive as the sensor's console saved it, 1 byte to 1 MiB"),
     responses(
         (status = 200, description = "The sensor, with its diagnostics described", body = Sensor,
@@ -1083,12 +1100,10 @@ async fn upload_diagnostics(
             ApiError::Invalid(format!("the archive could not be read: {rejection}"))
         }
     })?;
-    if archive.is_empty() {
-        return Err(ApiError::Invalid("the archive is empty".into()));
-    }
-    if archive.len() > MAX_DIAGNOSTICS_BYTES {
-        return Err(ApiError::TooLarge);
-    }
+    check_diagnostics_size(archive.len() as u64).map_err(|error| match error {
+        DiagnosticsSizeError::Empty => ApiError::Invalid(error.to_string()),
+        DiagnosticsSizeError::TooLarge(_) => ApiError::TooLarge,
+    })?;
     let described = DiagnosticsArchive {
         size_bytes: archive.len() as u64,
         sha256: sha256_hex(&archive),

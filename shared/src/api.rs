@@ -934,6 +934,28 @@ pub struct Sensor {
 /// The most a diagnostics archive may hold: what one request body may carry.
 pub const MAX_DIAGNOSTICS_BYTES: usize = MAX_JSON_BODY_BYTES;
 
+/// Why an archive of that many bytes is not taken: the server answers `400` or `413`,
+/// the console says so before sending it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DiagnosticsSizeError {
+    #[error("the archive is empty")]
+    Empty,
+    #[error(
+        "the archive is {} KiB; at most {} KiB is taken",
+        .0.div_ceil(1024),
+        MAX_DIAGNOSTICS_BYTES / 1024
+    )]
+    TooLarge(u64),
+}
+
+pub fn check_diagnostics_size(bytes: u64) -> Result<(), DiagnosticsSizeError> {
+    match bytes {
+        0 => Err(DiagnosticsSizeError::Empty),
+        n if n > MAX_DIAGNOSTICS_BYTES as u64 => Err(DiagnosticsSizeError::TooLarge(n)),
+        _ => Ok(()),
+    }
+}
+
 /// A locally managed sensor's diagnostics archive, as uploaded for support
 /// (`PUT …/sensors/{id}/diagnostics`; the bytes at `GET` of the same path).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -2886,6 +2908,19 @@ mod tests {
         assert_eq!(
             parse::<UpdateAlert>(json!({})).unwrap(),
             UpdateAlert::default()
+        );
+    }
+
+    #[test]
+    fn a_diagnostics_archive_holds_one_byte_to_one_mebibyte() {
+        assert_eq!(check_diagnostics_size(0), Err(DiagnosticsSizeError::Empty));
+        assert_eq!(check_diagnostics_size(1), Ok(()));
+        assert_eq!(check_diagnostics_size(1_048_576), Ok(()));
+        let over = check_diagnostics_size(1_048_577).unwrap_err();
+        assert_eq!(over, DiagnosticsSizeError::TooLarge(1_048_577));
+        assert_eq!(
+            over.to_string(),
+            "the archive is 1025 KiB; at most 1024 KiB is taken"
         );
     }
 }

@@ -10,6 +10,7 @@ nothing else. Each entry says why it cannot be a schema rule.
 
 import schemathesis
 from schemathesis.specs.openapi.checks import (
+    ensure_resource_availability,
     negative_data_rejection,
     positive_data_acceptance,
 )
@@ -107,3 +108,21 @@ def negative_data_rejection_but_extra_query(ctx, response, case):
         if "in query - violates `additionalProperties`" in getattr(failure, "message", ""):
             return None
         raise
+
+
+# 404s of a sub-resource that exists only once something was sent to it, which links
+# from the operation that created its parent reach first.
+NOT_YET = (
+    # A sensor's diagnostics archive exists once it was uploaded.
+    "no diagnostics were sent for this sensor",
+)
+
+
+@schemathesis.check
+def ensure_resource_availability_but_not_yet(ctx, response, case):
+    """`ensure_resource_availability`, but for the sub-resources listed above."""
+    if response.status_code == 404 and any(
+        reason in _message(response) for reason in NOT_YET
+    ):
+        return None
+    return ensure_resource_availability(ctx, response, case)

@@ -1768,14 +1768,12 @@ async fn an_enterprise_iot_sensor_shows_its_activation_command_and_an_ot_sensor_
 async fn a_legacy_sensor_is_prepared_for_22x_from_its_details_and_a_current_one_says_why_not() {
     let plants = Plants::new().await;
     let legacy = &plants.sensors[0];
+    let api = &plants.fleet.api;
     let beat = |token: &str, version: &str| {
         let body = json!({"version": version, "ti_version": "2024.03.01", "health": "healthy"});
         let token = token.to_owned();
         async move {
-            plants
-                .fleet
-                .api
-                .post("/ingest/heartbeat", Some(&token), body)
+            api.post("/ingest/heartbeat", Some(&token), body)
                 .await
                 .status
         }
@@ -1811,6 +1809,95 @@ async fn a_legacy_sensor_is_prepared_for_22x_from_its_details_and_a_current_one_
         .await
         .expect("a current sensor is not legacy");
     assert!(refused.contains("already runs 22.1"), "{refused}");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn diagnostics_are_sent_from_a_locally_managed_sensor_and_downloaded_again() {
+    let plants = Plants::new().await;
+    let onboarded = plants
+        .fleet
+        .post(
+            "/sensors",
+            json!({"name": "Line-2", "type": "ot_locally_managed", "site_id": plants.north}),
+        )
+        .await;
+    assert_eq!(onboarded.status, 201, "{onboarded:?}");
+    let id = onboarded.body["sensor"]["id"].as_str().unwrap().to_owned();
+    let files = tempfile::tempdir().unwrap();
+    // Bytes that are not text, so nothing on the way may re-encode them.
+    let archive: Vec<u8> = (0..300_000u32)
+        .map(|n| (n.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let small = files.path().join("line-2-diagnostics.tar");
+    std::fs::write(&small, &archive).unwrap();
+    let big = files.path().join("too-big.tar");
+    std::fs::write(&big, vec![7u8; 1_048_577]).unwrap();
+    let browser = plants.browser_as("owner@example.com", None).await;
+    let page = &browser.client;
+    page.goto(&plants.page(&format!("/sensors/{id}?tab=actions")))
+        .await
+        .unwrap();
+    let actions = "//div[@aria-label='Sensor actions']";
+    let dialog = "//div[@role='dialog']";
+    // WHEN the owner picks an archive over the limit
+    press_in(page, actions, "Send diagnostics").await;
+    let input = find(page, "#diagnostics-file").await;
+    input.send_keys(big.to_str().unwrap()).await.unwrap();
+    // THEN the dialog says why before anything is sent, and Send sends nothing
+    let refused = wait_for_text(page, "div[role='dialog'] p[role='alert']", |t| {
+        t.contains("at most 1024 KiB")
+    })
+    .await;
+    assert!(
+        refused.starts_with("too-big.tar cannot be sent"),
+        "{refused}"
+    );
+    press_in(page, dialog, "Send").await;
+    let path = format!("/sensors/{id}/diagnostics");
+    assert_eq!(plants.fleet.get(&path).await.status, 404);
+    // WHEN they pick the sensor's archive instead and send it
+    input.clear().await.unwrap();
+    input.send_keys(small.to_str().unwrap()).await.unwrap();
+    wait_for_text(page, "div[role='dialog']", |t| {
+        t.contains("line-2-diagnostics.tar (293 KiB)")
+    })
+    .await;
+    press_in(page, dialog, "Send").await;
+    // THEN the server holds exactly those bytes, and the details say what was sent
+    wait_until(page, "the archive to be stored", || async {
+        let (status, bytes) = plants
+            .fleet
+            .api
+            .get_bytes(&plants.fleet.path(&path), Some(&plants.fleet.owner))
+            .await;
+        status == 200 && bytes == archive
+    })
+    .await;
+    page.goto(&plants.page(&format!("/sensors/{id}")))
+        .await
+        .unwrap();
+    let shown = wait_for_text(page, "dd.diagnostics", |t| t.contains("293 KiB")).await;
+    assert!(shown.contains("by owner@example.com"), "{shown}");
+    // AND support downloads the same archive from the dialog
+    page.goto(&plants.page(&format!("/sensors/{id}?tab=actions")))
+        .await
+        .unwrap();
+    press_in(page, actions, "Send diagnostics").await;
+    press_in(page, dialog, "Download last archive").await;
+    assert_eq!(browser.downloaded("-diagnostics.bin").await, archive);
+    // AND on a cloud-connected sensor the action stays, disabled, saying why
+    page.goto(&plants.page(&format!("/sensors/{}?tab=actions", plants.sensors[0].id)))
+        .await
+        .unwrap();
+    let action = button_in(page, actions, "Send diagnostics").await;
+    let refused = refusal(&action)
+        .await
+        .expect("cloud sensors send their own");
+    assert!(
+        refused.contains("locally managed OT sensors only"),
+        "{refused}"
+    );
     browser.close().await;
 }
 

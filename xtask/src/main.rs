@@ -31,11 +31,11 @@ const WASM_GZIP_BUDGET: u64 = 250 * 1024;
 /// rules and the close-reason editor 574 KB, with device grouping 581 KB, with sign-in
 /// through an OpenID provider (PKCE) 595 KB, with the API tokens of Users and roles
 /// 611 KB, with the Notifications page (webhook endpoints, rules, delivery log) 642 KB,
-/// with sensor settings (the form, bulk and per sensor, and their state) 664 KB; see
-/// BENCHMARKS.md): a ceiling that stops it
+/// with sensor settings (the form, bulk and per sensor, and their state) 664 KB, with
+/// preparing for 22.x and sending diagnostics 672 KB; see BENCHMARKS.md): a ceiling that stops it
 /// growing unnoticed until the work that brings it under the budget lands. The budget
 /// itself is printed, unmet.
-const WASM_GZIP_CEILING: u64 = 670 * 1024;
+const WASM_GZIP_CEILING: u64 = 680 * 1024;
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// Name under which Debian's wasm-capable toolchain is linked into rustup.
 const DEBIAN_TOOLCHAIN: &str = "debian-web";

@@ -72,7 +72,7 @@ impl Api {
         &self,
         method: Method,
         path: &str,
-        body: Option<String>,
+        body: Option<Body>,
         if_match: Option<&str>,
     ) -> Result<Response, ApiError> {
         let mut builder = RequestBuilder::new(&format!("/api{path}")).method(method);
@@ -83,9 +83,13 @@ impl Api {
             builder = builder.header("If-Match", etag);
         }
         let request = match body {
-            Some(json) => builder
+            Some(Body::Json(json)) => builder
                 .header("Content-Type", "application/json")
                 .body(json),
+            // The browser streams the file; it is never copied into wasm memory.
+            Some(Body::File(file)) => builder
+                .header("Content-Type", "application/octet-stream")
+                .body(file),
             None => builder.build(),
         }
         .map_err(network)?;
@@ -194,7 +198,7 @@ impl Api {
         body: &B,
     ) -> Result<T, ApiError> {
         json(
-            self.call(Method::POST, path, Some(to_json(body)?), None)
+            self.call(Method::POST, path, Some(Body::Json(to_json(body)?)), None)
                 .await?,
         )
         .await
@@ -207,8 +211,13 @@ impl Api {
         if_match: Option<&str>,
     ) -> Result<T, ApiError> {
         json(
-            self.call(Method::PUT, path, Some(to_json(body)?), if_match)
-                .await?,
+            self.call(
+                Method::PUT,
+                path,
+                Some(Body::Json(to_json(body)?)),
+                if_match,
+            )
+            .await?,
         )
         .await
     }
@@ -220,7 +229,25 @@ impl Api {
         if_match: Option<&str>,
     ) -> Result<T, ApiError> {
         json(
-            self.call(Method::PATCH, path, Some(to_json(body)?), if_match)
+            self.call(
+                Method::PATCH,
+                path,
+                Some(Body::Json(to_json(body)?)),
+                if_match,
+            )
+            .await?,
+        )
+        .await
+    }
+
+    /// Sends a file the user picked as the raw body of a `PUT`.
+    pub async fn put_file<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        file: web_sys::File,
+    ) -> Result<T, ApiError> {
+        json(
+            self.call(Method::PUT, path, Some(Body::File(file)), None)
                 .await?,
         )
         .await
@@ -243,6 +270,11 @@ impl Api {
         crate::components::download::save(&bytes, &content_type, file_name)
             .map_err(ApiError::Network)
     }
+}
+
+enum Body {
+    Json(String),
+    File(web_sys::File),
 }
 
 /// A refusal in the contract's error body, or what else came back.

@@ -154,6 +154,33 @@ pub async fn define_settings(
     .map(|_| ())
 }
 
+pub async fn send_diagnostics(
+    api: Api,
+    sub: &SubscriptionId,
+    id: &SensorId,
+    archive: web_sys::File,
+) -> Result<(), ApiError> {
+    api.put_file::<IgnoredAny>(
+        &format!("/subscriptions/{sub}/sensors/{id}/diagnostics"),
+        archive,
+    )
+    .await
+    .map(|_| ())
+}
+
+pub async fn download_diagnostics(
+    api: Api,
+    sub: &SubscriptionId,
+    id: &SensorId,
+    sensor_name: &str,
+) -> Result<(), ApiError> {
+    api.download(
+        &format!("/subscriptions/{sub}/sensors/{id}/diagnostics"),
+        &format!("{}-diagnostics.bin", file_stem(sensor_name)),
+    )
+    .await
+}
+
 pub async fn export_csv(api: Api, sub: &SubscriptionId) -> Result<(), ApiError> {
     api.download(
         &format!("/subscriptions/{sub}/sensors/export.csv"),

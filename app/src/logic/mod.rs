@@ -5,6 +5,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod bulk;
 pub mod denial;
+pub mod diagnostics;
 pub mod format;
 pub mod grouping;
 pub mod notifications;

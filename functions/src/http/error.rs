@@ -81,6 +81,13 @@ pub fn error_response(code: ErrorCode, message: &str) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    // The rest of an oversized body is never read, so the connection cannot carry a
+    // next request: tell the client, rather than have its next request cut off.
+    if code == ErrorCode::TooLarge {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
 

@@ -285,7 +285,12 @@ single_line_text!(
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SettingsReport {
-    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    // Every u32, not int32's half of them. (A report on 0, or on any revision not
+    // sent, settles nothing.)
+    #[cfg_attr(
+        feature = "openapi",
+        schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)
+    )]
     pub revision: u32,
     /// `null`: applied.
     #[serde(default)]

@@ -1,14 +1,16 @@
 //! The actions on one sensor, from its row menu or its details page: edit zone,
 //! automatic TI, download activation file, an Enterprise IoT sensor's activation
-//! command, sensor settings, preparing a legacy sensor for 22.x, reactivate, delete,
-//! recover its password.
+//! command, sensor settings, preparing a legacy sensor for 22.x, sending diagnostics,
+//! reactivate, delete, recover its password.
 
 use leptos::prelude::*;
 
 use crate::components::load::Load;
 use shared::api::{RecoverConsolePassword, SecretIdentifier, Sensor, UpdateSensor};
 use shared::authz::Permission;
-use shared::model::{SensorSettings, SensorType, TiMode, ZoneId, legacy_update_allowed};
+use shared::model::{
+    SensorSettings, SensorType, TiMode, ZoneId, diagnostics_upload_allowed, legacy_update_allowed,
+};
 
 use crate::api::sensors::NewActivation;
 use crate::api::{ApiError, sensors, sites};
@@ -17,6 +19,7 @@ use crate::components::dialog::{Confirm, Dialog, Menu};
 use crate::components::states::loaded;
 use crate::components::toast::use_toasts;
 use crate::logic::denial::{At, needs};
+use crate::logic::diagnostics::{archive_summary, picked_file};
 use crate::logic::sensor_settings::SettingsDraft;
 use crate::tenant::use_tenant;
 use crate::use_api;
@@ -30,6 +33,7 @@ enum Open {
     ActivationCommand,
     Settings,
     PrepareUpdate,
+    Diagnostics,
 }
 
 #[component]
@@ -62,6 +66,13 @@ pub fn SensorActions(
     let not_legacy = Signal::derive(move || {
         sensor.with_value(|s| {
             legacy_update_allowed(s.sensor_type, s.version.as_ref())
+                .err()
+                .map(|why| why.to_string())
+        })
+    });
+    let locally_managed_only = Signal::derive(move || {
+        sensor.with_value(|s| {
+            diagnostics_upload_allowed(s.sensor_type)
                 .err()
                 .map(|why| why.to_string())
         })
@@ -193,6 +204,7 @@ pub fn SensorActions(
             <Guarded label="Create activation command" menu_item=in_menu needs=needs(Permission::DownloadActivationFiles) at=At::Subscription blocked=eiot_only on_click=move |_| open.set(Some(Open::ActivationCommand)) />
             <Guarded label="Sensor settings" menu_item=in_menu needs=modify at=At::Subscription blocked=settings_only on_click=move |_| open.set(Some(Open::Settings)) />
             <Guarded label="Prepare for 22.x update" menu_item=in_menu needs=modify at=At::Subscription blocked=not_legacy on_click=move |_| open.set(Some(Open::PrepareUpdate)) />
+            <Guarded label="Send diagnostics" menu_item=in_menu needs=modify at=At::Subscription blocked=locally_managed_only on_click=move |_| open.set(Some(Open::Diagnostics)) />
             <Guarded label="Reactivate" menu_item=in_menu needs=modify at=At::Subscription on_click=move |_| open.set(Some(Open::Reactivate)) />
             <Guarded label="Recover sensor password" menu_item=in_menu needs=needs(Permission::RecoverConsolePasswords) at=At::Subscription blocked=ot_only on_click=move |_| open.set(Some(Open::RecoverPassword)) />
             <Guarded label="Delete" class="danger" menu_item=in_menu needs=modify at=At::Subscription on_click=move |_| open.set(Some(Open::Delete)) />
@@ -214,6 +226,7 @@ pub fn SensorActions(
                 let initial = sensor.with_value(|s| s.settings.as_ref().map(|d| d.settings.clone()).unwrap_or_default());
                 view! { <SettingsDialog title=format!("Settings of {name}") initial on_save=save_settings on_close=close /> }.into_any()
             }
+            Open::Diagnostics => view! { <DiagnosticsDialog sensor=sensor.get_value() on_close=close on_changed /> }.into_any(),
             Open::Reactivate => view! {
                 <Confirm
                     title=format!("Reactivate {name}")
@@ -447,6 +460,95 @@ pub fn SettingsDialog(
             <div class="buttons">
                 <button type="button" on:click=save>"Save settings"</button>
                 <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Cancel"</button>
+            </div>
+        </Dialog>
+    }
+}
+
+/// Sends a locally managed sensor's diagnostics archive (saved from the sensor's own
+/// console) for support, and downloads the one sent last.
+#[component]
+fn DiagnosticsDialog(
+    sensor: Sensor,
+    #[prop(into)] on_close: Callback<()>,
+    #[prop(into)] on_changed: Callback<()>,
+) -> impl IntoView {
+    let api = use_api();
+    let tenant = use_tenant();
+    let toasts = use_toasts();
+    let sub = StoredValue::new(tenant.with_untracked(|t| t.id.clone()));
+    let (id, name) = (StoredValue::new(sensor.id.clone()), sensor.name.to_string());
+    let file_input = NodeRef::<leptos::html::Input>::new();
+    // What the form shows of the picked file, and why it cannot be sent.
+    let picked = RwSignal::new(None::<(String, Option<String>)>);
+    let sending = RwSignal::new(false);
+    let chosen = move || {
+        file_input
+            .get_untracked()
+            .and_then(|input| input.files())
+            .and_then(|files| files.get(0))
+    };
+    let on_pick = move |_| {
+        picked.set(chosen().map(|file| picked_file(&file.name(), file.size() as u64)));
+    };
+    let sender = name.clone();
+    let send = move |_| {
+        let Some(file) = chosen() else {
+            picked.set(Some((
+                String::new(),
+                Some("Choose the archive first".into()),
+            )));
+            return;
+        };
+        if picked.with_untracked(|p| p.as_ref().is_some_and(|(_, problem)| problem.is_some())) {
+            return;
+        }
+        let name = sender.clone();
+        sending.set(true);
+        leptos::task::spawn_local(async move {
+            let (sub, id) = (sub.get_value(), id.get_value());
+            match sensors::send_diagnostics(api, &sub, &id, file).await {
+                Ok(()) => {
+                    toasts.info(format!("Diagnostics of {name} sent for support"));
+                    on_changed.run(());
+                    on_close.run(());
+                }
+                Err(error) => {
+                    toasts.error(format!("Could not send the diagnostics of {name}: {error}"))
+                }
+            }
+            sending.set(false);
+        });
+    };
+    let last = sensor.diagnostics.clone();
+    let download = {
+        let name = name.clone();
+        move |_| {
+            let name = name.clone();
+            leptos::task::spawn_local(async move {
+                let (sub, id) = (sub.get_value(), id.get_value());
+                if let Err(error) = sensors::download_diagnostics(api, &sub, &id, &name).await {
+                    toasts.error(format!("Could not download the diagnostics: {error}"));
+                }
+            });
+        }
+    };
+    view! {
+        <Dialog title=format!("Send diagnostics of {name}") on_close>
+            <p class="hint">"Choose the diagnostics archive saved from the sensor's console (at most 1 MiB). It is kept with the sensor for support; a new one replaces it."</p>
+            <label for="diagnostics-file">"Diagnostics archive"</label>
+            <input id="diagnostics-file" type="file" node_ref=file_input on:change=on_pick />
+            {move || picked.get().map(|(shown, problem)| match problem {
+                Some(problem) => view! { <p class="error" role="alert">{problem}</p> }.into_any(),
+                None => view! { <p class="hint">{shown}</p> }.into_any(),
+            })}
+            <p class="diagnostics-last">"Last sent: "{archive_summary(last.as_ref())}</p>
+            <div class="buttons">
+                <button type="button" on:click=send disabled=move || sending.get()>
+                    {move || if sending.get() { "Sending…" } else { "Send" }}
+                </button>
+                {last.is_some().then(|| view! { <button type="button" class="secondary" on:click=download.clone()>"Download last archive"</button> })}
+                <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
             </div>
         </Dialog>
     }

@@ -17,6 +17,7 @@ use crate::components::live::refresh_while_visible;
 use crate::components::states::{Denied, Failed, Loading};
 use crate::components::tabs::Tabs;
 use crate::logic::denial::{At, needs};
+use crate::logic::diagnostics::archive_summary;
 use crate::logic::format::{ago, utc, words};
 use crate::logic::sensor_settings::settings_status;
 use crate::routes::{self, Page};
@@ -85,6 +86,7 @@ fn Facts(sensor: Sensor) -> impl IntoView {
             <dt>"Threat Intelligence mode"</dt><dd>{sensor.ti_mode.map(|m| words(m.as_str())).unwrap_or_default()}</dd>
             <dt>"Threat Intelligence update status"</dt><dd>{sensor.ti_update_status.map(|s| words(s.as_str())).unwrap_or_default()}</dd>
             <dt>"Sensor settings"</dt><dd class="settings-status">{settings_status(&sensor)}</dd>
+            <dt>"Diagnostics"</dt><dd class="diagnostics">{archive_summary(sensor.diagnostics.as_ref())}</dd>
         </dl>
     }
 }
