@@ -1114,6 +1114,12 @@ vigil_tests::on_both_stores!(
         world
             .heartbeat(&legacy_token, healthy("10.5.3", LATEST_TI))
             .await;
+        let diagnostics = world.sensor_path(&id, "/diagnostics");
+        let sent = world
+            .api
+            .put_bytes(&diagnostics, Some(&world.owner), b"first archive".to_vec())
+            .await;
+        assert_eq!(sent.status, 200, "{sent:?}");
         for role in BuiltInRole::ALL {
             // GIVEN a user holding the role at subscription scope
             let email = format!("holder-{}@example.com", role.id());
@@ -1196,6 +1202,20 @@ vigil_tests::on_both_stores!(
                     Method::POST,
                     world.sensor_path(&legacy, "/prepare-update"),
                     Some(json!({})),
+                    200,
+                ),
+                Call::new(
+                    Permission::ModifySitesAndSensors,
+                    Method::PUT,
+                    diagnostics.clone(),
+                    Some(json!("any bytes")),
+                    200,
+                ),
+                Call::new(
+                    Permission::ModifySitesAndSensors,
+                    Method::GET,
+                    diagnostics.clone(),
+                    None,
                     200,
                 ),
                 Call::new(
