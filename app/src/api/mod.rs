@@ -197,11 +197,8 @@ impl Api {
         path: &str,
         body: &B,
     ) -> Result<T, ApiError> {
-        json(
-            self.call(Method::POST, path, Some(Body::Json(to_json(body)?)), None)
-                .await?,
-        )
-        .await
+        self.send(Method::POST, path, Body::Json(to_json(body)?), None)
+            .await
     }
 
     pub async fn put<B: Serialize, T: DeserializeOwned>(
@@ -210,16 +207,8 @@ impl Api {
         body: &B,
         if_match: Option<&str>,
     ) -> Result<T, ApiError> {
-        json(
-            self.call(
-                Method::PUT,
-                path,
-                Some(Body::Json(to_json(body)?)),
-                if_match,
-            )
-            .await?,
-        )
-        .await
+        self.send(Method::PUT, path, Body::Json(to_json(body)?), if_match)
+            .await
     }
 
     pub async fn patch<B: Serialize, T: DeserializeOwned>(
@@ -228,16 +217,8 @@ impl Api {
         body: &B,
         if_match: Option<&str>,
     ) -> Result<T, ApiError> {
-        json(
-            self.call(
-                Method::PATCH,
-                path,
-                Some(Body::Json(to_json(body)?)),
-                if_match,
-            )
-            .await?,
-        )
-        .await
+        self.send(Method::PATCH, path, Body::Json(to_json(body)?), if_match)
+            .await
     }
 
     /// Sends a file the user picked as the raw body of a `PUT`.
@@ -246,11 +227,18 @@ impl Api {
         path: &str,
         file: web_sys::File,
     ) -> Result<T, ApiError> {
-        json(
-            self.call(Method::PUT, path, Some(Body::File(file)), None)
-                .await?,
-        )
-        .await
+        self.send(Method::PUT, path, Body::File(file), None).await
+    }
+
+    /// A request with a body, answered with JSON.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        if_match: Option<&str>,
+    ) -> Result<T, ApiError> {
+        json(self.call(method, path, Some(body), if_match).await?).await
     }
 
     pub async fn delete(&self, path: &str, if_match: Option<&str>) -> Result<(), ApiError> {
